@@ -1,0 +1,155 @@
+import { Type } from 'typebox';
+import { clientOf, credentialRateLimit, deliverTokens, sessionDeps } from '../auth/auth.routes.ts';
+import { Email, Password, presentUser, Problems, TokenFields, UseCookies, UserSchema } from '../auth/auth.schemas.ts';
+import { auditContextOf, requireUser } from '../auth/principal.ts';
+import { invitationDeps, InvitationPreviewSchema, presentInvitationPreview } from '../invitations/invitations.routes.ts';
+import { findInvitationPreview, previewInvitationFor } from '../invitations/invitations.service.ts';
+import type { FastifyTypebox } from '../platform/http/types.ts';
+import { type AccountDeps, forgotPassword, resendVerification, resetPassword, signup, updateProfile, verifyEmail } from './accounts.service.ts';
+
+const OneTimeToken = Type.String({ minLength: 10, maxLength: 200 });
+const InvitationToken = Type.String({ minLength: 1, maxLength: 200, description: 'The token of the invitation link the person came from' });
+
+export async function accountRoutes(app: FastifyTypebox): Promise<void> {
+  const deps: AccountDeps = { ...sessionDeps(app), ownerRole: app.deps.preset.ownerRole, pokeOutbox: () => app.outbox.poke() };
+
+  app.post(
+    '/auth/signup',
+    {
+      config: credentialRateLimit(app),
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account and its default tenant, and sign in on it',
+        description:
+          'Sends a verification email. The new user owns the new tenant. With `invitationToken` (sign-up from an invitation link, for the invited address) ' +
+          'the response carries the invitation preview and the verification link carries the token on (`&invitation=`), so the client can accept right after verifying.',
+        body: Type.Object(
+          { email: Email, password: Password, name: Type.Optional(Type.String({ maxLength: 200 })), useCookies: UseCookies, invitationToken: Type.Optional(InvitationToken) },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: Type.Object({
+            user: UserSchema,
+            tenant: Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String() }),
+            ...TokenFields,
+            invitation: Type.Optional(InvitationPreviewSchema),
+          }),
+          ...Problems,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { useCookies, ...input } = request.body;
+      // A dead or foreign invitation refuses the sign-up (changing nothing): the client retries without it.
+      const invitation = input.invitationToken === undefined ? undefined : await previewInvitationFor(invitationDeps(app), input.invitationToken, input.email);
+      const result = await signup(deps, input, clientOf(request), auditContextOf(request));
+      reply.code(201);
+      return {
+        user: presentUser(result.user),
+        tenant: result.tenant,
+        ...deliverTokens(app, reply, result, useCookies === true),
+        ...(invitation === undefined ? {} : { invitation: presentInvitationPreview(invitation) }),
+      };
+    },
+  );
+
+  app.post(
+    '/auth/verify-email',
+    {
+      config: credentialRateLimit(app),
+      schema: {
+        tags: ['auth'],
+        summary: 'Verify the email address with the token from the verification mail',
+        description: 'With `invitationToken` (the `invitation` parameter of the link), the response carries that invitation\'s preview, or null if it can no longer be accepted.',
+        body: Type.Object({ token: OneTimeToken, invitationToken: Type.Optional(InvitationToken) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ user: UserSchema, invitation: Type.Optional(Type.Union([InvitationPreviewSchema, Type.Null()])) }),
+          ...Problems,
+        },
+      },
+    },
+    async (request) => {
+      const user = presentUser(await verifyEmail(deps, request.body.token, auditContextOf(request)));
+      if (request.body.invitationToken === undefined) return { user };
+      const invitation = await findInvitationPreview(invitationDeps(app), request.body.invitationToken);
+      return { user, invitation: invitation === undefined ? null : presentInvitationPreview(invitation) };
+    },
+  );
+
+  app.post(
+    '/auth/verify-email/resend',
+    {
+      config: credentialRateLimit(app),
+      schema: {
+        tags: ['auth'],
+        summary: 'Send a new verification mail to the signed-in user (the previous link stops working)',
+        response: { 202: Type.Object({ status: Type.Literal('sent') }), ...Problems },
+      },
+    },
+    async (request, reply) => {
+      await resendVerification(deps, requireUser(request).userId);
+      reply.code(202);
+      return { status: 'sent' as const };
+    },
+  );
+
+  app.post(
+    '/auth/password/forgot',
+    {
+      config: credentialRateLimit(app),
+      schema: {
+        tags: ['auth'],
+        summary: 'Mail a password-reset link',
+        description: 'Answers the same whether or not an account has that address.',
+        body: Type.Object({ email: Email }, { additionalProperties: false }),
+        response: { 202: Type.Object({ status: Type.Literal('accepted') }), ...Problems },
+      },
+    },
+    async (request, reply) => {
+      await forgotPassword(deps, request.body.email, auditContextOf(request));
+      reply.code(202);
+      return { status: 'accepted' as const };
+    },
+  );
+
+  app.post(
+    '/auth/password/reset',
+    {
+      config: credentialRateLimit(app),
+      schema: {
+        tags: ['auth'],
+        summary: 'Set a new password with the token from the reset mail; signs out every session',
+        body: Type.Object({ token: OneTimeToken, password: Password }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...Problems },
+      },
+    },
+    async (request, reply) => {
+      await resetPassword(deps, request.body.token, request.body.password, auditContextOf(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.patch(
+    '/auth/me',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: "Update the signed-in user's name or data object",
+        description: '`data` is an RFC 7396 merge patch: members set to null are removed. At most 64 KiB as JSON.',
+        body: Type.Object(
+          {
+            name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+            data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ user: UserSchema }), ...Problems },
+      },
+    },
+    async (request) => {
+      const principal = requireUser(request);
+      const user = await updateProfile(deps, principal.userId, request.body, auditContextOf(request));
+      return { user: presentUser(user) };
+    },
+  );
+}

@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { type Options, hash, verify } from '@node-rs/argon2';
+
+/**
+ * OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 lane. The library's `Algorithm`
+ * is an ambient const enum, which type stripping cannot inline, so Argon2id's value (2) is written out.
+ */
+const ARGON2: Options = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+
+export const MIN_PASSWORD_LENGTH = 8;
+export const MAX_PASSWORD_LENGTH = 256;
+
+const COMMON = new Set(
+  readFileSync(new URL('./common-passwords.txt', import.meta.url), 'utf8')
+    .split('\n')
+    .map((line) => line.trim().toLowerCase())
+    .filter((line) => line.length > 0 && !line.startsWith('#')),
+);
+
+export function hashPassword(password: string): Promise<string> {
+  return hash(password, ARGON2);
+}
+
+/** Never throws: a malformed stored hash is a mismatch. */
+export async function verifyPassword(storedHash: string, password: string): Promise<boolean> {
+  try {
+    return await verify(storedHash, password);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A real hash of a random password, so signing in with an unknown email costs the same argon2 work as a
+ * wrong password and the two cannot be told apart by timing.
+ */
+let decoy: Promise<string> | undefined;
+export function decoyHash(): Promise<string> {
+  decoy ??= hashPassword(crypto.randomUUID());
+  return decoy;
+}
+
+/** Why `password` is not acceptable, or undefined if it is (NIST SP 800-63B: length and a blocklist, no composition rules). */
+export function passwordProblem(password: string, context: { email?: string } = {}): string | undefined {
+  const length = [...password].length;
+  if (length < MIN_PASSWORD_LENGTH) return `must be at least ${MIN_PASSWORD_LENGTH} characters`;
+  if (length > MAX_PASSWORD_LENGTH) return `must be at most ${MAX_PASSWORD_LENGTH} characters`;
+  const lowered = password.toLowerCase();
+  if (COMMON.has(lowered)) return 'is one of the most commonly used passwords';
+  if (new Set(lowered).size === 1) return 'must not repeat a single character';
+  const local = context.email?.split('@')[0];
+  if (context.email !== undefined && (lowered === context.email || (local !== undefined && local.length >= 4 && lowered === local))) {
+    return 'must not be your email address';
+  }
+  return undefined;
+}

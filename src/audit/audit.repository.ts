@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import type { Tx } from '../platform/db/context.ts';
+import type { AccessVia, ActorType } from '../platform/db/schema.ts';
+import { newId } from '../platform/ids.ts';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** Who did it, from where: threaded from the HTTP edge into every service call that changes state. */
+export interface AuditContext {
+  actorType: ActorType;
+  actorId: string | null;
+  via?: AccessVia;
+  requestId: string | null;
+  ip: string | null;
+}
+
+export interface AuditEntry {
+  /** The chain: a tenant id, or a user id for events about that person's own account. */
+  tenantId: string;
+  action: string;
+  targetType?: string;
+  targetId?: string;
+  before?: Record<string, unknown> | null;
+  after?: Record<string, unknown> | null;
+}
+
+/**
+ * Appends one event to its tenant's hash chain, in the caller's transaction (so the event exists exactly
+ * when the change does). The caller's transaction must be in that tenant's context, the user's context
+ * for account events, or the system context.
+ * Chain head rows serialise appends per tenant; different tenants never wait for each other.
+ */
+export async function appendAuditEvent(trx: Tx, ctx: AuditContext, entry: AuditEntry, occurredAt: Date): Promise<void> {
+  await trx
+    .insertInto('audit_heads')
+    .values({ tenant_id: entry.tenantId, seq: 0, hash: GENESIS_HASH })
+    .onConflict((oc) => oc.column('tenant_id').doNothing())
+    .execute();
+  const head = await trx
+    .selectFrom('audit_heads')
+    .select(['seq', 'hash'])
+    .where('tenant_id', '=', entry.tenantId)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+  const event = {
+    tenant_id: entry.tenantId,
+    seq: String(BigInt(head.seq) + 1n),
+    id: newId('audit'),
+    occurred_at: occurredAt.toISOString(),
+    actor_type: ctx.actorType,
+    actor_id: ctx.actorId,
+    via: ctx.via ?? 'direct',
+    action: entry.action,
+    target_type: entry.targetType ?? null,
+    target_id: entry.targetId ?? null,
+    before: entry.before ?? null,
+    after: entry.after ?? null,
+    request_id: ctx.requestId,
+    ip: ctx.ip,
+    prev_hash: head.hash,
+  };
+  const hash = hashAuditEvent(event);
+  await trx
+    .insertInto('audit_events')
+    .values({
+      ...event,
+      before: event.before === null ? null : JSON.stringify(event.before),
+      after: event.after === null ? null : JSON.stringify(event.after),
+      hash,
+    })
+    .execute();
+  await trx.updateTable('audit_heads').set({ seq: event.seq, hash }).where('tenant_id', '=', entry.tenantId).execute();
+}
+
+/** sha256 over the canonical JSON (keys sorted at every depth) of everything but the hash itself. */
+export function hashAuditEvent(event: Record<string, unknown>): string {
+  return createHash('sha256').update(canonicalJson(event)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

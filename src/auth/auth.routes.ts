@@ -1,0 +1,158 @@
+import { Type } from 'typebox';
+import {
+  Email,
+  Password,
+  presentTenantChoices,
+  presentTokens,
+  presentUser,
+  Problems,
+  TenantChoiceSchema,
+  TenantId,
+  TokenFields,
+  TokenResponse,
+  UseCookies,
+  UserSchema,
+} from './auth.schemas.ts';
+import { findUserById } from '../accounts/users.repository.ts';
+import { withUser } from '../platform/db/context.ts';
+import { AppError } from '../platform/http/errors.ts';
+import type { FastifyTypebox } from '../platform/http/types.ts';
+import { listTenantsOfUser } from '../tenants/memberships.repository.ts';
+import { AuthErrors } from './auth.errors.ts';
+import { clearAuthCookies, refreshTokenFromCookie, setAuthCookies } from './cookies.ts';
+import { login } from './login.service.ts';
+import { auditContextOf, requireUser } from './principal.ts';
+import { authorizationObject, endSession, refreshSession, type SessionDeps, type SessionTokens, switchActiveTenant } from './sessions.service.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+const AuthorizationSchema = Type.Record(
+  Type.String(),
+  Type.Object({ tenantId: Type.String(), name: Type.String(), roles: Type.Array(Type.String()), shadow: Type.Optional(Type.Boolean()) }),
+  { description: 'Keyed by tenant id: the tenants the user belongs to and their roles there (seed 003)' },
+);
+
+/** Rate limit for credential endpoints, per client IP. */
+export function credentialRateLimit(app: FastifyTypebox) {
+  return { rateLimit: { max: app.deps.config.authRateLimitPerMinute, timeWindow: 60_000 } };
+}
+
+export function sessionDeps(app: FastifyTypebox): SessionDeps {
+  return { db: app.deps.database.db, clock: app.deps.clock, config: app.deps.config, keys: app.keys };
+}
+
+/** Sends the tokens as the body, or in cookie mode as cookies; returns the body's token fields. */
+export function deliverTokens(app: FastifyTypebox, reply: FastifyReply, tokens: SessionTokens, cookieMode: boolean) {
+  const now = app.deps.clock.now();
+  if (cookieMode) setAuthCookies(reply, app.deps.config, app.deps.secretKey, tokens, now);
+  return presentTokens(tokens, cookieMode, now);
+}
+
+export function clientOf(request: FastifyRequest) {
+  const ua = request.headers['user-agent'];
+  return { ip: request.ip, userAgent: typeof ua === 'string' ? ua : null };
+}
+
+export async function authRoutes(app: FastifyTypebox): Promise<void> {
+  const deps = sessionDeps(app);
+
+  app.post(
+    '/auth/login',
+    {
+      config: credentialRateLimit(app),
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in with email and password',
+        description: 'Lands on the only tenant, the requested one, or the default one; otherwise `needsTenantChoice` is true and `activeTenantId` null.',
+        body: Type.Object({ email: Email, password: Password, tenantId: Type.Optional(TenantId), useCookies: UseCookies }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ user: UserSchema, ...TokenFields, needsTenantChoice: Type.Boolean(), tenants: Type.Array(TenantChoiceSchema) }),
+          ...Problems,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { useCookies, ...input } = request.body;
+      const tokens = await login(deps, input, clientOf(request), auditContextOf(request));
+      return {
+        user: presentUser(tokens.user),
+        ...deliverTokens(app, reply, tokens, useCookies === true),
+        needsTenantChoice: tokens.activeTenantId === null,
+        tenants: presentTenantChoices(tokens),
+      };
+    },
+  );
+
+  app.post(
+    '/auth/refresh',
+    {
+      config: credentialRateLimit(app),
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a refresh token for new tokens (the refresh token rotates)',
+        description: 'Presenting an already-used refresh token revokes the whole session. In cookie mode the token comes from the cookie.',
+        body: Type.Union([Type.Object({ refreshToken: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }), Type.Null()]),
+        response: { 200: TokenResponse, ...Problems },
+      },
+    },
+    async (request, reply) => {
+      const fromBody = request.body?.refreshToken;
+      const token = fromBody ?? refreshTokenFromCookie(request);
+      if (token === undefined) throw new AppError(AuthErrors.INVALID_REFRESH_TOKEN, { detail: 'no refresh token in the body or cookie' });
+      const tokens = await refreshSession(deps, token, auditContextOf(request));
+      return deliverTokens(app, reply, tokens, fromBody === undefined);
+    },
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      schema: { tags: ['auth'], summary: 'End the current session', response: { 204: Type.Null(), ...Problems } },
+    },
+    async (request, reply) => {
+      const principal = requireUser(request);
+      await endSession(deps, { userId: principal.userId, sessionId: principal.sessionId, audit: auditContextOf(request) });
+      clearAuthCookies(reply, app.deps.config);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/auth/me',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'The signed-in user, the active tenant and the authorization object',
+        response: { 200: Type.Object({ user: UserSchema, activeTenantId: Type.Union([Type.String(), Type.Null()]), authorization: AuthorizationSchema }), ...Problems },
+      },
+    },
+    async (request) => {
+      const principal = requireUser(request);
+      const { user, tenants } = await withUser(deps.db, principal.userId, async (trx) => ({
+        user: await findUserById(trx, principal.userId),
+        tenants: await listTenantsOfUser(trx, principal.userId),
+      }));
+      if (user === undefined) throw new AppError(AuthErrors.SESSION_ENDED);
+      const active = tenants.some((t) => t.tenantId === principal.tenantId) ? principal.tenantId : null;
+      return { user: presentUser(user), activeTenantId: active, authorization: authorizationObject(tenants) };
+    },
+  );
+
+  app.post(
+    '/auth/active-tenant',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Switch the active tenant: re-issues tokens (and cookies) for another tenant you belong to',
+        body: Type.Object({ tenantId: TenantId }, { additionalProperties: false }),
+        response: { 200: TokenResponse, ...Problems },
+      },
+    },
+    async (request, reply) => {
+      const principal = requireUser(request);
+      const access = await app.access.forUser({ userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' }, request.body.tenantId);
+      if (!access.visible) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
+      const tokens = await switchActiveTenant(deps, { userId: principal.userId, sessionId: principal.sessionId, tenantId: request.body.tenantId });
+      return deliverTokens(app, reply, tokens, principal.transport === 'cookie');
+    },
+  );
+}

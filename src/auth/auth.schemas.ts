@@ -1,0 +1,72 @@
+import { Type } from 'typebox';
+import type { UserRow } from '../accounts/users.repository.ts';
+import { ProblemSchema } from '../platform/http/problem.ts';
+import type { SessionTokens } from './sessions.service.ts';
+
+export const Problems = { '4xx': ProblemSchema };
+
+export const Email = Type.String({ minLength: 3, maxLength: 254, description: 'Compared case-insensitively; ASCII only' });
+export const Password = Type.String({ minLength: 1, maxLength: 1024 });
+export const TenantId = Type.String({ pattern: '^t[a-z2-7]{15}$', description: 'A tenant id' });
+
+export const UseCookies = Type.Optional(
+  Type.Boolean({
+    description: 'Cookie mode (browsers): tokens are set as HttpOnly cookies and left out of the body; writes then need the X-CSRF-Token header',
+  }),
+);
+
+export const UserSchema = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  emailVerified: Type.Boolean(),
+  data: Type.Record(Type.String(), Type.Unknown()),
+  defaultTenantId: Type.Union([Type.String(), Type.Null()]),
+  platformRole: Type.Union([Type.Literal('super_admin'), Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+
+export function presentUser(user: UserRow) {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    emailVerified: user.email_verified_at !== null,
+    data: user.data,
+    defaultTenantId: user.default_tenant_id,
+    platformRole: user.platform_role,
+    createdAt: user.created_at.toISOString(),
+  };
+}
+
+export const TenantChoiceSchema = Type.Object({
+  tenantId: Type.String(),
+  name: Type.String(),
+  slug: Type.String(),
+  roles: Type.Array(Type.String()),
+  shadow: Type.Boolean(),
+});
+
+export const TokenFields = {
+  accessToken: Type.Optional(Type.String({ description: 'Absent in cookie mode' })),
+  refreshToken: Type.Optional(Type.String({ description: 'Absent in cookie mode' })),
+  tokenType: Type.Literal('Bearer'),
+  expiresIn: Type.Integer({ description: 'Seconds until the access token expires' }),
+  activeTenantId: Type.Union([Type.String(), Type.Null()]),
+};
+
+export const TokenResponse = Type.Object(TokenFields);
+
+/** The token part of a response; in cookie mode the tokens travel only as cookies. */
+export function presentTokens(tokens: SessionTokens, cookieMode: boolean, now: Date) {
+  return {
+    ...(cookieMode ? {} : { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken }),
+    tokenType: 'Bearer' as const,
+    expiresIn: Math.max(0, Math.round((tokens.accessTokenExpiresAt.getTime() - now.getTime()) / 1000)),
+    activeTenantId: tokens.activeTenantId,
+  };
+}
+
+export function presentTenantChoices(tokens: SessionTokens) {
+  return tokens.tenants.map((t) => ({ tenantId: t.tenantId, name: t.name, slug: t.slug, roles: t.roles, shadow: t.kind === 'shadow' }));
+}

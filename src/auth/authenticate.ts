@@ -1,0 +1,60 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { findUserById } from '../accounts/users.repository.ts';
+import { AppError } from '../platform/http/errors.ts';
+import { safeEqual } from '../platform/secrets.ts';
+import { verifyAccessToken } from '../tokens/access-tokens.ts';
+import type { KeyStore } from '../tokens/key-store.ts';
+import { AuthErrors } from './auth.errors.ts';
+import { ACCESS_COOKIE, CSRF_HEADER, csrfTokenFor } from './cookies.ts';
+import type { UserPrincipal } from './principal.ts';
+import { findLiveSession } from './sessions.repository.ts';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Resolves `request.principal` on every request that carries credentials (`Authorization: Bearer`, or the
+ * access cookie). A token is never the last word: the session must still be live and the user must still
+ * exist, checked on this request (SPEC 6), so a logout or password reset takes effect at once.
+ * Credentials that are present but bad are a 401 even on endpoints that would not need them.
+ */
+export function installAuthentication(app: FastifyInstance, keys: KeyStore): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request) => {
+    const credentials = readCredentials(request);
+    if (credentials === undefined) return;
+    const { config, clock, database, secretKey } = app.deps;
+    const claims = await verifyAccessToken(keys, credentials.token, { issuer: config.publicUrl, clock });
+    const now = clock.now();
+    const session = claims.sid === undefined ? undefined : await findLiveSession(database.db, claims.sid, now);
+    const user = session === undefined ? undefined : await findUserById(database.db, session.user_id);
+    if (session === undefined || user === undefined || user.id !== claims.sub) throw new AppError(AuthErrors.SESSION_ENDED);
+    if (credentials.transport === 'cookie' && !SAFE_METHODS.has(request.method)) {
+      const header = request.headers[CSRF_HEADER];
+      if (typeof header !== 'string' || !safeEqual(header, csrfTokenFor(secretKey, session.id))) {
+        throw new AppError(AuthErrors.CSRF_TOKEN_INVALID);
+      }
+    }
+    const principal: UserPrincipal = {
+      kind: 'user',
+      userId: user.id,
+      sessionId: session.id,
+      email: user.email,
+      emailVerified: user.email_verified_at !== null,
+      platformRole: user.platform_role,
+      tenantId: typeof claims.tid === 'string' ? claims.tid : null,
+      transport: credentials.transport,
+    };
+    request.principal = principal;
+  });
+}
+
+function readCredentials(request: FastifyRequest): { token: string; transport: 'bearer' | 'cookie' } | undefined {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (match?.[1] === undefined) throw new AppError(AuthErrors.UNAUTHENTICATED, { detail: 'the Authorization header must be "Bearer <token>"' });
+    return { token: match[1], transport: 'bearer' };
+  }
+  const cookie = request.cookies[ACCESS_COOKIE];
+  return cookie ? { token: cookie, transport: 'cookie' } : undefined;
+}

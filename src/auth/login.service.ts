@@ -1,0 +1,49 @@
+import { normalizeEmail } from '../accounts/email.ts';
+import { decoyHash, verifyPassword } from '../accounts/passwords.ts';
+import { findUserByEmail, type UserRow } from '../accounts/users.repository.ts';
+import type { AuditContext } from '../audit/audit.repository.ts';
+import { withUser } from '../platform/db/context.ts';
+import { AppError } from '../platform/http/errors.ts';
+import { listTenantsOfUser } from '../tenants/memberships.repository.ts';
+import { AuthErrors } from './auth.errors.ts';
+import { clearLoginFailures, DEFAULT_LOCKOUT, findLockedUntil, type LockoutPolicy, recordLoginFailure } from './lockout.repository.ts';
+import { chooseActiveTenant, type ClientInfo, finishTokens, openSession, type SessionDeps, type SessionTokens } from './sessions.service.ts';
+
+export interface LoginInput {
+  email: string;
+  password: string;
+  tenantId?: string;
+}
+
+/**
+ * Password sign-in. An unknown email and a wrong password give the same answer after the same argon2
+ * work; repeated failures lock the address (known or not) for a while, answered 429 with Retry-After.
+ */
+export async function login(
+  deps: SessionDeps & { lockout?: LockoutPolicy },
+  input: LoginInput,
+  client: ClientInfo,
+  audit: AuditContext,
+): Promise<SessionTokens & { user: UserRow }> {
+  const now = deps.clock.now();
+  // Malformed addresses cannot have accounts; they are still counted under their raw form.
+  const email = normalizeEmail(input.email) ?? input.email.trim().toLowerCase().slice(0, 254);
+  const lockedUntil = await findLockedUntil(deps.db, email, now);
+  if (lockedUntil !== undefined) {
+    const seconds = Math.max(1, Math.ceil((lockedUntil.getTime() - now.getTime()) / 1000));
+    throw new AppError(AuthErrors.ACCOUNT_LOCKED, { retryAfter: seconds }, { 'retry-after': String(seconds) });
+  }
+  const user = await findUserByEmail(deps.db, email);
+  const matches = await verifyPassword(user?.password_hash ?? (await decoyHash()), input.password);
+  if (user === undefined || user.password_hash === null || !matches) {
+    await recordLoginFailure(deps.db, email, now, deps.lockout ?? DEFAULT_LOCKOUT);
+    throw new AppError(AuthErrors.INVALID_CREDENTIALS);
+  }
+  await clearLoginFailures(deps.db, email);
+  const pending = await withUser(deps.db, user.id, async (trx) => {
+    const tenants = await listTenantsOfUser(trx, user.id);
+    const activeTenantId = chooseActiveTenant(tenants, input.tenantId, user.default_tenant_id);
+    return openSession(trx, deps, { user, activeTenantId, tenants, client, audit });
+  });
+  return { ...(await finishTokens(deps, pending)), user };
+}

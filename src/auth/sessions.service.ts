@@ -1,0 +1,210 @@
+import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
+import type { UserRow } from '../accounts/users.repository.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Config } from '../platform/config.ts';
+import { type Db, enterTenantContext, enterUserContext, type Tx, withUser } from '../platform/db/context.ts';
+import { AppError } from '../platform/http/errors.ts';
+import { newId } from '../platform/ids.ts';
+import { hashSecret, newSecret } from '../platform/secrets.ts';
+import { listTenantsOfUser, type UserTenant } from '../tenants/memberships.repository.ts';
+import { signAccessToken } from '../tokens/access-tokens.ts';
+import type { KeyStore } from '../tokens/key-store.ts';
+import { AuthErrors } from './auth.errors.ts';
+import { claimRefreshToken, insertRefreshToken, insertSession, revokeSession, touchSession } from './sessions.repository.ts';
+
+export const REFRESH_TOKEN_PREFIX = 'tnr_rt_';
+/** A session lives this long after its last refresh. */
+export const SESSION_IDLE_MS = 30 * 24 * 60 * 60_000;
+
+export interface SessionDeps {
+  db: Db;
+  clock: Clock;
+  config: Config;
+  keys: KeyStore;
+}
+
+export interface ClientInfo {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** What every token-issuing endpoint answers with (SPEC 5.1), plus expiry times for cookies. */
+export interface SessionTokens {
+  userId: string;
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  refreshToken: string;
+  refreshTokenExpiresAt: Date;
+  sessionId: string;
+  activeTenantId: string | null;
+  tenants: UserTenant[];
+}
+
+interface PendingTokens {
+  userId: string;
+  sessionId: string;
+  refreshToken: string;
+  refreshTokenExpiresAt: Date;
+  activeTenantId: string | null;
+  tenants: UserTenant[];
+}
+
+/**
+ * Creates a session and its first refresh token inside the caller's transaction, which must be in the
+ * user's context. Returns what `finishTokens` needs once the transaction has committed.
+ */
+export async function openSession(
+  trx: Tx,
+  deps: SessionDeps,
+  args: { user: UserRow; activeTenantId: string | null; tenants: UserTenant[]; client: ClientInfo; audit: AuditContext },
+): Promise<PendingTokens> {
+  const now = deps.clock.now();
+  const sessionId = newId('session');
+  const refreshToken = newSecret(REFRESH_TOKEN_PREFIX);
+  const refreshTokenExpiresAt = new Date(now.getTime() + SESSION_IDLE_MS);
+  await insertSession(trx, {
+    id: sessionId,
+    userId: args.user.id,
+    activeTenantId: args.activeTenantId,
+    expiresAt: refreshTokenExpiresAt,
+    ip: args.client.ip,
+    userAgent: args.client.userAgent,
+    now,
+  });
+  await insertRefreshToken(trx, { hash: hashSecret(refreshToken), sessionId, expiresAt: refreshTokenExpiresAt, now });
+  await appendAuditEvent(
+    trx,
+    { ...args.audit, actorType: 'user', actorId: args.user.id },
+    { tenantId: args.user.id, action: 'session.created', targetType: 'session', targetId: sessionId, after: { activeTenantId: args.activeTenantId } },
+    now,
+  );
+  return { userId: args.user.id, sessionId, refreshToken, refreshTokenExpiresAt, activeTenantId: args.activeTenantId, tenants: args.tenants };
+}
+
+/**
+ * Signs the access token. Runs after the transaction has committed: signing may read the key table, and
+ * on the embedded engine's single connection that must not happen inside a transaction.
+ */
+export async function finishTokens(deps: SessionDeps, pending: PendingTokens): Promise<SessionTokens> {
+  const active = pending.tenants.find((t) => t.tenantId === pending.activeTenantId);
+  const { token, expiresAt } = await signAccessToken(
+    deps.keys,
+    {
+      sub: pending.userId,
+      sid: pending.sessionId,
+      tid: pending.activeTenantId,
+      roles: active?.roles ?? [],
+      authorization: authorizationObject(pending.tenants),
+    },
+    { issuer: deps.config.publicUrl, clock: deps.clock },
+  );
+  return {
+    userId: pending.userId,
+    accessToken: token,
+    accessTokenExpiresAt: expiresAt,
+    refreshToken: pending.refreshToken,
+    refreshTokenExpiresAt: pending.refreshTokenExpiresAt,
+    sessionId: pending.sessionId,
+    activeTenantId: pending.activeTenantId,
+    tenants: pending.tenants,
+  };
+}
+
+/** SPEC 5 / seed 003: `{ "<tenantId>": { tenantId, name, roles, shadow? } }`. */
+export function authorizationObject(tenants: UserTenant[]): Record<string, { tenantId: string; name: string; roles: string[]; shadow?: boolean }> {
+  return Object.fromEntries(
+    tenants.map((t) => [t.tenantId, { tenantId: t.tenantId, name: t.name, roles: t.roles, ...(t.kind === 'shadow' ? { shadow: true } : {}) }]),
+  );
+}
+
+/**
+ * SPEC 4, sign-in: an explicit choice wins (and must be one of the user's tenants); one tenant is landed
+ * on; a valid default tenant is landed on; otherwise the client must ask the person to choose.
+ */
+export function chooseActiveTenant(tenants: UserTenant[], requested: string | undefined, defaultTenantId: string | null): string | null {
+  if (requested !== undefined) {
+    if (!tenants.some((t) => t.tenantId === requested)) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
+    return requested;
+  }
+  if (tenants.length === 1) return tenants[0]?.tenantId ?? null;
+  if (defaultTenantId !== null && tenants.some((t) => t.tenantId === defaultTenantId)) return defaultTenantId;
+  return null;
+}
+
+/** Rotates a refresh token: the presented one is spent, a new one is issued in the same session (family). */
+export async function refreshSession(deps: SessionDeps, refreshToken: string, audit: AuditContext): Promise<SessionTokens> {
+  const now = deps.clock.now();
+  const result = await deps.db.transaction().execute(async (trx) => {
+    const claim = await claimRefreshToken(trx, hashSecret(refreshToken), now);
+    if (claim.outcome === 'reused') {
+      // Commit the revocation, then refuse: whoever holds the family's tokens is locked out.
+      const session = await trx.selectFrom('sessions').select('user_id').where('id', '=', claim.sessionId).executeTakeFirst();
+      if ((await revokeSession(trx, claim.sessionId, 'refresh_token_reused', now)) && session !== undefined) {
+        await enterUserContext(trx, session.user_id);
+        await appendAuditEvent(
+          trx,
+          { ...audit, actorType: 'system', actorId: null },
+          { tenantId: session.user_id, action: 'session.revoked', targetType: 'session', targetId: claim.sessionId, after: { reason: 'refresh_token_reused' } },
+          now,
+        );
+      }
+      return claim;
+    }
+    if (claim.outcome === 'invalid') return claim;
+    const { session } = claim;
+    await enterUserContext(trx, session.user_id);
+    const tenants = await listTenantsOfUser(trx, session.user_id);
+    const activeTenantId = tenants.some((t) => t.tenantId === session.active_tenant_id) ? session.active_tenant_id : null;
+    const next = newSecret(REFRESH_TOKEN_PREFIX);
+    const expiresAt = new Date(now.getTime() + SESSION_IDLE_MS);
+    await insertRefreshToken(trx, { hash: hashSecret(next), sessionId: session.id, expiresAt, now });
+    await touchSession(trx, session.id, { expiresAt, activeTenantId }, now);
+    return {
+      outcome: 'rotated' as const,
+      pending: { userId: session.user_id, sessionId: session.id, refreshToken: next, refreshTokenExpiresAt: expiresAt, activeTenantId, tenants },
+    };
+  });
+  if (result.outcome === 'reused') throw new AppError(AuthErrors.REFRESH_TOKEN_REUSED);
+  if (result.outcome === 'invalid') throw new AppError(AuthErrors.INVALID_REFRESH_TOKEN);
+  return finishTokens(deps, result.pending);
+}
+
+/**
+ * Re-issues tokens for another tenant the user can reach — a member (direct or shadow), through a role
+ * inherited from an ancestor, or as platform admin; the caller has checked that (SPEC 4, switching). The session's other
+ * unused refresh tokens are expired — not marked used, so a client that lost this response is told
+ * "invalid" rather than tripping reuse detection and losing the session.
+ */
+export async function switchActiveTenant(
+  deps: SessionDeps,
+  args: { userId: string; sessionId: string; tenantId: string },
+): Promise<SessionTokens> {
+  const now = deps.clock.now();
+  const pending = await withUser(deps.db, args.userId, async (trx) => {
+    const tenants = await listTenantsOfUser(trx, args.userId);
+    await trx
+      .updateTable('refresh_tokens')
+      .set({ expires_at: now })
+      .where('session_id', '=', args.sessionId)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .execute();
+    const refreshToken = newSecret(REFRESH_TOKEN_PREFIX);
+    const refreshTokenExpiresAt = new Date(now.getTime() + SESSION_IDLE_MS);
+    await insertRefreshToken(trx, { hash: hashSecret(refreshToken), sessionId: args.sessionId, expiresAt: refreshTokenExpiresAt, now });
+    await touchSession(trx, args.sessionId, { activeTenantId: args.tenantId, expiresAt: refreshTokenExpiresAt }, now);
+    await enterTenantContext(trx, args.tenantId);
+    await trx.updateTable('tenants').set({ last_active_at: now }).where('id', '=', args.tenantId).execute();
+    return { userId: args.userId, sessionId: args.sessionId, refreshToken, refreshTokenExpiresAt, activeTenantId: args.tenantId, tenants };
+  });
+  return finishTokens(deps, pending);
+}
+
+export async function endSession(deps: SessionDeps, args: { userId: string; sessionId: string; audit: AuditContext }): Promise<void> {
+  const now = deps.clock.now();
+  await withUser(deps.db, args.userId, async (trx) => {
+    if (await revokeSession(trx, args.sessionId, 'logout', now)) {
+      await appendAuditEvent(trx, args.audit, { tenantId: args.userId, action: 'session.revoked', targetType: 'session', targetId: args.sessionId, after: { reason: 'logout' } }, now);
+    }
+  });
+}

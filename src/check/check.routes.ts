@@ -1,0 +1,82 @@
+import { Type } from 'typebox';
+import { Problems, TenantId } from '../auth/auth.schemas.ts';
+import { requireUser } from '../auth/principal.ts';
+import { findUserById } from '../accounts/users.repository.ts';
+import { explain } from '../permissions/access.ts';
+import type { FastifyTypebox } from '../platform/http/types.ts';
+
+const Check = Type.Object(
+  {
+    subject: Type.Optional(Type.String({ pattern: '^usr_[a-z2-7]{20}$', description: 'A user id; omitted = the caller' })),
+    tenantId: TenantId,
+    permission: Type.String({ minLength: 1, maxLength: 200 }),
+  },
+  { additionalProperties: false },
+);
+const Result = Type.Object({
+  subject: Type.String(),
+  tenantId: Type.String(),
+  permission: Type.String(),
+  allowed: Type.Boolean(),
+  reason: Type.String({ description: 'Which role in which tenant granted it, or why not' }),
+});
+
+export const MAX_BATCH = 100;
+
+/**
+ * "May this subject do P in tenant T?" for other services (SPEC 4, check API). Answers, never 404s:
+ * a tenant the subject cannot reach is simply "not allowed", with the reason. Asking about someone
+ * else needs `members.read` in that tenant (or platform super_admin), so the API cannot be used to map
+ * other tenants' members.
+ */
+export async function checkRoutes(app: FastifyTypebox): Promise<void> {
+  app.post(
+    '/check',
+    {
+      schema: {
+        tags: ['permissions'],
+        summary: 'Check permissions: one {subject?, tenantId, permission} or a batch {checks: [...]} of up to 100',
+        body: Type.Union([Check, Type.Object({ checks: Type.Array(Check, { minItems: 1, maxItems: MAX_BATCH }) }, { additionalProperties: false })]),
+        response: {
+          200: Type.Union([Type.Object({ allowed: Type.Boolean(), reason: Type.String() }), Type.Object({ results: Type.Array(Result) })]),
+          ...Problems,
+        },
+      },
+    },
+    async (request) => {
+      const caller = requireUser(request);
+      const callerSubject = { userId: caller.userId, isSuperAdmin: caller.platformRole === 'super_admin' };
+      const subjects = new Map<string, { userId: string; isSuperAdmin: boolean } | null>([[caller.userId, callerSubject]]);
+
+      const answer = async (check: { subject?: string; tenantId: string; permission: string }) => {
+        const subjectId = check.subject ?? caller.userId;
+        const base = { subject: subjectId, tenantId: check.tenantId, permission: check.permission };
+        if (subjectId !== caller.userId) {
+          const mine = await app.access.forUser(callerSubject, check.tenantId);
+          if (!mine.permissions.has('members.read')) {
+            return { ...base, allowed: false, reason: 'checking another subject here needs members.read in this tenant' };
+          }
+        }
+        if (!subjects.has(subjectId)) {
+          const user = await findUserById(app.deps.database.db, subjectId);
+          subjects.set(subjectId, user === undefined ? null : { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' });
+        }
+        const subject = subjects.get(subjectId);
+        if (subject == null) return { ...base, allowed: false, reason: 'no such subject' };
+        const access = await app.access.forUser(subject, check.tenantId);
+        return { ...base, ...explain(app.access.preset, access, check.permission) };
+      };
+
+      const body = request.body;
+      if ('checks' in body) {
+        const results = [];
+        // Sequential on purpose: on the embedded engine queries run one at a time anyway, and the
+        // cache makes repeated (subject, tenant) pairs in one batch free after the first.
+        for (const check of body.checks) results.push(await answer(check));
+        return { results };
+      }
+      const { allowed, reason } = await answer(body);
+      return { allowed, reason };
+    },
+  );
+}

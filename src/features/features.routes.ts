@@ -1,0 +1,61 @@
+import { Type } from 'typebox';
+import { Problems, TenantId } from '../auth/auth.schemas.ts';
+import { authorize } from '../permissions/authorize.ts';
+import type { FastifyTypebox } from '../platform/http/types.ts';
+import { type FeatureDeps, listFeatures, setFeatures } from './features.service.ts';
+
+const TenantParams = Type.Object({ tenantId: TenantId });
+
+const FeatureList = Type.Object({
+  features: Type.Array(
+    Type.Object({
+      key: Type.String(),
+      name: Type.String(),
+      description: Type.Union([Type.String(), Type.Null()]),
+      enabled: Type.Boolean({ description: 'Whether the feature is on in this tenant' }),
+      default: Type.Boolean({ description: 'What a tenant without an override gets' }),
+    }),
+  ),
+});
+
+export async function featureRoutes(app: FastifyTypebox): Promise<void> {
+  const deps: FeatureDeps = { db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset };
+
+  app.get(
+    '/tenants/:tenantId/features',
+    {
+      schema: {
+        tags: ['features'],
+        summary: 'The features of the installation and whether each is on in this tenant',
+        params: TenantParams,
+        response: { 200: FeatureList, ...Problems },
+      },
+    },
+    async (request) => {
+      const { access } = await authorize(app, request, request.params.tenantId, 'tenant.read');
+      return { features: await listFeatures(deps, access) };
+    },
+  );
+
+  app.put(
+    '/tenants/:tenantId/features',
+    {
+      schema: {
+        tags: ['features'],
+        summary: 'Turn features on or off for this tenant',
+        description:
+          'Only the features named change. Permissions that require a feature stop counting on the next request after it is turned off; no data is deleted.',
+        params: TenantParams,
+        body: Type.Object(
+          { features: Type.Record(Type.String({ maxLength: 100 }), Type.Boolean(), { description: 'Feature key → on/off' }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: FeatureList, ...Problems },
+      },
+    },
+    async (request) => {
+      const caller = await authorize(app, request, request.params.tenantId, 'features.manage');
+      return { features: await setFeatures(deps, caller, request.body.features) };
+    },
+  );
+}

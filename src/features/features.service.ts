@@ -1,0 +1,91 @@
+import { appendAuditEvent } from '../audit/audit.repository.ts';
+import type { Access } from '../permissions/access.ts';
+import type { Authorized } from '../permissions/authorize.ts';
+import type { Clock } from '../platform/clock.ts';
+import { type Db, readTenant, withTenant } from '../platform/db/context.ts';
+import { AppError } from '../platform/http/errors.ts';
+import type { Preset } from '../presets/presets.ts';
+import { FeatureErrors } from './features.errors.ts';
+import { deleteFeatureOverride, listFeatureOverrides, lockTenantFeatures, upsertFeatureOverride } from './features.repository.ts';
+
+export interface FeatureDeps {
+  db: Db;
+  clock: Clock;
+  preset: Preset;
+}
+
+export interface FeatureView {
+  key: string;
+  name: string;
+  description: string | null;
+  enabled: boolean;
+  default: boolean;
+}
+
+/** The preset's features, in preset order, with whether each is on in the tenant. */
+export async function listFeatures(deps: FeatureDeps, access: Access): Promise<FeatureView[]> {
+  const overrides = await readTenant(deps.db, access.tenantId, (trx) => listFeatureOverrides(trx, access.tenantId));
+  return present(deps.preset, overrides);
+}
+
+/**
+ * Turns features on and off for the tenant. An override equal to the preset's default is removed rather
+ * than stored, so a later change of the default reaches the tenant. Turning a feature off only hides
+ * what it guards (the permissions requiring it stop counting); no data is touched (SPEC 4).
+ */
+export async function setFeatures(deps: FeatureDeps, caller: Authorized, changes: Readonly<Record<string, boolean>>): Promise<FeatureView[]> {
+  const { access, audit } = caller;
+  const unknown = Object.keys(changes).filter((key) => !deps.preset.features.has(key)).sort();
+  if (unknown.length > 0) {
+    throw new AppError(FeatureErrors.UNKNOWN_FEATURE, { detail: `not a feature of the ${deps.preset.name} preset: ${unknown.join(', ')}`, unknownFeatures: unknown });
+  }
+  const now = deps.clock.now();
+  return withTenant(deps.db, access.tenantId, async (trx) => {
+    await lockTenantFeatures(trx, access.tenantId);
+    const overrides = await listFeatureOverrides(trx, access.tenantId);
+    const before = present(deps.preset, overrides);
+    for (const [key, enabled] of Object.entries(changes)) {
+      const feature = deps.preset.features.get(key);
+      if (feature === undefined) continue;
+      if (enabled === feature.default) {
+        if (overrides.has(key)) await deleteFeatureOverride(trx, { tenantId: access.tenantId, feature: key });
+        overrides.delete(key);
+      } else if (overrides.get(key) !== enabled) {
+        await upsertFeatureOverride(trx, { tenantId: access.tenantId, feature: key, enabled, now });
+        overrides.set(key, enabled);
+      }
+    }
+    const after = present(deps.preset, overrides);
+    const changed = after.filter((f, i) => f.enabled !== before[i]?.enabled).map((f) => f.key);
+    if (changed.length > 0) {
+      await appendAuditEvent(
+        trx,
+        audit,
+        {
+          tenantId: access.tenantId,
+          action: 'features.updated',
+          targetType: 'tenant',
+          targetId: access.tenantId,
+          before: { features: enabledMap(before) },
+          after: { features: enabledMap(after) },
+        },
+        now,
+      );
+    }
+    return after;
+  });
+}
+
+function present(preset: Preset, overrides: ReadonlyMap<string, boolean>): FeatureView[] {
+  return [...preset.features.values()].map((f) => ({
+    key: f.key,
+    name: f.name,
+    description: f.description,
+    enabled: overrides.get(f.key) ?? f.default,
+    default: f.default,
+  }));
+}
+
+function enabledMap(features: readonly FeatureView[]): Record<string, boolean> {
+  return Object.fromEntries(features.map((f) => [f.key, f.enabled]));
+}

@@ -1,0 +1,8 @@
+import { defineErrors } from '../platform/http/errors.ts';
+
+export const MemberErrors = defineErrors({
+  MEMBER_NOT_FOUND: { status: 404, code: 'member_not_found', title: 'No such member in this tenant' },
+  UNKNOWN_ROLE: { status: 422, code: 'unknown_role', title: 'A role does not exist in this tenant' },
+  LAST_OWNER: { status: 409, code: 'last_owner', title: 'The tenant would be left without an owner' },
+  INVALID_CURSOR: { status: 400, code: 'invalid_cursor', title: 'The paging cursor is not valid' },
+});

@@ -1,0 +1,106 @@
+import { Type } from 'typebox';
+import { Problems, TenantId } from '../auth/auth.schemas.ts';
+import { requireUser } from '../auth/principal.ts';
+import { authorize } from '../permissions/authorize.ts';
+import type { FastifyTypebox } from '../platform/http/types.ts';
+import type { MemberRecord } from './members.repository.ts';
+import { changeMemberRoles, leaveTenant, listMembers, type MemberDeps, removeMember } from './members.service.ts';
+
+const RoleKey = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'A built-in role of the preset or a custom role of this tenant or an ancestor' });
+// Any text: an id that cannot exist is simply not a member (404), like any other stranger.
+const UserId = Type.String({ minLength: 1, maxLength: 100, description: 'A user id' });
+const MemberParams = Type.Object({ tenantId: TenantId, userId: UserId });
+
+const MemberSchema = Type.Object({
+  userId: Type.String(),
+  email: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  roles: Type.Array(Type.String(), { description: 'Sorted' }),
+  kind: Type.Literal('direct', { description: 'Shadow (operator) memberships are never listed' }),
+  joinedAt: Type.String({ format: 'date-time' }),
+});
+
+function presentMember(member: MemberRecord) {
+  return { userId: member.userId, email: member.email, name: member.name, roles: member.roles, kind: 'direct' as const, joinedAt: member.joinedAt.toISOString() };
+}
+
+export async function memberRoutes(app: FastifyTypebox): Promise<void> {
+  const deps: MemberDeps = { db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset };
+
+  app.get(
+    '/tenants/:tenantId/members',
+    {
+      schema: {
+        tags: ['members'],
+        summary: "List the tenant's members and their roles",
+        description: 'Needs `members.read`. Oldest membership first. Shadow (operator) memberships never appear.',
+        params: Type.Object({ tenantId: TenantId }),
+        querystring: Type.Object(
+          {
+            limit: Type.Integer({ minimum: 1, maximum: 200, default: 100 }),
+            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '`nextCursor` of the previous page' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            members: Type.Array(MemberSchema),
+            nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Null on the last page' }),
+          }),
+          ...Problems,
+        },
+      },
+    },
+    async (request) => {
+      const { tenantId } = request.params;
+      await authorize(app, request, tenantId, 'members.read');
+      const page = await listMembers(deps, tenantId, { limit: request.query.limit, ...(request.query.cursor === undefined ? {} : { cursor: request.query.cursor }) });
+      return { members: page.members.map(presentMember), nextCursor: page.nextCursor };
+    },
+  );
+
+  app.patch(
+    '/tenants/:tenantId/members/:userId',
+    {
+      schema: {
+        tags: ['members'],
+        summary: "Replace a member's roles",
+        description:
+          'Needs `members.manage`. You can grant only permissions you hold, and change only a member whose current roles give nothing beyond yours. ' +
+          'The tenant always keeps at least one owner (`409 last_owner`).',
+        params: MemberParams,
+        body: Type.Object({ roles: Type.Array(RoleKey, { minItems: 1, maxItems: 50, uniqueItems: true }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ member: MemberSchema }), ...Problems },
+      },
+    },
+    async (request) => {
+      const { tenantId, userId } = request.params;
+      const { access, audit } = await authorize(app, request, tenantId, 'members.manage');
+      const member = await changeMemberRoles(deps, { access, audit }, { tenantId, userId }, request.body.roles);
+      return { member: presentMember(member) };
+    },
+  );
+
+  app.delete(
+    '/tenants/:tenantId/members/:userId',
+    {
+      schema: {
+        tags: ['members'],
+        summary: 'Remove a member, or leave the tenant (your own user id)',
+        description:
+          'Removing someone else needs `members.manage` and at least their permissions; leaving needs only your own direct membership. ' +
+          'The tenant always keeps at least one owner (`409 last_owner`). The user account itself stays.',
+        params: MemberParams,
+        response: { 204: Type.Null(), ...Problems },
+      },
+    },
+    async (request, reply) => {
+      const { tenantId, userId } = request.params;
+      const isSelf = requireUser(request).userId === userId;
+      const { access, audit } = await authorize(app, request, tenantId, isSelf ? undefined : 'members.manage');
+      if (isSelf) await leaveTenant(deps, { access, audit }, { tenantId, userId });
+      else await removeMember(deps, { access, audit }, { tenantId, userId });
+      return reply.code(204).send(null);
+    },
+  );
+}

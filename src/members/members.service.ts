@@ -1,0 +1,174 @@
+import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
+import { AuthErrors } from '../auth/auth.errors.ts';
+import { type Access, resolveRole } from '../permissions/access.ts';
+import { assertCanGrant } from '../permissions/authorize.ts';
+import type { Clock } from '../platform/clock.ts';
+import { type Db, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
+import { AppError } from '../platform/http/errors.ts';
+import type { Preset } from '../presets/presets.ts';
+import { MemberErrors } from './members.errors.ts';
+import {
+  clearDefaultTenant,
+  deleteMembership,
+  findDirectMemberForUpdate,
+  isLastOwnerViolation,
+  listDirectMembers,
+  loadCustomRoles,
+  lockOwnCustomRoles,
+  type MemberPosition,
+  type MemberRecord,
+  replaceMemberRoles,
+} from './members.repository.ts';
+
+export interface MemberDeps {
+  db: Db;
+  clock: Clock;
+  preset: Preset;
+}
+
+/** The caller, already authorized for the tenant (see `authorize`): what they may do there, and the audit context. */
+export interface Acting {
+  access: Access;
+  audit: AuditContext;
+}
+
+export interface MemberListing {
+  members: MemberRecord[];
+  nextCursor: string | null;
+}
+
+export async function listMembers(deps: MemberDeps, tenantId: string, page: { limit: number; cursor?: string }): Promise<MemberListing> {
+  const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+  const result = await readTenant(deps.db, tenantId, (trx) => listDirectMembers(trx, { tenantId, limit: page.limit, ...(after ? { after } : {}) }));
+  return { members: result.members, nextCursor: result.next === null ? null : encodeCursor(result.next) };
+}
+
+/**
+ * Replaces the member's roles in one transaction. The caller may grant only what they hold, and may
+ * touch only a member whose current roles give nothing beyond what the caller holds (an admin cannot
+ * demote an owner). The database refuses to leave the tenant without an owner, at commit, which is
+ * what decides two owners demoting each other at the same moment.
+ */
+export async function changeMemberRoles(deps: MemberDeps, acting: Acting, target: { tenantId: string; userId: string }, roles: readonly string[]): Promise<MemberRecord> {
+  const wanted = [...new Set(roles)].sort();
+  const now = deps.clock.now();
+  return commitOwnerChange(deps, target.tenantId, async (trx) => {
+    await lockOwnCustomRoles(trx, { tenantId: target.tenantId, keys: wanted });
+    const member = await findDirectMemberForUpdate(trx, target);
+    if (member === undefined) throw new AppError(MemberErrors.MEMBER_NOT_FOUND);
+    const resolve = await roleResolver(trx, deps.preset, acting.access, target.tenantId);
+    const unknown = wanted.filter((key) => resolve(key) === undefined);
+    if (unknown.length > 0) {
+      throw new AppError(MemberErrors.UNKNOWN_ROLE, { detail: `no role ${unknown.join(', ')} in this tenant`, roles: unknown });
+    }
+    assertMayTouch(acting.access, member, resolve);
+    assertCanGrant(acting.access, permissionsOf(wanted, resolve));
+    if (sameRoles(member.roles, wanted)) return member;
+    await replaceMemberRoles(trx, { ...target, roles: wanted });
+    await appendAuditEvent(
+      trx,
+      acting.audit,
+      { tenantId: target.tenantId, action: 'member.roles_changed', targetType: 'user', targetId: target.userId, before: { roles: member.roles }, after: { roles: wanted } },
+      now,
+    );
+    return { ...member, roles: wanted };
+  });
+}
+
+/** Removes someone else's membership; the caller holds `members.manage` and at least the member's permissions. */
+export async function removeMember(deps: MemberDeps, acting: Acting, target: { tenantId: string; userId: string }): Promise<void> {
+  await endMembership(deps, acting, target, 'member.removed');
+}
+
+/** The caller leaves the tenant: needs only their own direct membership (a shadow one cannot be left). */
+export async function leaveTenant(deps: MemberDeps, acting: Acting, target: { tenantId: string; userId: string }): Promise<void> {
+  await endMembership(deps, acting, target, 'member.left');
+}
+
+async function endMembership(deps: MemberDeps, acting: Acting, target: { tenantId: string; userId: string }, action: 'member.removed' | 'member.left'): Promise<void> {
+  const now = deps.clock.now();
+  await commitOwnerChange(deps, target.tenantId, async (trx) => {
+    const member = await findDirectMemberForUpdate(trx, target);
+    if (member === undefined) throw new AppError(MemberErrors.MEMBER_NOT_FOUND);
+    if (action === 'member.removed') assertMayTouch(acting.access, member, await roleResolver(trx, deps.preset, acting.access, target.tenantId));
+    await deleteMembership(trx, target);
+    // A user left with no membership at all stays: deleting such users is the tenant purge's job.
+    await clearDefaultTenant(trx, { ...target, now });
+    await appendAuditEvent(
+      trx,
+      acting.audit,
+      { tenantId: target.tenantId, action, targetType: 'user', targetId: target.userId, before: { roles: member.roles, kind: 'direct' }, after: null },
+      now,
+    );
+  });
+}
+
+/** `withTenant`, with the last-owner trigger's refusal (raised at commit) turned into `409 last_owner`. */
+async function commitOwnerChange<T>(deps: MemberDeps, tenantId: string, fn: (trx: Tx) => Promise<T>): Promise<T> {
+  try {
+    return await withTenant(deps.db, tenantId, fn);
+  } catch (error) {
+    if (isLastOwnerViolation(error)) {
+      throw new AppError(MemberErrors.LAST_OWNER, { detail: `every tenant keeps at least one ${deps.preset.ownerRole}; make someone else ${deps.preset.ownerRole} first` });
+    }
+    throw error;
+  }
+}
+
+type Resolve = (key: string) => ReadonlySet<string> | undefined;
+
+/** Role key → its permissions as seen from the tenant: a custom role of it or an ancestor, else the preset's. */
+async function roleResolver(trx: Tx, preset: Preset, access: Access, tenantId: string): Promise<Resolve> {
+  const input = { path: access.path, customRoles: await loadCustomRoles(trx, access.path) };
+  return (key) => resolveRole(preset, input, tenantId, key)?.permissions;
+}
+
+function permissionsOf(roles: readonly string[], resolve: Resolve): Set<string> {
+  const all = new Set<string>();
+  for (const key of roles) for (const p of resolve(key) ?? []) all.add(p);
+  return all;
+}
+
+/**
+ * The member's current roles in this tenant must give nothing the caller lacks, or the caller could
+ * strip someone more powerful (an admin demoting or removing an owner). Only this membership's roles
+ * count: it is the only thing the caller changes; what the member inherits from an ancestor stays.
+ */
+function assertMayTouch(access: Access, member: MemberRecord, resolve: Resolve): void {
+  // Measured like grants (see assertCanGrant): a permission the caller's roles give counts as held.
+  const beyond = [...permissionsOf(member.roles, resolve)].filter((p) => !access.roleGrants.has(p));
+  if (beyond.length > 0) {
+    throw new AppError(AuthErrors.FORBIDDEN, {
+      detail: `this member holds permissions you do not hold here: ${beyond.sort().join(', ')}`,
+      missingPermissions: beyond,
+    });
+  }
+}
+
+function sameRoles(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((key, i) => key === b[i]);
+}
+
+function encodeCursor(position: MemberPosition): string {
+  return Buffer.from(JSON.stringify([position.joinedAt, position.userId])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): MemberPosition {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2) {
+      const [joinedAt, userId] = value as unknown[];
+      if (typeof joinedAt === 'string' && typeof userId === 'string' && isExactInstant(joinedAt)) return { joinedAt, userId };
+    }
+  } catch {
+    // Falls through to the problem below.
+  }
+  throw new AppError(MemberErrors.INVALID_CURSOR);
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.ffffffZ` naming a real instant (no 30 February), as the repository writes it. */
+function isExactInstant(text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(text)) return false;
+  const ms = Date.parse(text);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 23) === text.slice(0, 23);
+}

@@ -1,0 +1,120 @@
+import type { RoleDefinition, Preset } from '../presets/presets.ts';
+import { type Db, readTenant, type Tx } from '../platform/db/context.ts';
+import type { MembershipKind } from '../platform/db/schema.ts';
+import { type Access, computeAccess } from './access.ts';
+
+export const INVALIDATE_CHANNEL = 'tenantry_invalidate';
+
+export interface Subject {
+  userId: string;
+  isSuperAdmin: boolean;
+}
+
+interface Entry {
+  access: Access;
+  /** The tenants whose changes can alter this entry (T and its ancestors) and the user. */
+  tags: readonly string[];
+}
+
+/**
+ * Effective permissions with an in-process cache. Entries are dropped when anything they depend on
+ * changes: this process learns at once (commit hooks on withTenant/withSystem), every other process
+ * through NOTIFY on `tenantry_invalidate`, which triggers on memberships, roles, features, the tree,
+ * tenant status and platform roles send at commit. The cache is bounded; the oldest entries go first.
+ */
+export class AccessResolver {
+  readonly #db: Db;
+  readonly #preset: Preset;
+  readonly #maxEntries: number;
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(options: { db: Db; preset: Preset; maxEntries?: number }) {
+    this.#db = options.db;
+    this.#preset = options.preset;
+    this.#maxEntries = options.maxEntries ?? 50_000;
+  }
+
+  get preset(): Preset {
+    return this.#preset;
+  }
+
+  /** The subject's access to `tenantId`; never throws for unknown tenants (they are simply not visible). */
+  async forUser(subject: Subject, tenantId: string): Promise<Access> {
+    const key = `${subject.userId}|${subject.isSuperAdmin ? 1 : 0}|${tenantId}`;
+    const cached = this.#entries.get(key);
+    if (cached !== undefined) return cached.access;
+    const access = await readTenant(this.#db, tenantId, (trx) => loadAccess(trx, this.#preset, subject, tenantId), subject.userId);
+    if (this.#entries.size >= this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+    this.#entries.set(key, { access, tags: [...access.path, `user:${subject.userId}`] });
+    return access;
+  }
+
+  /** Drops entries depending on `scope`: a tenant id, `user:<id>`, or '*' for everything. */
+  invalidate(scope: string): void {
+    if (scope === '*' || scope === '') {
+      this.#entries.clear();
+      return;
+    }
+    for (const [key, entry] of this.#entries) if (entry.tags.includes(scope)) this.#entries.delete(key);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+/** Reads everything computeAccess needs; the transaction is in T's context and the subject's user context. */
+async function loadAccess(trx: Tx, preset: Preset, subject: Subject, tenantId: string): Promise<Access> {
+  const tenant = await trx
+    .selectFrom('tenants as t')
+    .innerJoin('tenant_tree as tt', 'tt.tenant_id', 't.id')
+    .select(['t.name', 't.status', 'tt.path'])
+    .where('t.id', '=', tenantId)
+    .executeTakeFirst();
+  if (tenant === undefined) {
+    return computeAccess(preset, {
+      tenantId,
+      tenantName: '',
+      status: 'deleted',
+      path: [tenantId],
+      memberships: [],
+      customRoles: new Map(),
+      featureOverrides: new Map(),
+      isSuperAdmin: false,
+    });
+  }
+  const rows = await trx
+    .selectFrom('memberships as m')
+    .leftJoin('membership_roles as r', (j) => j.onRef('r.tenant_id', '=', 'm.tenant_id').onRef('r.user_id', '=', 'm.user_id'))
+    .select(['m.tenant_id', 'm.kind', 'r.role_key'])
+    .where('m.user_id', '=', subject.userId)
+    .where('m.tenant_id', 'in', tenant.path)
+    .execute();
+  const memberships = new Map<string, { tenantId: string; kind: MembershipKind; roles: string[] }>();
+  for (const row of rows) {
+    const m = memberships.get(row.tenant_id) ?? { tenantId: row.tenant_id, kind: row.kind, roles: [] };
+    if (row.role_key !== null) m.roles.push(row.role_key);
+    memberships.set(row.tenant_id, m);
+  }
+  const customRoles = new Map<string, Map<string, RoleDefinition>>();
+  const roleRows = await trx.selectFrom('roles').selectAll().where('tenant_id', 'in', tenant.path).execute();
+  for (const r of roleRows) {
+    const byTenant = customRoles.get(r.tenant_id) ?? new Map<string, RoleDefinition>();
+    byTenant.set(r.key, { key: r.key, name: r.name, description: r.description ?? '', scope: r.scope, permissions: new Set(r.permissions), builtIn: false });
+    customRoles.set(r.tenant_id, byTenant);
+  }
+  const features = await trx.selectFrom('tenant_features').select(['feature', 'enabled']).where('tenant_id', '=', tenantId).execute();
+  return computeAccess(preset, {
+    tenantId,
+    tenantName: tenant.name,
+    status: tenant.status,
+    path: tenant.path,
+    memberships: [...memberships.values()],
+    customRoles,
+    featureOverrides: new Map(features.map((f) => [f.feature, f.enabled])),
+    isSuperAdmin: subject.isSuperAdmin,
+  });
+}

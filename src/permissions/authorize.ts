@@ -1,0 +1,47 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditContext } from '../audit/audit.repository.ts';
+import { AuthErrors } from '../auth/auth.errors.ts';
+import { requireUser, type UserPrincipal } from '../auth/principal.ts';
+import { AppError } from '../platform/http/errors.ts';
+import type { Access } from './access.ts';
+import { explain } from './access.ts';
+
+export interface Authorized {
+  principal: UserPrincipal;
+  access: Access;
+  /** The audit context for this request, with how the caller reached the tenant. */
+  audit: AuditContext;
+}
+
+/**
+ * The gate of every tenant-scoped endpoint: the caller must reach the tenant somehow (else 404, which
+ * never reveals that it exists) and, when `permission` is given, hold it there (else 403 with the reason).
+ */
+export async function authorize(app: FastifyInstance, request: FastifyRequest, tenantId: string, permission?: string): Promise<Authorized> {
+  const principal = requireUser(request);
+  const access = await app.access.forUser({ userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' }, tenantId);
+  if (!access.visible) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
+  if (permission !== undefined && !access.permissions.has(permission)) {
+    throw new AppError(AuthErrors.FORBIDDEN, { detail: explain(app.access.preset, access, permission).reason, permission });
+  }
+  return {
+    principal,
+    access,
+    audit: { actorType: 'user', actorId: principal.userId, via: access.via ?? 'direct', requestId: request.id, ip: request.ip },
+  };
+}
+
+/**
+ * Nothing granted may exceed the granter's own permissions in that tenant (SPEC 1). Compared with what the
+ * granter's roles grant, before feature and status filters: an owner may hand out a role whose add-on
+ * permission is off right now (it stays off for the grantee too until the feature is on).
+ */
+export function assertCanGrant(access: Access, permissions: Iterable<string>): void {
+  const missing = [...permissions].filter((p) => !access.roleGrants.has(p));
+  if (missing.length > 0) {
+    throw new AppError(AuthErrors.FORBIDDEN, {
+      detail: `you cannot grant permissions you do not hold here: ${missing.sort().join(', ')}`,
+      missingPermissions: missing,
+    });
+  }
+}

@@ -1,0 +1,104 @@
+import path from 'node:path';
+
+/**
+ * Everything Tenantry reads from its environment, parsed once at start-up.
+ * SPEC 5.2 names the variables; anything not named there is prefixed TENANTRY_.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  /** PostgreSQL connection string; undefined selects the embedded PGlite engine. */
+  databaseUrl: string | undefined;
+  /** Where PGlite keeps its files when databaseUrl is unset. */
+  dataDir: string;
+  preset: string;
+  publicUrl: string;
+  mailUrl: string | undefined;
+  licenceFile: string | undefined;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  redisUrl: string | undefined;
+  logLevel: string;
+  /** Largest request body accepted, in bytes. */
+  bodyLimit: number;
+  /** Requests per minute and client IP to each credential endpoint (sign-in, sign-up, reset, tokens). */
+  authRateLimitPerMinute: number;
+  /** Deepest tenant tree allowed (the root is level 1); undefined = the preset's `maxDepth` (7 in every built-in). */
+  maxTreeDepth: number | undefined;
+  /** How long an invitation link stays valid, in hours (SPEC 1: 48 h by default). */
+  invitationTtlHours: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = integer(env, 'PORT', 3000, { min: 0, max: 65_535 });
+  const host = nonEmpty(env.TENANTRY_HOST) ?? '0.0.0.0';
+  const publicUrl = nonEmpty(env.TENANTRY_PUBLIC_URL) ?? `http://localhost:${port}`;
+  try {
+    new URL(publicUrl);
+  } catch {
+    throw new ConfigError(`TENANTRY_PUBLIC_URL is not a URL: ${publicUrl}`);
+  }
+  const databaseUrl = nonEmpty(env.DATABASE_URL);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
+  }
+  return {
+    port,
+    host,
+    databaseUrl,
+    dataDir: path.resolve(nonEmpty(env.TENANTRY_DATA_DIR) ?? './data'),
+    preset: nonEmpty(env.TENANTRY_PRESET) ?? 'default',
+    publicUrl: publicUrl.replace(/\/+$/, ''),
+    mailUrl: nonEmpty(env.TENANTRY_MAIL_URL),
+    licenceFile: nonEmpty(env.TENANTRY_LICENCE_FILE),
+    adminEmail: nonEmpty(env.TENANTRY_ADMIN_EMAIL),
+    adminPassword: nonEmpty(env.TENANTRY_ADMIN_PASSWORD),
+    redisUrl: nonEmpty(env.REDIS_URL),
+    logLevel: nonEmpty(env.TENANTRY_LOG_LEVEL) ?? 'info',
+    bodyLimit: integer(env, 'TENANTRY_BODY_LIMIT', 1024 * 1024, { min: 1024, max: 64 * 1024 * 1024 }),
+    authRateLimitPerMinute: integer(env, 'TENANTRY_AUTH_RATE_LIMIT', 30, { min: 1, max: 1_000_000 }),
+    maxTreeDepth: nonEmpty(env.TENANTRY_MAX_TREE_DEPTH) === undefined ? undefined : integer(env, 'TENANTRY_MAX_TREE_DEPTH', 7, { min: 1, max: 32 }),
+    invitationTtlHours: integer(env, 'TENANTRY_INVITATION_TTL_HOURS', 48, { min: 1, max: 24 * 365 }),
+  };
+}
+
+/** The configuration with secrets masked, for `tenantry doctor` and start-up logs. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    ...config,
+    databaseUrl: config.databaseUrl === undefined ? undefined : maskUrlPassword(config.databaseUrl),
+    mailUrl: config.mailUrl === undefined ? undefined : maskUrlPassword(config.mailUrl),
+    redisUrl: config.redisUrl === undefined ? undefined : maskUrlPassword(config.redisUrl),
+    adminPassword: config.adminPassword === undefined ? undefined : '********',
+  };
+}
+
+function maskUrlPassword(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = '********';
+    return url.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, range: { min: number; max: number }): number {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < range.min || value > range.max) {
+    throw new ConfigError(`${name} must be an integer from ${range.min} to ${range.max}, got "${raw}"`);
+  }
+  return value;
+}

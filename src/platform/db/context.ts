@@ -1,0 +1,92 @@
+import { type Kysely, sql, type Transaction } from 'kysely';
+import type { DB } from './schema.ts';
+
+export type Db = Kysely<DB>;
+export type Tx = Transaction<DB>;
+
+/**
+ * Runs `fn` in one transaction whose row-level-security context is `tenantId`: every tenant-scoped table
+ * shows and accepts only that tenant's rows. The setting is transaction-local (`set_config(…, true)`), so
+ * it ends with the transaction and a pooled connection never carries it into another request.
+ */
+export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: Tx) => Promise<T>): Promise<T> {
+  const result = await db.transaction().execute(async (trx) => {
+    await enterTenantContext(trx, tenantId);
+    return fn(trx);
+  });
+  commitListeners.get(db)?.(tenantId);
+  return result;
+}
+
+/**
+ * `withTenant` for reads: a READ ONLY transaction (a write in it fails), so it needs no cache
+ * invalidation afterwards. Also takes the user context when given, for reads that span both.
+ */
+export async function readTenant<T>(db: Db, tenantId: string, fn: (trx: Tx) => Promise<T>, userId?: string): Promise<T> {
+  return db
+    .transaction()
+    .setAccessMode('read only')
+    .execute(async (trx) => {
+      await enterTenantContext(trx, tenantId);
+      if (userId !== undefined) await enterUserContext(trx, userId);
+      return fn(trx);
+    });
+}
+
+/** `withSystem` for reads: READ ONLY, so it needs (and triggers) no cache invalidation. */
+export async function readSystem<T>(db: Db, fn: (trx: Tx) => Promise<T>): Promise<T> {
+  return db
+    .transaction()
+    .setAccessMode('read only')
+    .execute(async (trx) => {
+      await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(trx);
+      return fn(trx);
+    });
+}
+
+const commitListeners = new WeakMap<Db, (scope: string) => void>();
+
+/**
+ * Called after every committed `withTenant` (with the tenant id) and `withSystem` (with '*'), before the
+ * caller continues, so this process's caches never serve a permission a just-committed change removed.
+ * Other processes learn the same through NOTIFY (see AccessResolver).
+ */
+export function onCommittedScope(db: Db, listener: (scope: string) => void): void {
+  commitListeners.set(db, listener);
+}
+
+/** Switches an open transaction to `tenantId`'s context (e.g. after creating that tenant). */
+export async function enterTenantContext(trx: Tx, tenantId: string): Promise<void> {
+  await sql`SELECT set_config('tenantry.tenant_id', ${tenantId}, true)`.execute(trx);
+}
+
+/** Adds `userId`'s own-rows visibility to an open transaction (see withUser). */
+export async function enterUserContext(trx: Tx, userId: string): Promise<void> {
+  await sql`SELECT set_config('tenantry.user_id', ${userId}, true)`.execute(trx);
+}
+
+/**
+ * Runs `fn` in one transaction that may see every tenant. Only for platform work that is tenant-wide by
+ * nature (the operator's tenant list, purge jobs, creating a tenant before its id exists in a context);
+ * each caller says why in a comment.
+ */
+export async function withSystem<T>(db: Db, fn: (trx: Tx) => Promise<T>): Promise<T> {
+  const result = await db.transaction().execute(async (trx) => {
+    await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(trx);
+    return fn(trx);
+  });
+  commitListeners.get(db)?.('*');
+  return result;
+}
+
+/**
+ * Runs `fn` in one transaction in which `userId` may read their own memberships and the tenants they
+ * belong to, across tenants (sign-in, `GET /auth/me`, the tenant switcher). Writes to tenant-scoped
+ * tables still need `withTenant`.
+ */
+export async function withUser<T>(db: Db, userId: string, fn: (trx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (trx) => {
+    await enterUserContext(trx, userId);
+    return fn(trx);
+  });
+}

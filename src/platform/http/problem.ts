@@ -1,0 +1,90 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { AppError, type ErrorSpec, HttpErrors, type ProblemExtras } from './errors.ts';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** The RFC 9457 document every error response carries. */
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.String({ description: 'Stable machine-readable error code' }),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+    requestId: Type.String(),
+  },
+  { $id: 'Problem', additionalProperties: true },
+);
+
+/** Fastify's own error codes, mapped into our catalogue; anything unmapped with a 4xx becomes bad_request. */
+const FASTIFY_CODES: Record<string, ErrorSpec> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: HttpErrors.MALFORMED_BODY,
+  FST_ERR_CTP_BODY_TOO_LARGE: HttpErrors.PAYLOAD_TOO_LARGE,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: HttpErrors.UNSUPPORTED_MEDIA_TYPE,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: HttpErrors.MALFORMED_BODY,
+  FST_ERR_CTP_EMPTY_JSON_BODY: HttpErrors.EMPTY_BODY,
+  FST_ERR_CTP_INVALID_TYPE: HttpErrors.UNSUPPORTED_MEDIA_TYPE,
+};
+
+export function sendProblem(
+  reply: FastifyReply,
+  spec: ErrorSpec,
+  extras: ProblemExtras = {},
+  headers: Record<string, string> = {},
+): FastifyReply {
+  const request = reply.request;
+  const { detail, ...members } = extras;
+  return reply
+    .code(spec.status)
+    .headers(headers)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send({
+      ...members,
+      type: `https://tenantry.dev/problems/${spec.code.replaceAll('_', '-')}`,
+      title: spec.title,
+      status: spec.status,
+      code: spec.code,
+      ...(detail === undefined ? {} : { detail }),
+      instance: request.url.split('?')[0],
+      requestId: request.id,
+    });
+}
+
+/**
+ * Known errors pass through as problem documents; Fastify's own 4xx errors (parsing, size, media type,
+ * validation) are mapped; everything else is logged in full and answered as a bare 500 — never a stack trace.
+ */
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof AppError) {
+      if (error.spec.status >= 500) request.log.error({ err: error }, error.message);
+      return sendProblem(reply, error.spec, error.extras, error.headers);
+    }
+    if (error.validation) {
+      return sendProblem(reply, HttpErrors.VALIDATION_FAILED, {
+        detail: error.message,
+        errors: error.validation.map((v) => ({
+          in: error.validationContext ?? 'body',
+          path: v.instancePath || '/',
+          message: v.message ?? 'invalid',
+        })),
+      });
+    }
+    const mapped = error.code === undefined ? undefined : FASTIFY_CODES[error.code];
+    if (mapped !== undefined) return sendProblem(reply, mapped, { detail: error.message });
+    if (error.statusCode === 429) {
+      return sendProblem(reply, HttpErrors.RATE_LIMITED, { detail: error.message });
+    }
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return sendProblem(reply, HttpErrors.BAD_REQUEST, { detail: error.message });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendProblem(reply, HttpErrors.INTERNAL);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, HttpErrors.ROUTE_NOT_FOUND, { detail: `${request.method} ${request.url.split('?')[0]} is not an endpoint` }),
+  );
+}

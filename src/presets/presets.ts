@@ -1,0 +1,182 @@
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { type Static, Type } from 'typebox';
+import { PERMISSION_KEY, type PermissionDefinition, PLATFORM_PERMISSIONS } from '../permissions/catalogue.ts';
+import type { RoleScope } from '../platform/db/schema.ts';
+
+/**
+ * A preset is a data file (SPEC 3): roles, permissions, features, plans and policies that make one seed
+ * system work as written. Built-in presets live in data/; TENANTRY_PRESET may also name a JSON file of
+ * the same shape. Role permission lists may use "*" (every permission) and "-key" (except that one).
+ */
+const KEY = '^[a-z][a-z0-9_]{0,62}$';
+
+const PresetFile = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    description: Type.String(),
+    ownerRole: Type.String({ pattern: KEY }),
+    maxDepth: Type.Integer({ minimum: 1, maximum: 32 }),
+    features: Type.Array(
+      Type.Object(
+        { key: Type.String({ pattern: KEY }), name: Type.String(), description: Type.Optional(Type.String()), default: Type.Boolean() },
+        { additionalProperties: false },
+      ),
+    ),
+    permissions: Type.Array(
+      Type.Object(
+        { key: Type.String({ pattern: PERMISSION_KEY }), description: Type.String(), requiresFeature: Type.Optional(Type.String({ pattern: KEY })) },
+        { additionalProperties: false },
+      ),
+    ),
+    platformPermissionFeatures: Type.Record(Type.String(), Type.String({ pattern: KEY })),
+    roles: Type.Array(
+      Type.Object(
+        {
+          key: Type.String({ pattern: KEY }),
+          name: Type.String({ minLength: 1 }),
+          description: Type.String(),
+          scope: Type.Union([Type.Literal('tenant'), Type.Literal('tenant_and_descendants')]),
+          permissions: Type.Array(Type.String()),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1 },
+    ),
+    plans: Type.Array(
+      Type.Object(
+        {
+          key: Type.String({ pattern: KEY }),
+          name: Type.String(),
+          limits: Type.Object({
+            members: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+            childTenants: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+            apiKeys: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    defaultPlan: Type.Optional(Type.String({ pattern: KEY })),
+    policies: Type.Object({
+      deletionGraceDays: Type.Integer({ minimum: 0 }),
+      approvalRequired: Type.Array(Type.String()),
+    }),
+  },
+  { additionalProperties: false },
+);
+type PresetFile = Static<typeof PresetFile>;
+
+export interface RoleDefinition {
+  key: string;
+  name: string;
+  description: string;
+  scope: RoleScope;
+  permissions: ReadonlySet<string>;
+  builtIn: boolean;
+}
+
+export interface FeatureDefinition {
+  key: string;
+  name: string;
+  description: string | null;
+  default: boolean;
+}
+
+export interface Preset {
+  name: string;
+  description: string;
+  ownerRole: string;
+  maxDepth: number;
+  features: ReadonlyMap<string, FeatureDefinition>;
+  /** Platform and application permissions, in catalogue order. */
+  permissions: ReadonlyMap<string, PermissionDefinition>;
+  roles: ReadonlyMap<string, RoleDefinition>;
+  plans: PresetFile['plans'];
+  defaultPlan: string | null;
+  policies: PresetFile['policies'];
+}
+
+export const BUILT_IN_PRESETS = ['default', 'mqtt-portal', 'msp', 'marketplace', 'company-tree'] as const;
+
+export class PresetError extends Error {
+  override name = 'PresetError';
+}
+
+const validate = new Ajv({ allErrors: true, strict: false }).compile(PresetFile);
+
+/** A built-in preset by name, or a preset JSON file by path. Throws PresetError with every problem found. */
+export function loadPreset(nameOrPath: string): Preset {
+  const url = (BUILT_IN_PRESETS as readonly string[]).includes(nameOrPath)
+    ? new URL(`./data/${nameOrPath}.json`, import.meta.url)
+    : nameOrPath.endsWith('.json')
+      ? nameOrPath
+      : undefined;
+  if (url === undefined) {
+    throw new PresetError(`TENANTRY_PRESET must be one of ${BUILT_IN_PRESETS.join(', ')} or a path to a .json preset, got "${nameOrPath}"`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(url, 'utf8'));
+  } catch (error) {
+    throw new PresetError(`cannot read preset ${String(url)}: ${(error as Error).message}`);
+  }
+  return buildPreset(raw);
+}
+
+export function buildPreset(raw: unknown): Preset {
+  if (!validate(raw)) {
+    throw new PresetError(`invalid preset: ${(validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')}`);
+  }
+  const file = raw as PresetFile;
+  const problems: string[] = [];
+  const features = new Map(file.features.map((f) => [f.key, { key: f.key, name: f.name, description: f.description ?? null, default: f.default }]));
+
+  const permissions = new Map<string, PermissionDefinition>();
+  for (const [key, def] of Object.entries(PLATFORM_PERMISSIONS)) {
+    const feature = file.platformPermissionFeatures[key] ?? null;
+    permissions.set(key, { key, description: def.description, source: 'platform', requiresFeature: feature, whileSuspended: def.whileSuspended });
+  }
+  for (const p of file.permissions) {
+    if (permissions.has(p.key)) problems.push(`permission ${p.key} is declared twice`);
+    permissions.set(p.key, { key: p.key, description: p.description, source: 'application', requiresFeature: p.requiresFeature ?? null, whileSuspended: false });
+  }
+  for (const [key, feature] of Object.entries(file.platformPermissionFeatures)) {
+    if (!(key in PLATFORM_PERMISSIONS)) problems.push(`platformPermissionFeatures names unknown permission ${key}`);
+    if (!features.has(feature)) problems.push(`permission ${key} requires unknown feature ${feature}`);
+  }
+  for (const p of permissions.values()) {
+    if (p.requiresFeature !== null && !features.has(p.requiresFeature)) problems.push(`permission ${p.key} requires unknown feature ${p.requiresFeature}`);
+  }
+
+  const roles = new Map<string, RoleDefinition>();
+  for (const role of file.roles) {
+    if (roles.has(role.key)) problems.push(`role ${role.key} is declared twice`);
+    const granted = new Set<string>();
+    for (const entry of role.permissions) {
+      if (entry === '*') for (const key of permissions.keys()) granted.add(key);
+      else if (entry.startsWith('-')) granted.delete(entry.slice(1));
+      else if (permissions.has(entry)) granted.add(entry);
+      else problems.push(`role ${role.key} grants unknown permission ${entry}`);
+    }
+    roles.set(role.key, { key: role.key, name: role.name, description: role.description, scope: role.scope, permissions: granted, builtIn: true });
+  }
+  const owner = roles.get(file.ownerRole);
+  if (owner === undefined) problems.push(`ownerRole ${file.ownerRole} is not one of the roles`);
+  else if (owner.permissions.size !== permissions.size) problems.push(`ownerRole ${file.ownerRole} must grant every permission ("*")`);
+  if (file.defaultPlan !== undefined && !file.plans.some((p) => p.key === file.defaultPlan)) problems.push(`defaultPlan ${file.defaultPlan} is not a plan`);
+  if (problems.length > 0) throw new PresetError(`invalid preset ${file.name}: ${problems.join('; ')}`);
+
+  return {
+    name: file.name,
+    description: file.description,
+    ownerRole: file.ownerRole,
+    maxDepth: file.maxDepth,
+    features,
+    permissions,
+    roles,
+    plans: file.plans,
+    defaultPlan: file.defaultPlan ?? null,
+    policies: file.policies,
+  };
+}

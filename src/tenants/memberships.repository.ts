@@ -1,0 +1,59 @@
+import type { Tx } from '../platform/db/context.ts';
+import type { MembershipKind } from '../platform/db/schema.ts';
+
+export interface NewMembership {
+  tenantId: string;
+  userId: string;
+  kind: MembershipKind;
+  roles: readonly string[];
+  now: Date;
+}
+
+/** Caller is in the tenant's context. Throws on a duplicate (one membership per user and tenant). */
+export async function insertMembership(trx: Tx, m: NewMembership): Promise<void> {
+  await trx.insertInto('memberships').values({ tenant_id: m.tenantId, user_id: m.userId, kind: m.kind, created_at: m.now }).execute();
+  if (m.roles.length > 0) {
+    await trx
+      .insertInto('membership_roles')
+      .values(m.roles.map((role_key) => ({ tenant_id: m.tenantId, user_id: m.userId, role_key })))
+      .execute();
+  }
+}
+
+export interface UserTenant {
+  tenantId: string;
+  slug: string;
+  name: string;
+  status: string;
+  kind: MembershipKind;
+  roles: string[];
+  joinedAt: Date;
+}
+
+/**
+ * Every tenant `userId` is a member of, with their roles there, oldest membership first.
+ * Caller is in the user's context (withUser), which is what makes these rows visible across tenants.
+ */
+export async function listTenantsOfUser(trx: Tx, userId: string): Promise<UserTenant[]> {
+  const rows = await trx
+    .selectFrom('memberships as m')
+    .innerJoin('tenants as t', 't.id', 'm.tenant_id')
+    .leftJoin('membership_roles as r', (join) => join.onRef('r.tenant_id', '=', 'm.tenant_id').onRef('r.user_id', '=', 'm.user_id'))
+    .select(['m.tenant_id', 't.slug', 't.name', 't.status', 'm.kind', 'm.created_at', 'r.role_key'])
+    .where('m.user_id', '=', userId)
+    .where('t.status', '!=', 'deleted')
+    .orderBy('m.created_at')
+    .orderBy('m.tenant_id')
+    .orderBy('r.role_key')
+    .execute();
+  const byTenant = new Map<string, UserTenant>();
+  for (const row of rows) {
+    let entry = byTenant.get(row.tenant_id);
+    if (entry === undefined) {
+      entry = { tenantId: row.tenant_id, slug: row.slug, name: row.name, status: row.status, kind: row.kind, roles: [], joinedAt: row.created_at };
+      byTenant.set(row.tenant_id, entry);
+    }
+    if (row.role_key !== null) entry.roles.push(row.role_key);
+  }
+  return [...byTenant.values()];
+}

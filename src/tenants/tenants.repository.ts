@@ -1,0 +1,160 @@
+import type { Tx } from '../platform/db/context.ts';
+import type { TenantsTable } from '../platform/db/schema.ts';
+import { randomBase32 } from '../platform/ids.ts';
+import { type Selectable, sql } from 'kysely';
+
+export type TenantRow = Selectable<TenantsTable>;
+
+export const SLUG_PATTERN = '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$';
+
+/** A slug-shaped version of `text`: lowercase ASCII letters, digits and single dashes, 2–40 characters. */
+export function slugify(text: string): string {
+  const base = text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+    .replace(/-+$/g, '');
+  return base.length >= 2 ? base : `tenant-${randomBase32(6)}`;
+}
+
+export interface NewTenant {
+  id: string;
+  slug: string;
+  name: string;
+  parentId?: string | null;
+  now: Date;
+}
+
+/**
+ * Inserts the tenant and its place in the tree, or returns undefined if the slug is taken. Caller is in
+ * the new tenant's context. The tree trigger refuses a missing parent and a tree deeper than allowed.
+ */
+export async function insertTenant(trx: Tx, tenant: NewTenant): Promise<TenantRow | undefined> {
+  const row = await trx
+    .insertInto('tenants')
+    .values({ id: tenant.id, slug: tenant.slug, name: tenant.name, created_at: tenant.now, updated_at: tenant.now })
+    .onConflict((oc) => oc.column('slug').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (row !== undefined) {
+    await trx.insertInto('tenant_tree').values({ tenant_id: tenant.id, parent_id: tenant.parentId ?? null }).execute();
+  }
+  return row;
+}
+
+/**
+ * Inserts the tenant under `preferredSlug`, or under that slug with a random suffix if it is taken
+ * (for tenants made on someone's behalf, such as the one sign-up creates, where a 409 would be absurd).
+ */
+export async function insertTenantWithFreeSlug(trx: Tx, tenant: NewTenant): Promise<TenantRow> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const slug = attempt === 0 ? tenant.slug : `${tenant.slug.slice(0, 50)}-${randomBase32(6)}`;
+    const row = await insertTenant(trx, { ...tenant, slug });
+    if (row !== undefined) return row;
+  }
+  throw new Error('could not find a free slug after 5 attempts');
+}
+
+export type TenantKind = 'individual' | 'organization' | 'enterprise';
+
+/** A tenant as the API shows it, with its place in the tree and its derived kind (seed 003). */
+export interface TenantDetails {
+  id: string;
+  slug: string;
+  name: string;
+  parentId: string | null;
+  path: string[];
+  status: TenantRow['status'];
+  plan: string | null;
+  data: Record<string, unknown>;
+  kind: TenantKind;
+  isAdminTenancy: boolean;
+  memberCount: number;
+  createdAt: Date;
+  updatedAt: Date;
+  lastActiveAt: Date | null;
+}
+
+/** Caller is in the tenant's context (or an ancestor's, which may read descendants' tenant rows). */
+export async function findTenant(trx: Tx, tenantId: string): Promise<TenantDetails | undefined> {
+  const row = await trx
+    .selectFrom('tenants as t')
+    .innerJoin('tenant_tree as tt', 'tt.tenant_id', 't.id')
+    .selectAll('t')
+    .select(['tt.parent_id', 'tt.path'])
+    .select((eb) =>
+      eb
+        .selectFrom('memberships as m')
+        .select((e) => e.fn.countAll<string>().as('n'))
+        .whereRef('m.tenant_id', '=', 't.id')
+        .where('m.kind', '=', 'direct')
+        .as('member_count'),
+    )
+    .where('t.id', '=', tenantId)
+    .executeTakeFirst();
+  if (row === undefined) return undefined;
+  const memberCount = Number(row.member_count ?? 0);
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    parentId: row.parent_id,
+    path: row.path,
+    status: row.status,
+    plan: row.plan,
+    data: row.data,
+    // Enterprise tenants (own sign-in settings such as SSO) arrive with enterprise sign-in.
+    kind: memberCount >= 2 ? 'organization' : 'individual',
+    isAdminTenancy: row.is_admin_tenancy,
+    memberCount,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lastActiveAt: row.last_active_at,
+  };
+}
+
+export async function updateTenant(trx: Tx, tenantId: string, changes: { name?: string; data?: Record<string, unknown> }, now: Date): Promise<void> {
+  await trx
+    .updateTable('tenants')
+    .set({
+      ...(changes.name === undefined ? {} : { name: changes.name }),
+      ...(changes.data === undefined ? {} : { data: JSON.stringify(changes.data) }),
+      updated_at: now,
+    })
+    .where('id', '=', tenantId)
+    .execute();
+}
+
+/** Caller is in the moved tenant's context: the tree policy lets it rewrite its own subtree's paths. */
+export async function moveTenant(trx: Tx, tenantId: string, parentId: string | null): Promise<void> {
+  await trx.updateTable('tenant_tree').set({ parent_id: parentId }).where('tenant_id', '=', tenantId).execute();
+}
+
+export interface TreeNode {
+  id: string;
+  slug: string;
+  name: string;
+  status: TenantRow['status'];
+  parentId: string | null;
+  /** 0 for the tenant asked about, 1 for its children, … */
+  depth: number;
+}
+
+/** One GIN lookup on the materialised path; caller is in `tenantId`'s context. */
+export async function listSubtree(trx: Tx, tenantId: string, options: { childrenOnly: boolean }): Promise<TreeNode[]> {
+  const base = await trx.selectFrom('tenant_tree').select('path').where('tenant_id', '=', tenantId).executeTakeFirst();
+  if (base === undefined) return [];
+  let query = trx
+    .selectFrom('tenant_tree as tt')
+    .innerJoin('tenants as t', 't.id', 'tt.tenant_id')
+    .select(['t.id', 't.slug', 't.name', 't.status', 'tt.parent_id', 'tt.path'])
+    .where('t.status', '!=', 'deleted');
+  query = options.childrenOnly
+    ? query.where('tt.parent_id', '=', tenantId)
+    : query.where(sql<boolean>`tt.path @> ARRAY[${tenantId}]::text[]`);
+  const rows = await query.orderBy(sql`array_to_string(tt.path, '/')`).execute();
+  return rows.map((r) => ({ id: r.id, slug: r.slug, name: r.name, status: r.status, parentId: r.parent_id, depth: r.path.length - base.path.length }));
+}

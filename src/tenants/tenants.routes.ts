@@ -1,0 +1,176 @@
+import { Type } from 'typebox';
+import { Problems, TenantId } from '../auth/auth.schemas.ts';
+import { requireUser } from '../auth/principal.ts';
+import { authorize } from '../permissions/authorize.ts';
+import type { FastifyTypebox } from '../platform/http/types.ts';
+import type { TenantDetails, TreeNode } from './tenants.repository.ts';
+import { SLUG_PATTERN } from './tenants.repository.ts';
+import { createTenant, getTenant, listMyTenants, listTree, moveTenantTo, type TenantDeps, updateTenantDetails } from './tenants.service.ts';
+
+const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 2, maxLength: 63, description: 'Lowercase letters, digits and dashes' });
+const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
+const TenantParams = Type.Object({ tenantId: TenantId });
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+export const TenantSchema = Type.Object({
+  id: Type.String(),
+  slug: Type.String(),
+  name: Type.String(),
+  parentId: Nullable(Type.String()),
+  path: Type.Array(Type.String(), { description: 'Ancestor ids, root first, this tenant last' }),
+  status: Type.String(),
+  plan: Nullable(Type.String()),
+  data: Type.Record(Type.String(), Type.Unknown()),
+  kind: Type.Union([Type.Literal('individual'), Type.Literal('organization'), Type.Literal('enterprise')]),
+  isAdminTenancy: Type.Boolean(),
+  memberCount: Type.Integer(),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  lastActiveAt: Nullable(Type.String({ format: 'date-time' })),
+});
+
+export function presentTenant(t: TenantDetails) {
+  return {
+    ...t,
+    createdAt: t.createdAt.toISOString(),
+    updatedAt: t.updatedAt.toISOString(),
+    lastActiveAt: t.lastActiveAt?.toISOString() ?? null,
+  };
+}
+
+const TreeNodeSchema = Type.Object({
+  id: Type.String(),
+  slug: Type.String(),
+  name: Type.String(),
+  status: Type.String(),
+  parentId: Nullable(Type.String()),
+  depth: Type.Integer({ description: '0 = the tenant asked about' }),
+});
+const presentNodes = (nodes: TreeNode[]) => ({ tenants: nodes });
+
+export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
+  const deps = (): TenantDeps => ({ db: app.deps.database.db, clock: app.deps.clock, ownerRole: app.access.preset.ownerRole });
+
+  app.get(
+    '/tenants',
+    {
+      schema: {
+        tags: ['tenants'],
+        summary: 'The tenants you belong to, with your roles in each',
+        response: {
+          200: Type.Object({
+            tenants: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                slug: Type.String(),
+                name: Type.String(),
+                status: Type.String(),
+                roles: Type.Array(Type.String()),
+                shadow: Type.Boolean(),
+                joinedAt: Type.String({ format: 'date-time' }),
+              }),
+            ),
+          }),
+          ...Problems,
+        },
+      },
+    },
+    async (request) => {
+      const principal = requireUser(request);
+      const tenants = await listMyTenants(deps(), principal.userId);
+      return {
+        tenants: tenants.map((t) => ({ id: t.tenantId, slug: t.slug, name: t.name, status: t.status, roles: t.roles, shadow: t.kind === 'shadow', joinedAt: t.joinedAt.toISOString() })),
+      };
+    },
+  );
+
+  app.post(
+    '/tenants',
+    {
+      schema: {
+        tags: ['tenants'],
+        summary: 'Create a tenant: a root, or a child (or sibling) under parentId; you become its owner',
+        description: 'A child needs `tenants.create_child` on the parent. A sibling is a child of the same parent.',
+        body: Type.Object({ name: Name, slug: Slug, parentId: Type.Optional(Nullable(TenantId)) }, { additionalProperties: false }),
+        response: { 201: TenantSchema, ...Problems },
+      },
+    },
+    async (request, reply) => {
+      const principal = requireUser(request);
+      const { parentId } = request.body;
+      const audit = parentId
+        ? (await authorize(app, request, parentId, 'tenants.create_child')).audit
+        : { actorType: 'user' as const, actorId: principal.userId, requestId: request.id, ip: request.ip };
+      const tenant = await createTenant(deps(), principal.userId, request.body, audit);
+      reply.code(201);
+      return presentTenant(tenant);
+    },
+  );
+
+  app.get(
+    '/tenants/:tenantId',
+    { schema: { tags: ['tenants'], summary: 'A tenant', params: TenantParams, response: { 200: TenantSchema, ...Problems } } },
+    async (request) => {
+      await authorize(app, request, request.params.tenantId, 'tenant.read');
+      return presentTenant(await getTenant(deps(), request.params.tenantId));
+    },
+  );
+
+  app.patch(
+    '/tenants/:tenantId',
+    {
+      schema: {
+        tags: ['tenants'],
+        summary: 'Rename, edit the data object (RFC 7396 merge patch, ≤ 64 KiB), or move under another parent',
+        description: 'Moving (`parentId`) needs `tenant.update` here and `tenants.create_child` on the new parent; `null` makes it a root.',
+        params: TenantParams,
+        body: Type.Object(
+          { name: Type.Optional(Name), data: Type.Optional(Type.Record(Type.String(), Type.Unknown())), parentId: Type.Optional(Nullable(TenantId)) },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: TenantSchema, ...Problems },
+      },
+    },
+    async (request) => {
+      const { tenantId } = request.params;
+      const { name, data, parentId } = request.body;
+      const { audit } = await authorize(app, request, tenantId, 'tenant.update');
+      let tenant: TenantDetails | undefined;
+      if (parentId !== undefined) {
+        if (parentId !== null) await authorize(app, request, parentId, 'tenants.create_child');
+        tenant = await moveTenantTo(deps(), tenantId, parentId, audit);
+      }
+      if (name !== undefined || data !== undefined) {
+        tenant = await updateTenantDetails(deps(), tenantId, { ...(name === undefined ? {} : { name }), ...(data === undefined ? {} : { data }) }, audit);
+      }
+      return presentTenant(tenant ?? (await getTenant(deps(), tenantId)));
+    },
+  );
+
+  app.get(
+    '/tenants/:tenantId/children',
+    {
+      schema: { tags: ['tenants'], summary: 'Direct children of a tenant', params: TenantParams, response: { 200: Type.Object({ tenants: Type.Array(TreeNodeSchema) }), ...Problems } },
+    },
+    async (request) => {
+      await authorize(app, request, request.params.tenantId, 'tenant.read');
+      return presentNodes(await listTree(deps(), request.params.tenantId, { childrenOnly: true }));
+    },
+  );
+
+  app.get(
+    '/tenants/:tenantId/tree',
+    {
+      schema: {
+        tags: ['tenants'],
+        summary: 'The tenant and its whole subtree, depth-first, with depths',
+        params: TenantParams,
+        response: { 200: Type.Object({ tenants: Type.Array(TreeNodeSchema) }), ...Problems },
+      },
+    },
+    async (request) => {
+      await authorize(app, request, request.params.tenantId, 'tenant.read');
+      return presentNodes(await listTree(deps(), request.params.tenantId, { childrenOnly: false }));
+    },
+  );
+}

@@ -1,0 +1,124 @@
+import { mergePatch } from '../accounts/accounts.service.ts';
+import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
+import type { Clock } from '../platform/clock.ts';
+import { type Db, enterTenantContext, readTenant, withTenant, withUser } from '../platform/db/context.ts';
+import { AppError } from '../platform/http/errors.ts';
+import { newTenantId } from '../platform/ids.ts';
+import { insertMembership, listTenantsOfUser, type UserTenant } from './memberships.repository.ts';
+import { TenantErrors } from './tenants.errors.ts';
+import { findTenant, insertTenant, listSubtree, moveTenant, type TenantDetails, type TreeNode, updateTenant } from './tenants.repository.ts';
+
+export const MAX_TENANT_DATA_BYTES = 64 * 1024;
+
+export interface TenantDeps {
+  db: Db;
+  clock: Clock;
+  ownerRole: string;
+}
+
+/** Maps the tree trigger's refusals (raised as check violations) to domain errors. */
+function treeError(error: unknown): never {
+  const constraint = (error as { constraint?: string }).constraint;
+  const message = String((error as Error).message ?? '');
+  if (constraint === 'tenant_tree_max_depth' || message.includes('deeper than')) throw new AppError(TenantErrors.TREE_TOO_DEEP, { detail: message });
+  if (constraint === 'tenant_tree_no_cycle' || message.includes('own descendant')) throw new AppError(TenantErrors.TREE_CYCLE, { detail: message });
+  throw error;
+}
+
+export interface CreateTenantInput {
+  name: string;
+  slug: string;
+  parentId?: string | null;
+}
+
+/**
+ * Creates a root tenant (anyone signed in), or a child/sibling under `parentId` (the caller has already
+ * been authorised for `tenants.create_child` there). The creator becomes the new tenant's owner.
+ */
+export async function createTenant(deps: TenantDeps, userId: string, input: CreateTenantInput, audit: AuditContext): Promise<TenantDetails> {
+  const id = newTenantId();
+  const now = deps.clock.now();
+  try {
+    await withTenant(deps.db, id, async (trx) => {
+      const row = await insertTenant(trx, { id, slug: input.slug, name: input.name.trim(), parentId: input.parentId ?? null, now });
+      if (row === undefined) throw new AppError(TenantErrors.SLUG_TAKEN);
+      await insertMembership(trx, { tenantId: id, userId, kind: 'direct', roles: [deps.ownerRole], now });
+      await appendAuditEvent(trx, audit, { tenantId: id, action: 'tenant.created', targetType: 'tenant', targetId: id, after: { name: row.name, slug: row.slug, parentId: input.parentId ?? null } }, now);
+      await appendAuditEvent(trx, audit, { tenantId: id, action: 'member.added', targetType: 'user', targetId: userId, after: { roles: [deps.ownerRole], kind: 'direct' } }, now);
+      if (input.parentId) {
+        // The parent's own trail records it too, written in the parent's context.
+        await enterTenantContext(trx, input.parentId);
+        await appendAuditEvent(trx, audit, { tenantId: input.parentId, action: 'tenant.child_created', targetType: 'tenant', targetId: id, after: { name: row.name, slug: row.slug } }, now);
+      }
+    });
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    treeError(error);
+  }
+  return getTenant(deps, id);
+}
+
+export async function getTenant(deps: TenantDeps, tenantId: string): Promise<TenantDetails> {
+  const tenant = await readTenant(deps.db, tenantId, (trx) => findTenant(trx, tenantId));
+  if (tenant === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
+  return tenant;
+}
+
+export interface TenantChanges {
+  name?: string;
+  data?: Record<string, unknown>;
+}
+
+/** Renames (the id never changes) and/or merge-patches the data object (≤ 64 KiB). */
+export async function updateTenantDetails(deps: TenantDeps, tenantId: string, changes: TenantChanges, audit: AuditContext): Promise<TenantDetails> {
+  const now = deps.clock.now();
+  await withTenant(deps.db, tenantId, async (trx) => {
+    const before = await findTenant(trx, tenantId);
+    if (before === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
+    const data = changes.data === undefined ? undefined : mergePatch(before.data, changes.data);
+    if (data !== undefined && Buffer.byteLength(JSON.stringify(data)) > MAX_TENANT_DATA_BYTES) {
+      throw new AppError(TenantErrors.DATA_TOO_LARGE, { detail: `data must stay under ${MAX_TENANT_DATA_BYTES} bytes as JSON` });
+    }
+    const name = changes.name?.trim();
+    await updateTenant(trx, tenantId, { ...(name === undefined ? {} : { name }), ...(data === undefined ? {} : { data }) }, now);
+    await appendAuditEvent(trx, audit, {
+      tenantId,
+      action: 'tenant.updated',
+      targetType: 'tenant',
+      targetId: tenantId,
+      before: { name: before.name, data: before.data },
+      after: { name: name ?? before.name, data: data ?? before.data },
+    }, now);
+  });
+  return getTenant(deps, tenantId);
+}
+
+/**
+ * Re-parents a tenant and its whole subtree (the caller administers both the tenant and the new parent).
+ * The tree trigger refuses cycles and over-deep results in the same statement.
+ */
+export async function moveTenantTo(deps: TenantDeps, tenantId: string, parentId: string | null, audit: AuditContext): Promise<TenantDetails> {
+  const now = deps.clock.now();
+  try {
+    await withTenant(deps.db, tenantId, async (trx) => {
+      const before = await findTenant(trx, tenantId);
+      if (before === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
+      if (before.parentId === parentId) return;
+      await moveTenant(trx, tenantId, parentId);
+      await appendAuditEvent(trx, audit, { tenantId, action: 'tenant.moved', targetType: 'tenant', targetId: tenantId, before: { parentId: before.parentId }, after: { parentId } }, now);
+    });
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    treeError(error);
+  }
+  return getTenant(deps, tenantId);
+}
+
+/** The subtree below (and including) `tenantId`, root first; `maxDepth` 1 = direct children only. */
+export function listTree(deps: TenantDeps, tenantId: string, options: { childrenOnly: boolean }): Promise<TreeNode[]> {
+  return readTenant(deps.db, tenantId, (trx) => listSubtree(trx, tenantId, options));
+}
+
+export function listMyTenants(deps: TenantDeps, userId: string): Promise<UserTenant[]> {
+  return withUser(deps.db, userId, (trx) => listTenantsOfUser(trx, userId));
+}
