@@ -16,7 +16,7 @@ import { onCommittedScope } from './platform/db/context.ts';
 import { KeyStore } from './tokens/key-store.ts';
 import type { AppDeps } from './platform/deps.ts';
 import { AppError, HttpErrors } from './platform/http/errors.ts';
-import { installIdempotency } from './platform/http/idempotency.ts';
+import { installIdempotency, withIdempotencyKeyParameter } from './platform/http/idempotency.ts';
 import { createMetrics, instrumentHttp } from './platform/http/metrics.ts';
 import { installProblemHandlers, sendProblem } from './platform/http/problem.ts';
 import { installValidators } from './platform/http/validation.ts';
@@ -106,6 +106,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
         description: 'Multi-tenant accounts, organizations and access. Errors are RFC 9457 problem documents with a stable `code`.',
       },
     },
+    transformObject: (document) => withIdempotencyKeyParameter('openapiObject' in document ? document.openapiObject : document.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
 

@@ -1,4 +1,5 @@
 import { accountRoutes } from './accounts/accounts.routes.ts';
+import { apiKeyRoutes } from './api-keys/api-keys.routes.ts';
 import { setupRoutes } from './accounts/setup.routes.ts';
 import { authRoutes } from './auth/auth.routes.ts';
 import { checkRoutes } from './check/check.routes.ts';
@@ -6,6 +7,7 @@ import { featureRoutes } from './features/features.routes.ts';
 import { healthRoutes } from './health/health.routes.ts';
 import { invitationRoutes } from './invitations/invitations.routes.ts';
 import { memberRoutes } from './members/members.routes.ts';
+import { oauthRoutes } from './oauth/oauth.routes.ts';
 import type { FastifyTypebox } from './platform/http/types.ts';
 import { roleRoutes } from './roles/roles.routes.ts';
 import { tenantRoutes } from './tenants/tenants.routes.ts';
@@ -31,4 +33,6 @@ export const features: readonly Feature[] = [
   { name: 'tenants', prefix: '/api/v1', routes: tenantRoutes },
   { name: 'roles', prefix: '/api/v1', routes: roleRoutes },
   { name: 'features', prefix: '/api/v1', routes: featureRoutes },
+  { name: 'api-keys', prefix: '/api/v1', routes: apiKeyRoutes },
+  { name: 'oauth', prefix: '/api/v1', routes: oauthRoutes },
 ];

@@ -4,6 +4,7 @@ import { revokeSessionsOfUser } from '../auth/sessions.repository.ts';
 import { clearLoginFailures } from '../auth/lockout.repository.ts';
 import { enqueueMail } from '../mail/outbox.ts';
 import { passwordResetEmail, verificationEmail } from '../mail/templates.ts';
+import { applyDataPatch } from '../platform/data-object.ts';
 import { enterUserContext, withTenant, withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { newId, newTenantId } from '../platform/ids.ts';
@@ -18,7 +19,6 @@ import { findUserByEmail, findUserById, insertUser, updateUser, type UserRow } f
 
 export const VERIFY_EMAIL_TTL_MS = 24 * 60 * 60_000;
 export const RESET_PASSWORD_TTL_MS = 60 * 60_000;
-export const MAX_USER_DATA_BYTES = 64 * 1024;
 
 export interface AccountDeps extends SessionDeps {
   /** The preset's owner role: what the creator of a tenant holds. */
@@ -198,10 +198,9 @@ export async function updateProfile(deps: AccountDeps, userId: string, changes: 
   return withUser(deps.db, userId, async (trx) => {
     const user = await findUserById(trx, userId);
     if (user === undefined) throw new AppError(AccountErrors.USER_NOT_FOUND);
-    const data = changes.data === undefined ? undefined : mergePatch(user.data, changes.data);
-    if (data !== undefined && Buffer.byteLength(JSON.stringify(data)) > MAX_USER_DATA_BYTES) {
-      throw new AppError(AccountErrors.DATA_TOO_LARGE, { detail: `data must stay under ${MAX_USER_DATA_BYTES} bytes as JSON` });
-    }
+    const data = changes.data === undefined
+      ? undefined
+      : applyDataPatch(user.data, changes.data, (max) => new AppError(AccountErrors.DATA_TOO_LARGE, { detail: `data must stay under ${max} bytes as JSON` }));
     const name = changes.name === undefined ? undefined : changes.name?.trim() || null;
     const updated = await updateUser(trx, userId, { ...(name === undefined ? {} : { name }), ...(data === undefined ? {} : { data }) }, now);
     await appendAuditEvent(trx, audit, {
@@ -214,21 +213,4 @@ export async function updateProfile(deps: AccountDeps, userId: string, changes: 
     }, now);
     return updated ?? user;
   });
-}
-
-/** RFC 7396 JSON merge patch of objects. */
-export function mergePatch(target: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
-  const result: Record<string, unknown> = { ...target };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) {
-      delete result[key];
-    } else if (typeof value === 'object' && !Array.isArray(value)) {
-      const current = result[key];
-      const base = typeof current === 'object' && current !== null && !Array.isArray(current) ? (current as Record<string, unknown>) : {};
-      result[key] = mergePatch(base, value as Record<string, unknown>);
-    } else {
-      result[key] = value;
-    }
-  }
-  return result;
 }

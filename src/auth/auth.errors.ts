@@ -14,4 +14,5 @@ export const AuthErrors = defineErrors({
   ACCOUNT_LOCKED: { status: 429, code: 'account_locked', title: 'Too many failed sign-ins; try again later' },
   TENANT_NOT_FOUND: { status: 404, code: 'tenant_not_found', title: 'No such tenant' },
   FORBIDDEN: { status: 403, code: 'forbidden', title: 'You may not do this' },
+  USER_REQUIRED: { status: 403, code: 'user_required', title: 'Only a signed-in person may do this; API keys and machine tokens cannot' },
 });

@@ -7,6 +7,7 @@ export const Problems = { '4xx': ProblemSchema };
 
 export const Email = Type.String({ minLength: 3, maxLength: 254, description: 'Compared case-insensitively; ASCII only' });
 export const Password = Type.String({ minLength: 1, maxLength: 1024 });
+export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 export const TenantId = Type.String({ pattern: '^t[a-z2-7]{15}$', description: 'A tenant id' });
 
 export const UseCookies = Type.Optional(

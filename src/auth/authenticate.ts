@@ -1,12 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { findUserById } from '../accounts/users.repository.ts';
+import { type ApiKeyDeps, authenticateKeyId, authenticateSecret, type UsableKey } from '../api-keys/api-keys.service.ts';
+import { looksLikeApiKeySecret } from '../api-keys/credentials.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { safeEqual } from '../platform/secrets.ts';
-import { verifyAccessToken } from '../tokens/access-tokens.ts';
+import { isMachineToken, verifyAccessToken } from '../tokens/access-tokens.ts';
 import type { KeyStore } from '../tokens/key-store.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { ACCESS_COOKIE, CSRF_HEADER, csrfTokenFor } from './cookies.ts';
-import type { UserPrincipal } from './principal.ts';
+import type { ApiKeyPrincipal, UserPrincipal } from './principal.ts';
 import { findLiveSession } from './sessions.repository.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -16,14 +18,28 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * access cookie). A token is never the last word: the session must still be live and the user must still
  * exist, checked on this request (SPEC 6), so a logout or password reset takes effect at once.
  * Credentials that are present but bad are a 401 even on endpoints that would not need them.
+ * Three kinds of bearer: a person's access token, an API key's secret (`tnty_…`), and a machine token
+ * minted from a key at /oauth/token; the last two are re-checked against the key on every request.
  */
 export function installAuthentication(app: FastifyInstance, keys: KeyStore): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     const credentials = readCredentials(request);
     if (credentials === undefined) return;
+    if (credentials.transport === 'bearer' && looksLikeApiKeySecret(credentials.token)) {
+      request.principal = keyPrincipal(await authenticateSecret(apiKeyDeps(app), credentials.token), 'secret');
+      return;
+    }
     const { config, clock, database, secretKey } = app.deps;
     const claims = await verifyAccessToken(keys, credentials.token, { issuer: config.publicUrl, clock });
+    if (isMachineToken(claims)) {
+      // A client-credentials token lives only as long as its key: revoked or expired key, no token.
+      if (credentials.transport !== 'bearer') throw new AppError(AuthErrors.SESSION_ENDED);
+      const key = await authenticateKeyId(apiKeyDeps(app), claims.tid, claims.client_id);
+      const scope = new Set(claims.scope.split(' '));
+      request.principal = keyPrincipal({ ...key, permissions: key.permissions.filter((p) => scope.has(p)) }, 'token');
+      return;
+    }
     const now = clock.now();
     const session = claims.sid === undefined ? undefined : await findLiveSession(database.db, claims.sid, now);
     const user = session === undefined ? undefined : await findUserById(database.db, session.user_id);
@@ -48,9 +64,19 @@ export function installAuthentication(app: FastifyInstance, keys: KeyStore): voi
   });
 }
 
+export function apiKeyDeps(app: FastifyInstance): ApiKeyDeps {
+  return { db: app.deps.database.db, clock: app.deps.clock, preset: app.deps.preset };
+}
+
+function keyPrincipal(key: UsableKey, credential: ApiKeyPrincipal['credential']): ApiKeyPrincipal {
+  return { kind: 'api_key', keyId: key.keyId, name: key.name, tenantId: key.tenantId, permissions: key.permissions, credential };
+}
+
 function readCredentials(request: FastifyRequest): { token: string; transport: 'bearer' | 'cookie' } | undefined {
   const header = request.headers.authorization;
   if (header !== undefined) {
+    // HTTP Basic carries OAuth client credentials, which only the /oauth endpoints read (RFC 6749 §2.3.1).
+    if (/^Basic\s/i.test(header)) return undefined;
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (match?.[1] === undefined) throw new AppError(AuthErrors.UNAUTHENTICATED, { detail: 'the Authorization header must be "Bearer <token>"' });
     return { token: match[1], transport: 'bearer' };

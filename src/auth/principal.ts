@@ -17,7 +17,22 @@ export interface UserPrincipal {
   transport: 'bearer' | 'cookie';
 }
 
-export type Principal = UserPrincipal;
+/**
+ * A tenant's API key, re-validated on this request (not revoked, not expired, its tenant active), acting
+ * only in its own tenant with only its permissions.
+ */
+export interface ApiKeyPrincipal {
+  kind: 'api_key';
+  keyId: string;
+  name: string;
+  tenantId: string;
+  /** What this request may use: the key's permissions, narrowed to the token's scope for a machine token. */
+  permissions: readonly string[];
+  /** The key's secret itself as the bearer, or a client-credentials access token minted from it. */
+  credential: 'secret' | 'token';
+}
+
+export type Principal = UserPrincipal | ApiKeyPrincipal;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,19 +40,25 @@ declare module 'fastify' {
   }
 }
 
+export function requirePrincipal(request: FastifyRequest): Principal {
+  if (request.principal === null) throw new AppError(AuthErrors.UNAUTHENTICATED);
+  return request.principal;
+}
+
+/** For endpoints that act for a person (their profile, sessions, invitations they accept): never for a key. */
 export function requireUser(request: FastifyRequest): UserPrincipal {
-  const principal = request.principal;
-  if (principal === null || principal.kind !== 'user') throw new AppError(AuthErrors.UNAUTHENTICATED);
+  const principal = requirePrincipal(request);
+  if (principal.kind !== 'user') throw new AppError(AuthErrors.USER_REQUIRED);
   return principal;
 }
 
 /** Who is acting on this request, for the audit trail. */
 export function auditContextOf(request: FastifyRequest): AuditContext {
   const principal = request.principal;
-  return {
-    actorType: principal === null ? 'system' : 'user',
-    actorId: principal?.userId ?? null,
-    requestId: request.id,
-    ip: request.ip,
-  };
+  const actor = principal === null ? { actorType: 'system' as const, actorId: null } : actorOf(principal);
+  return { ...actor, requestId: request.id, ip: request.ip };
+}
+
+export function actorOf(principal: Principal): Pick<AuditContext, 'actorType' | 'actorId'> {
+  return principal.kind === 'user' ? { actorType: 'user', actorId: principal.userId } : { actorType: 'api_key', actorId: principal.keyId };
 }

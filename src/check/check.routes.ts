@@ -1,13 +1,14 @@
 import { Type } from 'typebox';
 import { Problems, TenantId } from '../auth/auth.schemas.ts';
-import { requireUser } from '../auth/principal.ts';
+import { requirePrincipal } from '../auth/principal.ts';
 import { findUserById } from '../accounts/users.repository.ts';
 import { explain } from '../permissions/access.ts';
+import { accessOf } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 
 const Check = Type.Object(
   {
-    subject: Type.Optional(Type.String({ pattern: '^usr_[a-z2-7]{20}$', description: 'A user id; omitted = the caller' })),
+    subject: Type.Optional(Type.String({ pattern: '^usr_[a-z2-7]{20}$', description: 'A user id; omitted = the caller (a person or an API key)' })),
     tenantId: TenantId,
     permission: Type.String({ minLength: 1, maxLength: 200 }),
   },
@@ -27,7 +28,7 @@ export const MAX_BATCH = 100;
  * "May this subject do P in tenant T?" for other services (SPEC 4, check API). Answers, never 404s:
  * a tenant the subject cannot reach is simply "not allowed", with the reason. Asking about someone
  * else needs `members.read` in that tenant (or platform super_admin), so the API cannot be used to map
- * other tenants' members.
+ * other tenants' members. An API key may ask too: without `subject` it asks about itself.
  */
 export async function checkRoutes(app: FastifyTypebox): Promise<void> {
   app.post(
@@ -44,24 +45,23 @@ export async function checkRoutes(app: FastifyTypebox): Promise<void> {
       },
     },
     async (request) => {
-      const caller = requireUser(request);
-      const callerSubject = { userId: caller.userId, isSuperAdmin: caller.platformRole === 'super_admin' };
-      const subjects = new Map<string, { userId: string; isSuperAdmin: boolean } | null>([[caller.userId, callerSubject]]);
+      const caller = requirePrincipal(request);
+      const callerId = caller.kind === 'user' ? caller.userId : caller.keyId;
+      const users = new Map<string, { userId: string; isSuperAdmin: boolean } | null>();
 
       const answer = async (check: { subject?: string; tenantId: string; permission: string }) => {
-        const subjectId = check.subject ?? caller.userId;
+        const subjectId = check.subject ?? callerId;
         const base = { subject: subjectId, tenantId: check.tenantId, permission: check.permission };
-        if (subjectId !== caller.userId) {
-          const mine = await app.access.forUser(callerSubject, check.tenantId);
-          if (!mine.permissions.has('members.read')) {
-            return { ...base, allowed: false, reason: 'checking another subject here needs members.read in this tenant' };
-          }
+        if (subjectId === callerId) return { ...base, ...explain(app.access.preset, await accessOf(app, caller, check.tenantId), check.permission) };
+        const mine = await accessOf(app, caller, check.tenantId);
+        if (!mine.permissions.has('members.read')) {
+          return { ...base, allowed: false, reason: 'checking another subject here needs members.read in this tenant' };
         }
-        if (!subjects.has(subjectId)) {
+        if (!users.has(subjectId)) {
           const user = await findUserById(app.deps.database.db, subjectId);
-          subjects.set(subjectId, user === undefined ? null : { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' });
+          users.set(subjectId, user === undefined ? null : { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' });
         }
-        const subject = subjects.get(subjectId);
+        const subject = users.get(subjectId);
         if (subject == null) return { ...base, allowed: false, reason: 'no such subject' };
         const access = await app.access.forUser(subject, check.tenantId);
         return { ...base, ...explain(app.access.preset, access, check.permission) };

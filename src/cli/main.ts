@@ -2,13 +2,14 @@ import { ConfigError, loadConfig } from '../platform/config.ts';
 import { DataDirLockedError } from '../platform/db/data-dir-lock.ts';
 import type { CliIo, Command } from './command.ts';
 import { admin } from './commands/admin.ts';
+import { apiKeys } from './commands/api-keys.ts';
 import { doctor } from './commands/doctor.ts';
 import { keys } from './commands/keys.ts';
 import { migrate } from './commands/migrate.ts';
 import { serve } from './commands/serve.ts';
 
 /** Every CLI command; a new one is a file in commands/ and a line here. */
-const COMMANDS: readonly Command[] = [serve, migrate, doctor, keys, admin];
+const COMMANDS: readonly Command[] = [serve, migrate, doctor, keys, apiKeys, admin];
 
 const io: CliIo = {
   out: (line) => process.stdout.write(`${line}\n`),

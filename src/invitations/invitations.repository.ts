@@ -70,7 +70,7 @@ export interface PendingInvitation {
   email: string;
   roles: readonly string[];
   tokenHash: string;
-  invitedBy: string;
+  invitedBy: string | null;
   expiresAt: Date;
   now: Date;
 }

@@ -2,10 +2,11 @@ import { AccountErrors } from '../accounts/accounts.errors.ts';
 import { normalizeEmail } from '../accounts/email.ts';
 import { findUserById } from '../accounts/users.repository.ts';
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
-import type { UserPrincipal } from '../auth/principal.ts';
+import type { Principal, UserPrincipal } from '../auth/principal.ts';
 import { enqueueMail } from '../mail/outbox.ts';
 import { invitationEmail } from '../mail/templates.ts';
-import { loadCustomRoles, lockOwnCustomRoles } from '../members/members.repository.ts';
+import { lockOwnCustomRoles } from '../members/members.repository.ts';
+import { loadCustomRoles } from '../roles/roles.repository.ts';
 import { type Access, resolveRole } from '../permissions/access.ts';
 import { assertCanGrant } from '../permissions/authorize.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -50,7 +51,7 @@ export interface InvitationDeps {
 
 /** The caller, already authorized for the tenant (see `authorize`). */
 export interface Acting {
-  principal: UserPrincipal;
+  principal: Principal;
   access: Access;
   audit: AuditContext;
 }
@@ -124,17 +125,19 @@ export async function createInvitation(deps: InvitationDeps, acting: Acting, ten
       email,
       roles,
       tokenHash: hashSecret(token),
-      invitedBy: acting.principal.userId,
+      invitedBy: acting.principal.kind === 'user' ? acting.principal.userId : null,
       expiresAt,
       now,
     });
-    const inviter = await findUserById(trx, acting.principal.userId);
+    const inviterName = acting.principal.kind === 'user'
+      ? ((await findUserById(trx, acting.principal.userId))?.name ?? acting.principal.email)
+      : `The ${acting.access.tenantName} team`;
     const link = `${deps.config.publicUrl}/team-invite/${token}`;
     await enqueueMail(trx, deps.clock, {
       to: email,
       ...invitationEmail({
         tenantName: acting.access.tenantName,
-        inviterName: inviter?.name ?? acting.principal.email,
+        inviterName,
         roles: roles.map((key) => definitions.get(key)?.name ?? key),
         link,
         expiresAt,

@@ -1,6 +1,5 @@
 import { sql } from 'kysely';
 import type { Tx } from '../platform/db/context.ts';
-import type { RoleDefinition } from '../presets/presets.ts';
 
 /** A direct member of a tenant as the member list shows it. Shadow memberships are never members. */
 export interface MemberRecord {
@@ -110,22 +109,6 @@ export async function clearDefaultTenant(trx: Tx, user: { tenantId: string; user
     .where('id', '=', user.userId)
     .where('default_tenant_id', '=', user.tenantId)
     .execute();
-}
-
-/**
- * Custom roles defined in the tenants of `path` (root first, the tenant last), by defining tenant, in
- * the shape `resolveRole` takes. Caller is in the last tenant's context, where the `roles` policy shows
- * exactly these rows.
- */
-export async function loadCustomRoles(trx: Tx, path: readonly string[]): Promise<Map<string, Map<string, RoleDefinition>>> {
-  const rows = await trx.selectFrom('roles').selectAll().where('tenant_id', 'in', [...path]).execute();
-  const byTenant = new Map<string, Map<string, RoleDefinition>>();
-  for (const r of rows) {
-    const roles = byTenant.get(r.tenant_id) ?? new Map<string, RoleDefinition>();
-    roles.set(r.key, { key: r.key, name: r.name, description: r.description ?? '', scope: r.scope, permissions: new Set(r.permissions), builtIn: false });
-    byTenant.set(r.tenant_id, roles);
-  }
-  return byTenant;
 }
 
 /**

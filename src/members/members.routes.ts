@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { Problems, TenantId } from '../auth/auth.schemas.ts';
-import { requireUser } from '../auth/principal.ts';
+import { requirePrincipal } from '../auth/principal.ts';
 import { authorize } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import type { MemberRecord } from './members.repository.ts';
@@ -96,7 +96,8 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
     },
     async (request, reply) => {
       const { tenantId, userId } = request.params;
-      const isSelf = requireUser(request).userId === userId;
+      const principal = requirePrincipal(request);
+      const isSelf = principal.kind === 'user' && principal.userId === userId;
       const { access, audit } = await authorize(app, request, tenantId, isSelf ? undefined : 'members.manage');
       if (isSelf) await leaveTenant(deps, { access, audit }, { tenantId, userId });
       else await removeMember(deps, { access, audit }, { tenantId, userId });

@@ -4,6 +4,7 @@ import { type Access, resolveRole } from '../permissions/access.ts';
 import { assertCanGrant } from '../permissions/authorize.ts';
 import type { Clock } from '../platform/clock.ts';
 import { type Db, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
+import { loadCustomRoles } from '../roles/roles.repository.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { Preset } from '../presets/presets.ts';
 import { MemberErrors } from './members.errors.ts';
@@ -13,7 +14,6 @@ import {
   findDirectMemberForUpdate,
   isLastOwnerViolation,
   listDirectMembers,
-  loadCustomRoles,
   lockOwnCustomRoles,
   type MemberPosition,
   type MemberRecord,

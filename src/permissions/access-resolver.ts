@@ -1,4 +1,5 @@
-import type { RoleDefinition, Preset } from '../presets/presets.ts';
+import type { Preset } from '../presets/presets.ts';
+import { loadCustomRoles } from '../roles/roles.repository.ts';
 import { type Db, readTenant, type Tx } from '../platform/db/context.ts';
 import type { MembershipKind } from '../platform/db/schema.ts';
 import { type Access, computeAccess } from './access.ts';
@@ -8,6 +9,13 @@ export const INVALIDATE_CHANNEL = 'tenantry_invalidate';
 export interface Subject {
   userId: string;
   isSuperAdmin: boolean;
+}
+
+/** An API key as a subject: it acts only in its own tenant, with only these permissions. */
+export interface KeySubject {
+  keyId: string;
+  tenantId: string;
+  permissions: readonly string[];
 }
 
 interface Entry {
@@ -40,15 +48,33 @@ export class AccessResolver {
 
   /** The subject's access to `tenantId`; never throws for unknown tenants (they are simply not visible). */
   async forUser(subject: Subject, tenantId: string): Promise<Access> {
-    const key = `${subject.userId}|${subject.isSuperAdmin ? 1 : 0}|${tenantId}`;
+    return this.#cached(`${subject.userId}|${subject.isSuperAdmin ? 1 : 0}|${tenantId}`, `user:${subject.userId}`, () =>
+      readTenant(this.#db, tenantId, (trx) => loadAccess(trx, this.#preset, subject, tenantId), subject.userId),
+    );
+  }
+
+  /**
+   * An API key's access to `tenantId`: its permissions, narrowed by the tenant's features and status, in
+   * its own tenant; nothing (not visible, so 404) anywhere else, including the tenants below its own.
+   */
+  async forKey(key: KeySubject, tenantId: string): Promise<Access> {
+    const permissions = [...key.permissions].sort();
+    return this.#cached(`${key.keyId}|${permissions.join(' ')}|${tenantId}`, `key:${key.keyId}`, () =>
+      tenantId === key.tenantId
+        ? readTenant(this.#db, tenantId, (trx) => loadAccess(trx, this.#preset, { keyId: key.keyId, permissions }, tenantId))
+        : Promise.resolve(nobody(this.#preset, tenantId)),
+    );
+  }
+
+  async #cached(key: string, subjectTag: string, load: () => Promise<Access>): Promise<Access> {
     const cached = this.#entries.get(key);
     if (cached !== undefined) return cached.access;
-    const access = await readTenant(this.#db, tenantId, (trx) => loadAccess(trx, this.#preset, subject, tenantId), subject.userId);
+    const access = await load();
     if (this.#entries.size >= this.#maxEntries) {
       const oldest = this.#entries.keys().next().value;
       if (oldest !== undefined) this.#entries.delete(oldest);
     }
-    this.#entries.set(key, { access, tags: [...access.path, `user:${subject.userId}`] });
+    this.#entries.set(key, { access, tags: [...access.path, subjectTag] });
     return access;
   }
 
@@ -66,25 +92,35 @@ export class AccessResolver {
   }
 }
 
-/** Reads everything computeAccess needs; the transaction is in T's context and the subject's user context. */
-async function loadAccess(trx: Tx, preset: Preset, subject: Subject, tenantId: string): Promise<Access> {
+function nobody(preset: Preset, tenantId: string): Access {
+  return computeAccess(preset, {
+    tenantId,
+    tenantName: '',
+    status: 'deleted',
+    path: [tenantId],
+    memberships: [],
+    customRoles: new Map(),
+    featureOverrides: new Map(),
+    isSuperAdmin: false,
+  });
+}
+
+/**
+ * Reads everything computeAccess needs; the transaction is in T's context (and a user subject's own
+ * context). A key subject has no memberships: its permissions stand in for roles.
+ */
+async function loadAccess(trx: Tx, preset: Preset, subject: Subject | { keyId: string; permissions: readonly string[] }, tenantId: string): Promise<Access> {
   const tenant = await trx
     .selectFrom('tenants as t')
     .innerJoin('tenant_tree as tt', 'tt.tenant_id', 't.id')
     .select(['t.name', 't.status', 'tt.path'])
     .where('t.id', '=', tenantId)
     .executeTakeFirst();
-  if (tenant === undefined) {
-    return computeAccess(preset, {
-      tenantId,
-      tenantName: '',
-      status: 'deleted',
-      path: [tenantId],
-      memberships: [],
-      customRoles: new Map(),
-      featureOverrides: new Map(),
-      isSuperAdmin: false,
-    });
+  if (tenant === undefined) return nobody(preset, tenantId);
+  const features = await trx.selectFrom('tenant_features').select(['feature', 'enabled']).where('tenant_id', '=', tenantId).execute();
+  const base = { tenantId, tenantName: tenant.name, status: tenant.status, path: tenant.path, featureOverrides: new Map(features.map((f) => [f.feature, f.enabled])) };
+  if ('keyId' in subject) {
+    return computeAccess(preset, { ...base, memberships: [], customRoles: new Map(), isSuperAdmin: false, apiKey: subject });
   }
   const rows = await trx
     .selectFrom('memberships as m')
@@ -99,22 +135,6 @@ async function loadAccess(trx: Tx, preset: Preset, subject: Subject, tenantId: s
     if (row.role_key !== null) m.roles.push(row.role_key);
     memberships.set(row.tenant_id, m);
   }
-  const customRoles = new Map<string, Map<string, RoleDefinition>>();
-  const roleRows = await trx.selectFrom('roles').selectAll().where('tenant_id', 'in', tenant.path).execute();
-  for (const r of roleRows) {
-    const byTenant = customRoles.get(r.tenant_id) ?? new Map<string, RoleDefinition>();
-    byTenant.set(r.key, { key: r.key, name: r.name, description: r.description ?? '', scope: r.scope, permissions: new Set(r.permissions), builtIn: false });
-    customRoles.set(r.tenant_id, byTenant);
-  }
-  const features = await trx.selectFrom('tenant_features').select(['feature', 'enabled']).where('tenant_id', '=', tenantId).execute();
-  return computeAccess(preset, {
-    tenantId,
-    tenantName: tenant.name,
-    status: tenant.status,
-    path: tenant.path,
-    memberships: [...memberships.values()],
-    customRoles,
-    featureOverrides: new Map(features.map((f) => [f.feature, f.enabled])),
-    isSuperAdmin: subject.isSuperAdmin,
-  });
+  const customRoles = await loadCustomRoles(trx, tenant.path);
+  return computeAccess(preset, { ...base, memberships: [...memberships.values()], customRoles, isSuperAdmin: subject.isSuperAdmin });
 }

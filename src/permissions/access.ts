@@ -23,6 +23,8 @@ export interface AccessInput {
   /** Per-tenant feature overrides for T; absent = the preset's default. */
   featureOverrides: ReadonlyMap<string, boolean>;
   isSuperAdmin: boolean;
+  /** For an API key acting in its own tenant: its explicit permissions stand in for roles. */
+  apiKey?: { keyId: string; permissions: readonly string[] };
 }
 
 export interface Access {
@@ -34,6 +36,8 @@ export interface Access {
   visible: boolean;
   /** How the subject reaches the tenant, for the audit trail. */
   via: AccessVia | null;
+  /** The API key this access is for, if the subject is one. */
+  apiKeyId: string | null;
   /** The subject's own membership in T, if any. */
   membership: { kind: MembershipKind; roles: readonly string[] } | null;
   permissions: ReadonlySet<string>;
@@ -84,6 +88,10 @@ export function computeAccess(preset: Preset, input: AccessInput): Access {
       for (const p of role.permissions) if (!roleGrants.has(p)) roleGrants.set(p, `role ${role.key} held in ancestor tenant ${ancestor} (applies to descendants)`);
     }
   }
+  if (input.apiKey !== undefined) {
+    via = 'direct';
+    for (const p of input.apiKey.permissions) roleGrants.set(p, `API key ${input.apiKey.keyId}`);
+  }
   if (input.isSuperAdmin) {
     via ??= 'platform_admin';
     for (const p of preset.permissions.keys()) if (!roleGrants.has(p)) roleGrants.set(p, 'platform super_admin');
@@ -106,6 +114,7 @@ export function computeAccess(preset: Preset, input: AccessInput): Access {
     path: input.path,
     visible: live && via !== null,
     via,
+    apiKeyId: input.apiKey?.keyId ?? null,
     membership: own === null ? null : { kind: own.kind, roles: own.roles },
     permissions: new Set(grants.keys()),
     grants,
@@ -122,6 +131,7 @@ export function explain(preset: Preset, access: Access | undefined, permission: 
   const granted = access.grants.get(permission);
   if (granted !== undefined) return { allowed: true, reason: `granted by ${granted}` };
   if (!access.roleGrants.has(permission)) {
+    if (access.apiKeyId !== null) return { allowed: false, reason: `the API key ${access.apiKeyId} does not carry ${permission}` };
     const held = access.membership?.roles.join(', ');
     return { allowed: false, reason: held ? `none of the roles held (${held}) grants ${permission}` : `no role held grants ${permission}` };
   }

@@ -1,13 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditContext } from '../audit/audit.repository.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
-import { requireUser, type UserPrincipal } from '../auth/principal.ts';
+import { actorOf, type Principal, requirePrincipal } from '../auth/principal.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { Access } from './access.ts';
 import { explain } from './access.ts';
 
 export interface Authorized {
-  principal: UserPrincipal;
+  principal: Principal;
   access: Access;
   /** The audit context for this request, with how the caller reached the tenant. */
   audit: AuditContext;
@@ -18,8 +18,8 @@ export interface Authorized {
  * never reveals that it exists) and, when `permission` is given, hold it there (else 403 with the reason).
  */
 export async function authorize(app: FastifyInstance, request: FastifyRequest, tenantId: string, permission?: string): Promise<Authorized> {
-  const principal = requireUser(request);
-  const access = await app.access.forUser({ userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' }, tenantId);
+  const principal = requirePrincipal(request);
+  const access = await accessOf(app, principal, tenantId);
   if (!access.visible) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
   if (permission !== undefined && !access.permissions.has(permission)) {
     throw new AppError(AuthErrors.FORBIDDEN, { detail: explain(app.access.preset, access, permission).reason, permission });
@@ -27,8 +27,15 @@ export async function authorize(app: FastifyInstance, request: FastifyRequest, t
   return {
     principal,
     access,
-    audit: { actorType: 'user', actorId: principal.userId, via: access.via ?? 'direct', requestId: request.id, ip: request.ip },
+    audit: { ...actorOf(principal), via: access.via ?? 'direct', requestId: request.id, ip: request.ip },
   };
+}
+
+/** What a principal may do in `tenantId`: a person through their roles, a key through its own permissions. */
+export function accessOf(app: FastifyInstance, principal: Principal, tenantId: string): Promise<Access> {
+  return principal.kind === 'user'
+    ? app.access.forUser({ userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' }, tenantId)
+    : app.access.forKey(principal, tenantId);
 }
 
 /**

@@ -30,6 +30,8 @@ const PresetFile = Type.Object(
       ),
     ),
     platformPermissionFeatures: Type.Record(Type.String(), Type.String({ pattern: KEY })),
+    /** When set, API keys and their tokens work only in tenants where this feature is on (and `api_keys.manage` requires it). */
+    apiKeysFeature: Type.Optional(Type.String({ pattern: KEY })),
     roles: Type.Array(
       Type.Object(
         {
@@ -92,6 +94,8 @@ export interface Preset {
   /** Platform and application permissions, in catalogue order. */
   permissions: ReadonlyMap<string, PermissionDefinition>;
   roles: ReadonlyMap<string, RoleDefinition>;
+  /** The feature API keys need in a tenant (seed 000's Mgmt REST API add-on), or null: keys always work. */
+  apiKeysFeature: string | null;
   plans: PresetFile['plans'];
   defaultPlan: string | null;
   policies: PresetFile['policies'];
@@ -133,8 +137,14 @@ export function buildPreset(raw: unknown): Preset {
   const features = new Map(file.features.map((f) => [f.key, { key: f.key, name: f.name, description: f.description ?? null, default: f.default }]));
 
   const permissions = new Map<string, PermissionDefinition>();
+  const apiKeysFeature = file.apiKeysFeature ?? null;
+  if (apiKeysFeature !== null) {
+    if (!features.has(apiKeysFeature)) problems.push(`apiKeysFeature names unknown feature ${apiKeysFeature}`);
+    const declared = file.platformPermissionFeatures['api_keys.manage'];
+    if (declared !== undefined && declared !== apiKeysFeature) problems.push(`api_keys.manage requires ${declared} but apiKeysFeature is ${apiKeysFeature}`);
+  }
   for (const [key, def] of Object.entries(PLATFORM_PERMISSIONS)) {
-    const feature = file.platformPermissionFeatures[key] ?? null;
+    const feature = file.platformPermissionFeatures[key] ?? (key === 'api_keys.manage' ? apiKeysFeature : null);
     permissions.set(key, { key, description: def.description, source: 'platform', requiresFeature: feature, whileSuspended: def.whileSuspended });
   }
   for (const p of file.permissions) {
@@ -175,6 +185,7 @@ export function buildPreset(raw: unknown): Preset {
     features,
     permissions,
     roles,
+    apiKeysFeature,
     plans: file.plans,
     defaultPlan: file.defaultPlan ?? null,
     policies: file.policies,

@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import { enterTenantContext, type Tx } from '../platform/db/context.ts';
 import type { RoleScope, RolesTable } from '../platform/db/schema.ts';
+import type { RoleDefinition } from '../presets/presets.ts';
 
 export type RoleRow = Selectable<RolesTable>;
 
@@ -11,6 +12,22 @@ export type RoleRow = Selectable<RolesTable>;
  */
 export async function listCustomRolesOnPath(trx: Tx, path: readonly string[]): Promise<RoleRow[]> {
   return trx.selectFrom('roles').selectAll().where('tenant_id', 'in', [...path]).orderBy('key').orderBy('tenant_id').execute();
+}
+
+/**
+ * Custom roles defined in the tenants of `path` (root first, the tenant last), by defining tenant, in
+ * the shape `resolveRole` takes. Caller is in the last tenant's context, where the `roles` policy shows
+ * exactly these rows.
+ */
+export async function loadCustomRoles(trx: Tx, path: readonly string[]): Promise<Map<string, Map<string, RoleDefinition>>> {
+  const rows = await listCustomRolesOnPath(trx, path);
+  const byTenant = new Map<string, Map<string, RoleDefinition>>();
+  for (const r of rows) {
+    const roles = byTenant.get(r.tenant_id) ?? new Map<string, RoleDefinition>();
+    roles.set(r.key, { key: r.key, name: r.name, description: r.description ?? '', scope: r.scope, permissions: new Set(r.permissions), builtIn: false });
+    byTenant.set(r.tenant_id, roles);
+  }
+  return byTenant;
 }
 
 /** A custom role defined in `tenantId` itself, locked for the rest of the transaction (edits and deletes). */

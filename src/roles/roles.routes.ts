@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { Problems, TenantId } from '../auth/auth.schemas.ts';
-import { requireUser } from '../auth/principal.ts';
+import { requirePrincipal } from '../auth/principal.ts';
 import { authorize } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { createRole, deleteRole, listPermissions, listRoles, type RoleDeps, updateRole } from './roles.service.ts';
@@ -47,7 +47,7 @@ export async function roleRoutes(app: FastifyTypebox): Promise<void> {
       },
     },
     async (request) => {
-      requireUser(request);
+      requirePrincipal(request);
       return { permissions: listPermissions(deps.preset) };
     },
   );

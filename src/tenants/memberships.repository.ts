@@ -20,6 +20,21 @@ export async function insertMembership(trx: Tx, m: NewMembership): Promise<void>
   }
 }
 
+/** The users holding `roleKey` through a direct (not shadow) membership; caller is in the tenant's context. */
+export async function listDirectHolders(trx: Tx, tenantId: string, roleKey: string): Promise<string[]> {
+  const rows = await trx
+    .selectFrom('memberships as m')
+    .innerJoin('membership_roles as r', (join) => join.onRef('r.tenant_id', '=', 'm.tenant_id').onRef('r.user_id', '=', 'm.user_id'))
+    .select('m.user_id')
+    .where('m.tenant_id', '=', tenantId)
+    .where('m.kind', '=', 'direct')
+    .where('r.role_key', '=', roleKey)
+    .orderBy('m.created_at')
+    .orderBy('m.user_id')
+    .execute();
+  return rows.map((r) => r.user_id);
+}
+
 export interface UserTenant {
   tenantId: string;
   slug: string;

@@ -1,7 +1,11 @@
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { Problems, TenantId } from '../auth/auth.schemas.ts';
-import { requireUser } from '../auth/principal.ts';
+import type { AuditContext } from '../audit/audit.repository.ts';
+import { AuthErrors } from '../auth/auth.errors.ts';
+import { Nullable, Problems, TenantId } from '../auth/auth.schemas.ts';
+import { auditContextOf, requirePrincipal } from '../auth/principal.ts';
 import { authorize } from '../permissions/authorize.ts';
+import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import type { TenantDetails, TreeNode } from './tenants.repository.ts';
 import { SLUG_PATTERN } from './tenants.repository.ts';
@@ -10,7 +14,6 @@ import { createTenant, getTenant, listMyTenants, listTree, moveTenantTo, type Te
 const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 2, maxLength: 63, description: 'Lowercase letters, digits and dashes' });
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 const TenantParams = Type.Object({ tenantId: TenantId });
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 export const TenantSchema = Type.Object({
   id: Type.String(),
@@ -51,6 +54,18 @@ const presentNodes = (nodes: TreeNode[]) => ({ tenants: nodes });
 export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
   const deps = (): TenantDeps => ({ db: app.deps.database.db, clock: app.deps.clock, ownerRole: app.access.preset.ownerRole });
 
+  /**
+   * An API key acts only in its own tenant, so it may create tenants under it (children) or, like seed 000's
+   * Mgmt REST API, beside it (siblings under the same parent), and needs `tenants.create_child` in its own
+   * tenant for either. Anywhere else is a tenant it cannot see (404); a root tenant is refused (403).
+   */
+  async function keyMayCreateUnder(request: FastifyRequest, keyTenantId: string, parentId: string | null): Promise<AuditContext> {
+    if (parentId === null) throw new AppError(AuthErrors.FORBIDDEN, { detail: 'an API key cannot create a root tenant; give parentId (its own tenant or that tenant\'s parent)' });
+    const own = await authorize(app, request, keyTenantId, 'tenants.create_child');
+    if (parentId !== keyTenantId && parentId !== own.access.path.at(-2)) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
+    return own.audit;
+  }
+
   app.get(
     '/tenants',
     {
@@ -76,7 +91,12 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
       },
     },
     async (request) => {
-      const principal = requireUser(request);
+      const principal = requirePrincipal(request);
+      if (principal.kind === 'api_key') {
+        // A key belongs to exactly one tenant and holds no roles there, only its permissions.
+        const own = await getTenant(deps(), principal.tenantId);
+        return { tenants: [{ id: own.id, slug: own.slug, name: own.name, status: own.status, roles: [], shadow: false, joinedAt: own.createdAt.toISOString() }] };
+      }
       const tenants = await listMyTenants(deps(), principal.userId);
       return {
         tenants: tenants.map((t) => ({ id: t.tenantId, slug: t.slug, name: t.name, status: t.status, roles: t.roles, shadow: t.kind === 'shadow', joinedAt: t.joinedAt.toISOString() })),
@@ -96,12 +116,15 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
       },
     },
     async (request, reply) => {
-      const principal = requireUser(request);
+      const principal = requirePrincipal(request);
       const { parentId } = request.body;
-      const audit = parentId
-        ? (await authorize(app, request, parentId, 'tenants.create_child')).audit
-        : { actorType: 'user' as const, actorId: principal.userId, requestId: request.id, ip: request.ip };
-      const tenant = await createTenant(deps(), principal.userId, request.body, audit);
+      let tenant: TenantDetails;
+      if (principal.kind === 'api_key') {
+        tenant = await createTenant(deps(), { ownersOf: principal.tenantId }, request.body, await keyMayCreateUnder(request, principal.tenantId, parentId ?? null));
+      } else {
+        const audit = parentId ? (await authorize(app, request, parentId, 'tenants.create_child')).audit : auditContextOf(request);
+        tenant = await createTenant(deps(), { userId: principal.userId }, request.body, audit);
+      }
       reply.code(201);
       return presentTenant(tenant);
     },

@@ -1,14 +1,12 @@
-import { mergePatch } from '../accounts/accounts.service.ts';
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
 import type { Clock } from '../platform/clock.ts';
+import { applyDataPatch } from '../platform/data-object.ts';
 import { type Db, enterTenantContext, readTenant, withTenant, withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { newTenantId } from '../platform/ids.ts';
-import { insertMembership, listTenantsOfUser, type UserTenant } from './memberships.repository.ts';
+import { insertMembership, listDirectHolders, listTenantsOfUser, type UserTenant } from './memberships.repository.ts';
 import { TenantErrors } from './tenants.errors.ts';
 import { findTenant, insertTenant, listSubtree, moveTenant, type TenantDetails, type TreeNode, updateTenant } from './tenants.repository.ts';
-
-export const MAX_TENANT_DATA_BYTES = 64 * 1024;
 
 export interface TenantDeps {
   db: Db;
@@ -31,20 +29,32 @@ export interface CreateTenantInput {
   parentId?: string | null;
 }
 
+/** Who owns a new tenant: the person creating it, or (for an API key) the owners of the key's tenant. */
+export type NewTenantOwners = { userId: string } | { ownersOf: string };
+
 /**
  * Creates a root tenant (anyone signed in), or a child/sibling under `parentId` (the caller has already
- * been authorised for `tenants.create_child` there). The creator becomes the new tenant's owner.
+ * been authorised for it). The creator becomes the new tenant's owner; a tenant made by an API key is
+ * owned by the direct owners of the key's tenant, as seed 000's Mgmt REST API makes sibling tenants.
  */
-export async function createTenant(deps: TenantDeps, userId: string, input: CreateTenantInput, audit: AuditContext): Promise<TenantDetails> {
+export async function createTenant(deps: TenantDeps, owners: NewTenantOwners, input: CreateTenantInput, audit: AuditContext): Promise<TenantDetails> {
   const id = newTenantId();
   const now = deps.clock.now();
   try {
     await withTenant(deps.db, id, async (trx) => {
+      let ownerIds = 'userId' in owners ? [owners.userId] : [];
+      if ('ownersOf' in owners) {
+        await enterTenantContext(trx, owners.ownersOf);
+        ownerIds = await listDirectHolders(trx, owners.ownersOf, deps.ownerRole);
+        await enterTenantContext(trx, id);
+      }
       const row = await insertTenant(trx, { id, slug: input.slug, name: input.name.trim(), parentId: input.parentId ?? null, now });
       if (row === undefined) throw new AppError(TenantErrors.SLUG_TAKEN);
-      await insertMembership(trx, { tenantId: id, userId, kind: 'direct', roles: [deps.ownerRole], now });
       await appendAuditEvent(trx, audit, { tenantId: id, action: 'tenant.created', targetType: 'tenant', targetId: id, after: { name: row.name, slug: row.slug, parentId: input.parentId ?? null } }, now);
-      await appendAuditEvent(trx, audit, { tenantId: id, action: 'member.added', targetType: 'user', targetId: userId, after: { roles: [deps.ownerRole], kind: 'direct' } }, now);
+      for (const userId of ownerIds) {
+        await insertMembership(trx, { tenantId: id, userId, kind: 'direct', roles: [deps.ownerRole], now });
+        await appendAuditEvent(trx, audit, { tenantId: id, action: 'member.added', targetType: 'user', targetId: userId, after: { roles: [deps.ownerRole], kind: 'direct' } }, now);
+      }
       if (input.parentId) {
         // The parent's own trail records it too, written in the parent's context.
         await enterTenantContext(trx, input.parentId);
@@ -75,10 +85,9 @@ export async function updateTenantDetails(deps: TenantDeps, tenantId: string, ch
   await withTenant(deps.db, tenantId, async (trx) => {
     const before = await findTenant(trx, tenantId);
     if (before === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
-    const data = changes.data === undefined ? undefined : mergePatch(before.data, changes.data);
-    if (data !== undefined && Buffer.byteLength(JSON.stringify(data)) > MAX_TENANT_DATA_BYTES) {
-      throw new AppError(TenantErrors.DATA_TOO_LARGE, { detail: `data must stay under ${MAX_TENANT_DATA_BYTES} bytes as JSON` });
-    }
+    const data = changes.data === undefined
+      ? undefined
+      : applyDataPatch(before.data, changes.data, (max) => new AppError(TenantErrors.DATA_TOO_LARGE, { detail: `data must stay under ${max} bytes as JSON` }));
     const name = changes.name?.trim();
     await updateTenant(trx, tenantId, { ...(name === undefined ? {} : { name }), ...(data === undefined ? {} : { data }) }, now);
     await appendAuditEvent(trx, audit, {

@@ -38,6 +38,13 @@ export interface AccessClaims {
 
 export type VerifiedAccessClaims = AccessClaims & { jti: string; exp: number; iat: number; iss: string };
 
+/** A client-credentials token (RFC 9068 §2.2): `client_id` names the API key, `tid` its tenant, `scope` its permissions. */
+export type MachineTokenClaims = VerifiedAccessClaims & { client_id: string; tid: string; scope: string };
+
+export function isMachineToken(claims: VerifiedAccessClaims): claims is MachineTokenClaims {
+  return claims.client_id !== undefined;
+}
+
 export interface SignAccessTokenOptions {
   issuer: string;
   clock: Clock;
@@ -145,7 +152,8 @@ export async function verifyAccessToken(store: KeyStore, token: string, opts: Ve
     typeof payload.iat !== 'number' ||
     (payload.sid !== undefined && typeof payload.sid !== 'string') ||
     (payload.tid !== undefined && payload.tid !== null && typeof payload.tid !== 'string') ||
-    (payload.roles !== undefined && !(Array.isArray(payload.roles) && payload.roles.every((r) => typeof r === 'string')))
+    (payload.roles !== undefined && !(Array.isArray(payload.roles) && payload.roles.every((r) => typeof r === 'string'))) ||
+    (payload.client_id !== undefined && (typeof payload.client_id !== 'string' || payload.sub !== payload.client_id || typeof payload.tid !== 'string' || typeof payload.scope !== 'string'))
   ) {
     throw invalid('the token claims are malformed');
   }

@@ -1,30 +1,6 @@
 import { Type } from 'typebox';
-import type { AppDeps } from '../platform/deps.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
-import { KeyStore, SIGNING_ALG } from './key-store.ts';
-
-/**
- * Fallback stores, one per app, keyed by the app's deps object (shared by every encapsulated child
- * instance): used only when the composition root has not decorated the app with `keys`.
- */
-const stores = new WeakMap<AppDeps, KeyStore>();
-
-export function keyStoreFor(deps: AppDeps): KeyStore {
-  let store = stores.get(deps);
-  if (store === undefined) {
-    store = new KeyStore({ db: deps.database.db, secretKey: deps.secretKey, clock: deps.clock });
-    stores.set(deps, store);
-  }
-  return store;
-}
-
-/**
- * The app's KeyStore: the one buildApp decorates the app with (`app.keys`), so signing, verifying and
- * the JWKS share one cache and a rotation is published at once; else one created lazily per app.
- */
-export function getKeyStore(app: FastifyTypebox): KeyStore {
-  return app.hasDecorator('keys') ? app.keys : keyStoreFor(app.deps);
-}
+import { SIGNING_ALG } from './key-store.ts';
 
 const Jwk = Type.Object(
   {
@@ -64,7 +40,7 @@ export async function wellKnownRoutes(app: FastifyTypebox): Promise<void> {
       },
     },
     async (_request, reply) => {
-      const keys = await getKeyStore(app).publicKeys();
+      const keys = await app.keys.publicKeys();
       reply.header('cache-control', CACHE_CONTROL);
       return {
         keys: keys.map((k) => ({ kty: k.kty, crv: k.crv, x: k.x, y: k.y, kid: k.kid, alg: k.alg, use: k.use })),
@@ -89,7 +65,8 @@ export async function wellKnownRoutes(app: FastifyTypebox): Promise<void> {
         jwks_uri: `${issuer}/.well-known/jwks.json`,
         token_endpoint: `${issuer}/api/v1/oauth/token`,
         introspection_endpoint: `${issuer}/api/v1/oauth/introspect`,
-        grant_types_supported: ['client_credentials', 'refresh_token', 'password'],
+        // Sign-in and refresh are Tenantry's own endpoints (/auth/login, /auth/refresh), not OAuth grants.
+        grant_types_supported: ['client_credentials'],
         token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
         id_token_signing_alg_values_supported: [SIGNING_ALG],
       };

@@ -4,22 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { lockDataDir } from '../../src/platform/db/data-dir-lock.ts';
 import { openDatabase } from '../../src/platform/db/database.ts';
-
-const BIN = fileURLToPath(new URL('../../bin/tenantry.js', import.meta.url));
-
-function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+import { CLI_BIN, runCli } from '../helpers/cli.ts';
 
 /** Resolves with the first stdout line matching `pattern`. */
 function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
@@ -47,11 +34,11 @@ describe('the tenantry CLI on the embedded database', () => {
 
   it('migrates, then doctor reports engine, version, migrations and isolation', async () => {
     const env = { TENANTRY_DATA_DIR: dataDir, DATABASE_URL: '' };
-    const migrated = await run(['migrate'], env);
+    const migrated = await runCli(['migrate'], env);
     assert.equal(migrated.code, 0, migrated.err);
     assert.match(migrated.out, /Applied \d+ migration\(s\)/);
-    assert.equal((await run(['migrate'], env)).out.trim(), 'Database is up to date.');
-    const doctor = await run(['doctor'], { ...env, TENANTRY_ADMIN_PASSWORD: 'do-not-print-me' });
+    assert.equal((await runCli(['migrate'], env)).out.trim(), 'Database is up to date.');
+    const doctor = await runCli(['doctor'], { ...env, TENANTRY_ADMIN_PASSWORD: 'do-not-print-me' });
     assert.equal(doctor.code, 0, doctor.err);
     assert.match(doctor.out, /Database: pglite/);
     assert.match(doctor.out, /PostgreSQL \d+/);
@@ -63,7 +50,7 @@ describe('the tenantry CLI on the embedded database', () => {
   it('refuses a second opener of the same data directory with a clear message', async () => {
     const release = lockDataDir(dataDir);
     try {
-      const second = await run(['doctor'], { TENANTRY_DATA_DIR: dataDir, DATABASE_URL: '' });
+      const second = await runCli(['doctor'], { TENANTRY_DATA_DIR: dataDir, DATABASE_URL: '' });
       assert.equal(second.code, 1);
       assert.match(second.err, /in use by another Tenantry process \(pid \d+\)/);
       await assert.rejects(openDatabase({ engine: 'pglite', dataDir }), /already open in this process/);
@@ -73,7 +60,7 @@ describe('the tenantry CLI on the embedded database', () => {
   });
 
   it('serves, then drains and exits 0 on SIGTERM', async () => {
-    const child = spawn(process.execPath, [BIN, 'serve'], {
+    const child = spawn(process.execPath, [CLI_BIN, 'serve'], {
       env: { ...process.env, TENANTRY_DATA_DIR: dataDir, DATABASE_URL: '', PORT: '0', TENANTRY_HOST: '127.0.0.1', TENANTRY_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -90,18 +77,18 @@ describe('the tenantry CLI on the embedded database', () => {
 
   it('creates the platform operator with `admin create`', async () => {
     const env = { TENANTRY_DATA_DIR: dataDir, DATABASE_URL: '' };
-    const created = await run(['admin', 'create', '--email', 'ops@example.test', '--password', 'a long operator passphrase'], env);
+    const created = await runCli(['admin', 'create', '--email', 'ops@example.test', '--password', 'a long operator passphrase'], env);
     assert.equal(created.code, 0, created.err);
     assert.match(created.out, /Created operator ops@example\.test/);
-    const again = await run(['admin', 'create', '--email', 'OPS@example.test', '--password', 'whatever it is now'], env);
+    const again = await runCli(['admin', 'create', '--email', 'OPS@example.test', '--password', 'whatever it is now'], env);
     assert.match(again.out, /Promoted ops@example\.test/);
-    const bad = await run(['admin', 'create', '--email', 'x@example.test'], env);
+    const bad = await runCli(['admin', 'create', '--email', 'x@example.test'], env);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /usage: tenantry admin create/);
   });
 
   it('prints usage and fails on an unknown command', async () => {
-    const r = await run(['frobnicate'], {});
+    const r = await runCli(['frobnicate'], {});
     assert.equal(r.code, 1);
     assert.match(r.err, /unknown command "frobnicate"/);
     assert.match(r.out, /doctor/);

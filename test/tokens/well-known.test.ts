@@ -4,7 +4,6 @@ import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
 import { ManualClock } from '../../src/platform/clock.ts';
 import { signAccessToken, verifyAccessToken } from '../../src/tokens/access-tokens.ts';
-import { getKeyStore } from '../../src/tokens/well-known.routes.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 
@@ -36,15 +35,14 @@ for (const engine of testEngines()) {
       assert.deepEqual(Object.keys(key ?? {}).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
       assert.equal(key?.alg, 'ES256');
       assert.equal(key?.use, 'sig');
-      assert.equal(key?.kid, (await getKeyStore(t.app).signingKey()).kid);
-      assert.equal(getKeyStore(t.app), getKeyStore(t.app), 'one key store per app');
+      assert.equal(key?.kid, (await t.app.keys.signingKey()).kid);
     });
 
     it('a token it signs verifies with an independent verifier that only knows the JWKS URL', async () => {
       await t.app.listen({ port: 0, host: '127.0.0.1' });
       const base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
       // The independent verifier checks exp against the real time, so sign near it.
-      const { token } = await signAccessToken(getKeyStore(t.app), { ...claims, roles: ['owner'] }, { issuer: ISSUER, clock: new ManualClock(new Date()) });
+      const { token } = await signAccessToken(t.app.keys, { ...claims, roles: ['owner'] }, { issuer: ISSUER, clock: new ManualClock(new Date()) });
       const { payload, protectedHeader } = await jwtVerify(token, createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`)), {
         issuer: ISSUER,
         algorithms: ['ES256'],
@@ -52,11 +50,11 @@ for (const engine of testEngines()) {
       });
       assert.equal(payload.sub, claims.sub);
       assert.deepEqual(payload.roles, ['owner']);
-      assert.equal(protectedHeader.kid, (await getKeyStore(t.app).signingKey()).kid);
+      assert.equal(protectedHeader.kid, (await t.app.keys.signingKey()).kid);
     });
 
     it('rotation logs nobody out: old tokens verify, both keys are published, then the old one is withdrawn', async () => {
-      const store = getKeyStore(t.app);
+      const store = t.app.keys;
       const before = await signAccessToken(store, claims, { issuer: ISSUER, clock: t.clock });
       const oldKid = decodeProtectedHeader(before.token).kid;
       const newKid = await store.rotate();
@@ -88,7 +86,7 @@ for (const engine of testEngines()) {
         jwks_uri: `${ISSUER}/.well-known/jwks.json`,
         token_endpoint: `${ISSUER}/api/v1/oauth/token`,
         introspection_endpoint: `${ISSUER}/api/v1/oauth/introspect`,
-        grant_types_supported: ['client_credentials', 'refresh_token', 'password'],
+        grant_types_supported: ['client_credentials'],
         token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
         id_token_signing_alg_values_supported: ['ES256'],
       });

@@ -208,6 +208,21 @@ export interface InvitationsTable {
   revoked_at: Timestamp | null;
 }
 
+export interface ApiKeysTable {
+  tenant_id: string;
+  id: string;
+  name: string;
+  permissions: string[];
+  /** sha256 of the secret; the secret itself is shown once, at creation. */
+  secret_hash: string;
+  created_by_type: ActorType;
+  created_by_id: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
 export interface DB {
   tenants: TenantsTable;
   users: UsersTable;
@@ -227,4 +242,5 @@ export interface DB {
   tenant_features: TenantFeaturesTable;
   idempotency_keys: IdempotencyKeysTable;
   invitations: InvitationsTable;
+  api_keys: ApiKeysTable;
 }

@@ -143,6 +143,7 @@ function parseKey(header: string | string[]): string {
  */
 const CALLER_SCOPE: { [K in Principal['kind']]: (principal: Extract<Principal, { kind: K }>) => string } = {
   user: (principal) => `user:${principal.userId}`,
+  api_key: (principal) => `api_key:${principal.keyId}`,
 };
 
 /** Who is asking, in which tenant, of which endpoint. */
@@ -232,4 +233,27 @@ async function sweepExpired(db: Db, now: Date, request: FastifyRequest): Promise
     // Housekeeping only: expired rows are ignored anyway, and the next sweep a minute later retries.
     request.log.warn({ err }, 'could not delete expired idempotency keys');
   }
+}
+
+type OpenApiDocument = { paths?: Record<string, Record<string, { parameters?: unknown[] } | undefined> | undefined>; components?: Record<string, unknown> };
+
+/** Documents the header on every POST operation of the OpenAPI document (the hook applies to all of them). */
+export function withIdempotencyKeyParameter<T>(document: T): T {
+  const doc = document as OpenApiDocument;
+  const components = (doc.components ??= {}) as { parameters?: Record<string, unknown> };
+  components.parameters = {
+    ...components.parameters,
+    IdempotencyKey: {
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: false,
+      schema: { type: 'string', minLength: 1, maxLength: 255 },
+      description: 'Makes a retry safe: the same key and body within 24 h replays the first response (`Idempotent-Replayed: true`); the same key with another body is `422`.',
+    },
+  };
+  for (const path of Object.values(doc.paths ?? {})) {
+    const post = path?.post;
+    if (post !== undefined) post.parameters = [...(post.parameters ?? []), { $ref: '#/components/parameters/IdempotencyKey' }];
+  }
+  return document;
 }

@@ -1,0 +1,173 @@
+import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
+import type { Access } from '../permissions/access.ts';
+import { assertCanGrant } from '../permissions/authorize.ts';
+import type { Preset } from '../presets/presets.ts';
+import type { Clock } from '../platform/clock.ts';
+import { type Db, enterTenantContext, readTenant, withTenant } from '../platform/db/context.ts';
+import type { ActorType } from '../platform/db/schema.ts';
+import { AppError } from '../platform/http/errors.ts';
+import { newId } from '../platform/ids.ts';
+import { hashSecret, safeEqual } from '../platform/secrets.ts';
+import { ApiKeyErrors } from './api-keys.errors.ts';
+import { type ApiKeyRow, findApiKey, findKeyTenantState, insertApiKey, listApiKeys, markRevoked, touchLastUsed } from './api-keys.repository.ts';
+import { newApiKeySecret, parseApiKeySecret } from './credentials.ts';
+
+export interface ApiKeyDeps {
+  db: Db;
+  clock: Clock;
+  preset: Preset;
+}
+
+export type ApiKeyStatus = 'active' | 'expired' | 'revoked';
+
+export interface ApiKeyView {
+  id: string;
+  tenantId: string;
+  name: string;
+  permissions: string[];
+  status: ApiKeyStatus;
+  createdBy: { type: ActorType; id: string | null };
+  createdAt: Date;
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** A key that may act right now, as authentication hands it to the request. */
+export interface UsableKey {
+  keyId: string;
+  tenantId: string;
+  name: string;
+  permissions: readonly string[];
+  expiresAt: Date | null;
+  createdAt: Date;
+}
+
+/** `lastUsedAt` is recorded at this granularity (one write per key per minute at most). */
+export const LAST_USED_GRANULARITY_MS = 60_000;
+
+/** Who makes a key: an authorized caller (whose permissions bound the key's), or the operator's CLI. */
+export type KeyCreator = { access: Access; audit: AuditContext } | { access: null; audit: AuditContext };
+
+export interface CreateApiKeyInput {
+  name: string;
+  permissions: readonly string[];
+  expiresAt?: Date | null;
+}
+
+/**
+ * SPEC 1 and 4: a key with an explicit permission list, each in the catalogue and held by the creator
+ * here (a key can never mint a stronger key). The secret is returned once and only its hash is stored.
+ */
+export async function createApiKey(deps: ApiKeyDeps, creator: KeyCreator, tenantId: string, input: CreateApiKeyInput): Promise<{ key: ApiKeyView; secret: string }> {
+  const permissions = [...new Set(input.permissions)].sort();
+  const unknown = permissions.filter((p) => !deps.preset.permissions.has(p));
+  if (unknown.length > 0) throw new AppError(ApiKeyErrors.UNKNOWN_PERMISSION, { detail: `not in the catalogue: ${unknown.join(', ')}`, permissions: unknown });
+  if (creator.access !== null) assertCanGrant(creator.access, permissions);
+  const now = deps.clock.now();
+  const expiresAt = input.expiresAt ?? null;
+  if (expiresAt !== null && expiresAt.getTime() <= now.getTime()) throw new AppError(ApiKeyErrors.INVALID_EXPIRY, { detail: `expiresAt must be later than ${now.toISOString()}` });
+
+  const id = newId('apiKey');
+  const secret = newApiKeySecret(tenantId, id);
+  const name = input.name.trim();
+  const row = await withTenant(deps.db, tenantId, async (trx) => {
+    const inserted = await insertApiKey(trx, {
+      tenantId,
+      id,
+      name,
+      permissions,
+      secretHash: hashSecret(secret),
+      createdBy: { type: creator.audit.actorType, id: creator.audit.actorId },
+      expiresAt,
+      now,
+    });
+    // Never the secret nor its hash: the trail is readable by auditors.
+    await appendAuditEvent(trx, creator.audit, { tenantId, action: 'api_key.created', targetType: 'api_key', targetId: id, after: { name, permissions, expiresAt: expiresAt?.toISOString() ?? null } }, now);
+    return inserted;
+  });
+  return { key: present(row, now), secret };
+}
+
+export async function listKeys(deps: ApiKeyDeps, tenantId: string): Promise<ApiKeyView[]> {
+  const now = deps.clock.now();
+  return (await readTenant(deps.db, tenantId, (trx) => listApiKeys(trx, tenantId))).map((row) => present(row, now));
+}
+
+/** Revokes at once (every process checks the key on every request). Revoking a revoked key changes nothing. */
+export async function revokeApiKey(deps: ApiKeyDeps, audit: AuditContext, tenantId: string, keyId: string): Promise<void> {
+  const now = deps.clock.now();
+  await withTenant(deps.db, tenantId, async (trx) => {
+    const key = await findApiKey(trx, tenantId, keyId, { forUpdate: true });
+    if (key === undefined) throw new AppError(ApiKeyErrors.API_KEY_NOT_FOUND);
+    if (key.revoked_at !== null) return;
+    await markRevoked(trx, tenantId, keyId, now);
+    await appendAuditEvent(trx, audit, { tenantId, action: 'api_key.revoked', targetType: 'api_key', targetId: keyId, before: { status: status(key, now) }, after: { status: 'revoked' } }, now);
+  });
+}
+
+/**
+ * The key a secret stands for, if it may act now: the secret matches (constant-time, on hashes), the key is
+ * neither revoked nor expired, its tenant is active, and the preset's key feature is on there. Records use.
+ */
+export function authenticateSecret(deps: ApiKeyDeps, secret: string, options: UseOptions = {}): Promise<UsableKey> {
+  const named = parseApiKeySecret(secret);
+  if (named === undefined) return Promise.reject(refused('the API key is malformed'));
+  return loadUsableKey(deps, named, hashSecret(secret), options);
+}
+
+/** For a machine token minted from key `keyId`: the key must still be usable (revocation ends its tokens). */
+export function authenticateKeyId(deps: ApiKeyDeps, tenantId: string, keyId: string, options: UseOptions = {}): Promise<UsableKey> {
+  return loadUsableKey(deps, { tenantId, keyId }, null, options);
+}
+
+/** `recordUse: false` for looking at a key without using it (introspection). */
+export interface UseOptions {
+  recordUse?: boolean;
+}
+
+async function loadUsableKey(deps: ApiKeyDeps, named: { tenantId: string; keyId: string }, secretHash: string | null, options: UseOptions): Promise<UsableKey> {
+  const now = deps.clock.now();
+  const feature = deps.preset.apiKeysFeature;
+  // A plain transaction in the key's tenant context: the "last used" write must not flush permission caches.
+  return deps.db.transaction().execute(async (trx) => {
+    await enterTenantContext(trx, named.tenantId);
+    const key = await findApiKey(trx, named.tenantId, named.keyId);
+    if (key === undefined || (secretHash !== null && !safeEqual(key.secret_hash, secretHash))) throw refused('the API key is not known');
+    if (key.revoked_at !== null) throw refused('the API key has been revoked');
+    if (key.expires_at !== null && key.expires_at.getTime() <= now.getTime()) throw refused('the API key has expired');
+    const tenant = await findKeyTenantState(trx, named.tenantId, feature);
+    if (tenant === undefined || tenant.status === 'deleted') throw refused('the API key is not known');
+    if (tenant.status !== 'active') throw refused(`the API key's tenant is ${tenant.status.replace('_', ' ')}`);
+    if (feature !== null && !(tenant.featureOverride ?? deps.preset.features.get(feature)?.default ?? false)) {
+      throw refused(`API keys need the ${feature} feature, which is off for this tenant`);
+    }
+    if (options.recordUse !== false) await touchLastUsed(trx, named.tenantId, named.keyId, now, LAST_USED_GRANULARITY_MS);
+    return { keyId: key.id, tenantId: key.tenant_id, name: key.name, permissions: key.permissions, expiresAt: key.expires_at, createdAt: key.created_at };
+  });
+}
+
+function refused(detail: string): AppError {
+  return new AppError(ApiKeyErrors.INVALID_API_KEY, { detail }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+}
+
+function status(row: ApiKeyRow, now: Date): ApiKeyStatus {
+  if (row.revoked_at !== null) return 'revoked';
+  if (row.expires_at !== null && row.expires_at.getTime() <= now.getTime()) return 'expired';
+  return 'active';
+}
+
+function present(row: ApiKeyRow, now: Date): ApiKeyView {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    permissions: row.permissions,
+    status: status(row, now),
+    createdBy: { type: row.created_by_type, id: row.created_by_id },
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
+  };
+}

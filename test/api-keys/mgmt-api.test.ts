@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { readTenant, withTenant } from '../../src/platform/db/context.ts';
+import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { createKey, type CreatedKey, machineToken } from '../helpers/api-keys.ts';
+import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { testEngines } from '../helpers/database.ts';
+import { assertProblem, bearer, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
+
+/**
+ * Seed 000's Mgmt REST API: with the add-on on, an Owner's REST token creates sibling tenants under the
+ * same enterprise and manages members programmatically, through the same endpoints people use.
+ */
+const MGMT = ['tenant.read', 'tenants.create_child', 'members.read', 'members.invite', 'members.manage'];
+/** What the Member and Data Manager roles grant: a key may hand out only roles within its own permissions. */
+const OPERATIONS = ['mqtt_clients.manage', 'subscriber_tokens.manage', 'influx_tokens.create'];
+
+for (const engine of testEngines()) {
+  describe(`mqtt-portal Mgmt REST API with an API key [${engine}]`, () => {
+    let t: TestApp;
+    let owner: SignedUp;
+    let enterprise: string;
+    let tenantA: string;
+    let key: CreatedKey;
+
+    const api = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT', url: string, token: string, payload?: object) =>
+      t.app.inject({ method, url: `/api/v1${url}`, headers: bearer(token), ...(payload === undefined ? {} : { payload }) });
+    const setMgmtApi = async (enabled: boolean) => assert.equal((await api('PUT', `/tenants/${tenantA}/features`, owner.accessToken, { features: { mgmt_api: enabled } })).statusCode, 200);
+
+    before(async () => {
+      t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'mqtt-portal', TENANTRY_AUTH_RATE_LIMIT: '1000' } });
+      // The owner's enterprise (their sign-up tenant) with one MQTT tenant under it.
+      owner = await signUp(t);
+      enterprise = owner.tenantId;
+      const created = await api('POST', '/tenants', owner.accessToken, { name: 'Tenant A', slug: `tenant-a-${process.pid}-${engine}`, parentId: enterprise });
+      assert.equal(created.statusCode, 201, created.body);
+      tenantA = created.json().id;
+    });
+    after(() => t.close());
+
+    it('needs the mgmt_api add-on to make a key at all', async () => {
+      const refused = await api('POST', `/tenants/${tenantA}/api-keys`, owner.accessToken, { name: 'mgmt', permissions: MGMT });
+      assertProblem(refused, 403, 'forbidden');
+      assert.match(refused.json().detail, /api_keys\.manage needs the feature mgmt_api/);
+      await setMgmtApi(true);
+      key = await createKey(t, owner.accessToken, tenantA, [...MGMT, ...OPERATIONS], { name: 'provisioning' });
+    });
+
+    it('creates a sibling tenant under the same enterprise, owned by the owners of its own tenant', async () => {
+      const res = await api('POST', '/tenants', key.secret, { name: 'Tenant B', slug: `tenant-b-${process.pid}-${engine}`, parentId: enterprise });
+      assert.equal(res.statusCode, 201, res.body);
+      const sibling = res.json();
+      assert.deepEqual([sibling.parentId, sibling.path], [enterprise, [enterprise, sibling.id]]);
+      const roster = await api('GET', `/tenants/${sibling.id}/members`, owner.accessToken);
+      assert.deepEqual(roster.json().members.map((m: { userId: string; roles: string[] }) => [m.userId, m.roles]), [[owner.userId, ['owner']]]);
+      // The new tenant's trail, and the enterprise's, name the key as the actor.
+      const actors = await readTenant(t.database.db, sibling.id, (trx) => trx.selectFrom('audit_events').select(['action', 'actor_type', 'actor_id']).where('tenant_id', '=', sibling.id).orderBy('seq').execute());
+      assert.deepEqual(actors.map((e) => [e.action, e.actor_type, e.actor_id]), [
+        ['tenant.created', 'api_key', key.id],
+        ['member.added', 'api_key', key.id],
+      ]);
+      // Its key still acts only in its own tenant: the sibling is out of reach.
+      assertProblem(await api('GET', `/tenants/${sibling.id}`, key.secret), 404, 'tenant_not_found');
+    });
+
+    it('creates children of its own tenant, but no roots and nothing elsewhere', async () => {
+      const child = await api('POST', '/tenants', key.secret, { name: 'A child', slug: `a-child-${process.pid}-${engine}`, parentId: tenantA });
+      assert.equal(child.statusCode, 201, child.body);
+      assertProblem(await api('POST', '/tenants', key.secret, { name: 'Root', slug: `root-${process.pid}-${engine}` }), 403, 'forbidden');
+      const stranger = await signUp(t);
+      assertProblem(await api('POST', '/tenants', key.secret, { name: 'Elsewhere', slug: `elsewhere-${process.pid}-${engine}`, parentId: stranger.tenantId }), 404, 'tenant_not_found');
+      assertProblem(await api('POST', '/tenants', key.secret, { name: 'Below', slug: `below-${process.pid}-${engine}`, parentId: child.json().id }), 404, 'tenant_not_found');
+    });
+
+    it('invites, re-roles and removes members through the people endpoints', async () => {
+      const narrow = await createKey(t, owner.accessToken, tenantA, MGMT);
+      const beyond = await api('POST', `/tenants/${tenantA}/invitations`, narrow.secret, { email: uniqueEmail('invitee'), roles: ['member'] });
+      assertProblem(beyond, 403, 'forbidden');
+      assert.deepEqual(beyond.json().missingPermissions, [...OPERATIONS].sort());
+
+      const invited = await api('POST', `/tenants/${tenantA}/invitations`, key.secret, { email: uniqueEmail('invitee'), roles: ['member'] });
+      assert.equal(invited.statusCode, 201, invited.body);
+      assert.equal(invited.json().invitedBy, null);
+
+      const colleague = await signUp(t);
+      await withTenant(t.database.db, tenantA, (trx) => insertMembership(trx, { tenantId: tenantA, userId: colleague.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+      const token = await machineToken(t, key);
+      const changed = await api('PATCH', `/tenants/${tenantA}/members/${colleague.userId}`, token, { roles: ['data_manager'] });
+      assert.equal(changed.statusCode, 200, changed.body);
+      assert.deepEqual(changed.json().member.roles, ['data_manager']);
+      // Nothing beyond the key's own permissions: the owner role grants everything.
+      assertProblem(await api('PATCH', `/tenants/${tenantA}/members/${colleague.userId}`, token, { roles: ['owner'] }), 403, 'forbidden');
+      assert.equal((await api('DELETE', `/tenants/${tenantA}/members/${colleague.userId}`, key.secret)).statusCode, 204);
+      const roster = await api('GET', `/tenants/${tenantA}/members`, key.secret);
+      assert.deepEqual(roster.json().members.map((m: { userId: string }) => m.userId), [owner.userId]);
+    });
+
+    it('stops the key and its tokens the moment the add-on is switched off', async () => {
+      const token = await machineToken(t, key);
+      await setMgmtApi(false);
+      for (const credential of [key.secret, token]) {
+        const res = await api('GET', `/tenants/${tenantA}/members`, credential);
+        assertProblem(res, 401, 'invalid_api_key');
+        assert.equal(res.json().detail, 'API keys need the mgmt_api feature, which is off for this tenant');
+      }
+      assertProblem(await t.app.inject({ method: 'POST', url: '/api/v1/oauth/token', payload: { grant_type: 'client_credentials', client_secret: key.secret } }), 401, 'invalid_client');
+      await setMgmtApi(true);
+      assert.equal((await api('GET', `/tenants/${tenantA}/members`, key.secret)).statusCode, 200);
+    });
+  });
+}
