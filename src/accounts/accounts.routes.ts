@@ -80,14 +80,25 @@ export async function accountRoutes(app: FastifyTypebox): Promise<void> {
     '/auth/verify-email/resend',
     {
       config: credentialRateLimit(app),
+      // No body at all is the common case; validate it as an empty object.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         tags: ['auth'],
         summary: 'Send a new verification mail to the signed-in user (the previous link stops working)',
+        description:
+          'With `invitationToken` (the person signed up from an invitation link), the new link carries the invitation on, as the first one did; ' +
+          'it must be a pending invitation for this user\'s address.',
+        body: Type.Object({ invitationToken: Type.Optional(InvitationToken) }, { additionalProperties: false, description: 'Optional: the request may have no body' }),
         response: { 202: Type.Object({ status: Type.Literal('sent') }), ...Problems },
       },
     },
     async (request, reply) => {
-      await resendVerification(deps, requireUser(request).userId);
+      const principal = requireUser(request);
+      const { invitationToken } = request.body;
+      if (invitationToken !== undefined) await previewInvitationFor(invitationDeps(app), invitationToken, principal.email);
+      await resendVerification(deps, principal.userId, invitationToken);
       reply.code(202);
       return { status: 'sent' as const };
     },

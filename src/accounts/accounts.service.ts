@@ -109,13 +109,13 @@ async function sendVerification(trx: Parameters<typeof replaceOneTimeToken>[0], 
 }
 
 /** Sends a fresh verification link (the previous one stops working). */
-export async function resendVerification(deps: AccountDeps, userId: string): Promise<void> {
+export async function resendVerification(deps: AccountDeps, userId: string, invitationToken?: string): Promise<void> {
   const now = deps.clock.now();
   await withUser(deps.db, userId, async (trx) => {
     const user = await findUserById(trx, userId);
     if (user === undefined) throw new AppError(AccountErrors.USER_NOT_FOUND);
     if (user.email_verified_at !== null) throw new AppError(AccountErrors.ALREADY_VERIFIED);
-    await sendVerification(trx, deps, user, newSecret(), now);
+    await sendVerification(trx, deps, user, newSecret(), now, invitationToken);
   });
   deps.pokeOutbox();
 }

@@ -4,7 +4,7 @@ import { readTenant, withTenant } from '../../src/platform/db/context.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
-import { startTestSmtp, type TestSmtp } from '../helpers/smtp.ts';
+import { type ReceivedMail, startTestSmtp, type TestSmtp } from '../helpers/smtp.ts';
 import { seedTenant } from '../helpers/tenants.ts';
 import { assertProblem, bearer, GOOD_PASSWORD, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
 
@@ -164,6 +164,31 @@ for (const engine of testEngines()) {
       assert.equal(after.activeTenantId, owner.tenantId);
       assert.deepEqual(after.authorization[owner.tenantId].roles, ['admin']);
       assert.equal(Object.keys(after.authorization).length, 2, 'their own new tenant and the invited one');
+    });
+
+    it('carries the invitation on in a resent verification link, and only an invitation for this address', async () => {
+      const owner = await signUp(t);
+      const email = uniqueEmail('resent');
+      assert.equal((await invite(owner.accessToken, owner.tenantId, { email, roles: ['member'] })).statusCode, 201);
+      const { token } = await invitationMail(email);
+      const signup = await t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email, password: GOOD_PASSWORD, invitationToken: token } });
+      assert.equal(signup.statusCode, 201, signup.body);
+      const resend = (payload?: object) =>
+        t.app.inject({ method: 'POST', url: '/api/v1/auth/verify-email/resend', headers: bearer(signup.json().accessToken), ...(payload === undefined ? {} : { payload }) });
+
+      const stranger = uniqueEmail('stranger');
+      await invite(owner.accessToken, owner.tenantId, { email: stranger, roles: ['member'] });
+      const foreign = await invitationMail(stranger);
+      assertProblem(await resend({ invitationToken: foreign.token }), 403, 'invitation_email_mismatch');
+      assert.equal((await resend({ invitationToken: token })).statusCode, 202);
+      await t.app.outbox.runOnce();
+      const isVerification = (m: ReceivedMail) => m.to.includes(email) && m.text.includes('/verify-email?');
+      await smtp.waitFor(isVerification);
+      const mails = smtp.messages.filter(isVerification);
+      assert.equal(mails.length, 2, 'the sign-up mail and the resent one');
+      const links = mails.map((m) => new URL(/(http:\/\/tenantry\.test\/verify-email\?\S+)/.exec(m.text)?.[1] ?? 'http://missing'));
+      assert.deepEqual(links.map((l) => l.searchParams.get('invitation')), [token, token], 'both links carry the invitation on');
+      assert.notEqual(links[0]?.searchParams.get('token'), links[1]?.searchParams.get('token'));
     });
 
     it('answers verification with a null invitation when it was revoked between sign-up and verification', async () => {
