@@ -1,5 +1,6 @@
 import { accountRoutes } from './accounts/accounts.routes.ts';
 import { apiKeyRoutes } from './api-keys/api-keys.routes.ts';
+import { auditRoutes } from './audit/audit.routes.ts';
 import { setupRoutes } from './accounts/setup.routes.ts';
 import { authRoutes } from './auth/auth.routes.ts';
 import { checkRoutes } from './check/check.routes.ts';
@@ -35,4 +36,5 @@ export const features: readonly Feature[] = [
   { name: 'features', prefix: '/api/v1', routes: featureRoutes },
   { name: 'api-keys', prefix: '/api/v1', routes: apiKeyRoutes },
   { name: 'oauth', prefix: '/api/v1', routes: oauthRoutes },
+  { name: 'audit', prefix: '/api/v1', routes: auditRoutes },
 ];

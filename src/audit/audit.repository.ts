@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { Selectable } from 'kysely';
 import type { Tx } from '../platform/db/context.ts';
-import type { AccessVia, ActorType } from '../platform/db/schema.ts';
+import type { AccessVia, ActorType, AuditEventsTable } from '../platform/db/schema.ts';
 import { newId } from '../platform/ids.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -86,4 +87,68 @@ function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+export type AuditEventRow = Selectable<AuditEventsTable>;
+
+export interface AuditFilter {
+  /** An exact action, or a prefix ending in `.*` (`member.*`). */
+  action?: string;
+  actorType?: ActorType;
+  actorId?: string;
+  targetType?: string;
+  targetId?: string;
+  since?: Date;
+  until?: Date;
+  /** Only events older than this sequence number (the cursor). */
+  beforeSeq?: bigint;
+}
+
+/** One page of a chain, newest first. Caller is in the chain's tenant context. */
+export async function listAuditEvents(trx: Tx, tenantId: string, filter: AuditFilter, limit: number): Promise<AuditEventRow[]> {
+  let query = trx.selectFrom('audit_events').selectAll().where('tenant_id', '=', tenantId);
+  if (filter.action !== undefined) {
+    query = filter.action.endsWith('.*')
+      ? query.where('action', 'like', `${filter.action.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`)
+      : query.where('action', '=', filter.action);
+  }
+  if (filter.actorType !== undefined) query = query.where('actor_type', '=', filter.actorType);
+  if (filter.actorId !== undefined) query = query.where('actor_id', '=', filter.actorId);
+  if (filter.targetType !== undefined) query = query.where('target_type', '=', filter.targetType);
+  if (filter.targetId !== undefined) query = query.where('target_id', '=', filter.targetId);
+  if (filter.since !== undefined) query = query.where('occurred_at', '>=', filter.since);
+  if (filter.until !== undefined) query = query.where('occurred_at', '<', filter.until);
+  if (filter.beforeSeq !== undefined) query = query.where('seq', '<', String(filter.beforeSeq));
+  return query.orderBy('seq', 'desc').limit(limit).execute();
+}
+
+/** A run of the chain in order, from `afterSeq` (exclusive). Caller is in the chain's tenant context. */
+export async function readChain(trx: Tx, tenantId: string, afterSeq: bigint, limit: number): Promise<AuditEventRow[]> {
+  return trx.selectFrom('audit_events').selectAll().where('tenant_id', '=', tenantId).where('seq', '>', String(afterSeq)).orderBy('seq').limit(limit).execute();
+}
+
+export async function findAuditHead(trx: Tx, tenantId: string): Promise<{ seq: bigint; hash: string } | undefined> {
+  const head = await trx.selectFrom('audit_heads').select(['seq', 'hash']).where('tenant_id', '=', tenantId).executeTakeFirst();
+  return head === undefined ? undefined : { seq: BigInt(head.seq), hash: head.hash };
+}
+
+/** The hashed form of a stored event: what appendAuditEvent hashed when it wrote it. */
+export function hashStoredEvent(row: AuditEventRow): string {
+  return hashAuditEvent({
+    tenant_id: row.tenant_id,
+    seq: String(row.seq),
+    id: row.id,
+    occurred_at: row.occurred_at.toISOString(),
+    actor_type: row.actor_type,
+    actor_id: row.actor_id,
+    via: row.via,
+    action: row.action,
+    target_type: row.target_type,
+    target_id: row.target_id,
+    before: row.before,
+    after: row.after,
+    request_id: row.request_id,
+    ip: row.ip,
+    prev_hash: row.prev_hash,
+  });
 }
