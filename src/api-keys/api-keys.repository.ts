@@ -43,8 +43,33 @@ export async function findApiKey(trx: Tx, tenantId: string, keyId: string, optio
   return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
 }
 
-export async function markRevoked(trx: Tx, tenantId: string, keyId: string, now: Date): Promise<void> {
-  await trx.updateTable('api_keys').set({ revoked_at: now }).where('tenant_id', '=', tenantId).where('id', '=', keyId).where('revoked_at', 'is', null).execute();
+/** Revokes the live keys among `keyIds`; returns the ids it revoked. */
+export async function markRevoked(trx: Tx, tenantId: string, keyIds: readonly string[], now: Date): Promise<string[]> {
+  if (keyIds.length === 0) return [];
+  const rows = await trx
+    .updateTable('api_keys')
+    .set({ revoked_at: now })
+    .where('tenant_id', '=', tenantId)
+    .where('id', 'in', [...keyIds])
+    .where('revoked_at', 'is', null)
+    .returning('id')
+    .execute();
+  return rows.map((r) => r.id).sort();
+}
+
+/** The live keys minted by any of `keyIds`. */
+export async function findLiveKeysMintedBy(trx: Tx, tenantId: string, keyIds: readonly string[]): Promise<string[]> {
+  if (keyIds.length === 0) return [];
+  const rows = await trx
+    .selectFrom('api_keys')
+    .select('id')
+    .where('tenant_id', '=', tenantId)
+    .where('created_by_type', '=', 'api_key')
+    .where('created_by_id', 'in', [...keyIds])
+    .where('revoked_at', 'is', null)
+    .forUpdate()
+    .execute();
+  return rows.map((r) => r.id);
 }
 
 /**

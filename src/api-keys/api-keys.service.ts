@@ -9,7 +9,7 @@ import { AppError } from '../platform/http/errors.ts';
 import { newId } from '../platform/ids.ts';
 import { hashSecret, safeEqual } from '../platform/secrets.ts';
 import { ApiKeyErrors } from './api-keys.errors.ts';
-import { type ApiKeyRow, findApiKey, findKeyTenantState, insertApiKey, listApiKeys, markRevoked, touchLastUsed } from './api-keys.repository.ts';
+import { type ApiKeyRow, findApiKey, findKeyTenantState, findLiveKeysMintedBy, insertApiKey, listApiKeys, markRevoked, touchLastUsed } from './api-keys.repository.ts';
 import { newApiKeySecret, parseApiKeySecret } from './credentials.ts';
 
 export interface ApiKeyDeps {
@@ -94,15 +94,44 @@ export async function listKeys(deps: ApiKeyDeps, tenantId: string): Promise<ApiK
   return (await readTenant(deps.db, tenantId, (trx) => listApiKeys(trx, tenantId))).map((row) => present(row, now));
 }
 
-/** Revokes at once (every process checks the key on every request). Revoking a revoked key changes nothing. */
-export async function revokeApiKey(deps: ApiKeyDeps, audit: AuditContext, tenantId: string, keyId: string): Promise<void> {
+/**
+ * Revokes at once (every process checks the key on every request), together with every live key it
+ * minted, and theirs: a leaked key cannot persist through keys it made. Revoking a revoked key changes nothing.
+ */
+export async function revokeApiKey(deps: ApiKeyDeps, audit: AuditContext, tenantId: string, keyId: string): Promise<string[]> {
   const now = deps.clock.now();
-  await withTenant(deps.db, tenantId, async (trx) => {
+  return withTenant(deps.db, tenantId, async (trx) => {
     const key = await findApiKey(trx, tenantId, keyId, { forUpdate: true });
     if (key === undefined) throw new AppError(ApiKeyErrors.API_KEY_NOT_FOUND);
-    if (key.revoked_at !== null) return;
-    await markRevoked(trx, tenantId, keyId, now);
+    if (key.revoked_at !== null) return [];
+    const revoked = await markRevoked(trx, tenantId, [keyId], now);
     await appendAuditEvent(trx, audit, { tenantId, action: 'api_key.revoked', targetType: 'api_key', targetId: keyId, before: { status: status(key, now) }, after: { status: 'revoked' } }, now);
+    for (let minters = [keyId]; minters.length > 0; ) {
+      minters = await markRevoked(trx, tenantId, await findLiveKeysMintedBy(trx, tenantId, minters), now);
+      for (const id of minters) {
+        await appendAuditEvent(trx, audit, { tenantId, action: 'api_key.revoked', targetType: 'api_key', targetId: id, after: { status: 'revoked', mintedByRevokedKey: keyId } }, now);
+      }
+      revoked.push(...minters);
+    }
+    return revoked;
+  });
+}
+
+/**
+ * The person on whose authority a key acts: its creator, or for a key minted by a key, that key's, up the
+ * chain; `system` for keys the operator made with the CLI; undefined when the person no longer exists.
+ */
+export async function keyAuthority(deps: ApiKeyDeps, tenantId: string, keyId: string): Promise<{ userId: string } | 'system' | undefined> {
+  return readTenant(deps.db, tenantId, async (trx) => {
+    let id: string | null = keyId;
+    for (let hops = 0; id !== null && hops < 100; hops++) {
+      const key = await findApiKey(trx, tenantId, id);
+      if (key === undefined) return undefined;
+      if (key.created_by_type === 'system') return 'system';
+      if (key.created_by_type === 'user') return key.created_by_id === null ? undefined : { userId: key.created_by_id };
+      id = key.created_by_id;
+    }
+    return undefined;
   });
 }
 

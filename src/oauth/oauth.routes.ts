@@ -55,6 +55,11 @@ export async function oauthRoutes(app: FastifyTypebox): Promise<void> {
     }
     done(null, params);
   });
+  // RFC 6749 §5.2: OAuth clients expect errors as application/json (the body is still the problem document).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (String(reply.getHeader('content-type') ?? '').startsWith('application/problem+json')) reply.header('content-type', 'application/json; charset=utf-8');
+    return payload;
+  });
   // Schema violations become invalid_request; everything else goes to the app's problem handler.
   app.setErrorHandler((error, _request, _reply) => {
     if ((error as { validation?: unknown }).validation !== undefined) throw oauthError(OAuthErrors.INVALID_REQUEST, (error as Error).message);
@@ -64,7 +69,8 @@ export async function oauthRoutes(app: FastifyTypebox): Promise<void> {
   app.post(
     '/oauth/token',
     {
-      config: credentialRateLimit(app),
+      // Never replayed: the client may authenticate with HTTP Basic, which the idempotency scope cannot see.
+      config: { ...credentialRateLimit(app), idempotency: false },
       schema: {
         tags: ['oauth'],
         summary: 'Exchange an API key for a short-lived access token (grant_type=client_credentials)',
@@ -94,6 +100,7 @@ export async function oauthRoutes(app: FastifyTypebox): Promise<void> {
   app.post(
     '/oauth/introspect',
     {
+      config: { idempotency: false },
       schema: {
         tags: ['oauth'],
         summary: 'Is this token live, and what does it stand for? (RFC 7662)',

@@ -1,7 +1,7 @@
 import { type ApiKeyDeps, authenticateKeyId, authenticateSecret, type UsableKey } from '../api-keys/api-keys.service.ts';
 import { looksLikeApiKeySecret, parseApiKeySecret } from '../api-keys/credentials.ts';
 import { findUserById } from '../accounts/users.repository.ts';
-import type { Principal } from '../auth/principal.ts';
+import type { Principal, UserPrincipal } from '../auth/principal.ts';
 import { findLiveSession } from '../auth/sessions.repository.ts';
 import type { Access } from '../permissions/access.ts';
 import { AppError } from '../platform/http/errors.ts';
@@ -77,9 +77,10 @@ export type Introspection =
 /**
  * RFC 7662 for the three credentials Tenantry issues: people's access tokens, API key secrets and machine
  * tokens. Answers `active: false` (never an error) for anything dead, unknown, or not the caller's to see:
- * a key sees credentials for its own tenant (a resource server checking its callers); a person sees their
- * own tokens and, where they hold `api_keys.manage`, that tenant's keys and machine tokens; a platform
- * super_admin sees all.
+ * a key sees every credential for its own tenant (a resource server checking its callers, people or
+ * machines; a person's session id is left out); a person sees their own tokens and, where they hold
+ * `api_keys.manage`, that tenant's keys and machine tokens; a platform super_admin sees all. A person's
+ * token is active only while they could still act with it: session live and the tenant still theirs.
  */
 export async function introspect(deps: OAuthDeps, caller: Principal, token: string): Promise<Introspection> {
   const found = await describe(deps, token).catch((error: unknown) => {
@@ -87,6 +88,11 @@ export async function introspect(deps: OAuthDeps, caller: Principal, token: stri
     throw error;
   });
   if (found === undefined || !(await mayIntrospect(deps, caller, found))) return { active: false };
+  // Which session a person's token belongs to is theirs (and the platform's) to know.
+  if (found.sid !== undefined && !(caller.kind === 'user' && (caller.userId === found.sub || caller.platformRole === 'super_admin'))) {
+    const { sid: _sid, ...rest } = found;
+    return rest;
+  }
   return found;
 }
 
@@ -111,16 +117,32 @@ async function describe(deps: OAuthDeps, token: string): Promise<Exclude<Introsp
     await authenticateKeyId(deps, claims.tid, claims.client_id, { recordUse: false });
     return { ...common, client_id: claims.client_id, tid: claims.tid, scope: claims.scope };
   }
-  return (await liveSession(deps, claims)) ? { ...common, tid: typeof claims.tid === 'string' ? claims.tid : null, ...(claims.sid === undefined ? {} : { sid: claims.sid }) } : undefined;
+  const tid = typeof claims.tid === 'string' ? claims.tid : null;
+  return (await personMayStillAct(deps, claims, tid)) ? { ...common, tid, ...(claims.sid === undefined ? {} : { sid: claims.sid }) } : undefined;
 }
 
-async function liveSession(deps: OAuthDeps, claims: VerifiedAccessClaims): Promise<boolean> {
+/** As on every request (SPEC 6): the session is live, the person exists, and they can still reach the token's tenant. */
+async function personMayStillAct(deps: OAuthDeps, claims: VerifiedAccessClaims, tid: string | null): Promise<boolean> {
   if (claims.sid === undefined) return false;
   const session = await findLiveSession(deps.db, claims.sid, deps.clock.now());
-  return session !== undefined && session.user_id === claims.sub && (await findUserById(deps.db, claims.sub)) !== undefined;
+  const user = session?.user_id === claims.sub ? await findUserById(deps.db, claims.sub) : undefined;
+  if (user === undefined) return false;
+  if (tid === null) return true;
+  const person: UserPrincipal = {
+    kind: 'user',
+    userId: user.id,
+    sessionId: claims.sid,
+    email: user.email,
+    emailVerified: user.email_verified_at !== null,
+    platformRole: user.platform_role,
+    tenantId: tid,
+    transport: 'bearer',
+  };
+  return (await deps.accessOf(person, tid)).visible;
 }
 
 async function mayIntrospect(deps: OAuthDeps, caller: Principal, token: Exclude<Introspection, { active: false }>): Promise<boolean> {
+  // A key is a resource server checking whoever calls it in its tenant, person or machine.
   if (caller.kind === 'api_key') return token.tid === caller.tenantId;
   if (caller.platformRole === 'super_admin' || token.sub === caller.userId) return true;
   // Someone else's sign-in is theirs alone; machine credentials are the tenant's, seen by its key managers.

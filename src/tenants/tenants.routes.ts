@@ -1,10 +1,13 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { findUserById } from '../accounts/users.repository.ts';
+import { keyAuthority } from '../api-keys/api-keys.service.ts';
 import type { AuditContext } from '../audit/audit.repository.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
+import { apiKeyDeps } from '../auth/authenticate.ts';
 import { Nullable, Problems, TenantId } from '../auth/auth.schemas.ts';
-import { auditContextOf, requirePrincipal } from '../auth/principal.ts';
-import { authorize } from '../permissions/authorize.ts';
+import { type ApiKeyPrincipal, auditContextOf, requirePrincipal } from '../auth/principal.ts';
+import { accessOf, authorize } from '../permissions/authorize.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import type { TenantDetails, TreeNode } from './tenants.repository.ts';
@@ -57,12 +60,23 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
   /**
    * An API key acts only in its own tenant, so it may create tenants under it (children) or, like seed 000's
    * Mgmt REST API, beside it (siblings under the same parent), and needs `tenants.create_child` in its own
-   * tenant for either. Anywhere else is a tenant it cannot see (404); a root tenant is refused (403).
+   * tenant for either. A sibling is made on the parent's ground, so the person the key acts for (its
+   * creator, up the chain of keys that minted it) must also hold `tenants.create_child` there, now: a key
+   * never reaches further than its person. Anywhere else is a tenant it cannot see (404); a root, 403.
    */
-  async function keyMayCreateUnder(request: FastifyRequest, keyTenantId: string, parentId: string | null): Promise<AuditContext> {
+  async function keyMayCreateUnder(request: FastifyRequest, key: ApiKeyPrincipal, parentId: string | null): Promise<AuditContext> {
     if (parentId === null) throw new AppError(AuthErrors.FORBIDDEN, { detail: 'an API key cannot create a root tenant; give parentId (its own tenant or that tenant\'s parent)' });
-    const own = await authorize(app, request, keyTenantId, 'tenants.create_child');
-    if (parentId !== keyTenantId && parentId !== own.access.path.at(-2)) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
+    const own = await authorize(app, request, key.tenantId, 'tenants.create_child');
+    if (parentId === key.tenantId) return own.audit;
+    if (parentId !== own.access.path.at(-2)) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
+    const authority = await keyAuthority(apiKeyDeps(app), key.tenantId, key.keyId);
+    if (authority !== 'system') {
+      const user = authority === undefined ? undefined : await findUserById(app.deps.database.db, authority.userId);
+      const parent = user === undefined ? undefined : await app.access.forUser({ userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' }, parentId);
+      if (parent?.permissions.has('tenants.create_child') !== true) {
+        throw new AppError(AuthErrors.FORBIDDEN, { detail: `the person this key acts for may not create tenants under ${parentId}`, permission: 'tenants.create_child' });
+      }
+    }
     return own.audit;
   }
 
@@ -94,6 +108,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
       const principal = requirePrincipal(request);
       if (principal.kind === 'api_key') {
         // A key belongs to exactly one tenant and holds no roles there, only its permissions.
+        if (!(await accessOf(app, principal, principal.tenantId)).permissions.has('tenant.read')) return { tenants: [] };
         const own = await getTenant(deps(), principal.tenantId);
         return { tenants: [{ id: own.id, slug: own.slug, name: own.name, status: own.status, roles: [], shadow: false, joinedAt: own.createdAt.toISOString() }] };
       }
@@ -120,7 +135,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
       const { parentId } = request.body;
       let tenant: TenantDetails;
       if (principal.kind === 'api_key') {
-        tenant = await createTenant(deps(), { ownersOf: principal.tenantId }, request.body, await keyMayCreateUnder(request, principal.tenantId, parentId ?? null));
+        tenant = await createTenant(deps(), { ownersOf: principal.tenantId }, request.body, await keyMayCreateUnder(request, principal, parentId ?? null));
       } else {
         const audit = parentId ? (await authorize(app, request, parentId, 'tenants.create_child')).audit : auditContextOf(request);
         tenant = await createTenant(deps(), { userId: principal.userId }, request.body, audit);

@@ -156,7 +156,30 @@ for (const engine of testEngines()) {
       assert.equal(retry.statusCode, 201, retry.body);
       assert.equal(retry.headers['idempotent-replayed'], 'true');
       assert.deepEqual([retry.json().id, retry.json().secret], [first.json().id, first.json().secret]);
+      assert.equal(retry.headers['cache-control'], 'no-store', 'a replayed secret is as uncacheable as the first');
       assert.equal((await stored(owner.tenantId)).keys.length, before + 1);
+    });
+
+    it('revokes the keys a revoked key minted, and theirs, but not its siblings', async () => {
+      const parent = await createKey(t, owner.accessToken, owner.tenantId, ['api_keys.manage', 'members.read']);
+      const child = await createKey(t, parent.secret, owner.tenantId, ['api_keys.manage', 'members.read']);
+      const grandchild = await createKey(t, child.secret, owner.tenantId, ['members.read']);
+      const sibling = await createKey(t, owner.accessToken, owner.tenantId, ['members.read']);
+      assert.equal((await t.app.inject({ method: 'DELETE', url: `${keys(owner.tenantId)}/${parent.id}`, headers: bearer(owner.accessToken) })).statusCode, 204);
+      for (const key of [parent, child, grandchild]) assertProblem(await t.app.inject({ url: members(owner.tenantId), headers: bearer(key.secret) }), 401, 'invalid_api_key');
+      assert.equal((await t.app.inject({ url: members(owner.tenantId), headers: bearer(sibling.secret) })).statusCode, 200);
+      const revoked = (await stored(owner.tenantId)).audit.filter((e) => e.action === 'api_key.revoked' && [parent.id, child.id, grandchild.id].includes(e.target_id ?? ''));
+      assert.deepEqual(revoked.map((e) => [e.target_id, e.after]), [
+        [parent.id, { status: 'revoked' }],
+        [child.id, { status: 'revoked', mintedByRevokedKey: parent.id }],
+        [grandchild.id, { status: 'revoked', mintedByRevokedKey: parent.id }],
+      ]);
+    });
+
+    it('refuses a machine token sent as the access cookie', async () => {
+      const key = await createKey(t, owner.accessToken, owner.tenantId, ['members.read']);
+      const token = await machineToken(t, key);
+      assertProblem(await t.app.inject({ url: members(owner.tenantId), cookies: { tenantry_access: token } }), 401, 'session_ended');
     });
 
     it('stops an expired key and its tokens', async () => {
@@ -232,7 +255,8 @@ for (const engine of testEngines()) {
       await t.app.inject({ method: 'POST', url: '/api/v1/oauth/introspect', headers: bearer(key.secret), payload: { token: key.secret } });
       await t.app.inject({ method: 'DELETE', url: `${keys(owner.tenantId)}/${key.id}`, headers: bearer(key.secret) });
       await t.app.inject({ url: members(owner.tenantId), headers: bearer(key.secret) });
-      const secretPart = key.secret.slice(-59);
+      // The random part without the checksum, so the forged variant sent above would be caught too.
+      const secretPart = key.secret.slice(-59, -7);
       const logs = JSON.stringify(t.logs);
       assert.ok(t.logs.length > 0);
       assert.equal(logs.includes(secretPart), false, 'a log line carries the secret');

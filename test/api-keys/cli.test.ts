@@ -208,5 +208,13 @@ for (const engine of testEngines()) {
       assert.equal(await apiKeys.run(['list', '--tenant', tenantId], config, listed), 0);
       assert.deepEqual(listed.lines, [`No API keys in tenant ${tenantId}.`]);
     });
+
+    it('warns when the preset gates keys behind a feature that is off for the tenant', async () => {
+      const { tenantId } = await withApp((t) => seedTenant(t.database, { name: 'MQTT tenant' }));
+      const io = captured();
+      assert.equal(await apiKeys.run(['create', '--tenant', tenantId, '--name', 'mgmt', '--permission', 'members.read'], loadConfig({ ...env, TENANTRY_PRESET: 'mqtt-portal' }), io), 0);
+      assert.deepEqual(io.errors, [`Note: the mgmt_api feature is off for tenant ${tenantId}; under the "mqtt-portal" preset its keys are refused until it is on.`]);
+      assert.match(io.lines.join('\n'), /Secret: tnty_/);
+    });
   });
 }

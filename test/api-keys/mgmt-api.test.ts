@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { readTenant, withTenant } from '../../src/platform/db/context.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
-import { createKey, type CreatedKey, machineToken } from '../helpers/api-keys.ts';
+import { assertOAuthError, createKey, type CreatedKey, machineToken } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { assertProblem, bearer, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
@@ -63,6 +63,25 @@ for (const engine of testEngines()) {
       assertProblem(await api('GET', `/tenants/${sibling.id}`, key.secret), 404, 'tenant_not_found');
     });
 
+    it('refuses a sibling when the person the key acts for may not create tenants under the parent', async () => {
+      // Yuki owns Tenant C (not the enterprise above it) and makes a key there; the key may not reach beyond Yuki.
+      const created = await api('POST', '/tenants', owner.accessToken, { name: 'Tenant C', slug: `tenant-c-${process.pid}-${engine}`, parentId: enterprise });
+      const tenantC = created.json().id;
+      assert.equal((await api('PUT', `/tenants/${tenantC}/features`, owner.accessToken, { features: { mgmt_api: true } })).statusCode, 200);
+      const yuki = await signUp(t);
+      await withTenant(t.database.db, tenantC, (trx) => insertMembership(trx, { tenantId: tenantC, userId: yuki.userId, kind: 'direct', roles: ['owner'], now: t.clock.now() }));
+      assertProblem(await api('POST', '/tenants', yuki.accessToken, { name: 'Nope', slug: `nope-${process.pid}-${engine}`, parentId: enterprise }), 404, 'tenant_not_found');
+      const yukisKey = await createKey(t, yuki.accessToken, tenantC, [...MGMT, 'api_keys.manage']);
+      const minted = await createKey(t, yukisKey.secret, tenantC, ['tenant.read', 'tenants.create_child']);
+      for (const secret of [yukisKey.secret, minted.secret]) {
+        const refused = await api('POST', '/tenants', secret, { name: 'Sibling', slug: `yuki-sibling-${process.pid}-${engine}`, parentId: enterprise });
+        assertProblem(refused, 403, 'forbidden');
+        assert.match(refused.json().detail, /the person this key acts for may not create tenants under/);
+      }
+      // A child of the key's own tenant is Yuki's to make.
+      assert.equal((await api('POST', '/tenants', yukisKey.secret, { name: 'Yuki child', slug: `yuki-child-${process.pid}-${engine}`, parentId: tenantC })).statusCode, 201);
+    });
+
     it('creates children of its own tenant, but no roots and nothing elsewhere', async () => {
       const child = await api('POST', '/tenants', key.secret, { name: 'A child', slug: `a-child-${process.pid}-${engine}`, parentId: tenantA });
       assert.equal(child.statusCode, 201, child.body);
@@ -103,7 +122,7 @@ for (const engine of testEngines()) {
         assertProblem(res, 401, 'invalid_api_key');
         assert.equal(res.json().detail, 'API keys need the mgmt_api feature, which is off for this tenant');
       }
-      assertProblem(await t.app.inject({ method: 'POST', url: '/api/v1/oauth/token', payload: { grant_type: 'client_credentials', client_secret: key.secret } }), 401, 'invalid_client');
+      assertOAuthError(await t.app.inject({ method: 'POST', url: '/api/v1/oauth/token', payload: { grant_type: 'client_credentials', client_secret: key.secret } }), 401, 'invalid_client');
       await setMgmtApi(true);
       assert.equal((await api('GET', `/tenants/${tenantA}/members`, key.secret)).statusCode, 200);
     });

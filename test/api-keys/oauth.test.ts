@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { createKey, type CreatedKey, machineToken } from '../helpers/api-keys.ts';
+import { withTenant } from '../../src/platform/db/context.ts';
+import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { assertOAuthError, createKey, type CreatedKey, machineToken } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { assertProblem, bearer, signUp, type SignedUp } from '../helpers/users.ts';
@@ -60,25 +62,35 @@ for (const engine of testEngines()) {
       assert.equal((await t.app.inject({ url: members.replace('{tenant}', owner.tenantId), headers: bearer(narrow) })).statusCode, 200);
       assertProblem(await t.app.inject({ url: `/api/v1/tenants/${owner.tenantId}`, headers: bearer(narrow) }), 403, 'forbidden');
       const beyond = await token(form({ grant_type: 'client_credentials', client_id: key.id, client_secret: key.secret, scope: 'members.read members.manage' }));
-      assertProblem(beyond, 400, 'invalid_scope');
+      assertOAuthError(beyond, 400, 'invalid_scope');
       assert.equal(beyond.json().error, 'invalid_scope');
       assert.equal(beyond.json().error_description, 'the key does not carry members.manage');
     });
 
     it('answers OAuth errors as problem documents with RFC 6749 error members', async () => {
       const wrong = await token(form({ grant_type: 'client_credentials', client_id: key.id, client_secret: `${key.secret.slice(0, -1)}${key.secret.endsWith('a') ? 'b' : 'a'}` }));
-      assertProblem(wrong, 401, 'invalid_client');
+      assertOAuthError(wrong, 401, 'invalid_client');
       assert.equal(wrong.json().error, 'invalid_client');
       assert.match(String(wrong.headers['www-authenticate']), /^Basic/);
       const other = await createKey(t, owner.accessToken, owner.tenantId, ['tenant.read']);
-      assertProblem(await token(form({ grant_type: 'client_credentials', client_id: other.id, client_secret: key.secret })), 401, 'invalid_client');
-      assertProblem(await token(form({ grant_type: 'client_credentials' })), 401, 'invalid_client');
-      assertProblem(await token(form({ grant_type: 'password', username: owner.email, password: owner.password })), 400, 'unsupported_grant_type');
-      assertProblem(await token(form({ client_id: key.id, client_secret: key.secret })), 400, 'invalid_request');
-      assertProblem(await token('grant_type=client_credentials&grant_type=client_credentials'), 400, 'invalid_request');
-      assertProblem(await token(form({ grant_type: 'client_credentials', client_secret: key.secret }), basic(key.id, key.secret)), 400, 'invalid_request');
-      assertProblem(await token({ grant_type: 7 }, { 'content-type': 'application/json' }), 400, 'invalid_request');
-      assertProblem(await token('grant_type=client_credentials', { 'content-type': 'text/plain' }), 415, 'unsupported_media_type');
+      assertOAuthError(await token(form({ grant_type: 'client_credentials', client_id: other.id, client_secret: key.secret })), 401, 'invalid_client');
+      assertOAuthError(await token(form({ grant_type: 'client_credentials' })), 401, 'invalid_client');
+      assertOAuthError(await token(form({ grant_type: 'password', username: owner.email, password: owner.password })), 400, 'unsupported_grant_type');
+      assertOAuthError(await token(form({ client_id: key.id, client_secret: key.secret })), 400, 'invalid_request');
+      assertOAuthError(await token('grant_type=client_credentials&grant_type=client_credentials'), 400, 'invalid_request');
+      assertOAuthError(await token(form({ grant_type: 'client_credentials', client_secret: key.secret }), basic(key.id, key.secret)), 400, 'invalid_request');
+      assertOAuthError(await token({ grant_type: 7 }, { 'content-type': 'application/json' }), 400, 'invalid_request');
+      const media = await token('grant_type=client_credentials', { 'content-type': 'text/plain' });
+      assert.deepEqual([media.statusCode, media.json().code], [415, 'unsupported_media_type']);
+    });
+
+    it('never replays a token request through Idempotency-Key (HTTP Basic is not in the replay scope)', async () => {
+      const headers = { ...basic(key.id, key.secret), 'idempotency-key': `k-${engine}` };
+      const first = await token(form({ grant_type: 'client_credentials' }), headers);
+      assert.equal(first.statusCode, 200, first.body);
+      const anonymous = await token(form({ grant_type: 'client_credentials' }), { ...FORM, 'idempotency-key': `k-${engine}` });
+      assertOAuthError(anonymous, 401, 'invalid_client');
+      assert.equal(anonymous.headers['idempotent-replayed'], undefined);
     });
 
     it('introspects: live credentials of the caller\'s tenant are active, revoked ones and strangers\' are not', async () => {
@@ -96,7 +108,8 @@ for (const engine of testEngines()) {
       assert.deepEqual([secret.active, secret.token_type, secret.client_id, secret.scope], [true, 'api_key', client.id, 'members.read']);
       // A person's token for this tenant too (the resource server checking its callers).
       const person = (await asServer(owner.accessToken)).json();
-      assert.deepEqual([person.active, person.sub, person.tid, typeof person.sid], [true, owner.userId, owner.tenantId, 'string']);
+      assert.deepEqual([person.active, person.sub, person.tid, person.sid], [true, owner.userId, owner.tenantId, undefined], 'the session id is the person\'s own');
+      assert.equal(typeof (await introspect(bearer(owner.accessToken), { token: owner.accessToken })).json().sid, 'string');
       // Authenticating with client credentials works as well as a bearer.
       const viaForm = await t.app.inject({ method: 'POST', url: '/api/v1/oauth/introspect', headers: FORM, payload: form({ token: clientToken, client_id: resourceServer.id, client_secret: resourceServer.secret }) });
       assert.equal(viaForm.json().active, true, viaForm.body);
@@ -121,8 +134,19 @@ for (const engine of testEngines()) {
       assert.equal((await introspect(bearer(person.accessToken), { token: person.accessToken })).json().active, true);
       assert.equal((await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(person.accessToken), payload: {} })).statusCode, 204);
       assert.deepEqual((await introspect(bearer(owner.accessToken), { token: person.accessToken })).json(), { active: false });
-      assertProblem(await introspect({}, { token: person.accessToken }), 401, 'invalid_client');
-      assertProblem(await introspect(bearer(owner.accessToken), {}), 400, 'invalid_request');
+      assertOAuthError(await introspect({}, { token: person.accessToken }), 401, 'invalid_client');
+      assertOAuthError(await introspect(bearer(owner.accessToken), {}), 400, 'invalid_request');
+    });
+
+    it('stops calling a person\'s token active once they are removed from its tenant', async () => {
+      const member = await signUp(t);
+      await withTenant(t.database.db, owner.tenantId, (trx) => insertMembership(trx, { tenantId: owner.tenantId, userId: member.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+      const switched = await t.app.inject({ method: 'POST', url: '/api/v1/auth/active-tenant', headers: bearer(member.accessToken), payload: { tenantId: owner.tenantId } });
+      const memberToken = switched.json().accessToken;
+      assert.equal((await introspect(bearer(key.secret), { token: memberToken })).json().active, true);
+      const removed = await t.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${owner.tenantId}/members/${member.userId}`, headers: bearer(owner.accessToken) });
+      assert.equal(removed.statusCode, 204, removed.body);
+      assert.deepEqual((await introspect(bearer(key.secret), { token: memberToken })).json(), { active: false });
     });
 
     it('advertises the token and introspection endpoints in the discovery document', async () => {

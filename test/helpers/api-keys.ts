@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { LightMyRequestResponse } from 'fastify';
 import type { TestApp } from './app.ts';
 import { bearer } from './users.ts';
 
@@ -30,4 +31,11 @@ export async function machineToken(t: TestApp, key: CreatedKey, scope?: string):
   const res = await t.app.inject({ method: 'POST', url: '/api/v1/oauth/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: form.toString() });
   assert.equal(res.statusCode, 200, res.body);
   return res.json().access_token;
+}
+
+/** An OAuth endpoint's error: `application/json` (RFC 6749 §5.2) carrying both the problem `code` and `error`. */
+export function assertOAuthError(res: LightMyRequestResponse, status: number, error: string): void {
+  assert.equal(res.statusCode, status, res.body);
+  assert.match(String(res.headers['content-type']), /^application\/json/);
+  assert.deepEqual([res.json().code, res.json().error], [error, error], res.body);
 }

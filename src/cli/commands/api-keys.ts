@@ -1,5 +1,6 @@
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { ApiKeyErrors } from '../../api-keys/api-keys.errors.ts';
+import { findKeyTenantState } from '../../api-keys/api-keys.repository.ts';
 import { presentApiKey } from '../../api-keys/api-keys.routes.ts';
 import { type ApiKeyDeps, type ApiKeyView, createApiKey, listKeys, revokeApiKey } from '../../api-keys/api-keys.service.ts';
 import type { AuditContext } from '../../audit/audit.repository.ts';
@@ -97,6 +98,13 @@ export const apiKeys: Command = {
             io.out('Store this secret now: it is shown only once and cannot be recovered (revoke the key and create another if it is lost).');
           }
           if (tenant.status !== 'active') io.err(`Note: tenant ${tenant.id} is ${tenant.status.replace('_', ' ')}; its keys are refused until it is active again.`);
+          const feature = preset.apiKeysFeature;
+          if (feature !== null) {
+            const state = await readTenant(database.db, tenant.id, (trx) => findKeyTenantState(trx, tenant.id, feature));
+            if (!(state?.featureOverride ?? preset.features.get(feature)?.default ?? false)) {
+              io.err(`Note: the ${feature} feature is off for tenant ${tenant.id}; under the "${preset.name}" preset its keys are refused until it is on.`);
+            }
+          }
           return 0;
         }
         case 'list': {
@@ -105,10 +113,13 @@ export const apiKeys: Command = {
           else printTable(keys, tenant.id, io);
           return 0;
         }
-        case 'revoke':
-          await revokeApiKey(deps, OPERATOR, parsed.tenantId, parsed.keyId);
+        case 'revoke': {
+          const revoked = await revokeApiKey(deps, OPERATOR, parsed.tenantId, parsed.keyId);
           io.out(`API key ${parsed.keyId} in tenant ${tenant.id} is revoked; requests with it are refused from now on.`);
+          const minted = revoked.filter((id) => id !== parsed.keyId);
+          if (minted.length > 0) io.out(`Also revoked the keys it minted: ${minted.join(', ')}.`);
           return 0;
+        }
       }
     } catch (error) {
       if (error instanceof AppError) {

@@ -57,7 +57,8 @@ const SWEEP_INTERVAL_MS = 60_000;
 /** Racing claimers loop at most this often (claim vanished, takeover lost) before answering 409. */
 const MAX_CLAIM_ATTEMPTS = 3;
 const KEY_SYNTAX = /^[\x20-\x7e]{1,255}$/;
-const REPLAYED_RESPONSE_HEADERS = ['content-type', 'location'] as const;
+/** `cache-control` too: a replayed once-only secret must stay `no-store`. */
+const REPLAYED_RESPONSE_HEADERS = ['content-type', 'location', 'cache-control'] as const;
 
 interface Claim extends KeyRef {
   /** The claim's `created_at`: completing or releasing touches the row only while it is still ours. */
@@ -69,6 +70,13 @@ declare module 'fastify' {
     /** Set while this request holds an idempotency claim whose response is still to be stored. */
     idempotencyClaim: Claim | null;
   }
+  interface FastifyContextConfig {
+    /**
+     * `false` for POSTs that must not be replayed: those whose caller is known only from a header the
+     * scope does not see (OAuth client authentication with HTTP Basic), and that are safe to repeat anyway.
+     */
+    idempotency?: boolean;
+  }
 }
 
 /** Registers the hooks; call after `installAuthentication` (the scope needs the principal) and before any route. */
@@ -77,7 +85,7 @@ export function installIdempotency(app: FastifyInstance): void {
   app.decorateRequest('idempotencyClaim', null);
 
   app.addHook('preHandler', async (request, reply) => {
-    if (request.method !== 'POST') return;
+    if (request.method !== 'POST' || request.routeOptions.config.idempotency === false) return;
     const header = request.headers[IDEMPOTENCY_HEADER];
     // The not-found handler has no route template and nothing to make idempotent.
     const route = request.routeOptions.url;
@@ -237,7 +245,7 @@ async function sweepExpired(db: Db, now: Date, request: FastifyRequest): Promise
 
 type OpenApiDocument = { paths?: Record<string, Record<string, { parameters?: unknown[] } | undefined> | undefined>; components?: Record<string, unknown> };
 
-/** Documents the header on every POST operation of the OpenAPI document (the hook applies to all of them). */
+/** Documents the header on the POST operations of the OpenAPI document (all but the OAuth endpoints). */
 export function withIdempotencyKeyParameter<T>(document: T): T {
   const doc = document as OpenApiDocument;
   const components = (doc.components ??= {}) as { parameters?: Record<string, unknown> };
@@ -252,8 +260,8 @@ export function withIdempotencyKeyParameter<T>(document: T): T {
     },
   };
   for (const path of Object.values(doc.paths ?? {})) {
-    const post = path?.post;
-    if (post !== undefined) post.parameters = [...(post.parameters ?? []), { $ref: '#/components/parameters/IdempotencyKey' }];
+    const post = path?.post as ({ parameters?: unknown[]; tags?: string[] } | undefined);
+    if (post !== undefined && !post.tags?.includes('oauth')) post.parameters = [...(post.parameters ?? []), { $ref: '#/components/parameters/IdempotencyKey' }];
   }
   return document;
 }

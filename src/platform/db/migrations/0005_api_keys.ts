@@ -17,7 +17,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       id text NOT NULL CHECK (id ~ '^key_[a-z2-7]{20}$'),
       name text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
       permissions text[] NOT NULL CHECK (cardinality(permissions) BETWEEN 1 AND 200),
-      secret_hash text NOT NULL UNIQUE CHECK (secret_hash ~ '^[0-9a-f]{64}$'),
+      secret_hash text NOT NULL CHECK (secret_hash ~ '^[0-9a-f]{64}$'),
       created_by_type text NOT NULL CHECK (created_by_type IN ('user', 'api_key', 'system')),
       created_by_id text,
       created_at timestamptz NOT NULL,
