@@ -1,4 +1,5 @@
 import { accountRoutes } from './accounts/accounts.routes.ts';
+import { adminRoutes } from './admin/admin.routes.ts';
 import { apiKeyRoutes } from './api-keys/api-keys.routes.ts';
 import { auditRoutes } from './audit/audit.routes.ts';
 import { setupRoutes } from './accounts/setup.routes.ts';
@@ -37,4 +38,5 @@ export const features: readonly Feature[] = [
   { name: 'api-keys', prefix: '/api/v1', routes: apiKeyRoutes },
   { name: 'oauth', prefix: '/api/v1', routes: oauthRoutes },
   { name: 'audit', prefix: '/api/v1', routes: auditRoutes },
+  { name: 'admin', prefix: '/api/v1', routes: adminRoutes },
 ];

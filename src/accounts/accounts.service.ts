@@ -10,6 +10,7 @@ import { AppError } from '../platform/http/errors.ts';
 import { newId, newTenantId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
 import { insertMembership } from '../tenants/memberships.repository.ts';
+import { grantOperatorShadows } from '../tenants/operator-access.ts';
 import { insertTenantWithFreeSlug, slugify } from '../tenants/tenants.repository.ts';
 import { AccountErrors } from './accounts.errors.ts';
 import { normalizeEmail } from './email.ts';
@@ -84,6 +85,7 @@ export async function signup(deps: AccountDeps, input: SignupInput, client: Clie
     await appendAuditEvent(trx, actor, { tenantId: user.id, action: 'user.signed_up', targetType: 'user', targetId: user.id, after: { email } }, now);
     await appendAuditEvent(trx, actor, { tenantId, action: 'tenant.created', targetType: 'tenant', targetId: tenantId, after: { slug: tenant.slug, name: tenant.name } }, now);
     await appendAuditEvent(trx, actor, { tenantId, action: 'member.added', targetType: 'user', targetId: user.id, after: { roles: [deps.ownerRole], kind: 'direct' } }, now);
+    await grantOperatorShadows(trx, tenantId, [user.id], actor, now);
 
     const tenants = [{ tenantId, slug: tenant.slug, name: tenant.name, status: tenant.status, kind: 'direct' as const, roles: [deps.ownerRole], joinedAt: now }];
     const pending = await openSession(trx, deps, { user, activeTenantId: tenantId, tenants, client, audit: actor });

@@ -1,5 +1,6 @@
 import { type Selectable, sql } from 'kysely';
 import type { Tx } from '../platform/db/context.ts';
+import { cursorInstant } from '../platform/http/cursor.ts';
 import type { InvitationsTable, InvitationStatus, MembershipKind, TenantStatus } from '../platform/db/schema.ts';
 
 export type InvitationRow = Selectable<InvitationsTable>;
@@ -205,7 +206,7 @@ export async function listInvitations(
   let select = trx
     .selectFrom('invitations')
     .selectAll()
-    .select(sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('position'))
+    .select(cursorInstant('created_at').as('position'))
     .where('tenant_id', '=', query.tenantId);
   if (query.status === 'pending') select = select.where('status', '=', 'pending').where('expires_at', '>', query.now);
   else if (query.status === 'expired') select = select.where('status', '=', 'pending').where('expires_at', '<=', query.now);

@@ -12,6 +12,7 @@ import { assertCanGrant } from '../permissions/authorize.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Config } from '../platform/config.ts';
 import { type Db, readSystem, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { newId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
@@ -359,25 +360,10 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 function encodeCursor(position: InvitationPosition): string {
-  return Buffer.from(JSON.stringify([position.createdAt, position.id])).toString('base64url');
+  return encodeKeysetCursor({ at: position.createdAt, id: position.id });
 }
 
 function decodeCursor(cursor: string): InvitationPosition {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2) {
-      const [createdAt, id] = value as unknown[];
-      if (typeof createdAt === 'string' && typeof id === 'string' && isExactInstant(createdAt)) return { createdAt, id };
-    }
-  } catch {
-    // Falls through to the problem below.
-  }
-  throw new AppError(InvitationErrors.INVALID_CURSOR);
-}
-
-/** `YYYY-MM-DDTHH:MM:SS.ffffffZ` naming a real instant, as the repository writes it. */
-function isExactInstant(text: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(text)) return false;
-  const ms = Date.parse(text);
-  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 23) === text.slice(0, 23);
+  const { at, id } = decodeKeysetCursor(cursor, InvitationErrors.INVALID_CURSOR);
+  return { createdAt: at, id: id };
 }

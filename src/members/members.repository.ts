@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Tx } from '../platform/db/context.ts';
+import { cursorInstant } from '../platform/http/cursor.ts';
 
 /** A direct member of a tenant as the member list shows it. Shadow memberships are never members. */
 export interface MemberRecord {
@@ -32,7 +33,7 @@ export async function listDirectMembers(trx: Tx, query: { tenantId: string; afte
   let select = trx
     .selectFrom('memberships as m')
     .innerJoin('users as u', 'u.id', 'm.user_id')
-    .select(['m.user_id', 'u.email', 'u.name', 'm.created_at', sql<string>`to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('position')])
+    .select(['m.user_id', 'u.email', 'u.name', 'm.created_at', cursorInstant('m.created_at').as('position')])
     .where('m.tenant_id', '=', query.tenantId)
     .where('m.kind', '=', 'direct');
   if (query.after !== undefined) {

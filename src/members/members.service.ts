@@ -4,9 +4,10 @@ import { type Access, resolveRole } from '../permissions/access.ts';
 import { assertCanGrant } from '../permissions/authorize.ts';
 import type { Clock } from '../platform/clock.ts';
 import { type Db, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
-import { loadCustomRoles } from '../roles/roles.repository.ts';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { Preset } from '../presets/presets.ts';
+import { loadCustomRoles } from '../roles/roles.repository.ts';
 import { MemberErrors } from './members.errors.ts';
 import {
   clearDefaultTenant,
@@ -150,25 +151,10 @@ function sameRoles(a: readonly string[], b: readonly string[]): boolean {
 }
 
 function encodeCursor(position: MemberPosition): string {
-  return Buffer.from(JSON.stringify([position.joinedAt, position.userId])).toString('base64url');
+  return encodeKeysetCursor({ at: position.joinedAt, id: position.userId });
 }
 
 function decodeCursor(cursor: string): MemberPosition {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2) {
-      const [joinedAt, userId] = value as unknown[];
-      if (typeof joinedAt === 'string' && typeof userId === 'string' && isExactInstant(joinedAt)) return { joinedAt, userId };
-    }
-  } catch {
-    // Falls through to the problem below.
-  }
-  throw new AppError(MemberErrors.INVALID_CURSOR);
-}
-
-/** `YYYY-MM-DDTHH:MM:SS.ffffffZ` naming a real instant (no 30 February), as the repository writes it. */
-function isExactInstant(text: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(text)) return false;
-  const ms = Date.parse(text);
-  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 23) === text.slice(0, 23);
+  const { at, id } = decodeKeysetCursor(cursor, MemberErrors.INVALID_CURSOR);
+  return { joinedAt: at, userId: id };
 }

@@ -5,6 +5,7 @@ import { type Db, enterTenantContext, readTenant, withTenant, withUser } from '.
 import { AppError } from '../platform/http/errors.ts';
 import { newTenantId } from '../platform/ids.ts';
 import { insertMembership, listDirectHolders, listTenantsOfUser, type UserTenant } from './memberships.repository.ts';
+import { grantOperatorShadows } from './operator-access.ts';
 import { TenantErrors } from './tenants.errors.ts';
 import { findTenant, insertTenant, listSubtree, moveTenant, type TenantDetails, type TreeNode, updateTenant } from './tenants.repository.ts';
 
@@ -55,6 +56,7 @@ export async function createTenant(deps: TenantDeps, owners: NewTenantOwners, in
         await insertMembership(trx, { tenantId: id, userId, kind: 'direct', roles: [deps.ownerRole], now });
         await appendAuditEvent(trx, audit, { tenantId: id, action: 'member.added', targetType: 'user', targetId: userId, after: { roles: [deps.ownerRole], kind: 'direct' } }, now);
       }
+      await grantOperatorShadows(trx, id, ownerIds, audit, now);
       if (input.parentId) {
         // The parent's own trail records it too, written in the parent's context.
         await enterTenantContext(trx, input.parentId);

@@ -1,0 +1,12 @@
+import { defineErrors } from '../platform/http/errors.ts';
+
+export const AdminErrors = defineErrors({
+  NOT_AN_OPERATOR: {
+    status: 403,
+    code: 'not_an_operator',
+    title: 'Only a platform super_admin, or a member of the admin tenancy with members.manage, may do this',
+  },
+  SUPER_ADMIN_REQUIRED: { status: 403, code: 'super_admin_required', title: 'Only a platform super_admin may do this' },
+  TENANT_NOT_ACTIVE: { status: 409, code: 'tenant_not_active', title: 'The tenant is not active' },
+  INVALID_CURSOR: { status: 400, code: 'invalid_cursor', title: 'The paging cursor is not valid' },
+});

@@ -1,0 +1,120 @@
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { AuditContext } from '../audit/audit.repository.ts';
+import { Nullable, Problems, TenantId } from '../auth/auth.schemas.ts';
+import { actorOf, requirePrincipal, requireUser } from '../auth/principal.ts';
+import { accessOf, authorize } from '../permissions/authorize.ts';
+import { AppError } from '../platform/http/errors.ts';
+import type { FastifyTypebox } from '../platform/http/types.ts';
+import { AdminErrors } from './admin.errors.ts';
+import { type AdminDeps, adminTenancyId, listInstall, makeAdminTenancy, setDefaultTenant } from './admin.service.ts';
+
+const InstallTenantSchema = Type.Object({
+  id: Type.String(),
+  slug: Type.String(),
+  name: Type.String(),
+  status: Type.String(),
+  parentId: Nullable(Type.String()),
+  createdAt: Type.String({ format: 'date-time' }),
+  isAdminTenancy: Type.Boolean({ description: 'The "ADMIN TENANCY" marker' }),
+  youAreHere: Type.Boolean({ description: "The caller's active tenant (the \"YOU ARE HERE\" marker)" }),
+});
+
+/**
+ * The operator's view of the install (SPEC 4, seed 001's Admin → Tenants): every tenant, the admin
+ * tenancy, and people's landing tenants. Operators are platform super_admins and the admin tenancy's
+ * members holding `members.manage` there (seed 001's ADMIN and SUPER_ADMIN).
+ */
+export async function adminRoutes(app: FastifyTypebox): Promise<void> {
+  const deps: AdminDeps = { db: app.deps.database.db, clock: app.deps.clock };
+
+  async function authorizeOperator(request: FastifyRequest): Promise<AuditContext> {
+    const principal = requirePrincipal(request);
+    const base = { ...actorOf(principal), requestId: request.id, ip: request.ip };
+    if (principal.kind === 'user' && principal.platformRole === 'super_admin') return { ...base, via: 'platform_admin' };
+    const adminTenancy = await adminTenancyId(deps);
+    if (adminTenancy !== undefined && (await accessOf(app, principal, adminTenancy)).permissions.has('members.manage')) return { ...base, via: 'direct' };
+    throw new AppError(AdminErrors.NOT_AN_OPERATOR);
+  }
+
+  app.get(
+    '/admin/tenants',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Every tenant of the install, with the admin tenancy and your active tenant marked, and how many are in use',
+        description: 'Operators only. Oldest first; every status but deleted. `limit` is the licence\'s tenant limit, null while there is none.',
+        querystring: Type.Object(
+          {
+            limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '`nextCursor` of the previous page' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            tenants: Type.Array(InstallTenantSchema),
+            inUse: Type.Integer({ description: 'Tenants in use (every status but deleted)' }),
+            limit: Nullable(Type.Integer({ description: 'The licensed tenant limit; null = unlimited' })),
+            nextCursor: Nullable(Type.String()),
+          }),
+          ...Problems,
+        },
+      },
+    },
+    async (request) => {
+      await authorizeOperator(request);
+      const principal = requirePrincipal(request);
+      const here = principal.tenantId;
+      const page = await listInstall(deps, { limit: request.query.limit, ...(request.query.cursor === undefined ? {} : { cursor: request.query.cursor }) });
+      return {
+        tenants: page.tenants.map((t) => ({ ...t, createdAt: t.createdAt.toISOString(), youAreHere: t.id === here })),
+        inUse: page.inUse,
+        limit: null,
+        nextCursor: page.nextCursor,
+      };
+    },
+  );
+
+  app.post(
+    '/admin/tenants/:tenantId/make-admin-tenancy',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Designate the admin tenancy; affects only tenants created afterwards',
+        description:
+          'Platform super_admin only. From now on, people whose primary tenant is this one get a shadow membership in every new tenant; ' +
+          'existing tenants keep the memberships they have. The tenant must be active.',
+        params: Type.Object({ tenantId: TenantId }),
+        response: { 200: Type.Object({ tenantId: Type.String(), previous: Nullable(Type.String()) }), ...Problems },
+      },
+    },
+    async (request) => {
+      const principal = requireUser(request);
+      if (principal.platformRole !== 'super_admin') throw new AppError(AdminErrors.SUPER_ADMIN_REQUIRED);
+      const audit = { actorType: 'user' as const, actorId: principal.userId, via: 'platform_admin' as const, requestId: request.id, ip: request.ip };
+      return makeAdminTenancy(deps, request.params.tenantId, audit);
+    },
+  );
+
+  app.put(
+    '/admin/users/:userId/default-tenant',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "Set a person's default (landing) tenant, which is also their primary tenant",
+        description: 'Needs `members.manage` in that tenant (or platform super_admin). The person must belong to it (`404 member_not_found` otherwise).',
+        params: Type.Object({ userId: Type.String({ pattern: '^usr_[a-z2-7]{20}$' }) }),
+        body: Type.Object({ tenantId: TenantId }, { additionalProperties: false }),
+        response: { 200: Type.Object({ userId: Type.String(), defaultTenantId: Type.String() }), ...Problems },
+      },
+    },
+    async (request) => {
+      const { userId } = request.params;
+      const { tenantId } = request.body;
+      const { audit } = await authorize(app, request, tenantId, 'members.manage');
+      await setDefaultTenant(deps, userId, tenantId, audit);
+      return { userId, defaultTenantId: tenantId };
+    },
+  );
+}
