@@ -1,10 +1,10 @@
 import { Type } from 'typebox';
 import { Problems, TenantId } from '../auth/auth.schemas.ts';
-import { requirePrincipal } from '../auth/principal.ts';
+import { requirePrincipal, requireUser } from '../auth/principal.ts';
 import { authorize } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import type { MemberRecord } from './members.repository.ts';
-import { changeMemberRoles, leaveTenant, listMembers, type MemberDeps, removeMember } from './members.service.ts';
+import { changeMemberRoles, leaveTenant, listMembers, type MemberDeps, removeMember, transferOwnership } from './members.service.ts';
 
 const RoleKey = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'A built-in role of the preset or a custom role of this tenant or an ancestor' });
 // Any text: an id that cannot exist is simply not a member (404), like any other stranger.
@@ -102,6 +102,30 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
       if (isSelf) await leaveTenant(deps, { access, audit }, { tenantId, userId });
       else await removeMember(deps, { access, audit }, { tenantId, userId });
       return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/tenants/:tenantId/transfer-ownership',
+    {
+      schema: {
+        tags: ['members'],
+        summary: 'Transfer ownership to an existing member, confirmed by typing the tenant slug',
+        description:
+          'Needs `tenant.transfer_ownership`; a person only, never an API key. The member becomes the owner; if you are a direct owner you swap ' +
+          'places (you take their former roles and keep your others). `404 member_not_found` for anyone who is not a direct member, ' +
+          '`409 already_owner` if they own it already, `422 confirmation_mismatch` if `confirm` is not the slug.',
+        params: Type.Object({ tenantId: TenantId }),
+        body: Type.Object({ userId: UserId, confirm: Type.String({ minLength: 1, maxLength: 100, description: "The tenant's slug" }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ owner: MemberSchema, previousOwner: Type.Union([MemberSchema, Type.Null()]) }), ...Problems },
+      },
+    },
+    async (request) => {
+      const { tenantId } = request.params;
+      const person = requireUser(request);
+      const { access, audit } = await authorize(app, request, tenantId, 'tenant.transfer_ownership');
+      const result = await transferOwnership(deps, { access, audit, userId: person.userId }, { tenantId, userId: request.body.userId }, request.body.confirm);
+      return { owner: presentMember(result.owner), previousOwner: result.previousOwner === null ? null : presentMember(result.previousOwner) };
     },
   );
 }

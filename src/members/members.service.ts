@@ -8,6 +8,7 @@ import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.
 import { AppError } from '../platform/http/errors.ts';
 import type { Preset } from '../presets/presets.ts';
 import { loadCustomRoles } from '../roles/roles.repository.ts';
+import { findTenant } from '../tenants/tenants.repository.ts';
 import { MemberErrors } from './members.errors.ts';
 import {
   clearDefaultTenant,
@@ -73,6 +74,53 @@ export async function changeMemberRoles(deps: MemberDeps, acting: Acting, target
       now,
     );
     return { ...member, roles: wanted };
+  });
+}
+
+/**
+ * SPEC 4, ownership transfer: to an existing direct member, confirmed by typing the tenant's slug. The
+ * recipient becomes owner; a caller who is a direct owner swaps places (they take the recipient's former
+ * roles, keeping their other ones), so the tenant has the same number of owners; an owner from an ancestor
+ * or the platform only adds one. Audited as `tenant.ownership_transferred` with both role changes.
+ */
+export async function transferOwnership(
+  deps: MemberDeps,
+  acting: Acting & { userId: string },
+  target: { tenantId: string; userId: string },
+  confirm: string,
+): Promise<{ owner: MemberRecord; previousOwner: MemberRecord | null }> {
+  const now = deps.clock.now();
+  const ownerRole = deps.preset.ownerRole;
+  return commitOwnerChange(deps, target.tenantId, async (trx) => {
+    const tenant = await findTenant(trx, target.tenantId);
+    if (tenant === undefined || tenant.slug !== confirm) throw new AppError(MemberErrors.CONFIRMATION_MISMATCH, { detail: 'type the tenant\'s slug in confirm to transfer its ownership' });
+    // Both rows locked in one order (by user id), so two transfers between the same two people cannot deadlock.
+    const locked = new Map<string, MemberRecord | undefined>();
+    for (const userId of [...new Set([target.userId, acting.userId])].sort()) locked.set(userId, await findDirectMemberForUpdate(trx, { tenantId: target.tenantId, userId }));
+    const recipient = locked.get(target.userId);
+    if (recipient === undefined) throw new AppError(MemberErrors.MEMBER_NOT_FOUND, { detail: 'ownership goes to a direct member of this tenant' });
+    if (recipient.roles.includes(ownerRole)) throw new AppError(MemberErrors.ALREADY_OWNER);
+    const caller = locked.get(acting.userId);
+    // Checked again under the lock: of two transfers racing from one owner, the second finds them no longer owner.
+    if (acting.access.via === 'direct' && !caller?.roles.includes(ownerRole)) {
+      throw new AppError(AuthErrors.FORBIDDEN, { detail: `ownership is transferred by a ${ownerRole}, and you no longer are one here` });
+    }
+    let previousOwner: MemberRecord | null = null;
+    if (caller?.roles.includes(ownerRole)) {
+      const roles = [...new Set([...caller.roles.filter((r) => r !== ownerRole), ...recipient.roles])].sort();
+      await replaceMemberRoles(trx, { tenantId: target.tenantId, userId: caller.userId, roles });
+      await appendAuditEvent(trx, acting.audit, { tenantId: target.tenantId, action: 'member.roles_changed', targetType: 'user', targetId: caller.userId, before: { roles: caller.roles }, after: { roles } }, now);
+      previousOwner = { ...caller, roles };
+    }
+    await replaceMemberRoles(trx, { ...target, roles: [ownerRole] });
+    await appendAuditEvent(trx, acting.audit, { tenantId: target.tenantId, action: 'member.roles_changed', targetType: 'user', targetId: target.userId, before: { roles: recipient.roles }, after: { roles: [ownerRole] } }, now);
+    await appendAuditEvent(
+      trx,
+      acting.audit,
+      { tenantId: target.tenantId, action: 'tenant.ownership_transferred', targetType: 'tenant', targetId: target.tenantId, before: { owner: previousOwner?.userId ?? null }, after: { owner: target.userId } },
+      now,
+    );
+    return { owner: { ...recipient, roles: [ownerRole] }, previousOwner };
   });
 }
 
