@@ -45,6 +45,11 @@ export interface Access {
   grants: ReadonlyMap<string, string>;
   /** Every permission some role would grant, before feature and status filters (for explanations). */
   roleGrants: ReadonlyMap<string, string>;
+  /**
+   * The part of `roleGrants` that comes from above the tenant: a `tenant_and_descendants` role in an ancestor,
+   * operator (shadow) access, or the platform. Lifting a suspension needs the permission from here.
+   */
+  fromAbove: ReadonlySet<string>;
   enabledFeatures: ReadonlySet<string>;
 }
 
@@ -66,6 +71,7 @@ export function enabledFeatures(preset: Preset, overrides: ReadonlyMap<string, b
 
 export function computeAccess(preset: Preset, input: AccessInput): Access {
   const roleGrants = new Map<string, string>();
+  const fromAbove = new Set<string>();
   let via: AccessVia | null = null;
   const own = input.memberships.find((m) => m.tenantId === input.tenantId) ?? null;
   if (own !== null) {
@@ -74,7 +80,10 @@ export function computeAccess(preset: Preset, input: AccessInput): Access {
       const role = resolveRole(preset, input, input.tenantId, key);
       if (role === undefined) continue;
       const how = own.kind === 'shadow' ? `role ${role.key} through operator (shadow) access` : `role ${role.key} in this tenant`;
-      for (const p of role.permissions) if (!roleGrants.has(p)) roleGrants.set(p, how);
+      for (const p of role.permissions) {
+        if (!roleGrants.has(p)) roleGrants.set(p, how);
+        if (own.kind === 'shadow') fromAbove.add(p);
+      }
     }
   }
   // Nearest ancestor first, so the reason names the closest grant.
@@ -85,7 +94,10 @@ export function computeAccess(preset: Preset, input: AccessInput): Access {
       const role = resolveRole(preset, input, ancestor, key);
       if (role === undefined || role.scope !== 'tenant_and_descendants') continue;
       via ??= 'ancestor';
-      for (const p of role.permissions) if (!roleGrants.has(p)) roleGrants.set(p, `role ${role.key} held in ancestor tenant ${ancestor} (applies to descendants)`);
+      for (const p of role.permissions) {
+        if (!roleGrants.has(p)) roleGrants.set(p, `role ${role.key} held in ancestor tenant ${ancestor} (applies to descendants)`);
+        fromAbove.add(p);
+      }
     }
   }
   if (input.apiKey !== undefined) {
@@ -94,15 +106,22 @@ export function computeAccess(preset: Preset, input: AccessInput): Access {
   }
   if (input.isSuperAdmin) {
     via ??= 'platform_admin';
-    for (const p of preset.permissions.keys()) if (!roleGrants.has(p)) roleGrants.set(p, 'platform super_admin');
+    for (const p of preset.permissions.keys()) {
+      if (!roleGrants.has(p)) roleGrants.set(p, 'platform super_admin');
+      fromAbove.add(p);
+    }
   }
+
+  // Outside `active` (suspended, pending deletion) only owners and those above may enter at all (SPEC 4).
+  const ownsIt = own?.kind === 'direct' && own.roles.includes(preset.ownerRole);
+  if (input.status !== 'active' && input.apiKey === undefined && !ownsIt && fromAbove.size === 0) via = null;
 
   const features = enabledFeatures(preset, input.featureOverrides);
   const grants = new Map<string, string>();
   const live = input.status !== 'deleted';
   for (const [permission, reason] of roleGrants) {
     const def = preset.permissions.get(permission);
-    if (def === undefined || !live) continue;
+    if (def === undefined || !live || via === null) continue;
     if (def.requiresFeature !== null && !features.has(def.requiresFeature)) continue;
     if (input.status !== 'active' && !def.whileSuspended) continue;
     grants.set(permission, reason);
@@ -119,6 +138,7 @@ export function computeAccess(preset: Preset, input: AccessInput): Access {
     permissions: new Set(grants.keys()),
     grants,
     roleGrants,
+    fromAbove,
     enabledFeatures: features,
   };
 }

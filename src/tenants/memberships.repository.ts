@@ -46,7 +46,8 @@ export interface UserTenant {
 }
 
 /**
- * Every tenant `userId` is a member of, with their roles there, oldest membership first.
+ * Every tenant `userId` is a member of and may enter, with their roles there, oldest membership first: a
+ * suspended or pending-deletion tenant only for its owners and operators.
  * Caller is in the user's context (withUser), which is what makes these rows visible across tenants.
  */
 export async function listTenantsOfUser(trx: Tx, userId: string): Promise<UserTenant[]> {
@@ -57,6 +58,21 @@ export async function listTenantsOfUser(trx: Tx, userId: string): Promise<UserTe
     .select(['m.tenant_id', 't.slug', 't.name', 't.status', 'm.kind', 'm.created_at', 'r.role_key'])
     .where('m.user_id', '=', userId)
     .where('t.status', '!=', 'deleted')
+    // Outside `active`, only owners and operators (shadow) may still enter (SPEC 4, lifecycle).
+    .where((eb) =>
+      eb.or([
+        eb('t.status', '=', 'active'),
+        eb('m.kind', '=', 'shadow'),
+        eb.exists(
+          eb
+            .selectFrom('membership_roles as o')
+            .select('o.role_key')
+            .whereRef('o.tenant_id', '=', 'm.tenant_id')
+            .whereRef('o.user_id', '=', 'm.user_id')
+            .where('o.role_key', '=', eb.selectFrom('platform_settings').select('value').where('key', '=', 'owner_role')),
+        ),
+      ]),
+    )
     .orderBy('m.created_at')
     .orderBy('m.tenant_id')
     .orderBy('r.role_key')

@@ -1,5 +1,5 @@
 import type { Tx } from '../platform/db/context.ts';
-import type { TenantsTable } from '../platform/db/schema.ts';
+import type { TenantStatus, TenantsTable } from '../platform/db/schema.ts';
 import { randomBase32 } from '../platform/ids.ts';
 import { type Selectable, sql } from 'kysely';
 
@@ -79,6 +79,12 @@ export interface TenantDetails {
 }
 
 /** Caller is in the tenant's context (or an ancestor's, which may read descendants' tenant rows). */
+/** The tenant's status, its row locked for the rest of the transaction (lifecycle changes). */
+export async function lockTenantStatus(trx: Tx, tenantId: string): Promise<{ status: TenantStatus; isAdminTenancy: boolean } | undefined> {
+  const row = await trx.selectFrom('tenants').select(['status', 'is_admin_tenancy']).where('id', '=', tenantId).forUpdate().executeTakeFirst();
+  return row === undefined ? undefined : { status: row.status, isAdminTenancy: row.is_admin_tenancy };
+}
+
 export async function findTenant(trx: Tx, tenantId: string): Promise<TenantDetails | undefined> {
   const row = await trx
     .selectFrom('tenants as t')
@@ -116,12 +122,13 @@ export async function findTenant(trx: Tx, tenantId: string): Promise<TenantDetai
   };
 }
 
-export async function updateTenant(trx: Tx, tenantId: string, changes: { name?: string; data?: Record<string, unknown> }, now: Date): Promise<void> {
+export async function updateTenant(trx: Tx, tenantId: string, changes: { name?: string; data?: Record<string, unknown>; status?: TenantStatus }, now: Date): Promise<void> {
   await trx
     .updateTable('tenants')
     .set({
       ...(changes.name === undefined ? {} : { name: changes.name }),
       ...(changes.data === undefined ? {} : { data: JSON.stringify(changes.data) }),
+      ...(changes.status === undefined ? {} : { status: changes.status }),
       updated_at: now,
     })
     .where('id', '=', tenantId)

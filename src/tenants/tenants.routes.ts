@@ -12,7 +12,7 @@ import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import type { TenantDetails, TreeNode } from './tenants.repository.ts';
 import { SLUG_PATTERN } from './tenants.repository.ts';
-import { createTenant, getTenant, listMyTenants, listTree, moveTenantTo, type TenantDeps, updateTenantDetails } from './tenants.service.ts';
+import { createTenant, getTenant, listMyTenants, listTree, moveTenantTo, setSuspended, type TenantDeps, updateTenantDetails } from './tenants.service.ts';
 
 const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 2, maxLength: 63, description: 'Lowercase letters, digits and dashes' });
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
@@ -211,4 +211,40 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
       return presentNodes(await listTree(deps(), request.params.tenantId, { childrenOnly: false }));
     },
   );
+
+  for (const [action, suspend] of [['suspend', true], ['resume', false]] as const) {
+    app.post(
+      `/tenants/:tenantId/${action}`,
+      {
+        schema: {
+          tags: ['tenants'],
+          summary: suspend
+            ? 'Suspend a tenant: data kept; only its owners and those above may enter, read-only plus billing; its API keys stop'
+            : 'Resume a suspended tenant',
+          description:
+            'Needs `tenant.suspend` from above the tenant: a `tenant_and_descendants` role in an ancestor, operator (shadow) access, or platform ' +
+            'super_admin, so a tenant cannot lift its own suspension. Idempotent. `409 tenant_status_conflict` while pending deletion' +
+            (suspend ? '; `409 admin_tenancy` for the admin tenancy. The tenants below are not suspended with it.' : '.'),
+          params: TenantParams,
+          body: Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500, description: 'Kept in the audit trail' })) }, { additionalProperties: false, description: 'Optional' }),
+          response: { 200: TenantSchema, ...Problems },
+        },
+        preValidation: async (request) => {
+          request.body ??= {};
+        },
+      },
+      async (request) => {
+        const { tenantId } = request.params;
+        const { access, audit } = await authorize(app, request, tenantId);
+        if (!access.fromAbove.has('tenant.suspend')) {
+          throw new AppError(AuthErrors.FORBIDDEN, {
+            detail: 'suspending and resuming need tenant.suspend from above this tenant: a role in an ancestor, operator access or the platform',
+            permission: 'tenant.suspend',
+          });
+        }
+        const { reason } = request.body;
+        return presentTenant(await setSuspended(deps(), tenantId, { suspend, ...(reason === undefined ? {} : { reason }) }, audit));
+      },
+    );
+  }
 }

@@ -7,7 +7,7 @@ import { newTenantId } from '../platform/ids.ts';
 import { insertMembership, listDirectHolders, listTenantsOfUser, type UserTenant } from './memberships.repository.ts';
 import { grantOperatorShadows } from './operator-access.ts';
 import { TenantErrors } from './tenants.errors.ts';
-import { findTenant, insertTenant, listSubtree, moveTenant, type TenantDetails, type TreeNode, updateTenant } from './tenants.repository.ts';
+import { findTenant, insertTenant, listSubtree, lockTenantStatus, moveTenant, type TenantDetails, type TreeNode, updateTenant } from './tenants.repository.ts';
 
 export interface TenantDeps {
   db: Db;
@@ -100,6 +100,28 @@ export async function updateTenantDetails(deps: TenantDeps, tenantId: string, ch
       before: { name: before.name, data: before.data },
       after: { name: name ?? before.name, data: data ?? before.data },
     }, now);
+  });
+  return getTenant(deps, tenantId);
+}
+
+/**
+ * SPEC 4, lifecycle: suspend (data kept; only owners and those above may enter, read-only plus billing; API
+ * keys and their tokens refused) and resume. Suspending a suspended tenant, or resuming an active one,
+ * changes nothing; a tenant pending deletion is restored, not resumed; the admin tenancy is never suspended.
+ * The tenants below are not touched.
+ */
+export async function setSuspended(deps: TenantDeps, tenantId: string, change: { suspend: boolean; reason?: string }, audit: AuditContext): Promise<TenantDetails> {
+  const now = deps.clock.now();
+  await withTenant(deps.db, tenantId, async (trx) => {
+    const current = await lockTenantStatus(trx, tenantId);
+    if (current === undefined || current.status === 'deleted') throw new AppError(TenantErrors.TENANT_NOT_FOUND);
+    const target = change.suspend ? 'suspended' : 'active';
+    if (current.status === target) return;
+    if (current.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is pending deletion: restore it first' });
+    if (change.suspend && current.isAdminTenancy) throw new AppError(TenantErrors.ADMIN_TENANCY);
+    await updateTenant(trx, tenantId, { status: target }, now);
+    const action = change.suspend ? 'tenant.suspended' : 'tenant.resumed';
+    await appendAuditEvent(trx, audit, { tenantId, action, targetType: 'tenant', targetId: tenantId, before: { status: current.status }, after: { status: target, ...(change.reason === undefined ? {} : { reason: change.reason }) } }, now);
   });
   return getTenant(deps, tenantId);
 }
