@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { type AddressInfo, createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { TenantryClient, TenantryError } from '../../sdk/src/index.ts';
+import { createKey, type CreatedKey } from '../helpers/api-keys.ts';
+import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { testEngines } from '../helpers/database.ts';
+import { bearer, signUp, type SignedUp } from '../helpers/users.ts';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** The SDK against a real, listening Tenantry: a service verifying people's tokens and asking about them. */
+for (const engine of testEngines()) {
+  describe(`@tenantry/sdk [${engine}]`, () => {
+    let t: TestApp;
+    let base: string;
+    let owner: SignedUp;
+    let key: CreatedKey;
+    let calls: string[];
+    let client: TenantryClient;
+
+    before(async () => {
+      // The SDK's JWKS client checks expiry against the real clock; the issuer is where the server listens.
+      const port = await freePort();
+      base = `http://127.0.0.1:${port}`;
+      t = await createTestApp(engine, { clockStart: new Date(), env: { TENANTRY_PUBLIC_URL: base, TENANTRY_AUTH_RATE_LIMIT: '1000' } });
+      await t.app.listen({ port, host: '127.0.0.1' });
+      owner = await signUp(t);
+      key = await createKey(t, owner.accessToken, owner.tenantId, ['members.read', 'tenant.read']);
+      calls = [];
+      const counting: typeof fetch = (input, init) => {
+        calls.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname}`);
+        return fetch(input, init);
+      };
+      client = new TenantryClient({ baseUrl: `${base}/`, apiKey: key.secret, fetch: counting });
+    });
+    after(() => t.close());
+
+    it('verifies a person\'s access token locally against the published keys', async () => {
+      const claims = await client.verifyAccessToken(owner.accessToken);
+      assert.deepEqual([claims.sub, claims.tid, claims.roles], [owner.userId, owner.tenantId, ['owner']]);
+      const [header, payload] = owner.accessToken.split('.');
+      const forged = `${header}.${payload}.${'A'.repeat(86)}`;
+      await assert.rejects(client.verifyAccessToken(forged), /signature/);
+    });
+
+    it('checks permissions for the service itself and for a person, with the reason', async () => {
+      assert.deepEqual(await client.check({ tenantId: owner.tenantId, permission: 'members.read' }), { allowed: true, reason: `granted by API key ${key.id}` });
+      const person = await client.check({ tenantId: owner.tenantId, permission: 'tenant.delete', subject: owner.userId });
+      assert.equal(person.allowed, true);
+      const many = await client.checkMany([
+        { tenantId: owner.tenantId, permission: 'members.manage' },
+        { tenantId: owner.tenantId, permission: 'tenant.read' },
+      ]);
+      assert.deepEqual(many.map((r) => r.allowed), [false, true]);
+    });
+
+    it('exchanges the key for a token once and reuses it', async () => {
+      const before = calls.filter((c) => c === 'POST /api/v1/oauth/token').length;
+      await client.check({ tenantId: owner.tenantId, permission: 'tenant.read' });
+      await Promise.all([client.check({ tenantId: owner.tenantId, permission: 'tenant.read' }), client.introspect(owner.accessToken)]);
+      assert.equal(calls.filter((c) => c === 'POST /api/v1/oauth/token').length, before, 'no new exchange while the token is fresh');
+      assert.ok(before <= 1);
+    });
+
+    it('introspects, and turns problem documents into TenantryError', async () => {
+      const live = await client.introspect(owner.accessToken);
+      assert.equal(live.active, true);
+      const other = await signUp(t);
+      await assert.rejects(client.request('GET', `/api/v1/tenants/${other.tenantId}`), (error: unknown) => {
+        assert.ok(error instanceof TenantryError);
+        assert.deepEqual([error.status, error.code], [404, 'tenant_not_found']);
+        return true;
+      });
+      // Revoked: the next exchange is refused, and so is every call.
+      const revoke = await t.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${owner.tenantId}/api-keys/${key.id}`, headers: bearer(owner.accessToken) });
+      assert.equal(revoke.statusCode, 204);
+      await assert.rejects(client.check({ tenantId: owner.tenantId, permission: 'tenant.read' }), (error: unknown) => error instanceof TenantryError && error.status === 401);
+    });
+  });
+}
