@@ -13,6 +13,7 @@ import { createMailTransport } from './mail/transports.ts';
 import { OutboxWorker } from './mail/outbox.ts';
 import { AccessResolver, INVALIDATE_CHANNEL } from './permissions/access-resolver.ts';
 import { onCommittedScope } from './platform/db/context.ts';
+import { purgeDueTenants } from './tenants/deletion.service.ts';
 import { KeyStore } from './tokens/key-store.ts';
 import type { AppDeps } from './platform/deps.ts';
 import { AppError, HttpErrors } from './platform/http/errors.ts';
@@ -31,6 +32,7 @@ export interface BuildOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const PURGE_INTERVAL_MS = 60_000;
 
 export const API_VERSION = '0.1.0';
 
@@ -57,13 +59,22 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
   app.decorate('access', new AccessResolver({ db: deps.database.db, preset: deps.preset }));
   onCommittedScope(deps.database.db, (scope) => app.access.invalidate(scope));
   let unlisten: (() => Promise<void>) | undefined;
+  let purgeTimer: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
     unlisten = await deps.database.listen(INVALIDATE_CHANNEL, (scope) => app.access.invalidate(scope), () => app.access.invalidate('*'));
     await app.keys.signingKey();
-    if (options.startBackgroundJobs) app.outbox.start();
+    if (options.startBackgroundJobs) {
+      app.outbox.start();
+      // Pending deletions whose grace has run out are purged within a minute, by whichever node gets there.
+      purgeTimer = setInterval(() => {
+        purgeDueTenants({ db: deps.database.db, clock: deps.clock }).catch((err: unknown) => logger.error({ err }, 'purging due tenants failed'));
+      }, PURGE_INTERVAL_MS);
+      purgeTimer.unref();
+    }
   });
   app.addHook('onClose', async () => {
     await unlisten?.();
+    clearInterval(purgeTimer);
     await app.outbox.stop();
     if (deps.mailTransport === undefined) await mailTransport.close();
   });

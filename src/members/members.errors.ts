@@ -6,5 +6,4 @@ export const MemberErrors = defineErrors({
   LAST_OWNER: { status: 409, code: 'last_owner', title: 'The tenant would be left without an owner' },
   INVALID_CURSOR: { status: 400, code: 'invalid_cursor', title: 'The paging cursor is not valid' },
   ALREADY_OWNER: { status: 409, code: 'already_owner', title: 'This member already holds the owner role' },
-  CONFIRMATION_MISMATCH: { status: 422, code: 'confirmation_mismatch', title: "confirm must be the tenant's slug" },
 });

@@ -8,6 +8,7 @@ import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.
 import { AppError } from '../platform/http/errors.ts';
 import type { Preset } from '../presets/presets.ts';
 import { loadCustomRoles } from '../roles/roles.repository.ts';
+import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { findTenant } from '../tenants/tenants.repository.ts';
 import { MemberErrors } from './members.errors.ts';
 import {
@@ -93,7 +94,7 @@ export async function transferOwnership(
   const ownerRole = deps.preset.ownerRole;
   return commitOwnerChange(deps, target.tenantId, async (trx) => {
     const tenant = await findTenant(trx, target.tenantId);
-    if (tenant === undefined || tenant.slug !== confirm) throw new AppError(MemberErrors.CONFIRMATION_MISMATCH, { detail: 'type the tenant\'s slug in confirm to transfer its ownership' });
+    if (tenant === undefined || tenant.slug !== confirm) throw new AppError(TenantErrors.CONFIRMATION_MISMATCH, { detail: 'type the tenant\'s slug in confirm to transfer its ownership' });
     // Both rows locked in one order (by user id), so two transfers between the same two people cannot deadlock.
     const locked = new Map<string, MemberRecord | undefined>();
     for (const userId of [...new Set([target.userId, acting.userId])].sort()) locked.set(userId, await findDirectMemberForUpdate(trx, { tenantId: target.tenantId, userId }));

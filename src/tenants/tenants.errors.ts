@@ -8,4 +8,7 @@ export const TenantErrors = defineErrors({
   DATA_TOO_LARGE: { status: 422, code: 'data_too_large', title: 'The data object is too large' },
   STATUS_CONFLICT: { status: 409, code: 'tenant_status_conflict', title: "The tenant's status does not allow this" },
   ADMIN_TENANCY: { status: 409, code: 'admin_tenancy', title: 'The admin tenancy cannot be suspended or deleted' },
+  CONFIRMATION_MISMATCH: { status: 422, code: 'confirmation_mismatch', title: "confirm must be the tenant's slug" },
+  ACTIVE_TENANT: { status: 409, code: 'active_tenant', title: 'You cannot delete the tenant you are working in; switch to another first' },
+  HAS_CHILDREN: { status: 409, code: 'tenant_has_children', title: 'The tenant has tenants below it; delete the whole subtree (includeDescendants) or move them first' },
 });

@@ -10,6 +10,7 @@ import { type ApiKeyPrincipal, auditContextOf, requirePrincipal } from '../auth/
 import { accessOf, authorize } from '../permissions/authorize.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
+import { type DeletionCaller, type DeletionDeps, requestDeletion, restoreTenant } from './deletion.service.ts';
 import type { TenantDetails, TreeNode } from './tenants.repository.ts';
 import { SLUG_PATTERN } from './tenants.repository.ts';
 import { createTenant, getTenant, listMyTenants, listTree, moveTenantTo, setSuspended, type TenantDeps, updateTenantDetails } from './tenants.service.ts';
@@ -247,4 +248,68 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
       },
     );
   }
+
+  const deletionDeps = (): DeletionDeps => ({ db: app.deps.database.db, clock: app.deps.clock, graceDays: app.access.preset.policies.deletionGraceDays });
+  const deletionCaller = async (request: FastifyRequest, tenantId: string): Promise<DeletionCaller> => {
+    const principal = requirePrincipal(request);
+    const { audit } = await authorize(app, request, tenantId);
+    return { audit, activeTenantId: principal.tenantId, accessTo: (id) => accessOf(app, principal, id) };
+  };
+
+  app.delete(
+    '/tenants/:tenantId',
+    {
+      schema: {
+        tags: ['tenants'],
+        summary: 'Delete a tenant: pending deletion for the preset\'s grace period (restorable), then purged; or at once with no grace',
+        description:
+          'Needs `tenant.delete` (for a suspended tenant, from above it) and `confirm` = the slug. Never your active tenant (`409 active_tenant`) nor ' +
+          'the admin tenancy (`409 admin_tenancy`). A tenant with tenants below answers `409 tenant_has_children` unless `includeDescendants` ' +
+          'deletes the whole subtree, each of which you must be allowed to delete. The purge removes every row of the tenant, re-points people ' +
+          'whose default tenant it was, deletes people left with no membership, and reports the counts.',
+        params: TenantParams,
+        body: Type.Object({ confirm: Type.String({ minLength: 1, maxLength: 100 }), includeDescendants: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({
+            status: Type.Union([Type.Literal('pending_deletion'), Type.Literal('deleted')]),
+            tenants: Type.Array(Type.String(), { description: 'Every tenant this deleted, deepest first' }),
+            purgeAfter: Type.Optional(Type.String({ format: 'date-time' })),
+            purged: Type.Optional(
+              Type.Array(
+                Type.Object({
+                  tenantId: Type.String(),
+                  removed: Type.Record(Type.String(), Type.Integer(), { description: 'Rows removed per table' }),
+                  usersRepointed: Type.Integer(),
+                  usersDeleted: Type.Integer(),
+                }),
+              ),
+            ),
+          }),
+          ...Problems,
+        },
+      },
+    },
+    async (request) => {
+      const { tenantId } = request.params;
+      const result = await requestDeletion(deletionDeps(), await deletionCaller(request, tenantId), tenantId, request.body);
+      return result.status === 'pending_deletion' ? { status: result.status, tenants: result.tenants, purgeAfter: result.purgeAfter.toISOString() } : result;
+    },
+  );
+
+  app.post(
+    '/tenants/:tenantId/restore',
+    {
+      schema: {
+        tags: ['tenants'],
+        summary: 'Restore a tenant pending deletion (and the tenants below it that were deleted with it)',
+        description: 'Needs `tenant.delete`. `409 tenant_status_conflict` unless the tenant is pending deletion.',
+        params: TenantParams,
+        response: { 200: Type.Object({ tenants: Type.Array(Type.String()) }), ...Problems },
+      },
+    },
+    async (request) => {
+      const { tenantId } = request.params;
+      return { tenants: await restoreTenant(deletionDeps(), await deletionCaller(request, tenantId), tenantId) };
+    },
+  );
 }

@@ -24,6 +24,8 @@ export interface TenantsTable {
   updated_at: Timestamp;
   last_active_at: Timestamp | null;
   is_admin_tenancy: Generated<boolean>;
+  deletion_requested_at: Timestamp | null;
+  purge_after: Timestamp | null;
 }
 
 export interface UsersTable {
