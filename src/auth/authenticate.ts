@@ -8,7 +8,7 @@ import { isMachineToken, verifyAccessToken } from '../tokens/access-tokens.ts';
 import type { KeyStore } from '../tokens/key-store.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { ACCESS_COOKIE, CSRF_HEADER, csrfTokenFor } from './cookies.ts';
-import type { ApiKeyPrincipal, UserPrincipal } from './principal.ts';
+import { type ApiKeyPrincipal, userPrincipal } from './principal.ts';
 import { findLiveSession } from './sessions.repository.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -50,17 +50,7 @@ export function installAuthentication(app: FastifyInstance, keys: KeyStore): voi
         throw new AppError(AuthErrors.CSRF_TOKEN_INVALID);
       }
     }
-    const principal: UserPrincipal = {
-      kind: 'user',
-      userId: user.id,
-      sessionId: session.id,
-      email: user.email,
-      emailVerified: user.email_verified_at !== null,
-      platformRole: user.platform_role,
-      tenantId: typeof claims.tid === 'string' ? claims.tid : null,
-      transport: credentials.transport,
-    };
-    request.principal = principal;
+    request.principal = userPrincipal(user, { sessionId: session.id, tenantId: typeof claims.tid === 'string' ? claims.tid : null, transport: credentials.transport });
   });
 }
 

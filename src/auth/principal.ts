@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { UserRow } from '../accounts/users.repository.ts';
 import type { AuditContext } from '../audit/audit.repository.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { AuthErrors } from './auth.errors.ts';
@@ -33,6 +34,20 @@ export interface ApiKeyPrincipal {
 }
 
 export type Principal = UserPrincipal | ApiKeyPrincipal;
+
+/** The principal for a person whose session was found live. */
+export function userPrincipal(user: UserRow, session: { sessionId: string; tenantId: string | null; transport: UserPrincipal['transport'] }): UserPrincipal {
+  return {
+    kind: 'user',
+    userId: user.id,
+    sessionId: session.sessionId,
+    email: user.email,
+    emailVerified: user.email_verified_at !== null,
+    platformRole: user.platform_role,
+    tenantId: session.tenantId,
+    transport: session.transport,
+  };
+}
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,7 +1,7 @@
 import { type ApiKeyDeps, authenticateKeyId, authenticateSecret, type UsableKey } from '../api-keys/api-keys.service.ts';
 import { looksLikeApiKeySecret, parseApiKeySecret } from '../api-keys/credentials.ts';
 import { findUserById } from '../accounts/users.repository.ts';
-import type { Principal, UserPrincipal } from '../auth/principal.ts';
+import { type Principal, userPrincipal } from '../auth/principal.ts';
 import { findLiveSession } from '../auth/sessions.repository.ts';
 import type { Access } from '../permissions/access.ts';
 import { AppError } from '../platform/http/errors.ts';
@@ -128,17 +128,7 @@ async function personMayStillAct(deps: OAuthDeps, claims: VerifiedAccessClaims, 
   const user = session?.user_id === claims.sub ? await findUserById(deps.db, claims.sub) : undefined;
   if (user === undefined) return false;
   if (tid === null) return true;
-  const person: UserPrincipal = {
-    kind: 'user',
-    userId: user.id,
-    sessionId: claims.sid,
-    email: user.email,
-    emailVerified: user.email_verified_at !== null,
-    platformRole: user.platform_role,
-    tenantId: tid,
-    transport: 'bearer',
-  };
-  return (await deps.accessOf(person, tid)).visible;
+  return (await deps.accessOf(userPrincipal(user, { sessionId: claims.sid, tenantId: tid, transport: 'bearer' }), tid)).visible;
 }
 
 async function mayIntrospect(deps: OAuthDeps, caller: Principal, token: Exclude<Introspection, { active: false }>): Promise<boolean> {
