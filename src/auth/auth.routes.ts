@@ -21,7 +21,7 @@ import { listTenantsOfUser } from '../tenants/memberships.repository.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { clearAuthCookies, refreshTokenFromCookie, setAuthCookies } from './cookies.ts';
 import { login } from './login.service.ts';
-import { auditContextOf, requireUser } from './principal.ts';
+import { auditContextOf, requireUser, type UserPrincipal } from './principal.ts';
 import { authorizationObject, endSession, refreshSession, type SessionDeps, type SessionTokens, switchActiveTenant } from './sessions.service.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
@@ -37,7 +37,17 @@ export function credentialRateLimit(app: FastifyTypebox) {
 }
 
 export function sessionDeps(app: FastifyTypebox): SessionDeps {
-  return { db: app.deps.database.db, clock: app.deps.clock, config: app.deps.config, keys: app.keys };
+  return {
+    db: app.deps.database.db,
+    clock: app.deps.clock,
+    config: app.deps.config,
+    keys: app.keys,
+    reaches: async (subject, tenantId) => (await app.access.forUser(subject, tenantId)).visible,
+  };
+}
+
+function subjectOf(principal: UserPrincipal): { userId: string; isSuperAdmin: boolean } {
+  return { userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' };
 }
 
 /** Sends the tokens as the body, or in cookie mode as cookies; returns the body's token fields. */
@@ -132,7 +142,10 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
         tenants: await listTenantsOfUser(trx, principal.userId),
       }));
       if (user === undefined) throw new AppError(AuthErrors.SESSION_ENDED);
-      const active = tenants.some((t) => t.tenantId === principal.tenantId) ? principal.tenantId : null;
+      // A tenant reached through an ancestor's role (or as platform admin) is active without a membership.
+      const active = principal.tenantId !== null && (tenants.some((t) => t.tenantId === principal.tenantId) || (await deps.reaches?.(subjectOf(principal), principal.tenantId)))
+        ? principal.tenantId
+        : null;
       return { user: presentUser(user), activeTenantId: active, authorization: authorizationObject(tenants) };
     },
   );
@@ -149,7 +162,7 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
     },
     async (request, reply) => {
       const principal = requireUser(request);
-      const access = await app.access.forUser({ userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' }, request.body.tenantId);
+      const access = await app.access.forUser(subjectOf(principal), request.body.tenantId);
       if (!access.visible) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
       const tokens = await switchActiveTenant(deps, { userId: principal.userId, sessionId: principal.sessionId, tenantId: request.body.tenantId });
       return deliverTokens(app, reply, tokens, principal.transport === 'cookie');

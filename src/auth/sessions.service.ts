@@ -1,5 +1,5 @@
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
-import type { UserRow } from '../accounts/users.repository.ts';
+import { findUserById, type UserRow } from '../accounts/users.repository.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Config } from '../platform/config.ts';
 import { type Db, enterTenantContext, enterUserContext, type Tx, withUser } from '../platform/db/context.ts';
@@ -21,6 +21,11 @@ export interface SessionDeps {
   clock: Clock;
   config: Config;
   keys: KeyStore;
+  /**
+   * Whether the person may still enter a tenant they are not a member of (reached through an ancestor's
+   * role, or as platform admin): the permission resolver's answer. Without it only memberships count.
+   */
+  reaches?: (subject: { userId: string; isSuperAdmin: boolean }, tenantId: string) => Promise<boolean>;
 }
 
 export interface ClientInfo {
@@ -154,19 +159,28 @@ export async function refreshSession(deps: SessionDeps, refreshToken: string, au
     const { session } = claim;
     await enterUserContext(trx, session.user_id);
     const tenants = await listTenantsOfUser(trx, session.user_id);
-    const activeTenantId = tenants.some((t) => t.tenantId === session.active_tenant_id) ? session.active_tenant_id : null;
+    const user = await findUserById(trx, session.user_id);
     const next = newSecret(REFRESH_TOKEN_PREFIX);
     const expiresAt = new Date(now.getTime() + SESSION_IDLE_MS);
     await insertRefreshToken(trx, { hash: hashSecret(next), sessionId: session.id, expiresAt, now });
-    await touchSession(trx, session.id, { expiresAt, activeTenantId }, now);
+    await touchSession(trx, session.id, { expiresAt, activeTenantId: session.active_tenant_id }, now);
     return {
       outcome: 'rotated' as const,
-      pending: { userId: session.user_id, sessionId: session.id, refreshToken: next, refreshTokenExpiresAt: expiresAt, activeTenantId, tenants },
+      isSuperAdmin: user?.platform_role === 'super_admin',
+      pending: { userId: session.user_id, sessionId: session.id, refreshToken: next, refreshTokenExpiresAt: expiresAt, activeTenantId: session.active_tenant_id, tenants },
     };
   });
   if (result.outcome === 'reused') throw new AppError(AuthErrors.REFRESH_TOKEN_REUSED);
   if (result.outcome === 'invalid') throw new AppError(AuthErrors.INVALID_REFRESH_TOKEN);
-  return finishTokens(deps, result.pending);
+  const { pending } = result;
+  // The session keeps its tenant; the new token names it only while the person can still enter it. Asked
+  // after the commit: the resolver opens its own transaction (one connection on the embedded engine).
+  const active = pending.activeTenantId;
+  if (active !== null && !pending.tenants.some((t) => t.tenantId === active)) {
+    const reachable = (await deps.reaches?.({ userId: pending.userId, isSuperAdmin: result.isSuperAdmin }, active)) ?? false;
+    if (!reachable) pending.activeTenantId = null;
+  }
+  return finishTokens(deps, pending);
 }
 
 /**

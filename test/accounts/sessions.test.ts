@@ -61,6 +61,27 @@ for (const engine of testEngines()) {
       assert.equal((await login({ email: user.email, password: user.password })).json().activeTenantId, second);
     });
 
+    it('asks a several-tenant user to choose when their default tenant is one they no longer belong to', async () => {
+      const user = await signUp(t);
+      const kept = await addTenant(user, 'Kept');
+      const left = await addTenant(user, 'Left');
+      await t.database.db.updateTable('users').set({ default_tenant_id: left }).where('id', '=', user.userId).execute();
+      assert.equal((await login({ email: user.email, password: user.password })).json().activeTenantId, left, 'the default is honoured while it is valid');
+
+      // Gone from the tenant behind the default's back (the membership row only; the default stays stale).
+      await withTenant(t.database.db, left, (trx) => trx.deleteFrom('memberships').where('tenant_id', '=', left).where('user_id', '=', user.userId).execute());
+      const stale = await t.database.db.selectFrom('users').select('default_tenant_id').where('id', '=', user.userId).executeTakeFirstOrThrow();
+      assert.equal(stale.default_tenant_id, left, 'precondition: the default still names the tenant left');
+
+      const res = await login({ email: user.email, password: user.password });
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json();
+      assert.equal(body.needsTenantChoice, true);
+      assert.equal(body.activeTenantId, null);
+      assert.deepEqual(body.tenants.map((x: { tenantId: string }) => x.tenantId).sort(), [user.tenantId, kept].sort());
+      assert.equal((await me(body.accessToken)).json().activeTenantId, null);
+    });
+
     it('switches the active tenant only to tenants the user belongs to', async () => {
       const user = await signUp(t);
       const stranger = await signUp(t);
@@ -149,24 +170,25 @@ for (const engine of testEngines()) {
       assertProblem(await me(user.accessToken), 401, 'invalid_token');
     });
   });
-}
 
-describe('tokens verify with an independent JWKS client', () => {
-  it('accepts a sign-in token via createRemoteJWKSet against the running server', async () => {
-    const t = await createTestApp('pglite', { clockStart: new Date() });
-    try {
-      const base = await t.app.listen({ port: 0, host: '127.0.0.1' });
-      const user = await signUp(t);
-      const jwks = createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
-      const { payload, protectedHeader } = await jwtVerify(user.accessToken, jwks, { issuer: 'http://tenantry.test', typ: 'at+jwt' });
-      assert.equal(protectedHeader.alg, 'ES256');
-      assert.equal(payload.sub, user.userId);
-      assert.equal(payload.tid, user.tenantId);
-      assert.deepEqual(payload.roles, ['owner']);
-      assert.match(String(payload.sid), /^ses_/);
-      assert.deepEqual((payload.authorization as Record<string, { roles: string[] }>)[user.tenantId]?.roles, ['owner']);
-    } finally {
-      await t.close();
-    }
+  describe(`tokens verify with an independent JWKS client [${engine}]`, () => {
+    it('accepts a sign-in token via createRemoteJWKSet against the running server', async () => {
+      // Its own app: a verifier outside the process checks expiry against the real clock.
+      const t = await createTestApp(engine, { clockStart: new Date() });
+      try {
+        const base = await t.app.listen({ port: 0, host: '127.0.0.1' });
+        const user = await signUp(t);
+        const jwks = createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
+        const { payload, protectedHeader } = await jwtVerify(user.accessToken, jwks, { issuer: 'http://tenantry.test', typ: 'at+jwt' });
+        assert.equal(protectedHeader.alg, 'ES256');
+        assert.equal(payload.sub, user.userId);
+        assert.equal(payload.tid, user.tenantId);
+        assert.deepEqual(payload.roles, ['owner']);
+        assert.match(String(payload.sid), /^ses_/);
+        assert.deepEqual((payload.authorization as Record<string, { roles: string[] }>)[user.tenantId]?.roles, ['owner']);
+      } finally {
+        await t.close();
+      }
+    });
   });
-});
+}

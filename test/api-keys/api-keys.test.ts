@@ -1,20 +1,27 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { readTenant, withSystem, withTenant } from '../../src/platform/db/context.ts';
+import { openDatabase } from '../../src/platform/db/database.ts';
 import { hashSecret } from '../../src/platform/secrets.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createKey, machineToken, SECRET_SHAPE } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { testEngines } from '../helpers/database.ts';
+import { createTestDatabase, type TestDatabase, testEngines } from '../helpers/database.ts';
 import { seedTenant } from '../helpers/tenants.ts';
 import { assertProblem, bearer, signUp, type SignedUp } from '../helpers/users.ts';
 
 for (const engine of testEngines()) {
   describe(`API keys: create, use, list, revoke [${engine}]`, () => {
+    let database: TestDatabase;
     let t: TestApp;
     let owner: SignedUp;
     before(async () => {
-      t = await createTestApp(engine, { env: { TENANTRY_AUTH_RATE_LIMIT: '1000' } });
+      // Made here rather than by createTestApp, so a "second server process" can find it (its url).
+      database = await createTestDatabase(engine);
+      t = await createTestApp(engine, { database, env: { TENANTRY_AUTH_RATE_LIMIT: '1000' } }).catch(async (error: unknown) => {
+        await database.close();
+        throw error;
+      });
       owner = await signUp(t);
     });
     after(() => t.close());
@@ -234,16 +241,29 @@ for (const engine of testEngines()) {
     });
 
     it('is refused on a second server process within one request of its revocation there', async () => {
-      const other = await createTestApp(engine, { database: t.database, clockStart: t.clock.now(), env: { TENANTRY_AUTH_RATE_LIMIT: '1000' } });
+      // On PostgreSQL the second node opens its own connection pool to the same database, as a real second
+      // process would. PGlite is one process per data directory, so there the two apps share the one instance.
+      const secondPool = engine === 'postgres' ? await openDatabase({ engine: 'postgres', url: database.url!, poolSize: 4 }) : undefined;
+      const other = await createTestApp(engine, { database: secondPool ?? t.database, clockStart: t.clock.now(), env: { TENANTRY_AUTH_RATE_LIMIT: '1000' } }).catch(
+        async (error: unknown) => {
+          await secondPool?.close();
+          throw error;
+        },
+      );
       try {
         const key = await createKey(t, owner.accessToken, owner.tenantId, ['members.read']);
         const token = await machineToken(t, key);
         for (const credential of [key.secret, token]) assert.equal((await t.app.inject({ url: members(owner.tenantId), headers: bearer(credential) })).statusCode, 200);
         const revoked = await other.app.inject({ method: 'DELETE', url: `${keys(owner.tenantId)}/${key.id}`, headers: bearer(owner.accessToken) });
         assert.equal(revoked.statusCode, 204, revoked.body);
-        for (const credential of [key.secret, token]) assertProblem(await t.app.inject({ url: members(owner.tenantId), headers: bearer(credential) }), 401, 'invalid_api_key');
+        for (const credential of [key.secret, token]) {
+          const refused = await t.app.inject({ url: members(owner.tenantId), headers: bearer(credential) });
+          assertProblem(refused, 401, 'invalid_api_key');
+          assert.equal(refused.json().detail, 'the API key has been revoked');
+        }
       } finally {
         await other.app.close();
+        await secondPool?.close();
       }
     });
 

@@ -4,7 +4,8 @@ import { withTenant } from '../../src/platform/db/context.ts';
 import { openDatabase } from '../../src/platform/db/database.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { createTestDatabase, testEngines } from '../helpers/database.ts';
+import { createTestDatabase, type TestDatabase, testEngines } from '../helpers/database.ts';
+import { seatRoles } from '../helpers/roles.ts';
 import { seedTenant } from '../helpers/tenants.ts';
 import { assertProblem, bearer, signUp, type SignedUp } from '../helpers/users.ts';
 
@@ -87,35 +88,114 @@ for (const engine of testEngines()) {
 
 if (testEngines().includes('postgres')) {
   describe('permission cache across server processes [postgres]', () => {
-    it('stops honouring a revoked role on another node within one second', async () => {
+    /** Two apps ("nodes") on one PostgreSQL database; `first` is node A's own connection pool. */
+    async function twoNodes(env: Record<string, string> = {}): Promise<{ first: TestDatabase; nodeA: TestApp; nodeB: TestApp; close: () => Promise<void> }> {
       const first = await createTestDatabase('postgres');
       const second = await openDatabase({ engine: 'postgres', url: first.url!, poolSize: 4 });
-      const nodeA = await createTestApp('postgres', { database: first, env: { TENANTRY_AUTH_RATE_LIMIT: '10000' } });
-      const nodeB = await createTestApp('postgres', { database: second, env: { TENANTRY_AUTH_RATE_LIMIT: '10000' } }).catch(async (error: unknown) => {
+      const options = { env: { TENANTRY_AUTH_RATE_LIMIT: '10000', ...env } };
+      const nodeA = await createTestApp('postgres', { ...options, database: first }).catch(async (error: unknown) => {
+        await second.close();
+        await first.close();
+        throw error;
+      });
+      const nodeB = await createTestApp('postgres', { ...options, database: second }).catch(async (error: unknown) => {
         await nodeA.close();
         throw error;
       });
+      return {
+        first,
+        nodeA,
+        nodeB,
+        close: async () => {
+          await nodeB.close();
+          await nodeA.close();
+        },
+      };
+    }
+
+    /** Asks node B until it answers `expected`, for at most one second; returns its last answer. */
+    async function nodeBAnswersWithinOneSecond(ask: () => Promise<boolean>, expected: boolean): Promise<boolean> {
+      const deadline = Date.now() + 1000;
+      let answer = await ask();
+      while (answer !== expected && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        answer = await ask();
+      }
+      return answer;
+    }
+
+    const askOn = (node: TestApp, token: string, tenantId: string, permission: string) => async (): Promise<boolean> => {
+      const res = await node.app.inject({ method: 'POST', url: '/api/v1/check', headers: bearer(token), payload: { tenantId, permission } });
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json().allowed;
+    };
+
+    it('stops honouring a revoked role on another node within one second', async () => {
+      const { first, nodeA, nodeB, close } = await twoNodes();
       try {
         const owner = await signUp(nodeA);
         const admin = await signUp(nodeA);
         await withTenant(first.db, owner.tenantId, (trx) => insertMembership(trx, { tenantId: owner.tenantId, userId: admin.userId, kind: 'direct', roles: ['admin'], now: new Date() }));
-        const askB = async () =>
-          (await nodeB.app.inject({ method: 'POST', url: '/api/v1/check', headers: bearer(admin.accessToken), payload: { tenantId: owner.tenantId, permission: 'members.manage' } })).json().allowed;
+        const askB = askOn(nodeB, admin.accessToken, owner.tenantId, 'members.manage');
         assert.equal(await askB(), true, 'node B has now cached the grant');
         assert.equal(nodeB.app.access.size > 0, true);
 
         // Demote through node A's database connection: node B hears of it only through NOTIFY.
         await withTenant(first.db, owner.tenantId, (trx) => trx.updateTable('membership_roles').set({ role_key: 'member' }).where('user_id', '=', admin.userId).execute());
-        const deadline = Date.now() + 1000;
-        let allowed = true;
-        while (allowed && Date.now() < deadline) {
-          allowed = await askB();
-          if (allowed) await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-        assert.equal(allowed, false, 'node B still honoured the revoked role after one second');
+        assert.equal(await nodeBAnswersWithinOneSecond(askB, false), false, 'node B still honoured the revoked role after one second');
       } finally {
-        await nodeB.close();
-        await nodeA.close();
+        await close();
+      }
+    });
+
+    it('follows a feature turned on and off on another node within one second', async () => {
+      // mqtt-portal: influx_tokens.create requires the influx add-on, off by default.
+      const { nodeA, nodeB, close } = await twoNodes({ TENANTRY_PRESET: 'mqtt-portal' });
+      try {
+        const owner = await signUp(nodeA);
+        const [dataManager] = [...(await seatRoles(nodeA, owner.tenantId, ['data_manager'])).values()];
+        const askB = askOn(nodeB, dataManager!.accessToken, owner.tenantId, 'influx_tokens.create');
+        const toggle = async (on: boolean) => {
+          const res = await nodeA.app.inject({ method: 'PUT', url: `/api/v1/tenants/${owner.tenantId}/features`, headers: bearer(owner.accessToken), payload: { features: { influx: on } } });
+          assert.equal(res.statusCode, 200, res.body);
+        };
+        assert.equal(await askB(), false, 'node B has now cached the refusal (the add-on is off)');
+        assert.equal(nodeB.app.access.size > 0, true);
+
+        // Both changes go through node A's API: node B hears of them only through NOTIFY.
+        await toggle(true);
+        assert.equal(await askOn(nodeA, dataManager!.accessToken, owner.tenantId, 'influx_tokens.create')(), true, 'node A sees its own change at once');
+        assert.equal(await nodeBAnswersWithinOneSecond(askB, true), true, 'node B still refused after the add-on was turned on a second ago');
+        await toggle(false);
+        assert.equal(await nodeBAnswersWithinOneSecond(askB, false), false, 'node B still honoured a permission whose feature was turned off a second ago');
+      } finally {
+        await close();
+      }
+    });
+
+    it("follows a tenant's suspension and resumption on another node within one second", async () => {
+      const { nodeA, nodeB, close } = await twoNodes();
+      try {
+        const founder = await signUp(nodeA);
+        const created = await nodeA.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(founder.accessToken), payload: { name: 'Branch', slug: `branch-${process.pid}`, parentId: founder.tenantId } });
+        assert.equal(created.statusCode, 201, created.body);
+        const branch = created.json().id as string;
+        const [member] = [...(await seatRoles(nodeA, branch, ['member'])).values()];
+        const askB = askOn(nodeB, member!.accessToken, branch, 'tenant.read');
+        const setStatus = async (action: 'suspend' | 'resume') => {
+          const res = await nodeA.app.inject({ method: 'POST', url: `/api/v1/tenants/${branch}/${action}`, headers: bearer(founder.accessToken), payload: {} });
+          assert.equal(res.statusCode, 200, res.body);
+          assert.equal(res.json().status, action === 'suspend' ? 'suspended' : 'active');
+        };
+        assert.equal(await askB(), true, 'node B has now cached the grant');
+        assert.equal(nodeB.app.access.size > 0, true);
+
+        await setStatus('suspend');
+        assert.equal(await nodeBAnswersWithinOneSecond(askB, false), false, 'node B still let a member into a tenant suspended a second ago');
+        await setStatus('resume');
+        assert.equal(await nodeBAnswersWithinOneSecond(askB, true), true, 'node B still kept a member out of a tenant resumed a second ago');
+      } finally {
+        await close();
       }
     });
   });

@@ -62,6 +62,21 @@ for (const engine of testEngines()) {
       const paths = await sql<{ depth: number }>`SELECT max(cardinality(path))::int AS depth FROM tenant_tree`.execute(database.db);
       assert.equal(paths.rows[0]?.depth, 7);
     });
+
+    it('computes every path itself: a tenant cannot write one to adopt a foreign ancestor', async () => {
+      const mine = await seedTenant(database, { name: 'Mine' });
+      const theirs = await seedTenant(database, { name: 'Theirs' });
+      const pathOf = (id: string) => withSystem(database.db, async (trx) => (await trx.selectFrom('tenant_tree').select('path').where('tenant_id', '=', id).executeTakeFirstOrThrow()).path);
+      await assert.rejects(
+        withTenant(database.db, mine.tenantId, (trx) => trx.updateTable('tenant_tree').set({ path: [theirs.tenantId, mine.tenantId] } as never).where('tenant_id', '=', mine.tenantId).execute()),
+        /computed from parent_id/,
+      );
+      assert.deepEqual(await pathOf(mine.tenantId), [mine.tenantId]);
+      // Moving (parent_id) still rewrites the path, and the subtree's, through the triggers.
+      const child = await seedTenant(database, { name: 'Child', parentId: mine.tenantId, ownerId: mine.ownerId });
+      await withTenant(database.db, mine.tenantId, (trx) => trx.updateTable('tenant_tree').set({ parent_id: theirs.tenantId }).where('tenant_id', '=', mine.tenantId).execute());
+      assert.deepEqual(await pathOf(child.tenantId), [theirs.tenantId, mine.tenantId, child.tenantId]);
+    });
   });
 }
 

@@ -139,6 +139,36 @@ for (const engine of testEngines()) {
       assertProblem(await patch(owner, owner.tenantId, { parentId: stranger.tenantId }), 404, 'tenant_not_found');
     });
 
+    it('refuses a move under a parent the caller can see but may not create children in, changing nothing', async () => {
+      const mover = await signUp(t);
+      const target = await signUp(t);
+      // The mover sees the target's tenant (member: tenant.read, members.read) but lacks tenants.create_child there.
+      await addMember(target.tenantId, mover.userId, ['member']);
+      assert.equal((await get(mover, target.tenantId)).statusCode, 200, 'precondition: the new parent is visible');
+      const [own] = await chain(mover, 1, 'mover');
+      const treeRow = (id: string) => withSystem(t.database.db, (trx) => trx.selectFrom('tenant_tree').select(['parent_id', 'path']).where('tenant_id', '=', id).executeTakeFirstOrThrow());
+      const moves = (id: string) => withTenant(t.database.db, id, (trx) => trx.selectFrom('audit_events').select('seq').where('tenant_id', '=', id).where('action', '=', 'tenant.moved').execute());
+      const before = await treeRow(own!);
+
+      const refused = await patch(mover, own!, { parentId: target.tenantId });
+      assertProblem(refused, 403, 'forbidden');
+      assert.equal(refused.json().permission, 'tenants.create_child', refused.body);
+      // Renaming in the same request is refused with it.
+      assertProblem(await patch(mover, own!, { parentId: target.tenantId, name: 'Renamed on the way' }), 403, 'forbidden');
+
+      assert.deepEqual(await treeRow(own!), before);
+      const after = (await get(mover, own!)).json();
+      assert.deepEqual([after.parentId, after.path, after.name], [null, [own], 'mover L1']);
+      assert.deepEqual((await get(target, `${target.tenantId}/children`)).json().tenants, []);
+      assert.deepEqual(await moves(own!), [], 'no move was audited');
+
+      // With tenants.create_child there (admin), the same move goes through.
+      await withTenant(t.database.db, target.tenantId, (trx) => trx.updateTable('membership_roles').set({ role_key: 'admin' }).where('tenant_id', '=', target.tenantId).where('user_id', '=', mover.userId).execute());
+      const moved = await patch(mover, own!, { parentId: target.tenantId });
+      assert.equal(moved.statusCode, 200, moved.body);
+      assert.deepEqual(moved.json().path, [target.tenantId, own]);
+    });
+
     it('answers 404 on every tenant endpoint for a tenant the caller cannot reach, and changes nothing', async () => {
       const a = await signUp(t);
       const b = await signUp(t);
@@ -156,6 +186,85 @@ for (const engine of testEngines()) {
       ];
       for (const res of await Promise.all(calls)) assertProblem(res, 404, 'tenant_not_found');
       assert.deepEqual(await snapshot(), before);
+    });
+  });
+
+  describe(`switching into a tenant reached through an ancestor's role [${engine}]`, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await createTestApp(engine, { env: { TENANTRY_AUTH_RATE_LIMIT: '10000' } });
+    });
+    after(() => t.close());
+
+    const switchTo = (user: SignedUp, tenantId: string) => t.app.inject({ method: 'POST', url: '/api/v1/auth/active-tenant', headers: bearer(user.accessToken), payload: { tenantId } });
+    const claims = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { tid: string | null; sub: string };
+    const addMember = (tenantId: string, userId: string, roles: string[]) =>
+      withTenant(t.database.db, tenantId, (trx) => insertMembership(trx, { tenantId, userId, kind: 'direct', roles, now: t.clock.now() }));
+
+    /** founder's root → child → grandchild, created through the API; nobody else belongs below the root. */
+    async function company(): Promise<{ founder: SignedUp; root: string; child: string; grandchild: string }> {
+      const founder = await signUp(t);
+      const make = async (name: string, parentId: string) => {
+        const res = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(founder.accessToken), payload: { name, slug: slug(name.toLowerCase()), parentId } });
+        assert.equal(res.statusCode, 201, res.body);
+        return res.json().id as string;
+      };
+      const child = await make('Child', founder.tenantId);
+      const grandchild = await make('Grandchild', child);
+      return { founder, root: founder.tenantId, child, grandchild };
+    }
+
+    it('lets someone with a tenant_and_descendants role above switch into a descendant: the new token carries it', async () => {
+      const { root, grandchild } = await company();
+      const admin = await signUp(t);
+      await addMember(root, admin.userId, ['admin']);
+      const memberships = await withSystem(t.database.db, (trx) => trx.selectFrom('memberships').select('tenant_id').where('user_id', '=', admin.userId).execute());
+      assert.equal(memberships.some((m) => m.tenant_id === grandchild), false, 'precondition: no membership in the grandchild');
+
+      const res = await switchTo(admin, grandchild);
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().activeTenantId, grandchild);
+      assert.deepEqual([claims(res.json().accessToken).tid, claims(res.json().accessToken).sub], [grandchild, admin.userId]);
+      // The new token works there (through the inherited role) and the old one is still for the own tenant.
+      assert.equal((await t.app.inject({ url: `/api/v1/tenants/${grandchild}`, headers: bearer(res.json().accessToken) })).statusCode, 200);
+      assert.equal(claims(admin.accessToken).tid, admin.tenantId);
+    });
+
+    it('keeps that tenant active through /auth/me and a refresh, until the role above is gone', async () => {
+      const { root, grandchild } = await company();
+      const admin = await signUp(t);
+      await addMember(root, admin.userId, ['admin']);
+      const switched = await switchTo(admin, grandchild);
+      assert.equal(switched.statusCode, 200, switched.body);
+      const me = (await t.app.inject({ url: '/api/v1/auth/me', headers: bearer(switched.json().accessToken) })).json();
+      assert.equal(me.activeTenantId, grandchild);
+      const refreshed = await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: switched.json().refreshToken } });
+      assert.equal(refreshed.statusCode, 200, refreshed.body);
+      assert.equal(refreshed.json().activeTenantId, grandchild);
+      assert.equal(claims(refreshed.json().accessToken).tid, grandchild);
+      // Demoted to a tenant-scoped role above, the next refresh names no tenant.
+      await withTenant(t.database.db, root, (trx) => trx.updateTable('membership_roles').set({ role_key: 'member' }).where('tenant_id', '=', root).where('user_id', '=', admin.userId).execute());
+      const after = await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: refreshed.json().refreshToken } });
+      assert.equal(after.statusCode, 200, after.body);
+      assert.equal(after.json().activeTenantId, null);
+      assert.equal(claims(after.json().accessToken).tid, null);
+    });
+
+    it('refuses with 404 someone whose role above is tenant-scoped, or who has nothing above', async () => {
+      const { root, child, grandchild } = await company();
+      const member = await signUp(t);
+      await addMember(root, member.userId, ['member']);
+      const stranger = await signUp(t);
+      const sibling = await signUp(t);
+      await addMember(child, sibling.userId, ['admin']);
+      for (const [who, tenantId] of [[member, child], [member, grandchild], [stranger, child], [sibling, root]] as const) {
+        assertProblem(await switchTo(who, tenantId), 404, 'tenant_not_found');
+      }
+      // Refused switches leave the session where it was.
+      const me = (await t.app.inject({ url: '/api/v1/auth/me', headers: bearer(member.accessToken) })).json();
+      assert.equal(me.activeTenantId, member.tenantId);
+      // The admin of the child reaches the grandchild below it (not the root above).
+      assert.equal((await switchTo(sibling, grandchild)).statusCode, 200);
     });
   });
 }

@@ -14,7 +14,7 @@ export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: Tx) => P
     await enterTenantContext(trx, tenantId);
     return fn(trx);
   });
-  commitListeners.get(db)?.(tenantId);
+  notifyCommitted(db, tenantId);
   return result;
 }
 
@@ -44,15 +44,32 @@ export async function readSystem<T>(db: Db, fn: (trx: Tx) => Promise<T>): Promis
     });
 }
 
-const commitListeners = new WeakMap<Db, (scope: string) => void>();
+const commitListeners = new WeakMap<Db, Set<(scope: string) => void>>();
 
 /**
- * Called after every committed `withTenant` (with the tenant id) and `withSystem` (with '*'), before the
- * caller continues, so this process's caches never serve a permission a just-committed change removed.
- * Other processes learn the same through NOTIFY (see AccessResolver).
+ * Calls `listener` after every committed `withTenant` on `db` (with the tenant id) and `withSystem` (with
+ * '*'), before the caller continues, so this process's caches never serve a permission a just-committed
+ * change removed. Other processes learn the same through NOTIFY (see AccessResolver). Every listener
+ * registered on a `db` is called (several apps may share one), in registration order; returns the
+ * unsubscribe, for when the listener's owner closes.
  */
-export function onCommittedScope(db: Db, listener: (scope: string) => void): void {
-  commitListeners.set(db, listener);
+export function onCommittedScope(db: Db, listener: (scope: string) => void): () => void {
+  let listeners = commitListeners.get(db);
+  if (listeners === undefined) {
+    listeners = new Set();
+    commitListeners.set(db, listeners);
+  }
+  // Wrapped, so registering the same function twice gives two subscriptions, each with its own unsubscribe.
+  const subscription = (scope: string) => listener(scope);
+  listeners.add(subscription);
+  return () => {
+    listeners.delete(subscription);
+  };
+}
+
+function notifyCommitted(db: Db, scope: string): void {
+  // A copy: a listener that unsubscribes (or subscribes another) while being called changes nothing here.
+  for (const listener of [...(commitListeners.get(db) ?? [])]) listener(scope);
 }
 
 /** Switches an open transaction to `tenantId`'s context (e.g. after creating that tenant). */
@@ -75,7 +92,7 @@ export async function withSystem<T>(db: Db, fn: (trx: Tx) => Promise<T>): Promis
     await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(trx);
     return fn(trx);
   });
-  commitListeners.get(db)?.('*');
+  notifyCommitted(db, '*');
   return result;
 }
 
