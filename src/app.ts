@@ -9,10 +9,12 @@ import rateLimit from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
 import { installAuthentication } from './auth/authenticate.ts';
 import { features } from './features.ts';
+import { LicenceStore } from './licence/licence.ts';
 import { createMailTransport } from './mail/transports.ts';
 import { OutboxWorker } from './mail/outbox.ts';
 import { AccessResolver, INVALIDATE_CHANNEL } from './permissions/access-resolver.ts';
 import { onCommittedScope } from './platform/db/context.ts';
+import { applyDuePlanChanges } from './plans/plans.service.ts';
 import { purgeDueTenants } from './tenants/deletion.service.ts';
 import { KeyStore } from './tokens/key-store.ts';
 import type { AppDeps } from './platform/deps.ts';
@@ -21,6 +23,7 @@ import { installIdempotency, withIdempotencyKeyParameter } from './platform/http
 import { createMetrics, instrumentHttp } from './platform/http/metrics.ts';
 import { installProblemHandlers, sendProblem } from './platform/http/problem.ts';
 import { installValidators } from './platform/http/validation.ts';
+import { writePlatformSettings } from './presets/apply.ts';
 import type { FastifyTypebox } from './platform/http/types.ts';
 import { createLogger } from './platform/logger.ts';
 
@@ -32,7 +35,7 @@ export interface BuildOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const PURGE_INTERVAL_MS = 60_000;
+const JOB_INTERVAL_MS = 60_000;
 
 export const API_VERSION = '0.1.0';
 
@@ -56,32 +59,66 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
   app.decorate('keys', new KeyStore({ db: deps.database.db, secretKey: deps.secretKey, clock: deps.clock }));
   const mailTransport = deps.mailTransport ?? createMailTransport(deps.config.mailUrl, logger);
   app.decorate('outbox', new OutboxWorker({ db: deps.database.db, transport: mailTransport, clock: deps.clock, logger }));
-  app.decorate('access', new AccessResolver({ db: deps.database.db, preset: deps.preset }));
-  onCommittedScope(deps.database.db, (scope) => app.access.invalidate(scope));
+  const licence = new LicenceStore({
+    path: deps.config.licenceFile,
+    preset: deps.preset,
+    now: () => deps.clock.now(),
+    // The database enforces the tenant limit; features are applied by the permission resolver.
+    onApply: async (current) => {
+      await writePlatformSettings(deps.database, { tenant_limit: current.tenantLimit === null ? '' : String(current.tenantLimit) });
+      app.access.invalidate('*');
+    },
+  });
+  app.decorate('licence', licence);
+  app.decorate('access', new AccessResolver({ db: deps.database.db, preset: deps.preset, licensedFeatures: () => licence.current.features }));
+  const stopCommitInvalidation = onCommittedScope(deps.database.db, (scope) => app.access.invalidate(scope));
   let unlisten: (() => Promise<void>) | undefined;
-  let purgeTimer: NodeJS.Timeout | undefined;
+  let jobTimer: NodeJS.Timeout | undefined;
+  let stopWatchingLicence: (() => void) | undefined;
   app.addHook('onReady', async () => {
     unlisten = await deps.database.listen(INVALIDATE_CHANNEL, (scope) => app.access.invalidate(scope), () => app.access.invalidate('*'));
     await app.keys.signingKey();
+    await licence.apply();
     if (options.startBackgroundJobs) {
       app.outbox.start();
-      // Pending deletions whose grace has run out are purged within a minute, by whichever node gets there.
-      purgeTimer = setInterval(() => {
-        purgeDueTenants({ db: deps.database.db, clock: deps.clock }).catch((err: unknown) => logger.error({ err }, 'purging due tenants failed'));
-      }, PURGE_INTERVAL_MS);
-      purgeTimer.unref();
+      // Whatever has come due is done within a minute, by whichever node gets there first: pending deletions
+      // whose grace has run out are purged, scheduled downgrades take effect.
+      const jobs = {
+        'purging due tenants': () => purgeDueTenants({ db: deps.database.db, clock: deps.clock }),
+        'applying due plan changes': () => applyDuePlanChanges({ db: deps.database.db, clock: deps.clock, preset: deps.preset }),
+      };
+      jobTimer = setInterval(() => {
+        for (const [what, job] of Object.entries(jobs)) job().catch((err: unknown) => logger.error({ err }, `${what} failed`));
+      }, JOB_INTERVAL_MS);
+      jobTimer.unref();
+      stopWatchingLicence = licence.watch(
+        ({ changed, error }) => {
+          if (changed) logger.info({ licensee: licence.current.licensee, tenantLimit: licence.current.tenantLimit }, 'licence file changed: new licence in force');
+          if (error !== null) logger.error({ error }, 'licence file changed but cannot be used; the previous licence stays in force');
+        },
+        (err: unknown) => logger.error({ err }, 'applying the new licence failed'),
+      );
     }
   });
   app.addHook('onClose', async () => {
+    stopCommitInvalidation();
     await unlisten?.();
-    clearInterval(purgeTimer);
+    clearInterval(jobTimer);
+    stopWatchingLicence?.();
     await app.outbox.stop();
     if (deps.mailTransport === undefined) await mailTransport.close();
   });
   await app.register(cookie);
   // One budget across every node when Redis is configured (SPEC 7); per process otherwise.
   const redis = deps.config.redisUrl === undefined ? undefined : new Redis(deps.config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
-  if (redis !== undefined) app.addHook('onClose', async () => void (await redis.quit()));
+  // Closing never fails for Redis: QUIT needs a live connection, so when Redis is down just drop the socket.
+  if (redis !== undefined) {
+    // ioredis reconnects by itself; without a listener its errors would bypass the logger.
+    redis.on('error', (err: unknown) => logger.warn({ err }, 'redis connection error (rate-limited endpoints fail closed until it is back)'));
+    app.addHook('onClose', async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    });
+  }
   await app.register(rateLimit, {
     global: false,
     ...(redis === undefined ? {} : { redis, nameSpace: 'tenantry-rl:', skipOnError: false }),

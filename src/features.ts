@@ -10,6 +10,7 @@ import { healthRoutes } from './health/health.routes.ts';
 import { invitationRoutes } from './invitations/invitations.routes.ts';
 import { memberRoutes } from './members/members.routes.ts';
 import { oauthRoutes } from './oauth/oauth.routes.ts';
+import { planRoutes } from './plans/plans.routes.ts';
 import type { FastifyTypebox } from './platform/http/types.ts';
 import { roleRoutes } from './roles/roles.routes.ts';
 import { tenantRoutes } from './tenants/tenants.routes.ts';
@@ -35,6 +36,7 @@ export const features: readonly Feature[] = [
   { name: 'tenants', prefix: '/api/v1', routes: tenantRoutes },
   { name: 'roles', prefix: '/api/v1', routes: roleRoutes },
   { name: 'features', prefix: '/api/v1', routes: featureRoutes },
+  { name: 'plans', prefix: '/api/v1', routes: planRoutes },
   { name: 'api-keys', prefix: '/api/v1', routes: apiKeyRoutes },
   { name: 'oauth', prefix: '/api/v1', routes: oauthRoutes },
   { name: 'audit', prefix: '/api/v1', routes: auditRoutes },

@@ -11,6 +11,7 @@ import { newId, newTenantId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
 import { insertMembership } from '../tenants/memberships.repository.ts';
 import { grantOperatorShadows } from '../tenants/operator-access.ts';
+import { licenceLimitError } from '../licence/licence.errors.ts';
 import { insertTenantWithFreeSlug, slugify } from '../tenants/tenants.repository.ts';
 import { AccountErrors } from './accounts.errors.ts';
 import { normalizeEmail } from './email.ts';
@@ -90,6 +91,8 @@ export async function signup(deps: AccountDeps, input: SignupInput, client: Clie
     const tenants = [{ tenantId, slug: tenant.slug, name: tenant.name, status: tenant.status, kind: 'direct' as const, roles: [deps.ownerRole], joinedAt: now }];
     const pending = await openSession(trx, deps, { user, activeTenantId: tenantId, tenants, client, audit: actor });
     return { user, tenant, pending };
+  }).catch((error: unknown) => {
+    throw licenceLimitError(error) ?? error;
   });
   deps.pokeOutbox();
   const tokens = await finishTokens(deps, pending);

@@ -7,7 +7,7 @@ import { accessOf, authorize } from '../permissions/authorize.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { AdminErrors } from './admin.errors.ts';
-import { type AdminDeps, adminTenancyId, listInstall, makeAdminTenancy, setDefaultTenant } from './admin.service.ts';
+import { type AdminDeps, adminTenancyId, listInstall, makeAdminTenancy, setDefaultTenant, tenantsInUse } from './admin.service.ts';
 
 const InstallTenantSchema = Type.Object({
   id: Type.String(),
@@ -70,8 +70,46 @@ export async function adminRoutes(app: FastifyTypebox): Promise<void> {
       return {
         tenants: page.tenants.map((t) => ({ ...t, createdAt: t.createdAt.toISOString(), youAreHere: t.id === here })),
         inUse: page.inUse,
-        limit: null,
+        limit: app.licence.current.tenantLimit,
         nextCursor: page.nextCursor,
+      };
+    },
+  );
+
+  app.get(
+    '/admin/licence',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'The licence in force: licensee, licensed features and the tenant limit, with how many tenants are in use',
+        description:
+          'Operators only. The licence is the file TENANTRY_LICENCE_FILE names, re-read within a second or two of changing; without one, ' +
+          'every feature is licensed and there is no limit. `fileError` says why the file on disk is not in force (the previous licence stays).',
+        response: {
+          200: Type.Object({
+            source: Nullable(Type.String({ description: 'The licence file; null when none is configured' })),
+            licensee: Nullable(Type.String()),
+            tenantLimit: Nullable(Type.Integer({ description: 'null = unlimited' })),
+            tenantsInUse: Type.Integer({ description: 'Every status but deleted' }),
+            features: Type.Array(Type.Object({ key: Type.String(), name: Type.String(), licensed: Type.Boolean() })),
+            loadedAt: Type.String({ format: 'date-time' }),
+            fileError: Nullable(Type.String()),
+          }),
+          ...Problems,
+        },
+      },
+    },
+    async (request) => {
+      await authorizeOperator(request);
+      const licence = app.licence.current;
+      return {
+        source: licence.source,
+        licensee: licence.licensee,
+        tenantLimit: licence.tenantLimit,
+        tenantsInUse: await tenantsInUse(deps),
+        features: [...app.access.preset.features.values()].map((f) => ({ key: f.key, name: f.name, licensed: app.licence.isLicensed(f.key) })),
+        loadedAt: licence.loadedAt.toISOString(),
+        fileError: app.licence.lastError,
       };
     },
   );

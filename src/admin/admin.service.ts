@@ -35,6 +35,11 @@ export async function listInstall(deps: AdminDeps, page: { limit: number; cursor
   });
 }
 
+/** Live tenants in the install, for the licence page. Platform-wide by nature: read in the system context. */
+export function tenantsInUse(deps: AdminDeps): Promise<number> {
+  return readSystem(deps.db, countLiveTenants);
+}
+
 /**
  * Makes `tenantId` the admin tenancy (there is at most one; the database's unique index says so). Its
  * staff get shadow memberships in tenants created from now on; tenants that exist keep what they have.

@@ -6,6 +6,7 @@ import type { Clock } from '../platform/clock.ts';
 import { type Db, enterTenantContext, readTenant, withTenant } from '../platform/db/context.ts';
 import type { ActorType } from '../platform/db/schema.ts';
 import { AppError } from '../platform/http/errors.ts';
+import { assertRoom, lockPlan } from '../plans/plans.service.ts';
 import { newId } from '../platform/ids.ts';
 import { hashSecret, safeEqual } from '../platform/secrets.ts';
 import { ApiKeyErrors } from './api-keys.errors.ts';
@@ -72,6 +73,7 @@ export async function createApiKey(deps: ApiKeyDeps, creator: KeyCreator, tenant
   const secret = newApiKeySecret(tenantId, id);
   const name = input.name.trim();
   const row = await withTenant(deps.db, tenantId, async (trx) => {
+    assertRoom(await lockPlan(trx, deps, tenantId), 'apiKeys');
     const inserted = await insertApiKey(trx, {
       tenantId,
       id,

@@ -14,12 +14,13 @@ const FeatureList = Type.Object({
       description: Type.Union([Type.String(), Type.Null()]),
       enabled: Type.Boolean({ description: 'Whether the feature is on in this tenant' }),
       default: Type.Boolean({ description: 'What a tenant without an override gets' }),
+      licensed: Type.Boolean({ description: 'Whether the licence covers it; an unlicensed feature is off and cannot be turned on' }),
     }),
   ),
 });
 
 export async function featureRoutes(app: FastifyTypebox): Promise<void> {
-  const deps: FeatureDeps = { db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset };
+  const deps: FeatureDeps = { db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset, isLicensed: (key) => app.licence.isLicensed(key) };
 
   app.get(
     '/tenants/:tenantId/features',
@@ -44,7 +45,8 @@ export async function featureRoutes(app: FastifyTypebox): Promise<void> {
         tags: ['features'],
         summary: 'Turn features on or off for this tenant',
         description:
-          'Only the features named change. Permissions that require a feature stop counting on the next request after it is turned off; no data is deleted.',
+          'Only the features named change. Permissions that require a feature stop counting on the next request after it is turned off; no data is deleted. ' +
+          'Turning on a feature the licence does not cover is `409 feature_not_licensed`.',
         params: TenantParams,
         body: Type.Object(
           { features: Type.Record(Type.String({ maxLength: 100 }), Type.Boolean(), { description: 'Feature key → on/off' }) },

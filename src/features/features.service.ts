@@ -5,6 +5,7 @@ import type { Clock } from '../platform/clock.ts';
 import { type Db, readTenant, withTenant } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { Preset } from '../presets/presets.ts';
+import { LicenceErrors } from '../licence/licence.errors.ts';
 import { FeatureErrors } from './features.errors.ts';
 import { deleteFeatureOverride, listFeatureOverrides, lockTenantFeatures, upsertFeatureOverride } from './features.repository.ts';
 
@@ -12,6 +13,8 @@ export interface FeatureDeps {
   db: Db;
   clock: Clock;
   preset: Preset;
+  /** Whether the licence covers a feature (TENANTRY_LICENCE_FILE; everything without one). */
+  isLicensed: (feature: string) => boolean;
 }
 
 export interface FeatureView {
@@ -20,12 +23,14 @@ export interface FeatureView {
   description: string | null;
   enabled: boolean;
   default: boolean;
+  /** Whether the licence covers it: an unlicensed feature is off everywhere and cannot be turned on. */
+  licensed: boolean;
 }
 
 /** The preset's features, in preset order, with whether each is on in the tenant. */
 export async function listFeatures(deps: FeatureDeps, access: Access): Promise<FeatureView[]> {
   const overrides = await readTenant(deps.db, access.tenantId, (trx) => listFeatureOverrides(trx, access.tenantId));
-  return present(deps.preset, overrides);
+  return present(deps, overrides);
 }
 
 /**
@@ -39,11 +44,15 @@ export async function setFeatures(deps: FeatureDeps, caller: Authorized, changes
   if (unknown.length > 0) {
     throw new AppError(FeatureErrors.UNKNOWN_FEATURE, { detail: `not a feature of the ${deps.preset.name} preset: ${unknown.join(', ')}`, unknownFeatures: unknown });
   }
+  const unlicensed = Object.keys(changes).filter((key) => changes[key] === true && !deps.isLicensed(key)).sort();
+  if (unlicensed.length > 0) {
+    throw new AppError(LicenceErrors.FEATURE_NOT_LICENSED, { detail: `the licence does not cover ${unlicensed.join(', ')}; ask the operator to extend it`, unlicensedFeatures: unlicensed });
+  }
   const now = deps.clock.now();
   return withTenant(deps.db, access.tenantId, async (trx) => {
     await lockTenantFeatures(trx, access.tenantId);
     const overrides = await listFeatureOverrides(trx, access.tenantId);
-    const before = present(deps.preset, overrides);
+    const before = present(deps, overrides);
     for (const [key, enabled] of Object.entries(changes)) {
       const feature = deps.preset.features.get(key);
       if (feature === undefined) continue;
@@ -55,7 +64,7 @@ export async function setFeatures(deps: FeatureDeps, caller: Authorized, changes
         overrides.set(key, enabled);
       }
     }
-    const after = present(deps.preset, overrides);
+    const after = present(deps, overrides);
     const changed = after.filter((f, i) => f.enabled !== before[i]?.enabled).map((f) => f.key);
     if (changed.length > 0) {
       await appendAuditEvent(
@@ -76,14 +85,11 @@ export async function setFeatures(deps: FeatureDeps, caller: Authorized, changes
   });
 }
 
-function present(preset: Preset, overrides: ReadonlyMap<string, boolean>): FeatureView[] {
-  return [...preset.features.values()].map((f) => ({
-    key: f.key,
-    name: f.name,
-    description: f.description,
-    enabled: overrides.get(f.key) ?? f.default,
-    default: f.default,
-  }));
+function present(deps: Pick<FeatureDeps, 'preset' | 'isLicensed'>, overrides: ReadonlyMap<string, boolean>): FeatureView[] {
+  return [...deps.preset.features.values()].map((f) => {
+    const licensed = deps.isLicensed(f.key);
+    return { key: f.key, name: f.name, description: f.description, enabled: licensed && (overrides.get(f.key) ?? f.default), default: f.default, licensed };
+  });
 }
 
 function enabledMap(features: readonly FeatureView[]): Record<string, boolean> {

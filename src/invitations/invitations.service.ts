@@ -14,6 +14,7 @@ import type { Config } from '../platform/config.ts';
 import { type Db, readSystem, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
 import { AppError } from '../platform/http/errors.ts';
+import { assertRoom, lockPlan } from '../plans/plans.service.ts';
 import { newId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
 import type { Preset, RoleDefinition } from '../presets/presets.ts';
@@ -111,6 +112,7 @@ export async function createInvitation(deps: InvitationDeps, acting: Acting, ten
   const token = newSecret(INVITATION_TOKEN_PREFIX);
 
   const view = await withTenant(deps.db, tenantId, async (trx) => {
+    const room = await lockPlan(trx, deps, tenantId);
     // Share-lock the tenant's own custom roles named here, so a concurrent deletion of one waits for us.
     await lockOwnCustomRoles(trx, { tenantId, keys: roles });
     const definitions = await resolveRoles(trx, deps.preset, acting.access.path, tenantId, roles);
@@ -120,6 +122,8 @@ export async function createInvitation(deps: InvitationDeps, acting: Acting, ten
     if (await isDirectMemberByEmail(trx, { tenantId, email })) throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: `${email} is already a member here` });
 
     const previous = await findPendingInvitationForUpdate(trx, { tenantId, email });
+    // A pending invitation already holds its seat; renewing it takes no other.
+    assertRoom(room, 'members', previous === undefined ? 1 : 0);
     const { row, created } = await upsertPendingInvitation(trx, {
       tenantId,
       newId: newId('invitation'),

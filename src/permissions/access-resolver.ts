@@ -34,12 +34,15 @@ export class AccessResolver {
   readonly #db: Db;
   readonly #preset: Preset;
   readonly #maxEntries: number;
+  readonly #licensedFeatures: () => ReadonlySet<string> | null;
   readonly #entries = new Map<string, Entry>();
 
-  constructor(options: { db: Db; preset: Preset; maxEntries?: number }) {
+  /** `licensedFeatures`: what the licence covers now (null = everything); a change must be followed by `invalidate('*')`. */
+  constructor(options: { db: Db; preset: Preset; maxEntries?: number; licensedFeatures?: () => ReadonlySet<string> | null }) {
     this.#db = options.db;
     this.#preset = options.preset;
     this.#maxEntries = options.maxEntries ?? 50_000;
+    this.#licensedFeatures = options.licensedFeatures ?? (() => null);
   }
 
   get preset(): Preset {
@@ -49,7 +52,7 @@ export class AccessResolver {
   /** The subject's access to `tenantId`; never throws for unknown tenants (they are simply not visible). */
   async forUser(subject: Subject, tenantId: string): Promise<Access> {
     return this.#cached(`${subject.userId}|${subject.isSuperAdmin ? 1 : 0}|${tenantId}`, `user:${subject.userId}`, () =>
-      readTenant(this.#db, tenantId, (trx) => loadAccess(trx, this.#preset, subject, tenantId), subject.userId),
+      readTenant(this.#db, tenantId, (trx) => loadAccess(trx, this.#preset, this.#licensedFeatures(), subject, tenantId), subject.userId),
     );
   }
 
@@ -61,7 +64,7 @@ export class AccessResolver {
     const permissions = [...key.permissions].sort();
     return this.#cached(`${key.keyId}|${permissions.join(' ')}|${tenantId}`, `key:${key.keyId}`, () =>
       tenantId === key.tenantId
-        ? readTenant(this.#db, tenantId, (trx) => loadAccess(trx, this.#preset, { keyId: key.keyId, permissions }, tenantId))
+        ? readTenant(this.#db, tenantId, (trx) => loadAccess(trx, this.#preset, this.#licensedFeatures(), { keyId: key.keyId, permissions }, tenantId))
         : Promise.resolve(nobody(this.#preset, tenantId)),
     );
   }
@@ -109,7 +112,7 @@ function nobody(preset: Preset, tenantId: string): Access {
  * Reads everything computeAccess needs; the transaction is in T's context (and a user subject's own
  * context). A key subject has no memberships: its permissions stand in for roles.
  */
-async function loadAccess(trx: Tx, preset: Preset, subject: Subject | { keyId: string; permissions: readonly string[] }, tenantId: string): Promise<Access> {
+async function loadAccess(trx: Tx, preset: Preset, licensedFeatures: ReadonlySet<string> | null, subject: Subject | { keyId: string; permissions: readonly string[] }, tenantId: string): Promise<Access> {
   const tenant = await trx
     .selectFrom('tenants as t')
     .innerJoin('tenant_tree as tt', 'tt.tenant_id', 't.id')
@@ -118,7 +121,7 @@ async function loadAccess(trx: Tx, preset: Preset, subject: Subject | { keyId: s
     .executeTakeFirst();
   if (tenant === undefined) return nobody(preset, tenantId);
   const features = await trx.selectFrom('tenant_features').select(['feature', 'enabled']).where('tenant_id', '=', tenantId).execute();
-  const base = { tenantId, tenantName: tenant.name, status: tenant.status, path: tenant.path, featureOverrides: new Map(features.map((f) => [f.feature, f.enabled])) };
+  const base = { tenantId, tenantName: tenant.name, status: tenant.status, path: tenant.path, featureOverrides: new Map(features.map((f) => [f.feature, f.enabled])), licensedFeatures };
   if ('keyId' in subject) {
     return computeAccess(preset, { ...base, memberships: [], customRoles: new Map(), isSuperAdmin: false, apiKey: subject });
   }

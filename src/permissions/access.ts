@@ -22,6 +22,8 @@ export interface AccessInput {
   customRoles: ReadonlyMap<string, ReadonlyMap<string, RoleDefinition>>;
   /** Per-tenant feature overrides for T; absent = the preset's default. */
   featureOverrides: ReadonlyMap<string, boolean>;
+  /** The features the licence covers; null or absent = every feature (no licence file). */
+  licensedFeatures?: ReadonlySet<string> | null;
   isSuperAdmin: boolean;
   /** For an API key acting in its own tenant: its explicit permissions stand in for roles. */
   apiKey?: { keyId: string; permissions: readonly string[] };
@@ -51,6 +53,7 @@ export interface Access {
    */
   fromAbove: ReadonlySet<string>;
   enabledFeatures: ReadonlySet<string>;
+  licensedFeatures: ReadonlySet<string> | null;
 }
 
 /** A role key as seen from `tenantId`: a custom role of it or an ancestor, else the preset's. */
@@ -63,9 +66,13 @@ export function resolveRole(preset: Preset, input: Pick<AccessInput, 'path' | 'c
   return preset.roles.get(key);
 }
 
-export function enabledFeatures(preset: Preset, overrides: ReadonlyMap<string, boolean>): Set<string> {
+/** The features on in a tenant: licensed, and its override or else the preset's default (SPEC 4). */
+export function enabledFeatures(preset: Preset, overrides: ReadonlyMap<string, boolean>, licensed: ReadonlySet<string> | null = null): Set<string> {
   const enabled = new Set<string>();
-  for (const feature of preset.features.values()) if (overrides.get(feature.key) ?? feature.default) enabled.add(feature.key);
+  for (const feature of preset.features.values()) {
+    if (licensed !== null && !licensed.has(feature.key)) continue;
+    if (overrides.get(feature.key) ?? feature.default) enabled.add(feature.key);
+  }
   return enabled;
 }
 
@@ -116,7 +123,8 @@ export function computeAccess(preset: Preset, input: AccessInput): Access {
   const ownsIt = own?.kind === 'direct' && own.roles.includes(preset.ownerRole);
   if (input.status !== 'active' && input.apiKey === undefined && !ownsIt && fromAbove.size === 0) via = null;
 
-  const features = enabledFeatures(preset, input.featureOverrides);
+  const licensedFeatures = input.licensedFeatures ?? null;
+  const features = enabledFeatures(preset, input.featureOverrides, licensedFeatures);
   const grants = new Map<string, string>();
   const live = input.status !== 'deleted';
   for (const [permission, reason] of roleGrants) {
@@ -140,6 +148,7 @@ export function computeAccess(preset: Preset, input: AccessInput): Access {
     roleGrants,
     fromAbove,
     enabledFeatures: features,
+    licensedFeatures,
   };
 }
 
@@ -154,6 +163,9 @@ export function explain(preset: Preset, access: Access | undefined, permission: 
     if (access.apiKeyId !== null) return { allowed: false, reason: `the API key ${access.apiKeyId} does not carry ${permission}` };
     const held = access.membership?.roles.join(', ');
     return { allowed: false, reason: held ? `none of the roles held (${held}) grants ${permission}` : `no role held grants ${permission}` };
+  }
+  if (def.requiresFeature !== null && access.licensedFeatures !== null && !access.licensedFeatures.has(def.requiresFeature)) {
+    return { allowed: false, reason: `${permission} needs the feature ${def.requiresFeature}, which the licence does not cover` };
   }
   if (def.requiresFeature !== null && !access.enabledFeatures.has(def.requiresFeature)) {
     return { allowed: false, reason: `${permission} needs the feature ${def.requiresFeature}, which is off for this tenant` };

@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { MailTransport } from '../mail/mail.types.ts';
 import type { OutboxWorker } from '../mail/outbox.ts';
+import type { LicenceStore } from '../licence/licence.ts';
 import type { AccessResolver } from '../permissions/access-resolver.ts';
 import type { Preset } from '../presets/presets.ts';
 import type { KeyStore } from '../tokens/key-store.ts';
@@ -38,5 +39,7 @@ declare module 'fastify' {
     outbox: OutboxWorker;
     /** Effective permissions of a subject in a tenant, cached and invalidated across processes. */
     access: AccessResolver;
+    /** The licence in force (TENANTRY_LICENCE_FILE): licensed features and the tenant limit. */
+    licence: LicenceStore;
   }
 }

@@ -187,7 +187,7 @@ export function buildPreset(raw: unknown): Preset {
     roles,
     apiKeysFeature,
     plans: file.plans,
-    defaultPlan: file.defaultPlan ?? null,
+    defaultPlan: file.defaultPlan ?? file.plans[0]?.key ?? null,
     policies: file.policies,
   };
 }

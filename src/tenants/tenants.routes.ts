@@ -56,7 +56,7 @@ const TreeNodeSchema = Type.Object({
 const presentNodes = (nodes: TreeNode[]) => ({ tenants: nodes });
 
 export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
-  const deps = (): TenantDeps => ({ db: app.deps.database.db, clock: app.deps.clock, ownerRole: app.access.preset.ownerRole });
+  const deps = (): TenantDeps => ({ db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset });
 
   /**
    * An API key acts only in its own tenant, so it may create tenants under it (children) or, like seed 000's

@@ -4,6 +4,9 @@ import { applyDataPatch } from '../platform/data-object.ts';
 import { type Db, enterTenantContext, readTenant, withTenant, withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { newTenantId } from '../platform/ids.ts';
+import { licenceLimitError } from '../licence/licence.errors.ts';
+import { assertRoom, lockPlan } from '../plans/plans.service.ts';
+import type { Preset } from '../presets/presets.ts';
 import { insertMembership, listDirectHolders, listTenantsOfUser, type UserTenant } from './memberships.repository.ts';
 import { grantOperatorShadows } from './operator-access.ts';
 import { TenantErrors } from './tenants.errors.ts';
@@ -12,7 +15,7 @@ import { findTenant, insertTenant, listSubtree, lockTenantStatus, moveTenant, ty
 export interface TenantDeps {
   db: Db;
   clock: Clock;
-  ownerRole: string;
+  preset: Preset;
 }
 
 /** Maps the tree trigger's refusals (raised as check violations) to domain errors. */
@@ -46,15 +49,16 @@ export async function createTenant(deps: TenantDeps, owners: NewTenantOwners, in
       let ownerIds = 'userId' in owners ? [owners.userId] : [];
       if ('ownersOf' in owners) {
         await enterTenantContext(trx, owners.ownersOf);
-        ownerIds = await listDirectHolders(trx, owners.ownersOf, deps.ownerRole);
+        ownerIds = await listDirectHolders(trx, owners.ownersOf, deps.preset.ownerRole);
         await enterTenantContext(trx, id);
       }
+      if (input.parentId) assertRoom(await lockPlan(trx, deps, input.parentId), 'childTenants');
       const row = await insertTenant(trx, { id, slug: input.slug, name: input.name.trim(), parentId: input.parentId ?? null, now });
       if (row === undefined) throw new AppError(TenantErrors.SLUG_TAKEN);
       await appendAuditEvent(trx, audit, { tenantId: id, action: 'tenant.created', targetType: 'tenant', targetId: id, after: { name: row.name, slug: row.slug, parentId: input.parentId ?? null } }, now);
       for (const userId of ownerIds) {
-        await insertMembership(trx, { tenantId: id, userId, kind: 'direct', roles: [deps.ownerRole], now });
-        await appendAuditEvent(trx, audit, { tenantId: id, action: 'member.added', targetType: 'user', targetId: userId, after: { roles: [deps.ownerRole], kind: 'direct' } }, now);
+        await insertMembership(trx, { tenantId: id, userId, kind: 'direct', roles: [deps.preset.ownerRole], now });
+        await appendAuditEvent(trx, audit, { tenantId: id, action: 'member.added', targetType: 'user', targetId: userId, after: { roles: [deps.preset.ownerRole], kind: 'direct' } }, now);
       }
       await grantOperatorShadows(trx, id, ownerIds, audit, now);
       if (input.parentId) {
@@ -65,7 +69,7 @@ export async function createTenant(deps: TenantDeps, owners: NewTenantOwners, in
     });
   } catch (error) {
     if (error instanceof AppError) throw error;
-    treeError(error);
+    throw licenceLimitError(error) ?? treeError(error);
   }
   return getTenant(deps, id);
 }
@@ -137,6 +141,7 @@ export async function moveTenantTo(deps: TenantDeps, tenantId: string, parentId:
       const before = await findTenant(trx, tenantId);
       if (before === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
       if (before.parentId === parentId) return;
+      if (parentId !== null) assertRoom(await lockPlan(trx, deps, parentId), 'childTenants');
       await moveTenant(trx, tenantId, parentId);
       await appendAuditEvent(trx, audit, { tenantId, action: 'tenant.moved', targetType: 'tenant', targetId: tenantId, before: { parentId: before.parentId }, after: { parentId } }, now);
     });

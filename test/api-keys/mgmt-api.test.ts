@@ -32,6 +32,8 @@ for (const engine of testEngines()) {
       // The owner's enterprise (their sign-up tenant) with one MQTT tenant under it.
       owner = await signUp(t);
       enterprise = owner.tenantId;
+      // The Basic plan allows two child tenants; this enterprise gets more below.
+      assert.equal((await api('PUT', `/tenants/${enterprise}/plan`, owner.accessToken, { plan: 'enterprise' })).statusCode, 200);
       const created = await api('POST', '/tenants', owner.accessToken, { name: 'Tenant A', slug: `tenant-a-${process.pid}-${engine}`, parentId: enterprise });
       assert.equal(created.statusCode, 201, created.body);
       tenantA = created.json().id;
@@ -66,6 +68,7 @@ for (const engine of testEngines()) {
     it('refuses a sibling when the person the key acts for may not create tenants under the parent', async () => {
       // Yuki owns Tenant C (not the enterprise above it) and makes a key there; the key may not reach beyond Yuki.
       const created = await api('POST', '/tenants', owner.accessToken, { name: 'Tenant C', slug: `tenant-c-${process.pid}-${engine}`, parentId: enterprise });
+      assert.equal(created.statusCode, 201, created.body);
       const tenantC = created.json().id;
       assert.equal((await api('PUT', `/tenants/${tenantC}/features`, owner.accessToken, { features: { mgmt_api: true } })).statusCode, 200);
       const yuki = await signUp(t);

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { GENESIS_HASH } from '../../src/audit/audit.repository.ts';
 import { readTenant, withTenant } from '../../src/platform/db/context.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
+import { raceBehindLock } from '../helpers/locks.ts';
 import { seedTenant } from '../helpers/tenants.ts';
 import { bearer, signUp, type SignedUp } from '../helpers/users.ts';
 
@@ -39,27 +40,12 @@ for (const engine of testEngines()) {
        * commit-time check can tell them apart; otherwise one request could finish before the other is
        * authorized and be refused for lack of permission instead.
        */
-      async function overlapping<T>(tenantId: string, race: () => Promise<T>): Promise<T> {
-        return t.database.withOwner(async (owner) => {
-          let settled = false;
-          let started: Promise<T> | undefined;
-          await owner.transaction().execute(async (trx) => {
-            await sql`INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (${tenantId}, 0, ${GENESIS_HASH}) ON CONFLICT DO NOTHING`.execute(trx);
-            await sql`SELECT 1 FROM audit_heads WHERE tenant_id = ${tenantId} FOR UPDATE`.execute(trx);
-            started = race();
-            void started.finally(() => (settled = true)).catch(() => {});
-            await t.database.withOwner(async (watcher) => {
-              // Until both wait (or one has already answered, which the assertions will report).
-              while (!settled) {
-                const { rows } = await sql<{ n: number }>`
-                  SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-                `.execute(watcher);
-                if ((rows[0]?.n ?? 0) >= 2) return;
-              }
-            });
-          });
-          return started as Promise<T>;
-        });
+      function overlapping<T>(tenantId: string, race: () => Promise<T>): Promise<T> {
+        const hold = async (trx: Transaction<unknown>) => {
+          await sql`INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (${tenantId}, 0, ${GENESIS_HASH}) ON CONFLICT DO NOTHING`.execute(trx);
+          await sql`SELECT 1 FROM audit_heads WHERE tenant_id = ${tenantId} FOR UPDATE`.execute(trx);
+        };
+        return raceBehindLock(t.database, hold, 2, race);
       }
 
       async function owners(tenantId: string): Promise<string[]> {

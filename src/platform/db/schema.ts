@@ -26,6 +26,9 @@ export interface TenantsTable {
   is_admin_tenancy: Generated<boolean>;
   deletion_requested_at: Timestamp | null;
   purge_after: Timestamp | null;
+  /** A downgrade waiting for the end of the billing period (both set or both null). */
+  scheduled_plan: string | null;
+  scheduled_plan_at: Timestamp | null;
 }
 
 export interface UsersTable {
