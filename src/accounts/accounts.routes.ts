@@ -22,7 +22,8 @@ export async function accountRoutes(app: FastifyTypebox): Promise<void> {
         summary: 'Create an account and its default tenant, and sign in on it',
         description:
           'Sends a verification email. The new user owns the new tenant. With `invitationToken` (sign-up from an invitation link, for the invited address) ' +
-          'the response carries the invitation preview and the verification link carries the token on (`&invitation=`), so the client can accept right after verifying.',
+          'the response carries the invitation preview and the verification link carries the token on (`&invitation=`), so the client can accept right after verifying. ' +
+          '`409 licence_limit_reached` when the licence allows no more tenants (nothing is created).',
         body: Type.Object(
           { email: Email, password: Password, name: Type.Optional(Type.String({ maxLength: 200 })), useCookies: UseCookies, invitationToken: Type.Optional(InvitationToken) },
           { additionalProperties: false },

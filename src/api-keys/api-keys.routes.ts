@@ -51,7 +51,8 @@ export async function apiKeyRoutes(app: FastifyTypebox): Promise<void> {
         description:
           'Needs `api_keys.manage`. Every permission must be in the catalogue (else `422 unknown_permission`) and held by the caller here ' +
           '(else `403 forbidden`): a key can never mint a stronger key. The secret looks like `tnty_<tenant>_<key>_<random>`; send it as ' +
-          '`Authorization: Bearer <secret>`, or exchange it at POST /oauth/token (client_id = `id`).',
+          '`Authorization: Bearer <secret>`, or exchange it at POST /oauth/token (client_id = `id`). `409 plan_limit_reached` when the ' +
+          "tenant's plan allows no more live keys.",
         params: TenantParams,
         body: Type.Object(
           {

@@ -78,7 +78,8 @@ export async function invitationRoutes(app: FastifyTypebox): Promise<void> {
         description:
           'Needs `members.invite`. The roles must exist here and give nothing beyond what your roles give. ' +
           'Inviting an address that already has a pending invitation renews it: a new link, roles and expiry, and the old link stops working. ' +
-          'The token is never in the response. Inviting a member answers `409 already_member`.',
+          'The token is never in the response. Inviting a member answers `409 already_member`; a pending invitation holds a seat of the ' +
+          "plan's member limit (`409 plan_limit_reached` when none is left; renewing takes no new seat).",
         params: Type.Object({ tenantId: TenantId }),
         body: Type.Object({ email: Email, roles: Type.Array(RoleKey, { minItems: 1, maxItems: 50, uniqueItems: true }) }, { additionalProperties: false }),
         response: { 201: InvitationSchema, ...Problems },

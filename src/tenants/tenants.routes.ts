@@ -126,7 +126,9 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
       schema: {
         tags: ['tenants'],
         summary: 'Create a tenant: a root, or a child (or sibling) under parentId; you become its owner',
-        description: 'A child needs `tenants.create_child` on the parent. A sibling is a child of the same parent.',
+        description:
+          'A child needs `tenants.create_child` on the parent. A sibling is a child of the same parent. `409 plan_limit_reached` when the ' +
+          "parent's plan allows no more child tenants; `409 licence_limit_reached` when the licence allows no more tenants.",
         body: Type.Object({ name: Name, slug: Slug, parentId: Type.Optional(Nullable(TenantId)) }, { additionalProperties: false }),
         response: { 201: TenantSchema, ...Problems },
       },
@@ -161,7 +163,9 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
       schema: {
         tags: ['tenants'],
         summary: 'Rename, edit the data object (RFC 7396 merge patch, ≤ 64 KiB), or move under another parent',
-        description: 'Moving (`parentId`) needs `tenant.update` here and `tenants.create_child` on the new parent; `null` makes it a root.',
+        description:
+          'Moving (`parentId`) needs `tenant.update` here and `tenants.create_child` on the new parent, whose plan must allow one more child ' +
+          '(`409 plan_limit_reached`); `null` makes it a root.',
         params: TenantParams,
         body: Type.Object(
           { name: Type.Optional(Name), data: Type.Optional(Type.Record(Type.String(), Type.Unknown())), parentId: Type.Optional(Nullable(TenantId)) },
