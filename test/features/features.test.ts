@@ -7,13 +7,14 @@ import { testEngines } from '../helpers/database.ts';
 import { assertProblem, bearer, signUp, type SignedUp } from '../helpers/users.ts';
 
 const OFF_BY_DEFAULT = [
-  { key: 'influx', name: 'InfluxDB integration', description: 'Add-on: InfluxDB read tokens for MQTT history', enabled: false, default: false },
+  { key: 'influx', name: 'InfluxDB integration', description: 'Add-on: InfluxDB read tokens for MQTT history', enabled: false, default: false, licensed: true },
   {
     key: 'mgmt_api',
     name: 'Mgmt REST API',
     description: 'Add-on: manage sibling tenants and members programmatically with a portal REST token',
     enabled: false,
     default: false,
+    licensed: true,
   },
 ];
 
