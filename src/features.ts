@@ -1,6 +1,7 @@
 import { accountRoutes } from './accounts/accounts.routes.ts';
 import { adminRoutes } from './admin/admin.routes.ts';
 import { apiKeyRoutes } from './api-keys/api-keys.routes.ts';
+import { approvalRoutes } from './approvals/approvals.routes.ts';
 import { auditRoutes } from './audit/audit.routes.ts';
 import { setupRoutes } from './accounts/setup.routes.ts';
 import { authRoutes } from './auth/auth.routes.ts';
@@ -40,5 +41,6 @@ export const features: readonly Feature[] = [
   { name: 'api-keys', prefix: '/api/v1', routes: apiKeyRoutes },
   { name: 'oauth', prefix: '/api/v1', routes: oauthRoutes },
   { name: 'audit', prefix: '/api/v1', routes: auditRoutes },
+  { name: 'approvals', prefix: '/api/v1', routes: approvalRoutes },
   { name: 'admin', prefix: '/api/v1', routes: adminRoutes },
 ];

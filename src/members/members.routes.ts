@@ -1,7 +1,12 @@
 import { Type } from 'typebox';
 import { Problems, TenantId } from '../auth/auth.schemas.ts';
 import { requirePrincipal, requireUser } from '../auth/principal.ts';
+import { ApprovalAccepted, holdForApproval } from '../approvals/approvals.routes.ts';
+import { needsApproval } from '../approvals/approvals.service.ts';
 import { authorize } from '../permissions/authorize.ts';
+import { AppError } from '../platform/http/errors.ts';
+import { TenantErrors } from '../tenants/tenants.errors.ts';
+import { getTenant } from '../tenants/tenants.service.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import type { MemberRecord } from './members.repository.ts';
 import { changeMemberRoles, leaveTenant, listMembers, type MemberDeps, removeMember, transferOwnership } from './members.service.ts';
@@ -26,6 +31,17 @@ function presentMember(member: MemberRecord) {
 
 export async function memberRoutes(app: FastifyTypebox): Promise<void> {
   const deps: MemberDeps = { db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset };
+
+  /** A direct member who administers the tenant (holds `members.manage` there): removing one may need approval. */
+  const isAdministrator = async (userId: string, tenantId: string) => {
+    const theirs = await app.access.forUser({ userId, isSuperAdmin: false }, tenantId);
+    return theirs.membership?.kind === 'direct' && theirs.permissions.has('members.manage');
+  };
+  /** Checked before a request is held for approval, so a typo is answered now rather than after a decider's approval. */
+  const assertSlug = async (tenantId: string, confirm: string) => {
+    const tenant = await getTenant({ db: deps.db, clock: deps.clock, preset: deps.preset }, tenantId);
+    if (tenant.slug !== confirm) throw new AppError(TenantErrors.CONFIRMATION_MISMATCH, { detail: "type the tenant's slug in confirm" });
+  };
 
   app.get(
     '/tenants/:tenantId/members',
@@ -89,9 +105,10 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
         summary: 'Remove a member, or leave the tenant (your own user id)',
         description:
           'Removing someone else needs `members.manage` and at least their permissions; leaving needs only your own direct membership. ' +
-          'The tenant always keeps at least one owner (`409 last_owner`). The user account itself stays.',
+          'The tenant always keeps at least one owner (`409 last_owner`). The user account itself stays. Where the policy holds ' +
+          '`member.remove_admin` (company-tree), removing a member who administers the tenant (`members.manage`) answers `202` with an approval request.',
         params: MemberParams,
-        response: { 204: Type.Null(), ...Problems },
+        response: { 202: ApprovalAccepted, 204: Type.Null(), ...Problems },
       },
     },
     async (request, reply) => {
@@ -100,7 +117,9 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
       const isSelf = principal.kind === 'user' && principal.userId === userId;
       const { access, audit } = await authorize(app, request, tenantId, isSelf ? undefined : 'members.manage');
       if (isSelf) await leaveTenant(deps, { access, audit }, { tenantId, userId });
-      else await removeMember(deps, { access, audit }, { tenantId, userId });
+      else if (needsApproval(deps.preset, 'member.remove_admin') && (await isAdministrator(userId, tenantId))) {
+        return holdForApproval(app, request, reply, tenantId, 'member.remove_admin', { userId });
+      } else await removeMember(deps, { access, audit }, { tenantId, userId });
       return reply.code(204).send(null);
     },
   );
@@ -114,16 +133,21 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
         description:
           'Needs `tenant.transfer_ownership`; a person only, never an API key. The member becomes the owner; if you are a direct owner you swap ' +
           'places (you take their former roles and keep your others). `404 member_not_found` for anyone who is not a direct member, ' +
-          '`409 already_owner` if they own it already, `422 confirmation_mismatch` if `confirm` is not the slug.',
+          '`409 already_owner` if they own it already, `422 confirmation_mismatch` if `confirm` is not the slug. Where the policy holds ' +
+          'transfers for approval (company-tree), `202` with an approval request; it runs, as you, once approved.',
         params: Type.Object({ tenantId: TenantId }),
         body: Type.Object({ userId: UserId, confirm: Type.String({ minLength: 1, maxLength: 100, description: "The tenant's slug" }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ owner: MemberSchema, previousOwner: Type.Union([MemberSchema, Type.Null()]) }), ...Problems },
+        response: { 200: Type.Object({ owner: MemberSchema, previousOwner: Type.Union([MemberSchema, Type.Null()]) }), 202: ApprovalAccepted, ...Problems },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { tenantId } = request.params;
       const person = requireUser(request);
       const { access, audit } = await authorize(app, request, tenantId, 'tenant.transfer_ownership');
+      if (needsApproval(deps.preset, 'tenant.transfer_ownership')) {
+        await assertSlug(tenantId, request.body.confirm);
+        return holdForApproval(app, request, reply, tenantId, 'tenant.transfer_ownership', { userId: request.body.userId, confirm: request.body.confirm });
+      }
       const result = await transferOwnership(deps, { access, audit, userId: person.userId }, { tenantId, userId: request.body.userId }, request.body.confirm);
       return { owner: presentMember(result.owner), previousOwner: result.previousOwner === null ? null : presentMember(result.previousOwner) };
     },

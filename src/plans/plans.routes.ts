@@ -2,7 +2,9 @@ import { Type } from 'typebox';
 import { Nullable, Problems, TenantId } from '../auth/auth.schemas.ts';
 import { authorize } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
-import { changePlan, getPlan, type PlanDeps, type PlanView } from './plans.service.ts';
+import { ApprovalAccepted, holdForApproval } from '../approvals/approvals.routes.ts';
+import { needsApproval } from '../approvals/approvals.service.ts';
+import { assertKnownPlan, changePlan, getPlan, type PlanDeps, type PlanView } from './plans.service.ts';
 
 const TenantParams = Type.Object({ tenantId: TenantId });
 const Limit = Nullable(Type.Integer({ minimum: 0, description: 'null: unlimited' }));
@@ -70,15 +72,20 @@ export async function planRoutes(app: FastifyTypebox): Promise<void> {
         description:
           'Needs `billing.manage`. A higher tier applies at once; a lower one is scheduled for `periodEndsAt` (see `scheduledChange`); ' +
           'asking for the plan in force cancels a scheduled change. A downgrade removes nothing: over a lower limit, the tenant keeps ' +
-          'what it has and further additions answer `409 plan_limit_reached`. `422 unknown_plan` for a plan the installation does not have.',
+          'what it has and further additions answer `409 plan_limit_reached`. `422 unknown_plan` for a plan the installation does not have. ' +
+          'Where the policy holds plan changes for approval, `202` with an approval request.',
         params: TenantParams,
         body: Type.Object({ plan: Type.String({ minLength: 1, maxLength: 63 }) }, { additionalProperties: false }),
-        response: { 200: PlanViewSchema, ...Problems },
+        response: { 200: PlanViewSchema, 202: ApprovalAccepted, ...Problems },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { tenantId } = request.params;
       const caller = await authorize(app, request, tenantId, 'billing.manage');
+      if (needsApproval(deps.preset, 'tenant.change_plan')) {
+        assertKnownPlan(deps.preset, request.body.plan);
+        return holdForApproval(app, request, reply, tenantId, 'tenant.change_plan', { plan: request.body.plan });
+      }
       return presentPlan(await changePlan(deps, caller, tenantId, request.body.plan));
     },
   );

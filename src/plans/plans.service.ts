@@ -85,15 +85,8 @@ export async function getPlan(deps: PlanDeps, tenantId: string): Promise<PlanVie
  * (what the tenant paid for stays until then); asking for the plan in force cancels a scheduled change.
  * A downgrade never removes anything: a tenant over a lower limit keeps what it has and cannot add more.
  */
-export async function changePlan(deps: PlanDeps, caller: Authorized, tenantId: string, planKey: string): Promise<PlanView> {
-  const target = deps.preset.plans.find((plan) => plan.key === planKey);
-  if (target === undefined) {
-    const known = deps.preset.plans.map((plan) => plan.key);
-    throw new AppError(PlanErrors.UNKNOWN_PLAN, {
-      detail: known.length === 0 ? `the ${deps.preset.name} preset has no plans` : `plans here: ${known.join(', ')}`,
-      plans: known,
-    });
-  }
+export async function changePlan(deps: PlanDeps, caller: Pick<Authorized, 'audit'>, tenantId: string, planKey: string): Promise<PlanView> {
+  const target = assertKnownPlan(deps.preset, planKey);
   const now = deps.clock.now();
   return withTenant(deps.db, tenantId, async (trx) => {
     const state = await applyIfDue(trx, deps.preset, tenantId, now);
@@ -117,6 +110,14 @@ export async function changePlan(deps: PlanDeps, caller: Authorized, tenantId: s
     }
     return present(deps.preset, next, now);
   });
+}
+
+/** The plan called `planKey`, or `422 unknown_plan` listing the plans there are. */
+export function assertKnownPlan(preset: Preset, planKey: string): PlanDefinition {
+  const plan = preset.plans.find((p) => p.key === planKey);
+  if (plan !== undefined) return plan;
+  const known = preset.plans.map((p) => p.key);
+  throw new AppError(PlanErrors.UNKNOWN_PLAN, { detail: known.length === 0 ? `the ${preset.name} preset has no plans` : `plans here: ${known.join(', ')}`, plans: known });
 }
 
 const SYSTEM: AuditContext = { actorType: 'system', actorId: null, requestId: null, ip: null };

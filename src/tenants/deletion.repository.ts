@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { deleteApprovalRequestsOf } from '../approvals/approvals.repository.ts';
 import type { Tx } from '../platform/db/context.ts';
 import type { TenantStatus } from '../platform/db/schema.ts';
 
@@ -63,8 +64,11 @@ export interface PurgeCounts {
 
 /** Runs the database's purge of one tenant pending deletion (migration 0007). */
 export async function purgeTenantRows(trx: Tx, tenantId: string): Promise<PurgeCounts> {
+  // Tables the application role may delete from go first, here; the rest (the audit trail above all) only
+  // the purge function can remove.
+  const approvals = await deleteApprovalRequestsOf(trx, tenantId);
   const { rows } = await sql<{ item: string; removed: string | number }>`SELECT item, removed FROM tenantry_purge_tenant(${tenantId})`.execute(trx);
-  const counts: PurgeCounts = { removed: {}, usersRepointed: 0, usersDeleted: 0 };
+  const counts: PurgeCounts = { removed: { approval_requests: approvals }, usersRepointed: 0, usersDeleted: 0 };
   for (const row of rows) {
     const n = Number(row.removed);
     if (row.item === 'users_repointed') counts.usersRepointed = n;

@@ -2,6 +2,8 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { findUserById } from '../accounts/users.repository.ts';
 import { keyAuthority } from '../api-keys/api-keys.service.ts';
+import { ApprovalAccepted, holdForApproval } from '../approvals/approvals.routes.ts';
+import { needsApproval } from '../approvals/approvals.service.ts';
 import type { AuditContext } from '../audit/audit.repository.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
 import { apiKeyDeps } from '../auth/authenticate.ts';
@@ -13,6 +15,7 @@ import type { FastifyTypebox } from '../platform/http/types.ts';
 import { type DeletionCaller, type DeletionDeps, requestDeletion, restoreTenant } from './deletion.service.ts';
 import type { TenantDetails, TreeNode } from './tenants.repository.ts';
 import { SLUG_PATTERN } from './tenants.repository.ts';
+import { TenantErrors } from './tenants.errors.ts';
 import { createTenant, getTenant, listMyTenants, listTree, moveTenantTo, setSuspended, type TenantDeps, updateTenantDetails } from './tenants.service.ts';
 
 const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 2, maxLength: 63, description: 'Lowercase letters, digits and dashes' });
@@ -270,10 +273,12 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
           'Needs `tenant.delete` (for a suspended tenant, from above it) and `confirm` = the slug. Never your active tenant (`409 active_tenant`) nor ' +
           'the admin tenancy (`409 admin_tenancy`). A tenant with tenants below answers `409 tenant_has_children` unless `includeDescendants` ' +
           'deletes the whole subtree, each of which you must be allowed to delete. The purge removes every row of the tenant, re-points people ' +
-          'whose default tenant it was, deletes people left with no membership, and reports the counts.',
+          'whose default tenant it was, deletes people left with no membership, and reports the counts. Where the policy holds deletion for ' +
+          'approval (company-tree), `202` with an approval request; the deletion runs, as you, once approved.',
         params: TenantParams,
         body: Type.Object({ confirm: Type.String({ minLength: 1, maxLength: 100 }), includeDescendants: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
         response: {
+          202: ApprovalAccepted,
           200: Type.Object({
             status: Type.Union([Type.Literal('pending_deletion'), Type.Literal('deleted')]),
             tenants: Type.Array(Type.String(), { description: 'Every tenant this deleted, deepest first' }),
@@ -293,8 +298,16 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { tenantId } = request.params;
+      if (needsApproval(app.access.preset, 'tenant.delete')) {
+        // Answered now rather than after a decider's approval: a typo, or a caller who could not delete it anyway.
+        const { access } = await authorize(app, request, tenantId);
+        if (requirePrincipal(request).tenantId === tenantId) throw new AppError(TenantErrors.ACTIVE_TENANT);
+        if (!access.roleGrants.has('tenant.delete')) throw new AppError(AuthErrors.FORBIDDEN, { detail: 'deleting needs tenant.delete', permission: 'tenant.delete' });
+        if ((await getTenant(deps(), tenantId)).slug !== request.body.confirm) throw new AppError(TenantErrors.CONFIRMATION_MISMATCH, { detail: "type the tenant's slug in confirm to delete it" });
+        return holdForApproval(app, request, reply, tenantId, 'tenant.delete', { ...request.body });
+      }
       const result = await requestDeletion(deletionDeps(), await deletionCaller(request, tenantId), tenantId, request.body);
       return result.status === 'pending_deletion' ? { status: result.status, tenants: result.tenants, purgeAfter: result.purgeAfter.toISOString() } : result;
     },

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Kysely, sql } from 'kysely';
+import { requestApproval } from '../../src/approvals/approvals.service.ts';
 import type { Database } from '../../src/platform/db/database.ts';
 import { withSystem, withTenant } from '../../src/platform/db/context.ts';
 import { findIsolationProblems } from '../../src/platform/db/safety.ts';
@@ -11,7 +12,7 @@ import { seedTenant } from '../helpers/tenants.ts';
 import { bearer, signUp, uniqueEmail } from '../helpers/users.ts';
 
 /** Tables that must be among those discovered; any other table with a `tenant_id` column is covered too. */
-const KNOWN_SCOPED_TABLES = ['api_keys', 'audit_events', 'invitations', 'membership_roles', 'memberships', 'roles', 'tenant_features', 'tenant_tree'];
+const KNOWN_SCOPED_TABLES = ['api_keys', 'approval_requests', 'audit_events', 'invitations', 'membership_roles', 'memberships', 'roles', 'tenant_features', 'tenant_tree'];
 
 /**
  * The documented exceptions to "a tenant's context shows and changes only that tenant's rows"
@@ -147,7 +148,15 @@ for (const engine of testEngines()) {
         return res.json();
       };
       // Through the real API, so each table holds the rows the application itself writes.
-      const furnish = async (tenantId: string, token: string, roleKey: string) => {
+      const furnish = async (tenantId: string, token: string, roleKey: string, userId: string) => {
+        // The msp preset holds nothing for approval, so the request is recorded through the service itself.
+        await requestApproval(
+          { db: t.database.db, clock: t.clock, preset: t.app.access.preset },
+          { userId, audit: { actorType: 'user', actorId: userId, via: 'direct', requestId: null, ip: null } },
+          tenantId,
+          'tenant.delete',
+          { confirm: 'isolation-probe' },
+        );
         await api('POST', `/tenants/${tenantId}/roles`, token, { key: roleKey, name: 'Isolation probe', scope: 'tenant', permissions: ['tenant.read'] });
         await api('POST', `/tenants/${tenantId}/invitations`, token, { email: uniqueEmail('invitee'), roles: ['agent'] });
         await api('POST', `/tenants/${tenantId}/api-keys`, token, { name: 'isolation probe', permissions: ['tenant.read'] });
@@ -159,9 +168,9 @@ for (const engine of testEngines()) {
       b = bob.tenantId;
       child = (await api('POST', '/tenants', alice.accessToken, { name: 'A child', slug: `iso-child-${process.pid}`, parentId: a })).id;
       // Role keys differ: a key defined above a tenant is taken there.
-      await furnish(a, alice.accessToken, 'probe_a');
-      await furnish(child, alice.accessToken, 'probe_child');
-      await furnish(b, bob.accessToken, 'probe_b');
+      await furnish(a, alice.accessToken, 'probe_a', alice.userId);
+      await furnish(child, alice.accessToken, 'probe_child', alice.userId);
+      await furnish(b, bob.accessToken, 'probe_b', bob.userId);
 
       tables = await t.database.withOwner(async (owner) =>
         (

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { DB } from './schema.ts';
 
@@ -12,6 +13,7 @@ export type Tx = Transaction<DB>;
 export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: Tx) => Promise<T>): Promise<T> {
   const result = await db.transaction().execute(async (trx) => {
     await enterTenantContext(trx, tenantId);
+    await runCommitHook(trx);
     return fn(trx);
   });
   notifyCommitted(db, tenantId);
@@ -90,6 +92,7 @@ export async function enterUserContext(trx: Tx, userId: string): Promise<void> {
 export async function withSystem<T>(db: Db, fn: (trx: Tx) => Promise<T>): Promise<T> {
   const result = await db.transaction().execute(async (trx) => {
     await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(trx);
+    await runCommitHook(trx);
     return fn(trx);
   });
   notifyCommitted(db, '*');
@@ -106,4 +109,31 @@ export async function withUser<T>(db: Db, userId: string, fn: (trx: Tx) => Promi
     await enterUserContext(trx, userId);
     return fn(trx);
   });
+}
+
+interface CommitHook {
+  hook: (trx: Tx) => Promise<void>;
+  ran: boolean;
+}
+
+const commitHooks = new AsyncLocalStorage<CommitHook>();
+
+/**
+ * Runs `fn`; the first write transaction it opens (`withTenant` or `withSystem`) runs `hook` first, in that
+ * transaction's context, so what `hook` writes commits with the rest of it or not at all. `hooked` is false
+ * when `fn` opened no write transaction. An approved action is marked executed this way, atomically with the
+ * action itself, whichever service carries the action out (and racing approvals queue on the request's row
+ * before either action starts).
+ */
+export async function withCommitHook<T>(hook: (trx: Tx) => Promise<void>, fn: () => Promise<T>): Promise<{ result: T; hooked: boolean }> {
+  const slot: CommitHook = { hook, ran: false };
+  const result = await commitHooks.run(slot, fn);
+  return { result, hooked: slot.ran };
+}
+
+async function runCommitHook(trx: Tx): Promise<void> {
+  const slot = commitHooks.getStore();
+  if (slot === undefined || slot.ran) return;
+  slot.ran = true;
+  await slot.hook(trx);
 }

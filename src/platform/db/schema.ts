@@ -228,6 +228,25 @@ export interface ApiKeysTable {
   revoked_at: Timestamp | null;
 }
 
+export type ApprovalAction = 'tenant.delete' | 'tenant.transfer_ownership' | 'tenant.change_plan' | 'member.remove_admin';
+/** Stored statuses; `expired` is computed from `expires_at` for pending rows. */
+export type ApprovalStatus = 'pending' | 'executed' | 'failed' | 'declined' | 'cancelled';
+
+export interface ApprovalRequestsTable {
+  tenant_id: string;
+  id: string;
+  action: ApprovalAction;
+  params: Json;
+  status: Generated<ApprovalStatus>;
+  requested_by: string;
+  decided_by: string | null;
+  note: string | null;
+  outcome: Json | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  decided_at: Timestamp | null;
+}
+
 export interface DB {
   tenants: TenantsTable;
   users: UsersTable;
@@ -248,4 +267,5 @@ export interface DB {
   idempotency_keys: IdempotencyKeysTable;
   invitations: InvitationsTable;
   api_keys: ApiKeysTable;
+  approval_requests: ApprovalRequestsTable;
 }

@@ -1,0 +1,67 @@
+import type { Selectable } from 'kysely';
+import type { Tx } from '../platform/db/context.ts';
+import type { ApprovalAction, ApprovalRequestsTable, ApprovalStatus } from '../platform/db/schema.ts';
+
+export type ApprovalRow = Selectable<ApprovalRequestsTable>;
+
+export async function insertApprovalRequest(
+  trx: Tx,
+  row: { tenantId: string; id: string; action: ApprovalAction; params: Record<string, unknown>; requestedBy: string; now: Date; expiresAt: Date },
+): Promise<ApprovalRow> {
+  return trx
+    .insertInto('approval_requests')
+    .values({
+      tenant_id: row.tenantId,
+      id: row.id,
+      action: row.action,
+      params: JSON.stringify(row.params),
+      requested_by: row.requestedBy,
+      created_at: row.now,
+      expires_at: row.expiresAt,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function findApprovalRequest(trx: Tx, key: { tenantId: string; id: string }): Promise<ApprovalRow | undefined> {
+  return trx.selectFrom('approval_requests').selectAll().where('tenant_id', '=', key.tenantId).where('id', '=', key.id).executeTakeFirst();
+}
+
+/** Newest first; only `requestedBy`'s when given. */
+export async function listApprovalRequests(trx: Tx, tenantId: string, filter: { requestedBy?: string; limit: number }): Promise<ApprovalRow[]> {
+  let query = trx.selectFrom('approval_requests').selectAll().where('tenant_id', '=', tenantId);
+  if (filter.requestedBy !== undefined) query = query.where('requested_by', '=', filter.requestedBy);
+  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).execute();
+}
+
+/**
+ * Closes a pending, unexpired request (conditional: of two deciders racing, one wins). Returns the row, or
+ * undefined when it was no longer pending or had expired.
+ */
+export async function closeApprovalRequest(
+  trx: Tx,
+  key: { tenantId: string; id: string },
+  change: { status: Exclude<ApprovalStatus, 'pending'>; decidedBy: string | null; note: string | null; outcome: Record<string, unknown> | null; now: Date },
+): Promise<ApprovalRow | undefined> {
+  return trx
+    .updateTable('approval_requests')
+    .set({
+      status: change.status,
+      decided_by: change.decidedBy,
+      note: change.note,
+      outcome: change.outcome === null ? null : JSON.stringify(change.outcome),
+      decided_at: change.now,
+    })
+    .where('tenant_id', '=', key.tenantId)
+    .where('id', '=', key.id)
+    .where('status', '=', 'pending')
+    .where('expires_at', '>', change.now)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Every request of a tenant being purged; the caller is in the system context. */
+export async function deleteApprovalRequestsOf(trx: Tx, tenantId: string): Promise<number> {
+  const result = await trx.deleteFrom('approval_requests').where('tenant_id', '=', tenantId).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,0 +1,165 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { Nullable, Problems, TenantId } from '../auth/auth.schemas.ts';
+import { requireUser } from '../auth/principal.ts';
+import { accessOf, authorize } from '../permissions/authorize.ts';
+import type { ApprovalAction } from '../platform/db/schema.ts';
+import { AppError } from '../platform/http/errors.ts';
+import type { FastifyTypebox } from '../platform/http/types.ts';
+import { executorFor } from './actions.ts';
+import { ApprovalErrors } from './approvals.errors.ts';
+import { type ApprovalDeps, type ApprovalView, cancelApproval, decideApproval, getApproval, listApprovals, requestApproval } from './approvals.service.ts';
+
+const DateTime = Type.String({ format: 'date-time' });
+const Status = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('executed'),
+  Type.Literal('failed'),
+  Type.Literal('declined'),
+  Type.Literal('cancelled'),
+  Type.Literal('expired'),
+]);
+
+export const ApprovalRequestSchema = Type.Object({
+  id: Type.String(),
+  tenantId: Type.String(),
+  action: Type.String({ description: 'tenant.delete, tenant.transfer_ownership, tenant.change_plan or member.remove_admin' }),
+  params: Type.Record(Type.String(), Type.Unknown(), { description: 'What the action will be called with once approved' }),
+  status: Status,
+  requestedBy: Type.String(),
+  decidedBy: Nullable(Type.String()),
+  note: Nullable(Type.String()),
+  outcome: Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'For `failed`: the problem the action answered with' })),
+  createdAt: DateTime,
+  expiresAt: DateTime,
+  decidedAt: Nullable(DateTime),
+});
+
+/** The `202` an action held for approval answers with. */
+export const ApprovalAccepted = Type.Object({ approvalRequest: ApprovalRequestSchema }, { description: 'Held for approval: nothing happens until a decider approves' });
+
+export function presentApproval(view: ApprovalView) {
+  return { ...view, createdAt: view.createdAt.toISOString(), expiresAt: view.expiresAt.toISOString(), decidedAt: view.decidedAt?.toISOString() ?? null };
+}
+
+/**
+ * For the routes of actions a policy may hold (SPEC 4): records the request as the signed-in caller and
+ * answers `202 {approvalRequest}`. The caller has passed the route's own checks already.
+ */
+export async function holdForApproval(app: FastifyTypebox, request: FastifyRequest, reply: FastifyReply, tenantId: string, action: ApprovalAction, params: Record<string, unknown>) {
+  const person = requireUser(request);
+  const { audit } = await authorize(app, request, tenantId);
+  const view = await requestApproval(approvalDeps(app), { userId: person.userId, audit }, tenantId, action, params);
+  reply.code(202);
+  return { approvalRequest: presentApproval(view) };
+}
+
+function approvalDeps(app: FastifyTypebox): ApprovalDeps {
+  return { db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset };
+}
+
+/** SPEC 4 "Approvals": list, decide (approve/decline) and cancel requests held by the preset's policy. */
+export async function approvalRoutes(app: FastifyTypebox): Promise<void> {
+  const deps = approvalDeps(app);
+  const Params = Type.Object({ tenantId: TenantId, requestId: Type.String({ minLength: 1, maxLength: 100 }) });
+
+  /** approvals.decide in the tenant or any tenant above it (a super admin holds it everywhere). */
+  async function mayDecide(request: FastifyRequest, tenantId: string): Promise<boolean> {
+    const principal = requireUser(request);
+    const here = await accessOf(app, principal, tenantId);
+    for (const id of here.path) if ((await accessOf(app, principal, id)).permissions.has('approvals.decide')) return true;
+    return false;
+  }
+
+  app.get(
+    '/tenants/:tenantId/approval-requests',
+    {
+      schema: {
+        tags: ['approvals'],
+        summary: 'Approval requests of the tenant, newest first',
+        description: 'Deciders (`approvals.decide` here or above) see every request; anyone else with `tenant.read` sees the requests they made.',
+        params: Type.Object({ tenantId: TenantId }),
+        querystring: Type.Object({ status: Type.Optional(Status), limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ approvalRequests: Type.Array(ApprovalRequestSchema) }), ...Problems },
+      },
+    },
+    async (request) => {
+      const { tenantId } = request.params;
+      const person = requireUser(request);
+      await authorize(app, request, tenantId, 'tenant.read');
+      const everyone = await mayDecide(request, tenantId);
+      const views = await listApprovals(deps, tenantId, { ...(everyone ? {} : { requestedBy: person.userId }), ...(request.query.status === undefined ? {} : { status: request.query.status }), limit: request.query.limit });
+      return { approvalRequests: views.map(presentApproval) };
+    },
+  );
+
+  app.get(
+    '/tenants/:tenantId/approval-requests/:requestId',
+    {
+      schema: {
+        tags: ['approvals'],
+        summary: "One approval request and its status (the initiator's, or any for a decider)",
+        params: Params,
+        response: { 200: ApprovalRequestSchema, ...Problems },
+      },
+    },
+    async (request) => {
+      const { tenantId, requestId } = request.params;
+      const person = requireUser(request);
+      await authorize(app, request, tenantId, 'tenant.read');
+      const view = await getApproval(deps, tenantId, requestId);
+      if (view.requestedBy !== person.userId && !(await mayDecide(request, tenantId))) throw new AppError(ApprovalErrors.APPROVAL_NOT_FOUND);
+      return presentApproval(view);
+    },
+  );
+
+  for (const verb of ['approve', 'decline'] as const) {
+    app.post(
+      `/tenants/:tenantId/approval-requests/:requestId/${verb}`,
+      {
+        schema: {
+          tags: ['approvals'],
+          summary: verb === 'approve' ? 'Approve: the action runs now, as its initiator, and the request says whether it executed or failed' : 'Decline: nothing happens',
+          description:
+            'Needs `approvals.decide` in the tenant or a tenant above it (or platform super_admin); never the initiator (`403 approval_by_initiator`). ' +
+            '`409 approval_request_not_pending` once decided, cancelled or expired (requests expire after 7 days).' +
+            (verb === 'approve' ? ' The action and the `executed` mark commit together; if the action is refused, the request is `failed` with the reason in `outcome`.' : ''),
+          params: Params,
+          body: Type.Object({ note: Type.Optional(Type.String({ maxLength: 500, description: 'Kept with the decision' })) }, { additionalProperties: false, description: 'Optional' }),
+          response: { 200: ApprovalRequestSchema, ...Problems },
+        },
+        preValidation: async (request) => {
+          request.body ??= {};
+        },
+      },
+      async (request) => {
+        const { tenantId, requestId } = request.params;
+        const person = requireUser(request);
+        const { audit } = await authorize(app, request, tenantId);
+        if (!(await mayDecide(request, tenantId))) throw new AppError(ApprovalErrors.NOT_A_DECIDER, { detail: 'deciding needs approvals.decide in this tenant or above it', permission: 'approvals.decide' });
+        const execute = executorFor({ db: deps.db, clock: deps.clock, access: app.access }, { requestId: request.id, ip: request.ip });
+        const view = await decideApproval(deps, { userId: person.userId, audit }, { tenantId, id: requestId }, { approve: verb === 'approve', note: request.body.note ?? null }, execute);
+        return presentApproval(view);
+      },
+    );
+  }
+
+  app.post(
+    '/tenants/:tenantId/approval-requests/:requestId/cancel',
+    {
+      schema: {
+        tags: ['approvals'],
+        summary: 'Withdraw your own pending request',
+        description: 'Only the initiator (`403 approval_not_initiator`); `409 approval_request_not_pending` once it is no longer pending.',
+        params: Params,
+        response: { 200: ApprovalRequestSchema, ...Problems },
+      },
+    },
+    async (request) => {
+      const { tenantId, requestId } = request.params;
+      const person = requireUser(request);
+      const { audit } = await authorize(app, request, tenantId);
+      return presentApproval(await cancelApproval(deps, { userId: person.userId, audit }, { tenantId, id: requestId }));
+    },
+  );
+}
