@@ -63,11 +63,9 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     path: deps.config.licenceFile,
     preset: deps.preset,
     now: () => deps.clock.now(),
-    // The database enforces the tenant limit; features are applied by the permission resolver.
-    onApply: async (current) => {
-      await writePlatformSettings(deps.database, { tenant_limit: current.tenantLimit === null ? '' : String(current.tenantLimit) });
-      app.access.invalidate('*');
-    },
+    // The database enforces the tenant limit; the permission resolver applies the features.
+    persist: (current) => writePlatformSettings(deps.database, { tenant_limit: current.tenantLimit === null ? '' : String(current.tenantLimit) }),
+    onChange: () => app.access.invalidate('*'),
   });
   app.decorate('licence', licence);
   app.decorate('access', new AccessResolver({ db: deps.database.db, preset: deps.preset, licensedFeatures: () => licence.current.features }));

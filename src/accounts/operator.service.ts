@@ -1,5 +1,6 @@
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
 import type { Clock } from '../platform/clock.ts';
+import { licenceLimitError } from '../licence/licence.errors.ts';
 import { type Db, enterUserContext, withSystem } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { newId, newTenantId } from '../platform/ids.ts';
@@ -81,6 +82,9 @@ export async function createOperator(
     await appendAuditEvent(trx, audit, { tenantId: adminTenantId, action: 'member.added', targetType: 'user', targetId: user.id, after: { roles: [deps.ownerRole], kind: 'direct' } }, now);
     await appendAuditEvent(trx, audit, { tenantId: user.id, action: 'user.created', targetType: 'user', targetId: user.id, after: { email, platformRole: 'super_admin' } }, now);
     return { user, created: true, adminTenantId };
+  }).catch((error: unknown) => {
+    // The admin tenancy is a tenant too: a licence already full refuses it like any other.
+    throw licenceLimitError(error) ?? error;
   });
 }
 

@@ -1,6 +1,6 @@
 import { findUserById } from '../accounts/users.repository.ts';
 import type { AuditContext } from '../audit/audit.repository.ts';
-import { removeMember, transferOwnership } from '../members/members.service.ts';
+import { changeMemberRoles, removeMember, transferOwnership } from '../members/members.service.ts';
 import type { Access } from '../permissions/access.ts';
 import type { AccessResolver } from '../permissions/access-resolver.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
@@ -54,6 +54,8 @@ export function executorFor(deps: ActionDeps, decision: { requestId: string; ip:
         return changePlan(base, { audit }, request.tenantId, String(params.plan));
       case 'member.remove_admin':
         need('members.manage');
+        // Taking the admin's rights away by changing their roles is held the same way as removing them.
+        if (Array.isArray(params.roles)) return changeMemberRoles(base, { access, audit }, { tenantId: request.tenantId, userId: String(params.userId) }, params.roles.map(String));
         return removeMember(base, { access, audit }, { tenantId: request.tenantId, userId: String(params.userId) });
     }
   };

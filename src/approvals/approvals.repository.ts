@@ -27,10 +27,17 @@ export async function findApprovalRequest(trx: Tx, key: { tenantId: string; id: 
   return trx.selectFrom('approval_requests').selectAll().where('tenant_id', '=', key.tenantId).where('id', '=', key.id).executeTakeFirst();
 }
 
-/** Newest first; only `requestedBy`'s when given. */
-export async function listApprovalRequests(trx: Tx, tenantId: string, filter: { requestedBy?: string; limit: number }): Promise<ApprovalRow[]> {
+/** Newest first; only `requestedBy`'s, and only in `status` as of `now` (pending = not yet expired), when given. */
+export async function listApprovalRequests(
+  trx: Tx,
+  tenantId: string,
+  filter: { requestedBy?: string; status?: ApprovalStatus | 'expired'; now: Date; limit: number },
+): Promise<ApprovalRow[]> {
   let query = trx.selectFrom('approval_requests').selectAll().where('tenant_id', '=', tenantId);
   if (filter.requestedBy !== undefined) query = query.where('requested_by', '=', filter.requestedBy);
+  if (filter.status === 'pending') query = query.where('status', '=', 'pending').where('expires_at', '>', filter.now);
+  else if (filter.status === 'expired') query = query.where('status', '=', 'pending').where('expires_at', '<=', filter.now);
+  else if (filter.status !== undefined) query = query.where('status', '=', filter.status);
   return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).execute();
 }
 

@@ -64,8 +64,8 @@ export async function getApproval(deps: ApprovalDeps, tenantId: string, id: stri
 
 export async function listApprovals(deps: ApprovalDeps, tenantId: string, filter: { requestedBy?: string; status?: ApprovalStatusView; limit: number }): Promise<ApprovalView[]> {
   const now = deps.clock.now();
-  const rows = await readTenant(deps.db, tenantId, (trx) => listApprovalRequests(trx, tenantId, { ...(filter.requestedBy === undefined ? {} : { requestedBy: filter.requestedBy }), limit: 500 }));
-  return rows.map((row) => present(row, now)).filter((view) => filter.status === undefined || view.status === filter.status).slice(0, filter.limit);
+  const rows = await readTenant(deps.db, tenantId, (trx) => listApprovalRequests(trx, tenantId, { ...filter, now }));
+  return rows.map((row) => present(row, now));
 }
 
 /**

@@ -52,6 +52,7 @@ export async function setFeatures(deps: FeatureDeps, caller: Authorized, changes
   return withTenant(deps.db, access.tenantId, async (trx) => {
     await lockTenantFeatures(trx, access.tenantId);
     const overrides = await listFeatureOverrides(trx, access.tenantId);
+    const stored = new Map(overrides);
     const before = present(deps, overrides);
     for (const [key, enabled] of Object.entries(changes)) {
       const feature = deps.preset.features.get(key);
@@ -65,8 +66,10 @@ export async function setFeatures(deps: FeatureDeps, caller: Authorized, changes
       }
     }
     const after = present(deps, overrides);
-    const changed = after.filter((f, i) => f.enabled !== before[i]?.enabled).map((f) => f.key);
-    if (changed.length > 0) {
+    // Compared as stored, not as in force: turning off a feature the licence does not cover changes nothing
+    // today, but it is the tenant's own setting once the licence covers it, so it is audited like any other.
+    const changed = overrides.size !== stored.size || [...overrides].some(([key, enabled]) => stored.get(key) !== enabled);
+    if (changed) {
       await appendAuditEvent(
         trx,
         audit,
@@ -75,8 +78,8 @@ export async function setFeatures(deps: FeatureDeps, caller: Authorized, changes
           action: 'features.updated',
           targetType: 'tenant',
           targetId: access.tenantId,
-          before: { features: enabledMap(before) },
-          after: { features: enabledMap(after) },
+          before: { features: enabledMap(before), overrides: Object.fromEntries(stored) },
+          after: { features: enabledMap(after), overrides: Object.fromEntries(overrides) },
         },
         now,
       );

@@ -122,8 +122,9 @@ export async function createInvitation(deps: InvitationDeps, acting: Acting, ten
     if (await isDirectMemberByEmail(trx, { tenantId, email })) throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: `${email} is already a member here` });
 
     const previous = await findPendingInvitationForUpdate(trx, { tenantId, email });
-    // A pending invitation already holds its seat; renewing it takes no other.
-    assertRoom(room, 'members', previous === undefined ? 1 : 0);
+    // A live pending invitation already holds its seat; renewing it takes no other. An expired one holds none
+    // (the count leaves it out), so renewing it takes a seat like a new invitation.
+    assertRoom(room, 'members', previous !== undefined && previous.expires_at.getTime() > now.getTime() ? 0 : 1);
     const { row, created } = await upsertPendingInvitation(trx, {
       tenantId,
       newId: newId('invitation'),

@@ -66,24 +66,28 @@ export function readLicence(path: string, preset: Preset, now: Date): Licence {
 /**
  * The licence in force. Loaded at start (an unreadable or invalid file stops the start); afterwards the file
  * is polled and a valid change replaces the licence, while an invalid one keeps the last good licence and is
- * reported (`lastError`) until fixed. `onApply` runs for the licence at start (`apply`) and for every new one
- * (it writes the tenant limit where the database enforces it and drops cached permissions). Every node reads
- * the file itself: give them all the same file.
+ * reported (`lastError`) until fixed. `persist` runs for the licence at start (`apply`) and for every new one
+ * before it takes over (it writes the tenant limit where the database enforces it); `onChange` runs right
+ * after a new one took over (it drops cached permissions, so none computed under the old one survives).
+ * Every node reads the file itself: give them all the same file.
  */
 export class LicenceStore {
   readonly #path: string | undefined;
   readonly #preset: Preset;
   readonly #now: () => Date;
-  readonly #onApply: (licence: Licence) => Promise<void>;
+  readonly #persist: (licence: Licence) => Promise<void>;
+  readonly #onChange: () => void;
   #licence: Licence;
   #stamp: string | undefined;
   #lastError: string | null = null;
+  #refreshing: Promise<unknown> = Promise.resolve();
 
-  constructor(options: { path: string | undefined; preset: Preset; now: () => Date; onApply: (licence: Licence) => Promise<void> }) {
+  constructor(options: { path: string | undefined; preset: Preset; now: () => Date; persist: (licence: Licence) => Promise<void>; onChange: () => void }) {
     this.#path = options.path;
     this.#preset = options.preset;
     this.#now = options.now;
-    this.#onApply = options.onApply;
+    this.#persist = options.persist;
+    this.#onChange = options.onChange;
     this.#stamp = this.#fileStamp();
     this.#licence = this.#path === undefined
       ? { source: null, licensee: null, features: null, tenantLimit: null, loadedAt: options.now() }
@@ -103,27 +107,40 @@ export class LicenceStore {
     return this.#licence.features === null || this.#licence.features.has(feature);
   }
 
-  /** Puts the licence loaded at start into force (see onApply). */
+  /** Puts the licence loaded at start into force (see persist). */
   apply(): Promise<void> {
-    return this.#onApply(this.#licence);
+    return this.#persist(this.#licence);
   }
 
-  /** Re-reads the file if it changed; true when a new licence is now in force. */
-  async refresh(): Promise<boolean> {
+  /**
+   * Re-reads the file if it changed; true when a new licence is now in force. Refreshes run one at a time,
+   * and a licence counts as read only once `persist` succeeded: if applying fails (the database is down), the
+   * next poll tries again rather than leaving the database's tenant limit behind the licence shown.
+   */
+  refresh(): Promise<boolean> {
+    const run = this.#refreshing.then(() => this.#refreshNow());
+    this.#refreshing = run.catch(() => undefined);
+    return run;
+  }
+
+  async #refreshNow(): Promise<boolean> {
     if (this.#path === undefined) return false;
     const stamp = this.#fileStamp();
     if (stamp === this.#stamp) return false;
-    this.#stamp = stamp;
     let next: Licence;
     try {
       next = readLicence(this.#path, this.#preset, this.#now());
     } catch (error) {
+      // A broken file is reported once per change, and the licence in force stays.
+      this.#stamp = stamp;
       this.#lastError = (error as Error).message;
       return false;
     }
+    await this.#persist(next);
     this.#licence = next;
+    this.#stamp = stamp;
     this.#lastError = null;
-    await this.#onApply(next);
+    this.#onChange();
     return true;
   }
 

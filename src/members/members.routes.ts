@@ -9,7 +9,7 @@ import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { getTenant } from '../tenants/tenants.service.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import type { MemberRecord } from './members.repository.ts';
-import { changeMemberRoles, leaveTenant, listMembers, type MemberDeps, removeMember, transferOwnership } from './members.service.ts';
+import { changeMemberRoles, leaveTenant, listMembers, type MemberDeps, removeMember, rolesGrant, transferOwnership } from './members.service.ts';
 
 const RoleKey = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'A built-in role of the preset or a custom role of this tenant or an ancestor' });
 // Any text: an id that cannot exist is simply not a member (404), like any other stranger.
@@ -83,15 +83,20 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
         summary: "Replace a member's roles",
         description:
           'Needs `members.manage`. You can grant only permissions you hold, and change only a member whose current roles give nothing beyond yours. ' +
-          'The tenant always keeps at least one owner (`409 last_owner`).',
+          'The tenant always keeps at least one owner (`409 last_owner`). Where the policy holds `member.remove_admin` (company-tree), taking ' +
+          '`members.manage` away from a member who administers the tenant answers `202` with an approval request, as removing them would.',
         params: MemberParams,
         body: Type.Object({ roles: Type.Array(RoleKey, { minItems: 1, maxItems: 50, uniqueItems: true }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ member: MemberSchema }), ...Problems },
+        response: { 200: Type.Object({ member: MemberSchema }), 202: ApprovalAccepted, ...Problems },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { tenantId, userId } = request.params;
       const { access, audit } = await authorize(app, request, tenantId, 'members.manage');
+      const { roles } = request.body;
+      if (needsApproval(deps.preset, 'member.remove_admin') && (await isAdministrator(userId, tenantId)) && !(await rolesGrant(deps, access, tenantId, roles, 'members.manage'))) {
+        return holdForApproval(app, request, reply, tenantId, 'member.remove_admin', { userId, roles });
+      }
       const member = await changeMemberRoles(deps, { access, audit }, { tenantId, userId }, request.body.roles);
       return { member: presentMember(member) };
     },

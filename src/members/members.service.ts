@@ -165,6 +165,14 @@ async function commitOwnerChange<T>(deps: MemberDeps, tenantId: string, fn: (trx
   }
 }
 
+/** Whether `roles`, as they resolve in the tenant, grant `permission` (a role that does not resolve grants nothing). */
+export function rolesGrant(deps: MemberDeps, access: Access, tenantId: string, roles: readonly string[], permission: string): Promise<boolean> {
+  return readTenant(deps.db, tenantId, async (trx) => {
+    const resolve = await roleResolver(trx, deps.preset, access, tenantId);
+    return roles.some((key) => resolve(key)?.has(permission) ?? false);
+  });
+}
+
 type Resolve = (key: string) => ReadonlySet<string> | undefined;
 
 /** Role key → its permissions as seen from the tenant: a custom role of it or an ancestor, else the preset's. */

@@ -303,7 +303,10 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
       if (needsApproval(app.access.preset, 'tenant.delete')) {
         // Answered now rather than after a decider's approval: a typo, or a caller who could not delete it anyway.
         const { access } = await authorize(app, request, tenantId);
-        if (requirePrincipal(request).tenantId === tenantId) throw new AppError(TenantErrors.ACTIVE_TENANT);
+        const subtree = (await listTree(deps(), tenantId, { childrenOnly: false })).map((node) => node.id);
+        const active = requirePrincipal(request).tenantId;
+        if (active !== null && subtree.includes(active)) throw new AppError(TenantErrors.ACTIVE_TENANT);
+        if (subtree.length > 1 && request.body.includeDescendants !== true) throw new AppError(TenantErrors.HAS_CHILDREN, { tenants: subtree.slice(1) });
         if (!access.roleGrants.has('tenant.delete')) throw new AppError(AuthErrors.FORBIDDEN, { detail: 'deleting needs tenant.delete', permission: 'tenant.delete' });
         if ((await getTenant(deps(), tenantId)).slug !== request.body.confirm) throw new AppError(TenantErrors.CONFIRMATION_MISMATCH, { detail: "type the tenant's slug in confirm to delete it" });
         return holdForApproval(app, request, reply, tenantId, 'tenant.delete', { ...request.body });

@@ -23,7 +23,7 @@ for (const engine of testEngines()) {
     let distributor: string;
     let slug: string;
 
-    const api = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, who: SignedUp, payload?: object) =>
+    const api = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, who: SignedUp, payload?: object) =>
       t.app.inject({ method, url: `/api/v1${url}`, headers: bearer(who.accessToken), ...(payload === undefined ? {} : { payload }) });
     const join = (userId: string, roles: string[]) =>
       withTenant(t.database.db, distributor, (trx) => insertMembership(trx, { tenantId: distributor, userId, kind: 'direct', roles, now: t.clock.now() }));
@@ -84,6 +84,22 @@ for (const engine of testEngines()) {
       const other = await signUp(t);
       await join(other.userId, ['technician']);
       assert.equal((await api('DELETE', `/tenants/${distributor}/members/${other.userId}`, distAdmin)).statusCode, 204);
+    });
+
+    it('holds taking the admin rights away by a role change, as removing the admin would be', async () => {
+      const admin = await signUp(t);
+      await join(admin.userId, ['admin']);
+      const held = await api('PATCH', `/tenants/${distributor}/members/${admin.userId}`, distAdmin, { roles: ['technician'] });
+      assert.equal(held.statusCode, 202, held.body);
+      assert.deepEqual([held.json().approvalRequest.action, held.json().approvalRequest.params], ['member.remove_admin', { userId: admin.userId, roles: ['technician'] }]);
+      const rolesOf = async (userId: string) => (await api('GET', `/tenants/${distributor}/members`, mainAdmin)).json().members.find((m: { userId: string }) => m.userId === userId)?.roles;
+      assert.deepEqual(await rolesOf(admin.userId), ['admin']);
+      assert.equal((await decide('approve', held.json().approvalRequest.id, mainAdmin)).json().status, 'executed');
+      assert.deepEqual(await rolesOf(admin.userId), ['technician']);
+      // Changes that leave the rights where they are go through at once.
+      assert.equal((await api('PATCH', `/tenants/${distributor}/members/${admin.userId}`, distAdmin, { roles: ['end_user'] })).statusCode, 200);
+      assert.equal((await api('PATCH', `/tenants/${distributor}/members/${admin.userId}`, distAdmin, { roles: ['admin'] })).statusCode, 200);
+      assert.equal((await api('PATCH', `/tenants/${distributor}/members/${admin.userId}`, distAdmin, { roles: ['admin', 'technician'] })).statusCode, 200);
     });
 
     it('answers a wrong slug at once, and a declined transfer changes nothing', async () => {
@@ -150,15 +166,21 @@ for (const engine of testEngines()) {
     }
 
     it('deletes the tenant once the deletion is approved', async () => {
-      // Never from inside it, approval or not.
-      const inside = (await t.app.inject({ method: 'POST', url: '/api/v1/auth/active-tenant', headers: bearer(distAdmin.accessToken), payload: { tenantId: distributor } })).json();
-      assertProblem(await api('DELETE', `/tenants/${distributor}`, { ...distAdmin, accessToken: inside.accessToken }, { confirm: slug }), 409, 'active_tenant');
-      const held = await api('DELETE', `/tenants/${distributor}`, distAdmin, { confirm: slug });
+      const below = await api('POST', '/tenants', distAdmin, { name: 'Dealer', slug: `dealer-${process.pid}-${engine}`, parentId: distributor });
+      assert.equal(below.statusCode, 201, below.body);
+      // Never from inside it or a tenant below it, approval or not; and the tenants below only with it.
+      for (const tenantId of [distributor, below.json().id]) {
+        const inside = (await t.app.inject({ method: 'POST', url: '/api/v1/auth/active-tenant', headers: bearer(distAdmin.accessToken), payload: { tenantId } })).json();
+        assertProblem(await api('DELETE', `/tenants/${distributor}`, { ...distAdmin, accessToken: inside.accessToken }, { confirm: slug, includeDescendants: true }), 409, 'active_tenant');
+      }
+      assertProblem(await api('DELETE', `/tenants/${distributor}`, distAdmin, { confirm: slug }), 409, 'tenant_has_children');
+      const held = await api('DELETE', `/tenants/${distributor}`, distAdmin, { confirm: slug, includeDescendants: true });
       assert.equal(held.statusCode, 202, held.body);
       assert.equal((await api('GET', `/tenants/${distributor}`, mainAdmin)).json().status, 'active');
       const approved = await decide('approve', held.json().approvalRequest.id, mainAdmin);
       assert.equal(approved.json().status, 'executed', approved.body);
       assert.equal((await api('GET', `/tenants/${distributor}`, mainAdmin)).json().status, 'pending_deletion');
+      assert.equal((await api('GET', `/tenants/${below.json().id}`, mainAdmin)).json().status, 'pending_deletion');
     });
   });
 }

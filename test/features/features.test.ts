@@ -90,8 +90,8 @@ for (const engine of testEngines()) {
       assert.deepEqual(
         events.map((e) => [e.before, e.after]),
         [
-          [{ features: { influx: false, mgmt_api: false } }, { features: { influx: true, mgmt_api: false } }],
-          [{ features: { influx: true, mgmt_api: false } }, { features: { influx: false, mgmt_api: false } }],
+          [{ features: { influx: false, mgmt_api: false }, overrides: {} }, { features: { influx: true, mgmt_api: false }, overrides: { influx: true } }],
+          [{ features: { influx: true, mgmt_api: false }, overrides: { influx: true } }, { features: { influx: false, mgmt_api: false }, overrides: {} }],
         ],
       );
     });

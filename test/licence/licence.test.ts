@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createOperator } from '../../src/accounts/operator.service.ts';
-import { readSystem } from '../../src/platform/db/context.ts';
+import { readSystem, readTenant } from '../../src/platform/db/context.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { assertProblem, bearer, GOOD_PASSWORD, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
@@ -101,6 +101,16 @@ for (const engine of testEngines()) {
       assert.equal(await t.app.licence.refresh(), true);
       assert.equal((await api('POST', '/check', owner.accessToken, { tenantId: owner.tenantId, permission: 'influx_tokens.create' })).json().allowed, false);
       assert.equal((await api('GET', '/admin/licence', operator)).json().fileError, null);
+
+      // Turning the unlicensed feature off changes nothing in force today, but it is the tenant's own setting
+      // for when the licence covers it again: stored, and audited.
+      const featureEvents = () =>
+        readTenant(t.database.db, owner.tenantId, (trx) => trx.selectFrom('audit_events').select('after').where('tenant_id', '=', owner.tenantId).where('action', '=', 'features.updated').execute());
+      const before = (await featureEvents()).length;
+      assert.equal((await api('PUT', `/tenants/${owner.tenantId}/features`, owner.accessToken, { features: { influx: false } })).statusCode, 200);
+      const events = await featureEvents();
+      assert.equal(events.length, before + 1);
+      assert.deepEqual(events.at(-1)?.after, { features: { influx: false, mgmt_api: true }, overrides: { mgmt_api: true } });
     });
 
     if (engine === 'postgres') {

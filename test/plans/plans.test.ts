@@ -90,6 +90,10 @@ for (const engine of testEngines()) {
       assert.equal((await plan()).usage.pendingInvitations, 0);
       assert.equal((await invite(uniqueEmail('seat6'))).statusCode, 201);
       assert.equal((await plan()).usage.pendingInvitations, 1);
+      // Renewing an expired invitation takes a seat again, like a new one: with the seats full, it is refused.
+      assert.equal((await invite(uniqueEmail('seat7'))).statusCode, 201);
+      assertProblem(await invite(second), 409, 'plan_limit_reached');
+      assert.deepEqual((await plan()).usage, { members: 1, pendingInvitations: 2, childTenants: 0, apiKeys: 0 });
     });
 
     it('limits API keys to the live ones', async () => {
