@@ -5,5 +5,6 @@ export const ApprovalErrors = defineErrors({
   NOT_PENDING: { status: 409, code: 'approval_request_not_pending', title: 'The approval request has already been decided, cancelled or has expired' },
   INITIATOR: { status: 403, code: 'approval_by_initiator', title: 'The person who asked for an action cannot decide it' },
   NOT_INITIATOR: { status: 403, code: 'approval_not_initiator', title: 'Only the person who asked for the action can cancel the request' },
+  INVALID_CURSOR: { status: 400, code: 'invalid_cursor', title: 'The paging cursor is not valid' },
   NOT_A_DECIDER: { status: 403, code: 'forbidden', title: 'Deciding needs approvals.decide in this tenant or above it' },
 });

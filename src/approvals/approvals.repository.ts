@@ -1,5 +1,6 @@
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Tx } from '../platform/db/context.ts';
+import { cursorInstant, type KeysetPosition } from '../platform/http/cursor.ts';
 import type { ApprovalAction, ApprovalRequestsTable, ApprovalStatus } from '../platform/db/schema.ts';
 
 export type ApprovalRow = Selectable<ApprovalRequestsTable>;
@@ -27,18 +28,25 @@ export async function findApprovalRequest(trx: Tx, key: { tenantId: string; id: 
   return trx.selectFrom('approval_requests').selectAll().where('tenant_id', '=', key.tenantId).where('id', '=', key.id).executeTakeFirst();
 }
 
-/** Newest first; only `requestedBy`'s, and only in `status` as of `now` (pending = not yet expired), when given. */
+/** Newest first (ties by id); only `requestedBy`'s, and only in `status` as of `now` (pending = not yet expired), when given. */
 export async function listApprovalRequests(
   trx: Tx,
   tenantId: string,
-  filter: { requestedBy?: string; status?: ApprovalStatus | 'expired'; now: Date; limit: number },
-): Promise<ApprovalRow[]> {
-  let query = trx.selectFrom('approval_requests').selectAll().where('tenant_id', '=', tenantId);
+  filter: { requestedBy?: string; status?: ApprovalStatus | 'expired'; now: Date; after?: KeysetPosition; limit: number },
+): Promise<{ rows: ApprovalRow[]; next: KeysetPosition | null }> {
+  let query = trx.selectFrom('approval_requests').selectAll().select(cursorInstant('created_at').as('position')).where('tenant_id', '=', tenantId);
   if (filter.requestedBy !== undefined) query = query.where('requested_by', '=', filter.requestedBy);
   if (filter.status === 'pending') query = query.where('status', '=', 'pending').where('expires_at', '>', filter.now);
   else if (filter.status === 'expired') query = query.where('status', '=', 'pending').where('expires_at', '<=', filter.now);
   else if (filter.status !== undefined) query = query.where('status', '=', filter.status);
-  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).execute();
+  if (filter.after !== undefined) query = query.where(sql<boolean>`(created_at, id) < (${filter.after.at}::timestamptz, ${filter.after.id})`);
+  const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit + 1).execute();
+  const page = rows.slice(0, filter.limit);
+  const last = page.at(-1);
+  return {
+    rows: page.map(({ position: _position, ...row }) => row),
+    next: rows.length > filter.limit && last !== undefined ? { at: last.position, id: last.id } : null,
+  };
 }
 
 /**

@@ -79,8 +79,15 @@ export async function approvalRoutes(app: FastifyTypebox): Promise<void> {
         summary: 'Approval requests of the tenant, newest first',
         description: 'Deciders (`approvals.decide` here or above) see every request; anyone else with `tenant.read` sees the requests they made.',
         params: Type.Object({ tenantId: TenantId }),
-        querystring: Type.Object({ status: Type.Optional(Status), limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ approvalRequests: Type.Array(ApprovalRequestSchema) }), ...Problems },
+        querystring: Type.Object(
+          {
+            status: Type.Optional(Status),
+            limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '`nextCursor` of the previous page' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ approvalRequests: Type.Array(ApprovalRequestSchema), nextCursor: Nullable(Type.String({ description: 'Null on the last page' })) }), ...Problems },
       },
     },
     async (request) => {
@@ -88,8 +95,14 @@ export async function approvalRoutes(app: FastifyTypebox): Promise<void> {
       const person = requireUser(request);
       await authorize(app, request, tenantId, 'tenant.read');
       const everyone = await mayDecide(request, tenantId);
-      const views = await listApprovals(deps, tenantId, { ...(everyone ? {} : { requestedBy: person.userId }), ...(request.query.status === undefined ? {} : { status: request.query.status }), limit: request.query.limit });
-      return { approvalRequests: views.map(presentApproval) };
+      const { status, cursor, limit } = request.query;
+      const page = await listApprovals(deps, tenantId, {
+        ...(everyone ? {} : { requestedBy: person.userId }),
+        ...(status === undefined ? {} : { status }),
+        ...(cursor === undefined ? {} : { cursor }),
+        limit,
+      });
+      return { approvalRequests: page.approvalRequests.map(presentApproval), nextCursor: page.nextCursor };
     },
   );
 

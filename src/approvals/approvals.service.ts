@@ -2,6 +2,7 @@ import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.t
 import type { Clock } from '../platform/clock.ts';
 import { type Db, readTenant, type Tx, withCommitHook, withTenant } from '../platform/db/context.ts';
 import type { ApprovalAction } from '../platform/db/schema.ts';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { Preset } from '../presets/presets.ts';
@@ -62,10 +63,16 @@ export async function getApproval(deps: ApprovalDeps, tenantId: string, id: stri
   return present(row, deps.clock.now());
 }
 
-export async function listApprovals(deps: ApprovalDeps, tenantId: string, filter: { requestedBy?: string; status?: ApprovalStatusView; limit: number }): Promise<ApprovalView[]> {
+export async function listApprovals(
+  deps: ApprovalDeps,
+  tenantId: string,
+  filter: { requestedBy?: string; status?: ApprovalStatusView; limit: number; cursor?: string },
+): Promise<{ approvalRequests: ApprovalView[]; nextCursor: string | null }> {
   const now = deps.clock.now();
-  const rows = await readTenant(deps.db, tenantId, (trx) => listApprovalRequests(trx, tenantId, { ...filter, now }));
-  return rows.map((row) => present(row, now));
+  const { cursor, ...rest } = filter;
+  const after = cursor === undefined ? undefined : decodeKeysetCursor(cursor, ApprovalErrors.INVALID_CURSOR);
+  const page = await readTenant(deps.db, tenantId, (trx) => listApprovalRequests(trx, tenantId, { ...rest, now, ...(after === undefined ? {} : { after }) }));
+  return { approvalRequests: page.rows.map((row) => present(row, now)), nextCursor: page.next === null ? null : encodeKeysetCursor(page.next) };
 }
 
 /**

@@ -144,6 +144,25 @@ for (const engine of testEngines()) {
       assertProblem(await decide('approve', later.json().approvalRequest.id, mainAdmin), 409, 'approval_request_not_pending');
     });
 
+    it('pages through the requests, newest first, by status', async () => {
+      const all = (await api('GET', `/tenants/${distributor}/approval-requests?limit=200`, mainAdmin)).json();
+      assert.equal(all.nextCursor, null);
+      assert.ok(all.approvalRequests.length >= 5, `expected several requests, got ${all.approvalRequests.length}`);
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await api('GET', `/tenants/${distributor}/approval-requests?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`, mainAdmin);
+        assert.equal(res.statusCode, 200, res.body);
+        seen.push(...res.json().approvalRequests.map((r: { id: string }) => r.id));
+        cursor = res.json().nextCursor;
+      } while (cursor !== null);
+      assert.deepEqual(seen, all.approvalRequests.map((r: { id: string }) => r.id));
+      const statuses = (status: string) => api('GET', `/tenants/${distributor}/approval-requests?status=${status}`, mainAdmin).then((r) => r.json().approvalRequests.map((x: { status: string }) => x.status));
+      assert.deepEqual([...new Set(await statuses('expired'))], ['expired']);
+      assert.deepEqual([...new Set(await statuses('executed'))], ['executed']);
+      assertProblem(await api('GET', `/tenants/${distributor}/approval-requests?cursor=bm9wZQ`, mainAdmin), 400, 'invalid_cursor');
+    });
+
     if (engine === 'postgres') {
       it('executes an action once when two deciders approve it at the same moment', async () => {
         const second = await signUp(t);
