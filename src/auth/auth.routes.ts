@@ -14,6 +14,7 @@ import {
   UserSchema,
 } from './auth.schemas.ts';
 import { findUserById } from '../accounts/users.repository.ts';
+import { accessOf } from '../permissions/authorize.ts';
 import { withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
@@ -21,7 +22,7 @@ import { listTenantsOfUser } from '../tenants/memberships.repository.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { clearAuthCookies, refreshTokenFromCookie, setAuthCookies } from './cookies.ts';
 import { login } from './login.service.ts';
-import { auditContextOf, requireUser, type UserPrincipal } from './principal.ts';
+import { auditContextOf, requireUser } from './principal.ts';
 import { authorizationObject, endSession, refreshSession, type SessionDeps, type SessionTokens, switchActiveTenant } from './sessions.service.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
@@ -44,10 +45,6 @@ export function sessionDeps(app: FastifyTypebox): SessionDeps {
     keys: app.keys,
     reaches: async (subject, tenantId) => (await app.access.forUser(subject, tenantId)).visible,
   };
-}
-
-function subjectOf(principal: UserPrincipal): { userId: string; isSuperAdmin: boolean } {
-  return { userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' };
 }
 
 /** Sends the tokens as the body, or in cookie mode as cookies; returns the body's token fields. */
@@ -143,7 +140,7 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
       }));
       if (user === undefined) throw new AppError(AuthErrors.SESSION_ENDED);
       // A tenant reached through an ancestor's role (or as platform admin) is active without a membership.
-      const active = principal.tenantId !== null && (tenants.some((t) => t.tenantId === principal.tenantId) || (await deps.reaches?.(subjectOf(principal), principal.tenantId)))
+      const active = principal.tenantId !== null && (tenants.some((t) => t.tenantId === principal.tenantId) || (await accessOf(app, principal, principal.tenantId)).visible)
         ? principal.tenantId
         : null;
       return { user: presentUser(user), activeTenantId: active, authorization: authorizationObject(tenants) };
@@ -162,7 +159,7 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
     },
     async (request, reply) => {
       const principal = requireUser(request);
-      const access = await app.access.forUser(subjectOf(principal), request.body.tenantId);
+      const access = await accessOf(app, principal, request.body.tenantId);
       if (!access.visible) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
       const tokens = await switchActiveTenant(deps, { userId: principal.userId, sessionId: principal.sessionId, tenantId: request.body.tenantId });
       return deliverTokens(app, reply, tokens, principal.transport === 'cookie');

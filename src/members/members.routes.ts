@@ -39,7 +39,7 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
   };
   /** Checked before a request is held for approval, so a typo is answered now rather than after a decider's approval. */
   const assertSlug = async (tenantId: string, confirm: string) => {
-    const tenant = await getTenant({ db: deps.db, clock: deps.clock, preset: deps.preset }, tenantId);
+    const tenant = await getTenant(deps, tenantId);
     if (tenant.slug !== confirm) throw new AppError(TenantErrors.CONFIRMATION_MISMATCH, { detail: "type the tenant's slug in confirm" });
   };
 
@@ -97,7 +97,7 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
       if (needsApproval(deps.preset, 'member.remove_admin') && (await isAdministrator(userId, tenantId)) && !(await rolesGrant(deps, access, tenantId, roles, 'members.manage'))) {
         return holdForApproval(app, request, reply, tenantId, 'member.remove_admin', { userId, roles });
       }
-      const member = await changeMemberRoles(deps, { access, audit }, { tenantId, userId }, request.body.roles);
+      const member = await changeMemberRoles(deps, { access, audit }, { tenantId, userId }, roles);
       return { member: presentMember(member) };
     },
   );

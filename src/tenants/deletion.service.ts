@@ -35,19 +35,9 @@ export type DeletionResult =
  * grace it is purged in the same transaction. A platform-wide operation over a subtree, so it runs in the
  * system context (which also drops every cached permission at commit).
  */
-export async function requestDeletion(deps: DeletionDeps, caller: DeletionCaller, tenantId: string, input: { confirm: string; includeDescendants?: boolean }): Promise<DeletionResult> {
+export async function requestDeletion(deps: DeletionDeps, caller: DeletionCaller, tenantId: string, input: DeletionInput): Promise<DeletionResult> {
   const now = deps.clock.now();
-  // Checked before the write transaction: permission lookups open transactions of their own.
-  const checked = await readSystem(deps.db, (trx) => listSubtreeForDeletion(trx, tenantId, { lock: false }));
-  const top = checked.find((t) => t.id === tenantId);
-  if (top === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
-  if (top.slug !== input.confirm) throw new AppError(TenantErrors.CONFIRMATION_MISMATCH, { detail: "type the tenant's slug in confirm to delete it" });
-  if (top.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is already pending deletion' });
-  if (caller.activeTenantId !== null && checked.some((t) => t.id === caller.activeTenantId)) throw new AppError(TenantErrors.ACTIVE_TENANT);
-  if (checked.some((t) => t.isAdminTenancy)) throw new AppError(TenantErrors.ADMIN_TENANCY);
-  if (checked.length > 1 && input.includeDescendants !== true) throw new AppError(TenantErrors.HAS_CHILDREN, { tenants: checked.filter((t) => t.id !== tenantId).map((t) => t.id) });
-  // The tenant asked about first, so a caller who may not delete it hears that rather than about a descendant.
-  for (const tenant of [top, ...checked.filter((t) => t !== top)]) await assertMayDelete(caller, tenant);
+  const checked = await assertDeletable(deps, caller, tenantId, input);
 
   return withSystem(deps.db, async (trx) => {
     const subtree = await listSubtreeForDeletion(trx, tenantId, { lock: true });
@@ -69,6 +59,32 @@ export async function requestDeletion(deps: DeletionDeps, caller: DeletionCaller
     await recordPurgeAbove(trx, caller.audit, tenantId, purged, now);
     return { status: 'deleted', tenants: ids, purged };
   });
+}
+
+export interface DeletionInput {
+  confirm: string;
+  includeDescendants?: boolean;
+}
+
+/**
+ * Everything `requestDeletion` checks before it writes, as `caller`: the typed slug, the status, never the
+ * caller's active tenant nor the admin tenancy, the subtree only with `includeDescendants`, and the right to
+ * delete each tenant of it. Returns the subtree as checked. A deletion held for approval passes the same
+ * checks before it is held, so a request that could never run is answered at once. Runs outside any write
+ * transaction: permission lookups open transactions of their own.
+ */
+export async function assertDeletable(deps: Pick<DeletionDeps, 'db'>, caller: DeletionCaller, tenantId: string, input: DeletionInput): Promise<SubtreeTenant[]> {
+  const checked = await readSystem(deps.db, (trx) => listSubtreeForDeletion(trx, tenantId, { lock: false }));
+  const top = checked.find((t) => t.id === tenantId);
+  if (top === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
+  if (top.slug !== input.confirm) throw new AppError(TenantErrors.CONFIRMATION_MISMATCH, { detail: "type the tenant's slug in confirm to delete it" });
+  if (top.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is already pending deletion' });
+  if (caller.activeTenantId !== null && checked.some((t) => t.id === caller.activeTenantId)) throw new AppError(TenantErrors.ACTIVE_TENANT);
+  if (checked.some((t) => t.isAdminTenancy)) throw new AppError(TenantErrors.ADMIN_TENANCY);
+  if (checked.length > 1 && input.includeDescendants !== true) throw new AppError(TenantErrors.HAS_CHILDREN, { tenants: checked.filter((t) => t.id !== tenantId).map((t) => t.id) });
+  // The tenant asked about first, so a caller who may not delete it hears that rather than about a descendant.
+  for (const tenant of [top, ...checked.filter((t) => t !== top)]) await assertMayDelete(caller, tenant);
+  return checked;
 }
 
 function sameTenants(a: readonly SubtreeTenant[], b: readonly SubtreeTenant[]): boolean {

@@ -12,10 +12,9 @@ import { type ApiKeyPrincipal, auditContextOf, requirePrincipal } from '../auth/
 import { accessOf, authorize } from '../permissions/authorize.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
-import { type DeletionCaller, type DeletionDeps, requestDeletion, restoreTenant } from './deletion.service.ts';
+import { assertDeletable, type DeletionCaller, type DeletionDeps, requestDeletion, restoreTenant } from './deletion.service.ts';
 import type { TenantDetails, TreeNode } from './tenants.repository.ts';
 import { SLUG_PATTERN } from './tenants.repository.ts';
-import { TenantErrors } from './tenants.errors.ts';
 import { createTenant, getTenant, listMyTenants, listTree, moveTenantTo, setSuspended, type TenantDeps, updateTenantDetails } from './tenants.service.ts';
 
 const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 2, maxLength: 63, description: 'Lowercase letters, digits and dashes' });
@@ -300,18 +299,13 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
     },
     async (request, reply) => {
       const { tenantId } = request.params;
+      const caller = await deletionCaller(request, tenantId);
       if (needsApproval(app.access.preset, 'tenant.delete')) {
-        // Answered now rather than after a decider's approval: a typo, or a caller who could not delete it anyway.
-        const { access } = await authorize(app, request, tenantId);
-        const subtree = (await listTree(deps(), tenantId, { childrenOnly: false })).map((node) => node.id);
-        const active = requirePrincipal(request).tenantId;
-        if (active !== null && subtree.includes(active)) throw new AppError(TenantErrors.ACTIVE_TENANT);
-        if (subtree.length > 1 && request.body.includeDescendants !== true) throw new AppError(TenantErrors.HAS_CHILDREN, { tenants: subtree.slice(1) });
-        if (!access.roleGrants.has('tenant.delete')) throw new AppError(AuthErrors.FORBIDDEN, { detail: 'deleting needs tenant.delete', permission: 'tenant.delete' });
-        if ((await getTenant(deps(), tenantId)).slug !== request.body.confirm) throw new AppError(TenantErrors.CONFIRMATION_MISMATCH, { detail: "type the tenant's slug in confirm to delete it" });
+        // The deletion's own checks, now: a request that could never run is answered at once, not after an approval.
+        await assertDeletable(deletionDeps(), caller, tenantId, request.body);
         return holdForApproval(app, request, reply, tenantId, 'tenant.delete', { ...request.body });
       }
-      const result = await requestDeletion(deletionDeps(), await deletionCaller(request, tenantId), tenantId, request.body);
+      const result = await requestDeletion(deletionDeps(), caller, tenantId, request.body);
       return result.status === 'pending_deletion' ? { status: result.status, tenants: result.tenants, purgeAfter: result.purgeAfter.toISOString() } : result;
     },
   );
