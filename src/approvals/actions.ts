@@ -8,6 +8,8 @@ import type { Clock } from '../platform/clock.ts';
 import type { Db } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { changePlan } from '../plans/plans.service.ts';
+import type { RolePatch } from '../roles/roles.repository.ts';
+import { updateRole } from '../roles/roles.service.ts';
 import { requestDeletion } from '../tenants/deletion.service.ts';
 import type { ApprovalView, Execute } from './approvals.service.ts';
 
@@ -57,6 +59,12 @@ export function executorFor(deps: ActionDeps, decision: { requestId: string; ip:
         // Taking the admin's rights away by changing their roles is held the same way as removing them.
         if (Array.isArray(params.roles)) return changeMemberRoles(base, { access, audit }, { tenantId: request.tenantId, userId: String(params.userId) }, params.roles.map(String));
         return removeMember(base, { access, audit }, { tenantId: request.tenantId, userId: String(params.userId) });
+      case 'role.update': {
+        // Held because the change took `members.manage` from the role's holders (the member.remove_admin policy).
+        need('roles.manage');
+        const { key, ...patch } = params;
+        return updateRole(base, { access, audit }, String(key), patch as RolePatch);
+      }
     }
   };
 }

@@ -23,7 +23,7 @@ const Status = Type.Union([
 export const ApprovalRequestSchema = Type.Object({
   id: Type.String(),
   tenantId: Type.String(),
-  action: Type.String({ description: 'tenant.delete, tenant.transfer_ownership, tenant.change_plan or member.remove_admin' }),
+  action: Type.String({ description: 'tenant.delete, tenant.transfer_ownership, tenant.change_plan, member.remove_admin or role.update (a role change that takes members.manage from its holders, held under the member.remove_admin policy)' }),
   params: Type.Record(Type.String(), Type.Unknown(), { description: 'What the action will be called with once approved' }),
   status: Status,
   requestedBy: Type.String(),

@@ -8,7 +8,7 @@ import { invitationEmail } from '../mail/templates.ts';
 import { lockOwnCustomRoles } from '../members/members.repository.ts';
 import { loadCustomRoles } from '../roles/roles.repository.ts';
 import { type Access, resolveRole } from '../permissions/access.ts';
-import { assertCanGrant } from '../permissions/authorize.ts';
+import { assertCanGrantRoles } from '../permissions/authorize.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Config } from '../platform/config.ts';
 import { type Db, readSystem, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
@@ -118,7 +118,7 @@ export async function createInvitation(deps: InvitationDeps, acting: Acting, ten
     const definitions = await resolveRoles(trx, deps.preset, acting.access.path, tenantId, roles);
     const unknown = roles.filter((key) => !definitions.has(key));
     if (unknown.length > 0) throw new AppError(InvitationErrors.UNKNOWN_ROLE, { detail: `no role ${unknown.join(', ')} in this tenant`, roles: unknown });
-    assertCanGrant(acting.access, permissionsOf(definitions.values()));
+    assertCanGrantRoles(acting.access, definitions.values());
     if (await isDirectMemberByEmail(trx, { tenantId, email })) throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: `${email} is already a member here` });
 
     const previous = await findPendingInvitationForUpdate(trx, { tenantId, email });

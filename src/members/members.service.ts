@@ -1,12 +1,12 @@
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
 import { type Access, resolveRole } from '../permissions/access.ts';
-import { assertCanGrant } from '../permissions/authorize.ts';
+import { assertCanGrantRoles } from '../permissions/authorize.ts';
 import type { Clock } from '../platform/clock.ts';
 import { type Db, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
 import { AppError } from '../platform/http/errors.ts';
-import type { Preset } from '../presets/presets.ts';
+import type { Preset, RoleDefinition } from '../presets/presets.ts';
 import { loadCustomRoles } from '../roles/roles.repository.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { findTenant } from '../tenants/tenants.repository.ts';
@@ -65,7 +65,7 @@ export async function changeMemberRoles(deps: MemberDeps, acting: Acting, target
       throw new AppError(MemberErrors.UNKNOWN_ROLE, { detail: `no role ${unknown.join(', ')} in this tenant`, roles: unknown });
     }
     assertMayTouch(acting.access, member, resolve);
-    assertCanGrant(acting.access, permissionsOf(wanted, resolve));
+    assertCanGrantRoles(acting.access, wanted.flatMap((key) => resolve(key) ?? []));
     if (sameRoles(member.roles, wanted)) return member;
     await replaceMemberRoles(trx, { ...target, roles: wanted });
     await appendAuditEvent(
@@ -169,21 +169,21 @@ async function commitOwnerChange<T>(deps: MemberDeps, tenantId: string, fn: (trx
 export function rolesGrant(deps: MemberDeps, access: Access, tenantId: string, roles: readonly string[], permission: string): Promise<boolean> {
   return readTenant(deps.db, tenantId, async (trx) => {
     const resolve = await roleResolver(trx, deps.preset, access, tenantId);
-    return roles.some((key) => resolve(key)?.has(permission) ?? false);
+    return roles.some((key) => resolve(key)?.permissions.has(permission) ?? false);
   });
 }
 
-type Resolve = (key: string) => ReadonlySet<string> | undefined;
+type Resolve = (key: string) => RoleDefinition | undefined;
 
-/** Role key → its permissions as seen from the tenant: a custom role of it or an ancestor, else the preset's. */
+/** Role key → its definition as seen from the tenant: a custom role of it or an ancestor, else the preset's. */
 async function roleResolver(trx: Tx, preset: Preset, access: Access, tenantId: string): Promise<Resolve> {
   const input = { path: access.path, customRoles: await loadCustomRoles(trx, access.path) };
-  return (key) => resolveRole(preset, input, tenantId, key)?.permissions;
+  return (key) => resolveRole(preset, input, tenantId, key);
 }
 
 function permissionsOf(roles: readonly string[], resolve: Resolve): Set<string> {
   const all = new Set<string>();
-  for (const key of roles) for (const p of resolve(key) ?? []) all.add(p);
+  for (const key of roles) for (const p of resolve(key)?.permissions ?? []) all.add(p);
   return all;
 }
 

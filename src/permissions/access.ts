@@ -52,6 +52,12 @@ export interface Access {
    * operator (shadow) access, or the platform. Lifting a suspension needs the permission from here.
    */
   fromAbove: ReadonlySet<string>;
+  /**
+   * What the subject's roles give in every tenant below T (before filters): `tenant_and_descendants` roles held
+   * in T or above, and the platform. A grant that reaches below T (a descendant-scoped role, or a change to a
+   * role people below hold) may not exceed it (issue 10: authority cannot be manufactured).
+   */
+  reachBelow: ReadonlySet<string>;
   enabledFeatures: ReadonlySet<string>;
   licensedFeatures: ReadonlySet<string> | null;
 }
@@ -79,6 +85,7 @@ export function enabledFeatures(preset: Preset, overrides: ReadonlyMap<string, b
 export function computeAccess(preset: Preset, input: AccessInput): Access {
   const roleGrants = new Map<string, string>();
   const fromAbove = new Set<string>();
+  const reachBelow = new Set<string>();
   let via: AccessVia | null = null;
   const own = input.memberships.find((m) => m.tenantId === input.tenantId) ?? null;
   if (own !== null) {
@@ -90,6 +97,7 @@ export function computeAccess(preset: Preset, input: AccessInput): Access {
       for (const p of role.permissions) {
         if (!roleGrants.has(p)) roleGrants.set(p, how);
         if (own.kind === 'shadow') fromAbove.add(p);
+        if (role.scope === 'tenant_and_descendants') reachBelow.add(p);
       }
     }
   }
@@ -104,6 +112,7 @@ export function computeAccess(preset: Preset, input: AccessInput): Access {
       for (const p of role.permissions) {
         if (!roleGrants.has(p)) roleGrants.set(p, `role ${role.key} held in ancestor tenant ${ancestor} (applies to descendants)`);
         fromAbove.add(p);
+        reachBelow.add(p);
       }
     }
   }
@@ -116,6 +125,7 @@ export function computeAccess(preset: Preset, input: AccessInput): Access {
     for (const p of preset.permissions.keys()) {
       if (!roleGrants.has(p)) roleGrants.set(p, 'platform super_admin');
       fromAbove.add(p);
+      reachBelow.add(p);
     }
   }
 
@@ -147,6 +157,7 @@ export function computeAccess(preset: Preset, input: AccessInput): Access {
     grants,
     roleGrants,
     fromAbove,
+    reachBelow,
     enabledFeatures: features,
     licensedFeatures,
   };

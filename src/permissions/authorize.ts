@@ -3,6 +3,7 @@ import type { AuditContext } from '../audit/audit.repository.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
 import { actorOf, type Principal, requirePrincipal } from '../auth/principal.ts';
 import { AppError } from '../platform/http/errors.ts';
+import type { RoleDefinition } from '../presets/presets.ts';
 import type { Access } from './access.ts';
 import { explain } from './access.ts';
 
@@ -48,6 +49,37 @@ export function assertCanGrant(access: Access, permissions: Iterable<string>): v
   if (missing.length > 0) {
     throw new AppError(AuthErrors.FORBIDDEN, {
       detail: `you cannot grant permissions you do not hold here: ${missing.sort().join(', ')}`,
+      missingPermissions: missing,
+    });
+  }
+}
+
+/**
+ * Roles to be granted: each within what the granter's roles give here, and a `tenant_and_descendants` one also
+ * within what they give in the tenants below (`reachBelow`), or the grantee would gain authority below that the
+ * granter never had there (issue 10).
+ */
+export function assertCanGrantRoles(access: Access, roles: Iterable<Pick<RoleDefinition, 'scope' | 'permissions'>>): void {
+  const here = new Set<string>();
+  const below = new Set<string>();
+  for (const role of roles) {
+    for (const p of role.permissions) {
+      here.add(p);
+      if (role.scope === 'tenant_and_descendants') below.add(p);
+    }
+  }
+  assertCanGrant(access, here);
+  assertCanGrantBelow(access, below);
+}
+
+/** A grant that reaches the tenants below may not exceed what the granter's roles give there. */
+export function assertCanGrantBelow(access: Access, permissions: Iterable<string>): void {
+  const missing = [...permissions].filter((p) => !access.reachBelow.has(p));
+  if (missing.length > 0) {
+    throw new AppError(AuthErrors.FORBIDDEN, {
+      detail:
+        'this grant reaches the tenants below, where you do not hold ' +
+        `${missing.sort().join(', ')}: only a role that itself applies to descendants (here or above), or the platform, can give that`,
       missingPermissions: missing,
     });
   }

@@ -95,7 +95,7 @@ export async function deleteRole(trx: Tx, role: { tenantId: string; key: string 
  * in turn (the tree itself is readable everywhere) rather than widening to the system context: role
  * deletion is rare, and every read stays confined by row-level security.
  */
-export async function isRoleHeldInSubtree(trx: Tx, role: { tenantId: string; key: string }): Promise<boolean> {
+export async function isRoleHeldInSubtree(trx: Tx, role: { tenantId: string; key: string }, options: { belowOnly?: boolean } = {}): Promise<boolean> {
   const subtree = await trx
     .selectFrom('tenant_tree')
     .select(['tenant_id', 'path'])
@@ -104,6 +104,7 @@ export async function isRoleHeldInSubtree(trx: Tx, role: { tenantId: string; key
     .execute();
   let held = false;
   for (const tenant of subtree) {
+    if (options.belowOnly === true && tenant.tenant_id === role.tenantId) continue;
     if (tenant.tenant_id !== role.tenantId) await enterTenantContext(trx, tenant.tenant_id);
     const below = tenant.path.slice(tenant.path.indexOf(role.tenantId) + 1);
     let query = trx.selectFrom('membership_roles').select('user_id').where('tenant_id', '=', tenant.tenant_id).where('role_key', '=', role.key);

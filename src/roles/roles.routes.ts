@@ -1,9 +1,11 @@
 import { Type } from 'typebox';
 import { Problems, TenantId } from '../auth/auth.schemas.ts';
 import { requirePrincipal } from '../auth/principal.ts';
+import { ApprovalAccepted, holdForApproval } from '../approvals/approvals.routes.ts';
+import { needsApproval } from '../approvals/approvals.service.ts';
 import { authorize } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
-import { createRole, deleteRole, listPermissions, listRoles, type RoleDeps, updateRole } from './roles.service.ts';
+import { createRole, deleteRole, listPermissions, listRoles, type RoleDeps, roleChangeTakesAway, updateRole } from './roles.service.ts';
 
 const TenantParams = Type.Object({ tenantId: TenantId });
 const RoleParams = Type.Object({ tenantId: TenantId, roleKey: Type.String({ minLength: 1, maxLength: 100 }) });
@@ -97,7 +99,11 @@ export async function roleRoutes(app: FastifyTypebox): Promise<void> {
       schema: {
         tags: ['roles'],
         summary: 'Change a custom role defined in this tenant',
-        description: 'Takes effect on the next request of everyone holding it. The resulting permissions may not exceed the caller\'s own.',
+        description:
+          "Takes effect on the next request of everyone holding it. The resulting permissions may not exceed the caller's own, and what the " +
+          'change adds in the tenants below (a scope widened to `tenant_and_descendants`, or new permissions of a role that applies or is held ' +
+          'below) may not exceed what the caller holds there (`403`). Where the policy holds `member.remove_admin` (company-tree), a change that ' +
+          'takes `members.manage` away from people holding the role answers `202` with a `role.update` approval request, as removing them would.',
         params: RoleParams,
         body: Type.Object(
           {
@@ -108,12 +114,16 @@ export async function roleRoutes(app: FastifyTypebox): Promise<void> {
           },
           { additionalProperties: false },
         ),
-        response: { 200: RoleSchema, ...Problems },
+        response: { 200: RoleSchema, 202: ApprovalAccepted, ...Problems },
       },
     },
-    async (request) => {
-      const caller = await authorize(app, request, request.params.tenantId, 'roles.manage');
-      return updateRole(deps, caller, request.params.roleKey, request.body);
+    async (request, reply) => {
+      const { tenantId, roleKey } = request.params;
+      const caller = await authorize(app, request, tenantId, 'roles.manage');
+      if (needsApproval(deps.preset, 'member.remove_admin') && (await roleChangeTakesAway(deps, caller.access, roleKey, request.body, 'members.manage'))) {
+        return holdForApproval(app, request, reply, tenantId, 'role.update', { key: roleKey, ...request.body });
+      }
+      return updateRole(deps, caller, roleKey, request.body);
     },
   );
 

@@ -1,6 +1,6 @@
 import { appendAuditEvent } from '../audit/audit.repository.ts';
 import type { Access } from '../permissions/access.ts';
-import { assertCanGrant, type Authorized } from '../permissions/authorize.ts';
+import { assertCanGrant, assertCanGrantBelow, type Authorized } from '../permissions/authorize.ts';
 import type { PermissionDefinition } from '../permissions/catalogue.ts';
 import type { Clock } from '../platform/clock.ts';
 import { type Db, readTenant, withTenant } from '../platform/db/context.ts';
@@ -68,11 +68,16 @@ export interface NewRoleInput {
   permissions: readonly string[];
 }
 
-export async function createRole(deps: RoleDeps, caller: Authorized, input: NewRoleInput): Promise<RoleView> {
+/** The caller of a role change: what they may do in the tenant, and the audit context. */
+export type RoleCaller = Pick<Authorized, 'access' | 'audit'>;
+
+export async function createRole(deps: RoleDeps, caller: RoleCaller, input: NewRoleInput): Promise<RoleView> {
   const { access, audit } = caller;
   if (deps.preset.roles.has(input.key)) throw roleExists(input.key, 'a built-in role');
   const permissions = normalisePermissions(deps.preset, input.permissions);
   assertCanGrant(access, permissions);
+  // A descendant-scoped role gives its holders these permissions in every tenant below, too.
+  if (input.scope === 'tenant_and_descendants') assertCanGrantBelow(access, permissions);
   const now = deps.clock.now();
   return withTenant(deps.db, access.tenantId, async (trx) => {
     const clash = (await listCustomRolesOnPath(trx, access.path)).find((r) => r.key === input.key);
@@ -94,7 +99,13 @@ export async function createRole(deps: RoleDeps, caller: Authorized, input: NewR
   });
 }
 
-export async function updateRole(deps: RoleDeps, caller: Authorized, key: string, patch: RolePatch): Promise<RoleView> {
+/**
+ * Changes a custom role of this tenant. Everything the change gives is a grant by the caller: the resulting
+ * permissions may not exceed the caller's here, and what it adds in the tenants below (the permissions a
+ * widened scope hands down, or new permissions of a role that applies below or that people below hold) may
+ * not exceed what the caller holds there (`reachBelow`).
+ */
+export async function updateRole(deps: RoleDeps, caller: RoleCaller, key: string, patch: RolePatch): Promise<RoleView> {
   const { access, audit } = caller;
   assertCustomKey(deps.preset, key);
   const permissions = patch.permissions === undefined ? undefined : normalisePermissions(deps.preset, patch.permissions);
@@ -102,9 +113,14 @@ export async function updateRole(deps: RoleDeps, caller: Authorized, key: string
   return withTenant(deps.db, access.tenantId, async (trx) => {
     const current = await findOwnCustomRoleForUpdate(trx, { tenantId: access.tenantId, key });
     if (current === undefined) throw new AppError(RoleErrors.ROLE_NOT_FOUND, { detail: `this tenant defines no custom role ${key}` });
+    const scope = patch.scope ?? current.scope;
+    const next = permissions ?? current.permissions;
+    const widened = scope === 'tenant_and_descendants' && current.scope !== scope;
     // Widening the scope hands the same permissions to the tenants below, so it is a grant too.
-    if (permissions !== undefined || (patch.scope !== undefined && patch.scope !== current.scope)) {
-      assertCanGrant(access, permissions ?? current.permissions);
+    if (permissions !== undefined || widened) assertCanGrant(access, next);
+    const added = widened ? next : next.filter((p) => !current.permissions.includes(p));
+    if (added.length > 0 && (scope === 'tenant_and_descendants' || (await isRoleHeldInSubtree(trx, { tenantId: access.tenantId, key }, { belowOnly: true })))) {
+      assertCanGrantBelow(access, added);
     }
     const before = presentCustom(current);
     const updated = presentCustom(
@@ -124,7 +140,7 @@ export async function updateRole(deps: RoleDeps, caller: Authorized, key: string
  * Deletes a custom role of this tenant unless a membership here or below still holds it. The role row is
  * locked first, so the check and the delete see the same holders as any assignment that locks the role.
  */
-export async function deleteRole(deps: RoleDeps, caller: Authorized, key: string): Promise<void> {
+export async function deleteRole(deps: RoleDeps, caller: RoleCaller, key: string): Promise<void> {
   const { access, audit } = caller;
   assertCustomKey(deps.preset, key);
   const now = deps.clock.now();
@@ -141,6 +157,23 @@ export async function deleteRole(deps: RoleDeps, caller: Authorized, key: string
       { tenantId: access.tenantId, action: 'role.deleted', targetType: 'role', targetId: key, before: auditShape(presentCustom(current)) },
       now,
     );
+  });
+}
+
+/**
+ * Whether changing the custom role `key` of this tenant as `patch` says would take `permission` away from
+ * someone: the role gives it now, somebody holds the role, and afterwards it gives it nowhere (dropped) or no
+ * longer below (scope narrowed while people below hold it). Approval policies that protect a permission's
+ * holders ask this, so editing a role cannot do what removing its holders directly would need approval for.
+ */
+export async function roleChangeTakesAway(deps: RoleDeps, access: Access, key: string, patch: RolePatch, permission: string): Promise<boolean> {
+  if (deps.preset.roles.has(key)) return false;
+  return readTenant(deps.db, access.tenantId, async (trx) => {
+    const current = (await listCustomRolesOnPath(trx, [access.tenantId])).find((r) => r.key === key && r.tenant_id === access.tenantId);
+    if (current === undefined || !current.permissions.includes(permission)) return false;
+    if (patch.permissions !== undefined && !patch.permissions.includes(permission)) return isRoleHeldInSubtree(trx, { tenantId: access.tenantId, key });
+    if (patch.scope === 'tenant' && current.scope === 'tenant_and_descendants') return isRoleHeldInSubtree(trx, { tenantId: access.tenantId, key }, { belowOnly: true });
+    return false;
   });
 }
 

@@ -10,6 +10,8 @@ export interface SubtreeTenant {
   isAdminTenancy: boolean;
   depth: number;
   deletionRequestedAt: Date | null;
+  /** While pending deletion: what a restore brings back. */
+  statusBeforeDeletion: 'active' | 'suspended' | null;
 }
 
 /**
@@ -20,21 +22,41 @@ export async function listSubtreeForDeletion(trx: Tx, tenantId: string, options:
   const query = trx
     .selectFrom('tenant_tree as tt')
     .innerJoin('tenants as t', 't.id', 'tt.tenant_id')
-    .select(['t.id', 't.slug', 't.status', 't.is_admin_tenancy', 't.deletion_requested_at', sql<number>`cardinality(tt.path)`.as('depth')])
+    .select(['t.id', 't.slug', 't.status', 't.is_admin_tenancy', 't.deletion_requested_at', 't.status_before_deletion', sql<number>`cardinality(tt.path)`.as('depth')])
     .where(sql<boolean>`tt.path @> ARRAY[${tenantId}]::text[]`)
     .where('t.status', '!=', 'deleted');
   const rows = await (options.lock ? query.forUpdate() : query).execute();
   return rows
-    .map((r) => ({ id: r.id, slug: r.slug, status: r.status, isAdminTenancy: r.is_admin_tenancy, depth: Number(r.depth), deletionRequestedAt: r.deletion_requested_at }))
+    .map((r) => ({
+      id: r.id,
+      slug: r.slug,
+      status: r.status,
+      isAdminTenancy: r.is_admin_tenancy,
+      depth: Number(r.depth),
+      deletionRequestedAt: r.deletion_requested_at,
+      statusBeforeDeletion: r.status_before_deletion,
+    }))
     .sort((a, b) => b.depth - a.depth || a.id.localeCompare(b.id));
 }
 
-export async function markPendingDeletion(trx: Tx, tenantId: string, requestedAt: Date, purgeAfter: Date): Promise<void> {
-  await trx.updateTable('tenants').set({ status: 'pending_deletion', deletion_requested_at: requestedAt, purge_after: purgeAfter, updated_at: requestedAt }).where('id', '=', tenantId).execute();
+/** Marks a live tenant pending deletion, remembering its status (active or suspended) for a restore. */
+export async function markPendingDeletion(trx: Tx, tenant: { id: string; status: TenantStatus }, requestedAt: Date, purgeAfter: Date): Promise<void> {
+  const before = tenant.status === 'suspended' ? 'suspended' : 'active';
+  await trx
+    .updateTable('tenants')
+    .set({ status: 'pending_deletion', status_before_deletion: before, deletion_requested_at: requestedAt, purge_after: purgeAfter, updated_at: requestedAt })
+    .where('id', '=', tenant.id)
+    .execute();
 }
 
+/** Brings a tenant pending deletion back to the status it had when its deletion was requested. */
 export async function markRestored(trx: Tx, tenantId: string, now: Date): Promise<void> {
-  await trx.updateTable('tenants').set({ status: 'active', deletion_requested_at: null, purge_after: null, updated_at: now }).where('id', '=', tenantId).execute();
+  await trx
+    .updateTable('tenants')
+    .set({ status: sql<TenantStatus>`status_before_deletion`, status_before_deletion: null, deletion_requested_at: null, purge_after: null, updated_at: now })
+    .where('id', '=', tenantId)
+    .where('status', '=', 'pending_deletion')
+    .execute();
 }
 
 /**

@@ -2,6 +2,7 @@ import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.t
 import { AuthErrors } from '../auth/auth.errors.ts';
 import type { Access } from '../permissions/access.ts';
 import type { Clock } from '../platform/clock.ts';
+import type { TenantStatus } from '../platform/db/schema.ts';
 import { type Db, readSystem, type Tx, withSystem } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { findDueDeletions, findLiveParent, listSubtreeForDeletion, markPendingDeletion, markRestored, type PurgeCounts, purgeTenantRows, type SubtreeTenant } from './deletion.repository.ts';
@@ -44,7 +45,7 @@ export async function requestDeletion(deps: DeletionDeps, caller: DeletionCaller
     if (!sameTenants(checked, subtree)) throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the subtree changed while it was being deleted; try again' });
     const purgeAfter = new Date(now.getTime() + deps.graceDays * 86_400_000);
     for (const tenant of subtree) {
-      await markPendingDeletion(trx, tenant.id, now, purgeAfter);
+      await markPendingDeletion(trx, tenant, now, purgeAfter);
       await appendAuditEvent(
         trx,
         caller.audit,
@@ -95,29 +96,52 @@ function sameTenants(a: readonly SubtreeTenant[], b: readonly SubtreeTenant[]): 
  * Owners (and those above) may delete; a suspended tenant only by those above it, so deleting and restoring
  * can never undo a suspension. Measured before status filters, like grants.
  */
-async function assertMayDelete(caller: DeletionCaller, tenant: SubtreeTenant): Promise<void> {
+async function assertMayDelete(caller: DeletionCaller, tenant: Pick<SubtreeTenant, 'id' | 'status'>, doing = 'deleting'): Promise<void> {
   const access = await caller.accessTo(tenant.id);
-  const may = access.visible && (tenant.status === 'suspended' ? access.fromAbove.has('tenant.delete') : access.roleGrants.has('tenant.delete'));
-  if (!may) throw new AppError(AuthErrors.FORBIDDEN, { detail: `deleting ${tenant.id} needs tenant.delete${tenant.status === 'suspended' ? ' from above it (it is suspended)' : ''}`, permission: 'tenant.delete' });
+  if (!mayGiveAway(access, tenant.status)) {
+    const suspended = tenant.status === 'suspended' ? ' from above it (it is suspended)' : '';
+    throw new AppError(AuthErrors.FORBIDDEN, { detail: `${doing} ${tenant.id} needs tenant.delete${suspended}`, permission: 'tenant.delete' });
+  }
 }
 
-/** Restores a tenant pending deletion, and the tenants below it that were requested with it. */
+/**
+ * The authority to take a tenant out of everyone's reach: delete it, restore it, or move it to another parent.
+ * `tenant.delete` there (owner-level), measured before status filters like grants; for a suspended tenant, from
+ * above it, so its own owners can never undo a suspension by deleting, restoring or moving it.
+ */
+export function mayGiveAway(access: Access, status: TenantStatus): boolean {
+  return access.visible && (status === 'suspended' ? access.fromAbove.has('tenant.delete') : access.roleGrants.has('tenant.delete'));
+}
+
+/**
+ * Restores a tenant pending deletion, and the tenants below it that were requested with it, each to the status
+ * it had before (a suspended tenant comes back suspended). Restoring needs what deleting needed: `tenant.delete`,
+ * and from above for a tenant that was suspended, so deleting and restoring can never lift a suspension. The
+ * checks run before the write transaction (permission lookups open their own); the write re-reads the subtree
+ * under lock and refuses if it changed meanwhile.
+ */
 export async function restoreTenant(deps: DeletionDeps, caller: DeletionCaller, tenantId: string): Promise<string[]> {
   const now = deps.clock.now();
-  const access = await caller.accessTo(tenantId);
-  if (!access.roleGrants.has('tenant.delete')) throw new AppError(AuthErrors.FORBIDDEN, { detail: 'restoring needs tenant.delete', permission: 'tenant.delete' });
+  const checked = restorable(await readSystem(deps.db, (trx) => listSubtreeForDeletion(trx, tenantId, { lock: false })), tenantId);
+  for (const tenant of checked) await assertMayDelete(caller, { ...tenant, status: tenant.statusBeforeDeletion ?? 'active' }, 'restoring');
   return withSystem(deps.db, async (trx) => {
-    const subtree = await listSubtreeForDeletion(trx, tenantId, { lock: true });
-    const top = subtree.find((t) => t.id === tenantId);
-    if (top === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
-    if (top.status !== 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'only a tenant pending deletion can be restored' });
-    const together = subtree.filter((t) => t.status === 'pending_deletion' && t.deletionRequestedAt?.getTime() === top.deletionRequestedAt?.getTime());
+    const together = restorable(await listSubtreeForDeletion(trx, tenantId, { lock: true }), tenantId);
+    if (!sameTenants(checked, together)) throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the subtree changed while it was being restored; try again' });
     for (const tenant of together) {
       await markRestored(trx, tenant.id, now);
-      await appendAuditEvent(trx, caller.audit, { tenantId: tenant.id, action: 'tenant.restored', targetType: 'tenant', targetId: tenant.id, before: { status: 'pending_deletion' }, after: { status: 'active' } }, now);
+      const after = { status: tenant.statusBeforeDeletion ?? 'active' };
+      await appendAuditEvent(trx, caller.audit, { tenantId: tenant.id, action: 'tenant.restored', targetType: 'tenant', targetId: tenant.id, before: { status: 'pending_deletion' }, after }, now);
     }
     return together.map((t) => t.id);
   });
+}
+
+/** The tenant (which must be pending deletion) and the tenants below it whose deletion was requested with it. */
+function restorable(subtree: SubtreeTenant[], tenantId: string): SubtreeTenant[] {
+  const top = subtree.find((t) => t.id === tenantId);
+  if (top === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
+  if (top.status !== 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'only a tenant pending deletion can be restored' });
+  return subtree.filter((t) => t.status === 'pending_deletion' && t.deletionRequestedAt?.getTime() === top.deletionRequestedAt?.getTime());
 }
 
 /** Purges every pending deletion whose grace has run out (the background job; also callable by hand). */

@@ -9,13 +9,14 @@ import { AuthErrors } from '../auth/auth.errors.ts';
 import { apiKeyDeps } from '../auth/authenticate.ts';
 import { Nullable, Problems, TenantId } from '../auth/auth.schemas.ts';
 import { type ApiKeyPrincipal, auditContextOf, requirePrincipal } from '../auth/principal.ts';
+import type { Access } from '../permissions/access.ts';
 import { accessOf, authorize } from '../permissions/authorize.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
-import { assertDeletable, type DeletionCaller, type DeletionDeps, requestDeletion, restoreTenant } from './deletion.service.ts';
+import { assertDeletable, type DeletionCaller, type DeletionDeps, mayGiveAway, requestDeletion, restoreTenant } from './deletion.service.ts';
 import type { TenantDetails, TreeNode } from './tenants.repository.ts';
 import { SLUG_PATTERN } from './tenants.repository.ts';
-import { createTenant, getTenant, listMyTenants, listTree, moveTenantTo, setSuspended, type TenantDeps, updateTenantDetails } from './tenants.service.ts';
+import { createTenant, getTenant, listMyTenants, listTree, setSuspended, type TenantDeps, updateTenantDetails } from './tenants.service.ts';
 
 const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 2, maxLength: 63, description: 'Lowercase letters, digits and dashes' });
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
@@ -56,6 +57,29 @@ const TreeNodeSchema = Type.Object({
   depth: Type.Integer({ description: '0 = the tenant asked about' }),
 });
 const presentNodes = (nodes: TreeNode[]) => ({ tenants: nodes });
+
+const parentOf = (access: Access): string | null => access.path.at(-2) ?? null;
+
+/**
+ * Moving a tenant is a grant: everyone holding a descendant-scoped role above the new parent gains authority over
+ * it, and everyone above the old parent loses it (and, in company-tree, their approval policy). So the caller
+ * needs the authority deleting needs (`tenant.delete`, owner-level), and to take it from its parent, that
+ * authority from above it (issue 10).
+ */
+function assertMayMove(access: Access): void {
+  if (!mayGiveAway(access, access.status)) {
+    throw new AppError(AuthErrors.FORBIDDEN, {
+      detail: `moving a tenant hands it to those above its new parent, so it needs tenant.delete here${access.status === 'suspended' ? ' from above it (it is suspended)' : ''}`,
+      permission: 'tenant.delete',
+    });
+  }
+  if (parentOf(access) !== null && !access.fromAbove.has('tenant.delete')) {
+    throw new AppError(AuthErrors.FORBIDDEN, {
+      detail: 'taking a tenant away from its parent needs tenant.delete from above it: a role in an ancestor that applies to descendants, operator access or the platform',
+      permission: 'tenant.delete',
+    });
+  }
+}
 
 export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
   const deps = (): TenantDeps => ({ db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset });
@@ -166,8 +190,11 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
         tags: ['tenants'],
         summary: 'Rename, edit the data object (RFC 7396 merge patch, ≤ 64 KiB), or move under another parent',
         description:
-          'Moving (`parentId`) needs `tenant.update` here and `tenants.create_child` on the new parent, whose plan must allow one more child ' +
-          '(`409 plan_limit_reached`); `null` makes it a root.',
+          'Moving (`parentId`) hands the tenant to whoever holds authority above its new parent, so it needs what deleting needs: ' +
+          '`tenant.delete` here (from above while suspended); a tenant that has a parent can leave it (for another parent, or `null` to ' +
+          'become a root) only with `tenant.delete` from above it (a role held in an ancestor that applies to descendants, operator access or ' +
+          'the platform). The new parent needs `tenants.create_child`, and its plan must allow one more child (`409 plan_limit_reached`). ' +
+          'All changes of one request commit together or not at all.',
         params: TenantParams,
         body: Type.Object(
           { name: Type.Optional(Name), data: Type.Optional(Type.Record(Type.String(), Type.Unknown())), parentId: Type.Optional(Nullable(TenantId)) },
@@ -179,16 +206,14 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
     async (request) => {
       const { tenantId } = request.params;
       const { name, data, parentId } = request.body;
-      const { audit } = await authorize(app, request, tenantId, 'tenant.update');
-      let tenant: TenantDetails | undefined;
-      if (parentId !== undefined) {
+      const { access, audit } = await authorize(app, request, tenantId, 'tenant.update');
+      const moving = parentId !== undefined && parentId !== parentOf(access);
+      if (moving) {
+        assertMayMove(access);
         if (parentId !== null) await authorize(app, request, parentId, 'tenants.create_child');
-        tenant = await moveTenantTo(deps(), tenantId, parentId, audit);
       }
-      if (name !== undefined || data !== undefined) {
-        tenant = await updateTenantDetails(deps(), tenantId, { ...(name === undefined ? {} : { name }), ...(data === undefined ? {} : { data }) }, audit);
-      }
-      return presentTenant(tenant ?? (await getTenant(deps(), tenantId)));
+      const changes = { ...(name === undefined ? {} : { name }), ...(data === undefined ? {} : { data }), ...(moving ? { parentId } : {}) };
+      return presentTenant(await updateTenantDetails(deps(), tenantId, changes, audit));
     },
   );
 

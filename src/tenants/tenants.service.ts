@@ -83,28 +83,46 @@ export async function getTenant(deps: TenantDeps, tenantId: string): Promise<Ten
 export interface TenantChanges {
   name?: string;
   data?: Record<string, unknown>;
+  /** Move under another parent (null: make it a root); the caller has been authorised for the move. */
+  parentId?: string | null;
 }
 
-/** Renames (the id never changes) and/or merge-patches the data object (≤ 64 KiB). */
+/**
+ * Renames (the id never changes), merge-patches the data object (≤ 64 KiB) and/or re-parents the tenant with its
+ * whole subtree, in one transaction: a refused part leaves everything as it was. The tree trigger refuses cycles
+ * and over-deep results in the same statement; the new parent's plan must allow one more child.
+ */
 export async function updateTenantDetails(deps: TenantDeps, tenantId: string, changes: TenantChanges, audit: AuditContext): Promise<TenantDetails> {
   const now = deps.clock.now();
-  await withTenant(deps.db, tenantId, async (trx) => {
-    const before = await findTenant(trx, tenantId);
-    if (before === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
-    const data = changes.data === undefined
-      ? undefined
-      : applyDataPatch(before.data, changes.data, (max) => new AppError(TenantErrors.DATA_TOO_LARGE, { detail: `data must stay under ${max} bytes as JSON` }));
-    const name = changes.name?.trim();
-    await updateTenant(trx, tenantId, { ...(name === undefined ? {} : { name }), ...(data === undefined ? {} : { data }) }, now);
-    await appendAuditEvent(trx, audit, {
-      tenantId,
-      action: 'tenant.updated',
-      targetType: 'tenant',
-      targetId: tenantId,
-      before: { name: before.name, data: before.data },
-      after: { name: name ?? before.name, data: data ?? before.data },
-    }, now);
-  });
+  try {
+    await withTenant(deps.db, tenantId, async (trx) => {
+      const before = await findTenant(trx, tenantId);
+      if (before === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
+      const { parentId } = changes;
+      if (parentId !== undefined && parentId !== before.parentId) {
+        if (parentId !== null) assertRoom(await lockPlan(trx, deps, parentId), 'childTenants');
+        await moveTenant(trx, tenantId, parentId);
+        await appendAuditEvent(trx, audit, { tenantId, action: 'tenant.moved', targetType: 'tenant', targetId: tenantId, before: { parentId: before.parentId }, after: { parentId } }, now);
+      }
+      if (changes.name === undefined && changes.data === undefined) return;
+      const data = changes.data === undefined
+        ? undefined
+        : applyDataPatch(before.data, changes.data, (max) => new AppError(TenantErrors.DATA_TOO_LARGE, { detail: `data must stay under ${max} bytes as JSON` }));
+      const name = changes.name?.trim();
+      await updateTenant(trx, tenantId, { ...(name === undefined ? {} : { name }), ...(data === undefined ? {} : { data }) }, now);
+      await appendAuditEvent(trx, audit, {
+        tenantId,
+        action: 'tenant.updated',
+        targetType: 'tenant',
+        targetId: tenantId,
+        before: { name: before.name, data: before.data },
+        after: { name: name ?? before.name, data: data ?? before.data },
+      }, now);
+    });
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    treeError(error);
+  }
   return getTenant(deps, tenantId);
 }
 
@@ -127,28 +145,6 @@ export async function setSuspended(deps: TenantDeps, tenantId: string, change: {
     const action = change.suspend ? 'tenant.suspended' : 'tenant.resumed';
     await appendAuditEvent(trx, audit, { tenantId, action, targetType: 'tenant', targetId: tenantId, before: { status: current.status }, after: { status: target, ...(change.reason === undefined ? {} : { reason: change.reason }) } }, now);
   });
-  return getTenant(deps, tenantId);
-}
-
-/**
- * Re-parents a tenant and its whole subtree (the caller administers both the tenant and the new parent).
- * The tree trigger refuses cycles and over-deep results in the same statement.
- */
-export async function moveTenantTo(deps: TenantDeps, tenantId: string, parentId: string | null, audit: AuditContext): Promise<TenantDetails> {
-  const now = deps.clock.now();
-  try {
-    await withTenant(deps.db, tenantId, async (trx) => {
-      const before = await findTenant(trx, tenantId);
-      if (before === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
-      if (before.parentId === parentId) return;
-      if (parentId !== null) assertRoom(await lockPlan(trx, deps, parentId), 'childTenants');
-      await moveTenant(trx, tenantId, parentId);
-      await appendAuditEvent(trx, audit, { tenantId, action: 'tenant.moved', targetType: 'tenant', targetId: tenantId, before: { parentId: before.parentId }, after: { parentId } }, now);
-    });
-  } catch (error) {
-    if (error instanceof AppError) throw error;
-    treeError(error);
-  }
   return getTenant(deps, tenantId);
 }
 

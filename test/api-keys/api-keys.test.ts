@@ -227,7 +227,9 @@ for (const engine of testEngines()) {
       const key = await createKey(t, tenant.accessToken, tenant.tenantId, ['members.read']);
       const token = await machineToken(t, key);
       const setStatus = (status: 'active' | 'suspended' | 'pending_deletion') =>
-        withSystem(t.database.db, (trx) => trx.updateTable('tenants').set({ status }).where('id', '=', tenant.tenantId).execute());
+        withSystem(t.database.db, (trx) =>
+          trx.updateTable('tenants').set({ status, status_before_deletion: status === 'pending_deletion' ? 'active' : null }).where('id', '=', tenant.tenantId).execute(),
+        );
       for (const status of ['suspended', 'pending_deletion'] as const) {
         await setStatus(status);
         for (const credential of [key.secret, token]) {

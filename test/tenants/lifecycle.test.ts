@@ -87,7 +87,7 @@ for (const engine of testEngines()) {
       const ops = other.json().id;
       await withSystem(t.database.db, (trx) => trx.updateTable('tenants').set({ is_admin_tenancy: true }).where('id', '=', ops).execute());
       assertProblem(await api('POST', `/tenants/${ops}/suspend`, top.accessToken), 409, 'admin_tenancy');
-      await withSystem(t.database.db, (trx) => trx.updateTable('tenants').set({ is_admin_tenancy: false, status: 'pending_deletion' }).where('id', '=', ops).execute());
+      await withSystem(t.database.db, (trx) => trx.updateTable('tenants').set({ is_admin_tenancy: false, status: 'pending_deletion', status_before_deletion: 'active' }).where('id', '=', ops).execute());
       assertProblem(await api('POST', `/tenants/${ops}/suspend`, top.accessToken), 409, 'tenant_status_conflict');
       assertProblem(await api('POST', `/tenants/${ops}/resume`, top.accessToken), 409, 'tenant_status_conflict');
       const status = await withSystem(t.database.db, (trx) => trx.selectFrom('tenants').select('status').where('id', '=', ops).executeTakeFirstOrThrow());

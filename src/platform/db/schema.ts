@@ -26,6 +26,8 @@ export interface TenantsTable {
   is_admin_tenancy: Generated<boolean>;
   deletion_requested_at: Timestamp | null;
   purge_after: Timestamp | null;
+  /** While pending deletion: the status a restore brings back (migration 0012). */
+  status_before_deletion: 'active' | 'suspended' | null;
   /** A downgrade waiting for the end of the billing period (both set or both null). */
   scheduled_plan: string | null;
   scheduled_plan_at: Timestamp | null;
@@ -228,7 +230,7 @@ export interface ApiKeysTable {
   revoked_at: Timestamp | null;
 }
 
-export type ApprovalAction = 'tenant.delete' | 'tenant.transfer_ownership' | 'tenant.change_plan' | 'member.remove_admin';
+export type ApprovalAction = 'tenant.delete' | 'tenant.transfer_ownership' | 'tenant.change_plan' | 'member.remove_admin' | 'role.update';
 /** Stored statuses; `expired` is computed from `expires_at` for pending rows. */
 export type ApprovalStatus = 'pending' | 'executed' | 'failed' | 'declined' | 'cancelled';
 
