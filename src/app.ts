@@ -20,6 +20,7 @@ import { KeyStore } from './tokens/key-store.ts';
 import type { AppDeps } from './platform/deps.ts';
 import { AppError, HttpErrors } from './platform/http/errors.ts';
 import { installIdempotency, withIdempotencyKeyParameter } from './platform/http/idempotency.ts';
+import { installInputGuard } from './platform/http/input-guard.ts';
 import { createMetrics, instrumentHttp } from './platform/http/metrics.ts';
 import { installProblemHandlers, sendProblem } from './platform/http/problem.ts';
 import { installValidators } from './platform/http/validation.ts';
@@ -51,6 +52,14 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     },
     // We answer 503 ourselves while draining, as a problem document.
     return503OnClosing: false,
+    // The router's own refusals (a path that is not valid percent-encoded UTF-8, e.g. an encoded lone
+    // surrogate) are problem documents too, not Fastify's bare JSON.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id);
+      if (error.statusCode !== undefined && error.statusCode < 500) return sendProblem(reply, HttpErrors.BAD_REQUEST, { detail: error.message });
+      request.log.error({ err: error }, 'router error');
+      return sendProblem(reply, HttpErrors.INTERNAL);
+    },
     trustProxy: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -125,6 +134,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
   });
   installAuthentication(app, app.keys);
   installIdempotency(app);
+  installInputGuard(app);
   installValidators(app);
   installProblemHandlers(app);
   instrumentHttp(app, app.runtime.metrics);

@@ -1,9 +1,10 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { redactUrl } from './http/redact.ts';
+import { redactError, redactUrl } from './http/redact.ts';
 
 /**
  * Structured JSON logs. Credentials never reach a line: auth headers and cookies are censored, URLs have
  * their credential segments masked, and anything logged under a key named like a secret is censored.
+ * Errors (under `err`, or `error` when it is one) never carry a failed statement's SQL or bound values.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
@@ -28,9 +29,14 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       serializers: {
         req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-        err: pino.stdSerializers.err,
+        err: safeError,
+        error: (value: unknown) => (value instanceof Error ? safeError(value) : value),
       },
     },
     destination,
   );
+}
+
+function safeError(err: Error): unknown {
+  return redactError(pino.stdSerializers.err(err));
 }
