@@ -78,7 +78,8 @@ export async function createOperator(
       await appendAuditEvent(trx, { ...audit, actorType: 'user', actorId: user.id }, { tenantId, action: 'tenant.created', targetType: 'tenant', targetId: tenantId, after: { adminTenancy: true } }, now);
     }
     await insertMembership(trx, { tenantId: adminTenantId, userId: user.id, kind: 'direct', roles: [deps.ownerRole], now });
-    await trx.updateTable('users').set({ default_tenant_id: adminTenantId }).where('id', '=', user.id).execute();
+    // Explicit: the operator is staff of the admin tenancy by designation as well as by role (migration 0013).
+    await trx.updateTable('users').set({ default_tenant_id: adminTenantId, explicit_default_tenant_id: adminTenantId }).where('id', '=', user.id).execute();
     await appendAuditEvent(trx, audit, { tenantId: adminTenantId, action: 'member.added', targetType: 'user', targetId: user.id, after: { roles: [deps.ownerRole], kind: 'direct' } }, now);
     await appendAuditEvent(trx, audit, { tenantId: user.id, action: 'user.created', targetType: 'user', targetId: user.id, after: { email, platformRole: 'super_admin' } }, now);
     return { user, created: true, adminTenantId };

@@ -7,7 +7,7 @@ import { accessOf, authorize } from '../permissions/authorize.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { AdminErrors } from './admin.errors.ts';
-import { type AdminDeps, adminTenancyId, listInstall, makeAdminTenancy, setDefaultTenant, tenantsInUse } from './admin.service.ts';
+import { type AdminDeps, adminTenancyId, designatedStaffTenancy, endShadowMembership, listInstall, listShadowMemberships, makeAdminTenancy, setDefaultTenant, tenantsInUse } from './admin.service.ts';
 
 const InstallTenantSchema = Type.Object({
   id: Type.String(),
@@ -19,6 +19,22 @@ const InstallTenantSchema = Type.Object({
   isAdminTenancy: Type.Boolean({ description: 'The "ADMIN TENANCY" marker' }),
   youAreHere: Type.Boolean({ description: "The caller's active tenant (the \"YOU ARE HERE\" marker)" }),
 });
+
+const UserIdParam = Type.String({ pattern: '^usr_[a-z2-7]{20}$' });
+
+const ShadowMembershipSchema = Type.Object({
+  tenantId: Type.String(),
+  slug: Type.String(),
+  name: Type.String(),
+  status: Type.String(),
+  roles: Type.Array(Type.String(), { description: 'The roles the shadow membership gives, sorted: the person\'s roles in the admin tenancy' }),
+  adminTenancyId: Nullable(Type.String({ description: 'The admin tenancy whose staff membership it follows' })),
+  since: Type.String({ format: 'date-time' }),
+});
+
+const StaffRule =
+  'Operator staff are the direct members of the admin tenancy who hold one of the preset\'s staff roles there (`adminTenancy.staffRoles`), ' +
+  'or whose default tenant an administrator has made the admin tenancy (PUT /admin/users/:userId/default-tenant); never anyone by fallback.';
 
 /**
  * The operator's view of the install (SPEC 4, seed 001's Admin → Tenants): every tenant, the admin
@@ -121,8 +137,10 @@ export async function adminRoutes(app: FastifyTypebox): Promise<void> {
         tags: ['admin'],
         summary: 'Designate the admin tenancy; affects only tenants created afterwards',
         description:
-          'Platform super_admin only. From now on, people whose primary tenant is this one get a shadow membership in every new tenant; ' +
-          'existing tenants keep the memberships they have. The tenant must be active.',
+          'Platform super_admin only. From now on, this tenancy\'s operator staff get a shadow membership in every new tenant. ' +
+          StaffRule +
+          ' Existing tenants keep the shadow memberships they have; those the previous admin tenancy granted last while their holders remain ' +
+          'staff there, and can only narrow. The tenant must be active.',
         params: Type.Object({ tenantId: TenantId }),
         response: { 200: Type.Object({ tenantId: Type.String(), previous: Nullable(Type.String()) }), ...Problems },
       },
@@ -141,7 +159,12 @@ export async function adminRoutes(app: FastifyTypebox): Promise<void> {
       schema: {
         tags: ['admin'],
         summary: "Set a person's default (landing) tenant, which is also their primary tenant",
-        description: 'Needs `members.manage` in that tenant (or platform super_admin). The person must belong to it (`404 member_not_found` otherwise).',
+        description:
+          'Needs `members.manage` in that tenant (or platform super_admin). The person must belong to it (`404 member_not_found` otherwise). ' +
+          'Set here, the default tenant is explicit: making it the admin tenancy makes a direct member of it operator staff whatever their ' +
+          'roles there, and moving it away from the admin tenancy ends the shadow access that gave (each end audited in its tenant). ' +
+          'A default tenant the platform re-points (when one is deleted) never designates anyone. Moving the default tenant of someone ' +
+          'designated this way away from the admin tenancy also needs an operator (`403 not_an_operator`).',
         params: Type.Object({ userId: Type.String({ pattern: '^usr_[a-z2-7]{20}$' }) }),
         body: Type.Object({ tenantId: TenantId }, { additionalProperties: false }),
         response: { 200: Type.Object({ userId: Type.String(), defaultTenantId: Type.String() }), ...Problems },
@@ -151,8 +174,68 @@ export async function adminRoutes(app: FastifyTypebox): Promise<void> {
       const { userId } = request.params;
       const { tenantId } = request.body;
       const { audit } = await authorize(app, request, tenantId, 'members.manage');
+      // Moving the default tenant of someone designated staff this way away from the admin tenancy ends their operator
+      // access: an operator's decision, never that of the tenant it moves to.
+      const designatedIn = await designatedStaffTenancy(deps, userId);
+      if (designatedIn !== undefined && designatedIn !== tenantId) await authorizeOperator(request);
       await setDefaultTenant(deps, userId, tenantId, audit);
       return { userId, defaultTenantId: tenantId };
+    },
+  );
+
+  app.get(
+    '/admin/users/:userId/shadow-memberships',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "A person's shadow (operator) memberships: every tenant they reach as operator staff",
+        description:
+          'Operators only. Oldest first. A shadow membership is granted when a tenant is created and lasts while its holder is operator staff ' +
+          'of the admin tenancy that granted it, with their current roles there. ' +
+          StaffRule +
+          ' Tenant administrators never see shadow memberships.',
+        params: Type.Object({ userId: UserIdParam }),
+        querystring: Type.Object(
+          {
+            limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '`nextCursor` of the previous page' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ userId: Type.String(), shadowMemberships: Type.Array(ShadowMembershipSchema), nextCursor: Nullable(Type.String()) }),
+          ...Problems,
+        },
+      },
+    },
+    async (request) => {
+      await authorizeOperator(request);
+      const { userId } = request.params;
+      const page = await listShadowMemberships(deps, userId, { limit: request.query.limit, ...(request.query.cursor === undefined ? {} : { cursor: request.query.cursor }) });
+      return { userId, shadowMemberships: page.memberships.map((m) => ({ ...m, since: m.since.toISOString() })), nextCursor: page.nextCursor };
+    },
+  );
+
+  app.delete(
+    '/admin/tenants/:tenantId/shadow-members/:userId',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "End a person's shadow (operator) membership in one tenant",
+        description:
+          'Platform super_admin only. Recorded in the tenant\'s audit chain (`member.removed`, kind shadow). The person keeps their other ' +
+          'shadow memberships and their staff membership; to end them all, remove them from the admin tenancy or take its staff roles away. ' +
+          '`404 shadow_membership_not_found` when they have none there (a direct member is removed through the tenant\'s members instead).',
+        params: Type.Object({ tenantId: TenantId, userId: UserIdParam }),
+        response: { 204: Type.Null(), ...Problems },
+      },
+    },
+    async (request, reply) => {
+      const principal = requireUser(request);
+      if (principal.platformRole !== 'super_admin') throw new AppError(AdminErrors.SUPER_ADMIN_REQUIRED);
+      const audit = { actorType: 'user' as const, actorId: principal.userId, via: 'platform_admin' as const, requestId: request.id, ip: request.ip };
+      await endShadowMembership(deps, { tenantId: request.params.tenantId, userId: request.params.userId }, audit);
+      return reply.code(204).send(null);
     },
   );
 }

@@ -1,13 +1,24 @@
+import { AccountErrors } from '../accounts/accounts.errors.ts';
 import { findUserById } from '../accounts/users.repository.ts';
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
 import { MemberErrors } from '../members/members.errors.ts';
 import type { Clock } from '../platform/clock.ts';
-import { type Db, enterTenantContext, readSystem, withSystem, withUser } from '../platform/db/context.ts';
+import { type Db, enterTenantContext, readSystem, withSystem, withTenant, withUser } from '../platform/db/context.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
 import { AppError } from '../platform/http/errors.ts';
+import { syncShadowAccess } from '../tenants/operator-access.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { AdminErrors } from './admin.errors.ts';
-import { countLiveTenants, findAdminTenancyId, type InstallTenant, listInstallTenants, lockAdminTenancyDesignation } from './admin.repository.ts';
+import {
+  countLiveTenants,
+  findAdminTenancyId,
+  findShadowMembershipForUpdate,
+  type InstallTenant,
+  listInstallTenants,
+  listShadowMembershipsOf,
+  lockAdminTenancyDesignation,
+  type ShadowMembershipRow,
+} from './admin.repository.ts';
 
 export interface AdminDeps {
   db: Db;
@@ -42,7 +53,9 @@ export function tenantsInUse(deps: AdminDeps): Promise<number> {
 
 /**
  * Makes `tenantId` the admin tenancy (there is at most one; the database's unique index says so). Its
- * staff get shadow memberships in tenants created from now on; tenants that exist keep what they have.
+ * staff get shadow memberships in tenants created from now on; tenants that exist keep what they have, and the
+ * shadow memberships the previous admin tenancy granted last while their holders remain staff there (they can
+ * only narrow from now on; migration 0013).
  */
 export async function makeAdminTenancy(deps: AdminDeps, tenantId: string, audit: AuditContext): Promise<{ tenantId: string; previous: string | null }> {
   const now = deps.clock.now();
@@ -66,6 +79,10 @@ export async function makeAdminTenancy(deps: AdminDeps, tenantId: string, audit:
 /**
  * Seed 001: an administrator sets a person's landing tenant, which is also their primary tenant. The
  * person must belong to it (directly or as operator staff); recorded in the person's trail and the tenant's.
+ * Set this way, it is explicit (`explicit_default_tenant_id`): a direct member whose default tenant an
+ * administrator of the admin tenancy (or a super_admin) has made the admin tenancy is operator staff, whatever
+ * their roles there. Moving it away ends that, and with it the shadow access it gave (audited in each tenant).
+ * A default tenant the system re-points (a deleted tenant's) is never explicit.
  */
 export async function setDefaultTenant(deps: AdminDeps, userId: string, tenantId: string, audit: AuditContext): Promise<void> {
   const now = deps.clock.now();
@@ -73,11 +90,65 @@ export async function setDefaultTenant(deps: AdminDeps, userId: string, tenantId
     const user = await findUserById(trx, userId);
     const membership = await trx.selectFrom('memberships').select('kind').where('user_id', '=', userId).where('tenant_id', '=', tenantId).executeTakeFirst();
     if (user === undefined || membership === undefined) throw new AppError(MemberErrors.MEMBER_NOT_FOUND, { detail: `${userId} is not a member of ${tenantId}` });
-    if (user.default_tenant_id === tenantId) return;
-    await trx.updateTable('users').set({ default_tenant_id: tenantId, updated_at: now }).where('id', '=', userId).execute();
+    if (user.default_tenant_id === tenantId && user.explicit_default_tenant_id === tenantId) return;
+    await trx.updateTable('users').set({ default_tenant_id: tenantId, explicit_default_tenant_id: tenantId, updated_at: now }).where('id', '=', userId).execute();
     const change = { before: { defaultTenantId: user.default_tenant_id }, after: { defaultTenantId: tenantId } };
     await appendAuditEvent(trx, audit, { tenantId: userId, action: 'user.default_tenant_set', targetType: 'user', targetId: userId, ...change }, now);
     await enterTenantContext(trx, tenantId);
     await appendAuditEvent(trx, audit, { tenantId, action: 'user.default_tenant_set', targetType: 'user', targetId: userId, ...change }, now);
+    await syncShadowAccess(trx, { userIds: [userId], returnTo: tenantId }, audit, now);
+  });
+}
+
+/** The admin tenancy, if an administrator has explicitly made it `userId`'s default tenant (which makes them staff). */
+export function designatedStaffTenancy(deps: AdminDeps, userId: string): Promise<string | undefined> {
+  // Platform-wide by nature (the admin tenancy is found across tenants): read in the system context.
+  return readSystem(deps.db, async (trx) => {
+    const row = await trx
+      .selectFrom('users as u')
+      .innerJoin('tenants as a', 'a.id', 'u.explicit_default_tenant_id')
+      .select('a.id')
+      .where('u.id', '=', userId)
+      .where('a.is_admin_tenancy', '=', true)
+      .executeTakeFirst();
+    return row?.id;
+  });
+}
+
+export interface ShadowMembershipPage {
+  memberships: ShadowMembershipRow[];
+  nextCursor: string | null;
+}
+
+/**
+ * Where a person has operator (shadow) access, oldest first, in pages: what an operator checks before or after
+ * someone leaves the staff. Platform-wide by nature (one person across every tenant): read in the system context.
+ */
+export async function listShadowMemberships(deps: AdminDeps, userId: string, page: { limit: number; cursor?: string }): Promise<ShadowMembershipPage> {
+  const after = page.cursor === undefined ? undefined : decodeKeysetCursor(page.cursor, AdminErrors.INVALID_CURSOR);
+  return readSystem(deps.db, async (trx) => {
+    if ((await findUserById(trx, userId)) === undefined) throw new AppError(AccountErrors.USER_NOT_FOUND);
+    const { memberships, next } = await listShadowMembershipsOf(trx, userId, { limit: page.limit, ...(after === undefined ? {} : { after }) });
+    return { memberships, nextCursor: next === null ? null : encodeKeysetCursor(next) };
+  });
+}
+
+/**
+ * An operator ends one shadow membership (the tenant's admins cannot: to them it does not exist). Recorded in the
+ * tenant's own audit chain, so the customer sees that the operator's access ended. It is not granted again
+ * unless the tenant is created again; the person's other shadow memberships stay.
+ */
+export async function endShadowMembership(deps: AdminDeps, target: { tenantId: string; userId: string }, audit: AuditContext): Promise<void> {
+  const now = deps.clock.now();
+  await withTenant(deps.db, target.tenantId, async (trx) => {
+    const shadow = await findShadowMembershipForUpdate(trx, target);
+    if (shadow === undefined) throw new AppError(AdminErrors.SHADOW_MEMBERSHIP_NOT_FOUND);
+    await trx.deleteFrom('memberships').where('tenant_id', '=', target.tenantId).where('user_id', '=', target.userId).execute();
+    await appendAuditEvent(
+      trx,
+      audit,
+      { tenantId: target.tenantId, action: 'member.removed', targetType: 'user', targetId: target.userId, before: { roles: shadow.roles, kind: 'shadow' }, after: null },
+      now,
+    );
   });
 }

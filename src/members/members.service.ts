@@ -8,6 +8,7 @@ import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.
 import { AppError } from '../platform/http/errors.ts';
 import type { Preset, RoleDefinition } from '../presets/presets.ts';
 import { loadCustomRoles } from '../roles/roles.repository.ts';
+import { syncShadowAccess } from '../tenants/operator-access.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { findTenant } from '../tenants/tenants.repository.ts';
 import { MemberErrors } from './members.errors.ts';
@@ -74,6 +75,8 @@ export async function changeMemberRoles(deps: MemberDeps, acting: Acting, target
       { tenantId: target.tenantId, action: 'member.roles_changed', targetType: 'user', targetId: target.userId, before: { roles: member.roles }, after: { roles: wanted } },
       now,
     );
+    // A staffer's roles in the admin tenancy are their shadow roles everywhere (migration 0013).
+    await syncShadowAccess(trx, { userIds: [target.userId], source: target.tenantId, returnTo: target.tenantId }, acting.audit, now);
     return { ...member, roles: wanted };
   });
 }
@@ -121,6 +124,7 @@ export async function transferOwnership(
       { tenantId: target.tenantId, action: 'tenant.ownership_transferred', targetType: 'tenant', targetId: target.tenantId, before: { owner: previousOwner?.userId ?? null }, after: { owner: target.userId } },
       now,
     );
+    await syncShadowAccess(trx, { userIds: [target.userId, acting.userId], source: target.tenantId, returnTo: target.tenantId }, acting.audit, now);
     return { owner: { ...recipient, roles: [ownerRole] }, previousOwner };
   });
 }
@@ -150,6 +154,8 @@ async function endMembership(deps: MemberDeps, acting: Acting, target: { tenantI
       { tenantId: target.tenantId, action, targetType: 'user', targetId: target.userId, before: { roles: member.roles, kind: 'direct' }, after: null },
       now,
     );
+    // Leaving the admin tenancy ends the shadow access it gave (migration 0013).
+    await syncShadowAccess(trx, { userIds: [target.userId], source: target.tenantId, returnTo: target.tenantId }, acting.audit, now);
   });
 }
 

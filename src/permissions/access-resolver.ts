@@ -20,7 +20,7 @@ export interface KeySubject {
 
 interface Entry {
   access: Access;
-  /** The tenants whose changes can alter this entry (T and its ancestors) and the user. */
+  /** The tenants whose changes can alter this entry (T and its ancestors, the admin tenancy behind a shadow membership) and the user. */
   tags: readonly string[];
 }
 
@@ -51,8 +51,13 @@ export class AccessResolver {
 
   /** The subject's access to `tenantId`; never throws for unknown tenants (they are simply not visible). */
   async forUser(subject: Subject, tenantId: string): Promise<Access> {
-    return this.#cached(`${subject.userId}|${subject.isSuperAdmin ? 1 : 0}|${tenantId}`, `user:${subject.userId}`, () =>
-      readTenant(this.#db, tenantId, (trx) => loadAccess(trx, this.#preset, this.#licensedFeatures(), subject, tenantId), subject.userId),
+    // Shadow access depends on the person's membership in the admin tenancy that granted it as well.
+    const shadowSources: string[] = [];
+    return this.#cached(
+      `${subject.userId}|${subject.isSuperAdmin ? 1 : 0}|${tenantId}`,
+      `user:${subject.userId}`,
+      () => readTenant(this.#db, tenantId, (trx) => loadAccess(trx, this.#preset, this.#licensedFeatures(), subject, tenantId, shadowSources), subject.userId),
+      shadowSources,
     );
   }
 
@@ -69,7 +74,7 @@ export class AccessResolver {
     );
   }
 
-  async #cached(key: string, subjectTag: string, load: () => Promise<Access>): Promise<Access> {
+  async #cached(key: string, subjectTag: string, load: () => Promise<Access>, alsoDependsOn: readonly string[] = []): Promise<Access> {
     const cached = this.#entries.get(key);
     if (cached !== undefined) return cached.access;
     const access = await load();
@@ -77,7 +82,7 @@ export class AccessResolver {
       const oldest = this.#entries.keys().next().value;
       if (oldest !== undefined) this.#entries.delete(oldest);
     }
-    this.#entries.set(key, { access, tags: [...access.path, subjectTag] });
+    this.#entries.set(key, { access, tags: [...access.path, subjectTag, ...alsoDependsOn] });
     return access;
   }
 
@@ -110,9 +115,17 @@ function nobody(preset: Preset, tenantId: string): Access {
 
 /**
  * Reads everything computeAccess needs; the transaction is in T's context (and a user subject's own
- * context). A key subject has no memberships: its permissions stand in for roles.
+ * context). A key subject has no memberships: its permissions stand in for roles. The admin tenancies behind
+ * the subject's shadow memberships on the path go into `shadowSources`.
  */
-async function loadAccess(trx: Tx, preset: Preset, licensedFeatures: ReadonlySet<string> | null, subject: Subject | { keyId: string; permissions: readonly string[] }, tenantId: string): Promise<Access> {
+async function loadAccess(
+  trx: Tx,
+  preset: Preset,
+  licensedFeatures: ReadonlySet<string> | null,
+  subject: Subject | { keyId: string; permissions: readonly string[] },
+  tenantId: string,
+  shadowSources: string[] = [],
+): Promise<Access> {
   const tenant = await trx
     .selectFrom('tenants as t')
     .innerJoin('tenant_tree as tt', 'tt.tenant_id', 't.id')
@@ -128,12 +141,13 @@ async function loadAccess(trx: Tx, preset: Preset, licensedFeatures: ReadonlySet
   const rows = await trx
     .selectFrom('memberships as m')
     .leftJoin('membership_roles as r', (j) => j.onRef('r.tenant_id', '=', 'm.tenant_id').onRef('r.user_id', '=', 'm.user_id'))
-    .select(['m.tenant_id', 'm.kind', 'r.role_key'])
+    .select(['m.tenant_id', 'm.kind', 'm.shadow_of', 'r.role_key'])
     .where('m.user_id', '=', subject.userId)
     .where('m.tenant_id', 'in', tenant.path)
     .execute();
   const memberships = new Map<string, { tenantId: string; kind: MembershipKind; roles: string[] }>();
   for (const row of rows) {
+    if (row.shadow_of !== null && !shadowSources.includes(row.shadow_of)) shadowSources.push(row.shadow_of);
     const m = memberships.get(row.tenant_id) ?? { tenantId: row.tenant_id, kind: row.kind, roles: [] };
     if (row.role_key !== null) m.roles.push(row.role_key);
     memberships.set(row.tenant_id, m);

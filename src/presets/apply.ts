@@ -4,14 +4,17 @@ import type { Preset } from './presets.ts';
 
 /**
  * Writes what the database's own invariants need from the preset: which role is the owner role (the
- * last-owner trigger), how deep the tree may grow (the tree trigger) and which plan a new tenant starts on
- * (empty: the preset has no plans). Runs as the schema owner at start-up, after migrations.
+ * last-owner trigger), how deep the tree may grow (the tree trigger), which plan a new tenant starts on
+ * (empty: the preset has no plans) and which roles of the admin tenancy make operator staff (shadow access;
+ * a change re-syncs every shadow membership at once, migration 0013). Runs as the schema owner at start-up,
+ * after migrations.
  */
 export async function applyPresetSettings(database: Database, preset: Preset, maxTreeDepth = preset.maxDepth): Promise<void> {
   await writePlatformSettings(database, {
     owner_role: preset.ownerRole,
     max_tree_depth: String(maxTreeDepth),
     default_plan: preset.defaultPlan ?? '',
+    staff_roles: preset.staffRoles.join(','),
   });
 }
 

@@ -60,6 +60,13 @@ const PresetFile = Type.Object(
       ),
     ),
     defaultPlan: Type.Optional(Type.String({ pattern: KEY })),
+    /**
+     * The admin tenancy (seed 001): which of its roles make a direct member operator staff, who get a shadow
+     * membership in every tenant created while they are staff. Absent: the owner role only.
+     */
+    adminTenancy: Type.Optional(
+      Type.Object({ staffRoles: Type.Array(Type.String({ pattern: KEY }), { minItems: 1, uniqueItems: true }) }, { additionalProperties: false }),
+    ),
     policies: Type.Object({
       deletionGraceDays: Type.Integer({ minimum: 0 }),
       approvalRequired: Type.Array(Type.String()),
@@ -98,6 +105,12 @@ export interface Preset {
   apiKeysFeature: string | null;
   plans: PresetFile['plans'];
   defaultPlan: string | null;
+  /**
+   * Roles that make a direct member of the admin tenancy operator staff (shadow access to every tenant created
+   * while they hold one). Never a fallback: holding one of these there, or an operator having made the admin
+   * tenancy the person's default tenant, is what makes staff (migration 0013).
+   */
+  staffRoles: readonly string[];
   policies: PresetFile['policies'];
 }
 
@@ -175,6 +188,8 @@ export function buildPreset(raw: unknown): Preset {
   if (owner === undefined) problems.push(`ownerRole ${file.ownerRole} is not one of the roles`);
   else if (owner.permissions.size !== permissions.size) problems.push(`ownerRole ${file.ownerRole} must grant every permission ("*")`);
   if (file.defaultPlan !== undefined && !file.plans.some((p) => p.key === file.defaultPlan)) problems.push(`defaultPlan ${file.defaultPlan} is not a plan`);
+  const staffRoles = file.adminTenancy?.staffRoles ?? [file.ownerRole];
+  for (const key of staffRoles) if (!roles.has(key)) problems.push(`adminTenancy.staffRoles names unknown role ${key}`);
   if (problems.length > 0) throw new PresetError(`invalid preset ${file.name}: ${problems.join('; ')}`);
 
   return {
@@ -188,6 +203,7 @@ export function buildPreset(raw: unknown): Preset {
     apiKeysFeature,
     plans: file.plans,
     defaultPlan: file.defaultPlan ?? file.plans[0]?.key ?? null,
+    staffRoles,
     policies: file.policies,
   };
 }

@@ -7,11 +7,16 @@ export interface NewMembership {
   kind: MembershipKind;
   roles: readonly string[];
   now: Date;
+  /** A shadow membership's admin tenancy, whose staff it mirrors (see src/tenants/operator-access.ts). */
+  shadowOf?: string;
 }
 
 /** Caller is in the tenant's context. Throws on a duplicate (one membership per user and tenant). */
 export async function insertMembership(trx: Tx, m: NewMembership): Promise<void> {
-  await trx.insertInto('memberships').values({ tenant_id: m.tenantId, user_id: m.userId, kind: m.kind, created_at: m.now }).execute();
+  await trx
+    .insertInto('memberships')
+    .values({ tenant_id: m.tenantId, user_id: m.userId, kind: m.kind, shadow_of: m.kind === 'shadow' ? (m.shadowOf ?? null) : null, created_at: m.now })
+    .execute();
   if (m.roles.length > 0) {
     await trx
       .insertInto('membership_roles')

@@ -9,7 +9,9 @@ import { assertProblem, bearer, GOOD_PASSWORD, signUp, type SignedUp, uniqueEmai
 
 /**
  * Seed 001's admin tenancy through the HTTP API: operators get shadow memberships in every tenant created
- * afterwards, see every tenant on the admin page, and move the admin tenancy.
+ * afterwards, see every tenant on the admin page, and move the admin tenancy. Staff are the admin tenancy's
+ * members holding a staff role (default preset: owner, admin) or designated by an administrator through their
+ * default tenant — never by fallback (issue 10; test/admin/operator-staff.test.ts has the rest).
  */
 for (const engine of testEngines()) {
   describe(`admin tenancy and shadow memberships [${engine}]`, () => {
@@ -17,6 +19,7 @@ for (const engine of testEngines()) {
     let operator: { userId: string; accessToken: string };
     let adminTenancy: string;
     let sam: SignedUp;
+    let mia: SignedUp;
 
     const api = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, token: string, payload?: object) =>
       t.app.inject({ method, url: `/api/v1${url}`, headers: bearer(token), ...(payload === undefined ? {} : { payload }) });
@@ -34,17 +37,20 @@ for (const engine of testEngines()) {
       const signedIn = await login(email);
       operator = { userId: created.user.id, accessToken: signedIn.accessToken };
       assert.equal(signedIn.activeTenantId, adminTenancy);
-      // Sam signs up (his own workspace is his primary tenant) and joins the admin tenancy as an admin.
+      // Sam signs up (his own workspace is his primary tenant) and joins the admin tenancy as an admin: a staff role.
       sam = await signUp(t, { name: 'Sam' });
       t.clock.advance(1000);
       await withTenant(t.database.db, adminTenancy, (trx) => insertMembership(trx, { tenantId: adminTenancy, userId: sam.userId, kind: 'direct', roles: ['admin'], now: t.clock.now() }));
+      // Mia joins it as a member, which is not.
+      mia = await signUp(t, { name: 'Mia' });
+      await withTenant(t.database.db, adminTenancy, (trx) => insertMembership(trx, { tenantId: adminTenancy, userId: mia.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
     });
     after(() => t.close());
 
-    it('gives every new tenant a shadow membership for each person whose primary tenant is the admin tenancy', async () => {
+    it('gives every new tenant a shadow membership for each member of the admin tenancy holding a staff role', async () => {
       const customer = await signUp(t, { name: 'Customer' });
-      // Sam's primary tenant is still his own workspace: only the operator is staff.
-      assert.deepEqual(await shadowsOf(customer.tenantId), [operator.userId]);
+      // Sam is staff (admin) although his primary tenant is his own workspace; Mia (member) is not.
+      assert.deepEqual(await shadowsOf(customer.tenantId), [operator.userId, sam.userId].sort());
       const roster = await api('GET', `/tenants/${customer.tenantId}/members`, customer.accessToken);
       assert.deepEqual(roster.json().members.map((m: { userId: string }) => m.userId), [customer.userId], 'shadow members never appear in the member list');
 
@@ -55,24 +61,25 @@ for (const engine of testEngines()) {
       const switched = await api('POST', '/auth/active-tenant', operator.accessToken, { tenantId: customer.tenantId });
       assert.equal(switched.statusCode, 200, switched.body);
       const audit = await readTenant(t.database.db, customer.tenantId, (trx) => trx.selectFrom('audit_events').select(['action', 'target_id', 'after']).where('tenant_id', '=', customer.tenantId).where('action', '=', 'member.added').orderBy('seq').execute());
-      assert.deepEqual(audit.map((e) => [e.target_id, e.after]), [
-        [customer.userId, { roles: ['owner'], kind: 'direct' }],
+      const staffGrants = [
         [operator.userId, { roles: ['owner'], kind: 'shadow' }],
-      ]);
+        [sam.userId, { roles: ['admin'], kind: 'shadow' }],
+      ].sort(([a], [b]) => String(a).localeCompare(String(b)));
+      assert.deepEqual(audit.map((e) => [e.target_id, e.after]), [[customer.userId, { roles: ['owner'], kind: 'direct' }], ...staffGrants]);
     });
 
-    it('counts someone as staff once an administrator makes the admin tenancy their default tenant', async () => {
-      const set = await api('PUT', `/admin/users/${sam.userId}/default-tenant`, operator.accessToken, { tenantId: adminTenancy });
+    it('counts a member without a staff role as staff once an administrator makes the admin tenancy their default tenant', async () => {
+      const set = await api('PUT', `/admin/users/${mia.userId}/default-tenant`, operator.accessToken, { tenantId: adminTenancy });
       assert.equal(set.statusCode, 200, set.body);
-      assert.deepEqual(set.json(), { userId: sam.userId, defaultTenantId: adminTenancy });
+      assert.deepEqual(set.json(), { userId: mia.userId, defaultTenantId: adminTenancy });
       const customer = await signUp(t);
-      assert.deepEqual(await shadowsOf(customer.tenantId), [operator.userId, sam.userId].sort());
+      assert.deepEqual(await shadowsOf(customer.tenantId), [operator.userId, sam.userId, mia.userId].sort());
       // A tenant created through POST /tenants too, and the creator is never shadowed in their own tenant.
       const created = await api('POST', '/tenants', sam.accessToken, { name: 'Sam Co', slug: `sam-co-${process.pid}-${engine}` });
       assert.equal(created.statusCode, 201, created.body);
-      assert.deepEqual(await shadowsOf(created.json().id), [operator.userId]);
-      // Sam lands on the admin tenancy now.
-      assert.equal((await login(sam.email)).activeTenantId, adminTenancy);
+      assert.deepEqual(await shadowsOf(created.json().id), [operator.userId, mia.userId].sort());
+      // Mia lands on the admin tenancy now.
+      assert.equal((await login(mia.email)).activeTenantId, adminTenancy);
     });
 
     it('refuses a default tenant the person does not belong to, or that the caller does not manage', async () => {
@@ -122,10 +129,10 @@ for (const engine of testEngines()) {
       const listed = (await api('GET', '/admin/tenants', operator.accessToken)).json().tenants.filter((x: { isAdminTenancy: boolean }) => x.isAdminTenancy);
       assert.deepEqual(listed.map((x: { id: string }) => x.id), [acme.tenantId]);
 
-      // Acme's owner is staff now; the old staff are not, but keep what they had.
+      // Acme's owner is staff now; the old staff are not, but keep what they had while they stay staff there.
       const after = await signUp(t);
       assert.deepEqual(await shadowsOf(after.tenantId), [acme.userId]);
-      assert.deepEqual(await shadowsOf(before.tenantId), [operator.userId, sam.userId].sort());
+      assert.deepEqual(await shadowsOf(before.tenantId), [operator.userId, sam.userId, mia.userId].sort());
 
       // Moving it back (for the tests that follow): idempotent when already there.
       assert.equal((await api('POST', `/admin/tenants/${adminTenancy}/make-admin-tenancy`, operator.accessToken)).statusCode, 200);

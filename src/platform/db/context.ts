@@ -11,12 +11,18 @@ export type Tx = Transaction<DB>;
  * it ends with the transaction and a pooled connection never carries it into another request.
  */
 export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: Tx) => Promise<T>): Promise<T> {
+  let also: ReadonlySet<string> | undefined;
   const result = await db.transaction().execute(async (trx) => {
     await enterTenantContext(trx, tenantId);
     await runCommitHook(trx);
-    return fn(trx);
+    try {
+      return await fn(trx);
+    } finally {
+      also = alsoInvalidated.get(trx);
+    }
   });
   notifyCommitted(db, tenantId);
+  for (const scope of also ?? []) notifyCommitted(db, scope);
   return result;
 }
 
@@ -69,6 +75,24 @@ export function onCommittedScope(db: Db, listener: (scope: string) => void): () 
   };
 }
 
+const alsoInvalidated = new WeakMap<Tx, Set<string>>();
+
+/**
+ * Asks for `scope` (a tenant id, `user:<id>` or '*') to be dropped from this process's caches too when `trx`
+ * commits, besides the tenant `withTenant` drops anyway: for a change whose effects reach beyond the
+ * transaction's own tenant (a staff change in the admin tenancy ends shadow access elsewhere). Other processes
+ * hear of it through the NOTIFY triggers. Works in `withTenant`, `withSystem` (which drops everything anyway)
+ * and `withUser`.
+ */
+export function invalidateAfterCommit(trx: Tx, scope: string): void {
+  let scopes = alsoInvalidated.get(trx);
+  if (scopes === undefined) {
+    scopes = new Set();
+    alsoInvalidated.set(trx, scopes);
+  }
+  scopes.add(scope);
+}
+
 function notifyCommitted(db: Db, scope: string): void {
   // A copy: a listener that unsubscribes (or subscribes another) while being called changes nothing here.
   for (const listener of [...(commitListeners.get(db) ?? [])]) listener(scope);
@@ -105,10 +129,17 @@ export async function withSystem<T>(db: Db, fn: (trx: Tx) => Promise<T>): Promis
  * tables still need `withTenant`.
  */
 export async function withUser<T>(db: Db, userId: string, fn: (trx: Tx) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (trx) => {
+  let also: ReadonlySet<string> | undefined;
+  const result = await db.transaction().execute(async (trx) => {
     await enterUserContext(trx, userId);
-    return fn(trx);
+    try {
+      return await fn(trx);
+    } finally {
+      also = alsoInvalidated.get(trx);
+    }
   });
+  for (const scope of also ?? []) notifyCommitted(db, scope);
+  return result;
 }
 
 interface CommitHook {

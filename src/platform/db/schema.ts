@@ -42,6 +42,8 @@ export interface UsersTable {
   email_verified_at: Timestamp | null;
   data: JsonWithDefault;
   default_tenant_id: string | null;
+  /** `default_tenant_id` as an operator set it explicitly; cleared by a trigger once it differs (migration 0013). */
+  explicit_default_tenant_id: string | null;
   platform_role: 'super_admin' | null;
   created_at: CreatedAt;
   updated_at: Timestamp;
@@ -53,6 +55,8 @@ export interface MembershipsTable {
   tenant_id: string;
   user_id: string;
   kind: Generated<MembershipKind>;
+  /** A shadow membership's admin tenancy: it lasts while its holder is staff there (migration 0013). */
+  shadow_of: string | null;
   created_at: CreatedAt;
 }
 
