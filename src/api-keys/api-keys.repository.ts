@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Tx } from '../platform/db/context.ts';
-import type { ActorType, ApiKeysTable } from '../platform/db/schema.ts';
+import type { ActorType, ApiKeysTable, TenantStatus } from '../platform/db/schema.ts';
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 
@@ -87,10 +87,18 @@ export async function touchLastUsed(trx: Tx, tenantId: string, keyId: string, no
 }
 
 /** Tenant facts a key's usability depends on: its status and, when the preset gates keys, that feature. */
-export async function findKeyTenantState(trx: Tx, tenantId: string, feature: string | null): Promise<{ status: string; featureOverride: boolean | null } | undefined> {
-  const tenant = await trx.selectFrom('tenants').select('status').where('id', '=', tenantId).executeTakeFirst();
+export interface KeyTenantState {
+  status: TenantStatus;
+  /** While pending deletion: what a restore brings back (a tenant suspended before it was deleted comes back suspended). */
+  statusBeforeDeletion: 'active' | 'suspended' | null;
+  featureOverride: boolean | null;
+}
+
+export async function findKeyTenantState(trx: Tx, tenantId: string, feature: string | null): Promise<KeyTenantState | undefined> {
+  const tenant = await trx.selectFrom('tenants').select(['status', 'status_before_deletion']).where('id', '=', tenantId).executeTakeFirst();
   if (tenant === undefined) return undefined;
-  if (feature === null) return { status: tenant.status, featureOverride: null };
+  const state = { status: tenant.status, statusBeforeDeletion: tenant.status_before_deletion };
+  if (feature === null) return { ...state, featureOverride: null };
   const override = await trx.selectFrom('tenant_features').select('enabled').where('tenant_id', '=', tenantId).where('feature', '=', feature).executeTakeFirst();
-  return { status: tenant.status, featureOverride: override?.enabled ?? null };
+  return { ...state, featureOverride: override?.enabled ?? null };
 }

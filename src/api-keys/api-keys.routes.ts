@@ -52,7 +52,10 @@ export async function apiKeyRoutes(app: FastifyTypebox): Promise<void> {
           'Needs `api_keys.manage`. Every permission must be in the catalogue (else `422 unknown_permission`) and held by the caller here ' +
           '(else `403 forbidden`): a key can never mint a stronger key. The secret looks like `tnty_<tenant>_<key>_<random>`; send it as ' +
           '`Authorization: Bearer <secret>`, or exchange it at POST /oauth/token (client_id = `id`). `409 plan_limit_reached` when the ' +
-          "tenant's plan allows no more live keys.",
+          "tenant's plan allows no more live keys. Using a key: a secret that is unknown, forged, revoked or expired (or whose tenant " +
+          'was deleted) is `401 invalid_api_key`; a valid key whose tenant is suspended or pending deletion is `403 tenant_suspended` ' +
+          '(`tenantStatus` says which), and one whose tenant lacks the feature keys need (mqtt-portal: `mgmt_api`) is ' +
+          '`403 feature_disabled` (`feature` names it). The same holds for its machine tokens.',
         params: TenantParams,
         body: Type.Object(
           {

@@ -17,6 +17,8 @@ export interface ApiKeyDeps {
   db: Db;
   clock: Clock;
   preset: Preset;
+  /** What the licence covers now (null or absent: everything); the preset's key feature must be among it. */
+  licensedFeatures?: () => ReadonlySet<string> | null;
 }
 
 export type ApiKeyStatus = 'active' | 'expired' | 'revoked';
@@ -138,12 +140,14 @@ export async function keyAuthority(deps: ApiKeyDeps, tenantId: string, keyId: st
 }
 
 /**
- * The key a secret stands for, if it may act now: the secret matches (constant-time, on hashes), the key is
- * neither revoked nor expired, its tenant is active, and the preset's key feature is on there. Records use.
+ * The key a secret stands for, if it may act now. Not a valid credential — `401 invalid_api_key`: the secret
+ * does not match (constant-time, on hashes), or the key is revoked or expired, or its tenant is deleted. Valid
+ * but refused — `403` (SPEC 5): its tenant is not active (`tenant_suspended`), or the preset's key feature is
+ * off there (`feature_disabled`). Records use.
  */
 export function authenticateSecret(deps: ApiKeyDeps, secret: string, options: UseOptions = {}): Promise<UsableKey> {
   const named = parseApiKeySecret(secret);
-  if (named === undefined) return Promise.reject(refused('the API key is malformed'));
+  if (named === undefined) return Promise.reject(invalid('the API key is malformed'));
   return loadUsableKey(deps, named, hashSecret(secret), options);
 }
 
@@ -157,6 +161,11 @@ export interface UseOptions {
   recordUse?: boolean;
 }
 
+/** A valid key its tenant cannot use now (`403 tenant_suspended` or `403 feature_disabled`), as opposed to an invalid one (401). */
+export function isKeyRefusedByTenant(error: unknown): error is AppError {
+  return error instanceof AppError && (error.spec === ApiKeyErrors.TENANT_SUSPENDED || error.spec === ApiKeyErrors.FEATURE_DISABLED);
+}
+
 async function loadUsableKey(deps: ApiKeyDeps, named: { tenantId: string; keyId: string }, secretHash: string | null, options: UseOptions): Promise<UsableKey> {
   const now = deps.clock.now();
   const feature = deps.preset.apiKeysFeature;
@@ -164,21 +173,43 @@ async function loadUsableKey(deps: ApiKeyDeps, named: { tenantId: string; keyId:
   return deps.db.transaction().execute(async (trx) => {
     await enterTenantContext(trx, named.tenantId);
     const key = await findApiKey(trx, named.tenantId, named.keyId);
-    if (key === undefined || (secretHash !== null && !safeEqual(key.secret_hash, secretHash))) throw refused('the API key is not known');
-    if (key.revoked_at !== null) throw refused('the API key has been revoked');
-    if (key.expires_at !== null && key.expires_at.getTime() <= now.getTime()) throw refused('the API key has expired');
+    // Validity first: only a holder of a genuine, live credential learns anything about its tenant.
+    if (key === undefined || (secretHash !== null && !safeEqual(key.secret_hash, secretHash))) throw invalid('the API key is not known');
+    if (key.revoked_at !== null) throw invalid('the API key has been revoked');
+    if (key.expires_at !== null && key.expires_at.getTime() <= now.getTime()) throw invalid('the API key has expired');
     const tenant = await findKeyTenantState(trx, named.tenantId, feature);
-    if (tenant === undefined || tenant.status === 'deleted') throw refused('the API key is not known');
-    if (tenant.status !== 'active') throw refused(`the API key's tenant is ${tenant.status.replace('_', ' ')}`);
-    if (feature !== null && !(tenant.featureOverride ?? deps.preset.features.get(feature)?.default ?? false)) {
-      throw refused(`API keys need the ${feature} feature, which is off for this tenant`);
+    if (tenant === undefined || tenant.status === 'deleted') throw invalid('the API key is not known');
+    const credential = secretHash === null ? `the machine token and its API key ${key.id} are valid` : `the API key ${key.id} is valid`;
+    if (tenant.status !== 'active') {
+      const until =
+        tenant.status !== 'pending_deletion'
+          ? 'it works again once the tenant is resumed'
+          : tenant.statusBeforeDeletion === 'suspended'
+            ? 'it works again if the tenant is restored and then resumed'
+            : 'it works again if the tenant is restored';
+      throw new AppError(ApiKeyErrors.TENANT_SUSPENDED, {
+        detail: `${credential}, but its tenant ${named.tenantId} is ${tenant.status.replace('_', ' ')}; ${until}`,
+        tenantId: named.tenantId,
+        tenantStatus: tenant.status,
+      });
     }
+    const off = feature === null ? undefined : whyFeatureOff(deps, feature, tenant.featureOverride, named.tenantId);
+    if (off !== undefined) throw new AppError(ApiKeyErrors.FEATURE_DISABLED, { detail: `${credential}, but ${off}`, tenantId: named.tenantId, feature });
     if (options.recordUse !== false) await touchLastUsed(trx, named.tenantId, named.keyId, now, LAST_USED_GRANULARITY_MS);
     return { keyId: key.id, tenantId: key.tenant_id, name: key.name, permissions: key.permissions, expiresAt: key.expires_at, createdAt: key.created_at };
   });
 }
 
-function refused(detail: string): AppError {
+/** Why the preset's key feature is off for the tenant (SPEC 2's "licensed ∧ (override ?? preset default)"), or undefined when it is on. */
+function whyFeatureOff(deps: ApiKeyDeps, feature: string, override: boolean | null, tenantId: string): string | undefined {
+  const licensed = deps.licensedFeatures?.() ?? null;
+  if (licensed !== null && !licensed.has(feature)) return `API keys need the ${feature} feature, which the licence does not cover`;
+  if (!(override ?? deps.preset.features.get(feature)?.default ?? false)) return `API keys need the ${feature} feature, which is off for tenant ${tenantId}`;
+  return undefined;
+}
+
+/** Not a valid credential: 401, with RFC 6750's challenge. */
+function invalid(detail: string): AppError {
   return new AppError(ApiKeyErrors.INVALID_API_KEY, { detail }, { 'www-authenticate': 'Bearer error="invalid_token"' });
 }
 

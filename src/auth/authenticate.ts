@@ -19,7 +19,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * exist, checked on this request (SPEC 6), so a logout or password reset takes effect at once.
  * Credentials that are present but bad are a 401 even on endpoints that would not need them.
  * Three kinds of bearer: a person's access token, an API key's secret (`tnty_…`), and a machine token
- * minted from a key at /oauth/token; the last two are re-checked against the key on every request.
+ * minted from a key at /oauth/token; the last two are re-checked against the key on every request. A valid
+ * key (or token) that its tenant cannot use now is authenticated and refused with a 403 (SPEC 5):
+ * `tenant_suspended` while the tenant is not active, `feature_disabled` while the preset's key feature is off.
  */
 export function installAuthentication(app: FastifyInstance, keys: KeyStore): void {
   app.decorateRequest('principal', null);
@@ -55,7 +57,7 @@ export function installAuthentication(app: FastifyInstance, keys: KeyStore): voi
 }
 
 export function apiKeyDeps(app: FastifyInstance): ApiKeyDeps {
-  return { db: app.deps.database.db, clock: app.deps.clock, preset: app.deps.preset };
+  return { db: app.deps.database.db, clock: app.deps.clock, preset: app.deps.preset, licensedFeatures: () => app.licence.current.features };
 }
 
 function keyPrincipal(key: UsableKey, credential: ApiKeyPrincipal['credential']): ApiKeyPrincipal {

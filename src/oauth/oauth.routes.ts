@@ -3,13 +3,11 @@ import { Type } from 'typebox';
 import { apiKeyDeps } from '../auth/authenticate.ts';
 import { credentialRateLimit } from '../auth/auth.routes.ts';
 import { Problems } from '../auth/auth.schemas.ts';
-import { authenticateSecret } from '../api-keys/api-keys.service.ts';
 import type { Principal } from '../auth/principal.ts';
 import { accessOf } from '../permissions/authorize.ts';
-import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { OAuthErrors, oauthError } from './oauth.errors.ts';
-import { introspect, issueMachineToken, type OAuthDeps } from './oauth.service.ts';
+import { authenticateClient, introspect, issueMachineToken, type OAuthDeps } from './oauth.service.ts';
 
 const FORM = 'application/x-www-form-urlencoded';
 const Param = (description: string) => Type.Optional(Type.String({ maxLength: 4096, description }));
@@ -77,7 +75,10 @@ export async function oauthRoutes(app: FastifyTypebox): Promise<void> {
         description:
           'Client authentication: HTTP Basic (`client_id:client_secret`) or `client_id` + `client_secret` in the body. The token is a JWT ' +
           '(`sub` and `client_id` = key id, `tid` = its tenant, `scope` = permissions), verifiable with the JWKS; it lives at most 10 minutes, ' +
-          'never past the key\'s expiry, and stops working when the key is revoked or its tenant suspended.',
+          'never past the key\'s expiry, and stops working when the key is revoked or its tenant suspended. A key that is not valid ' +
+          '(unknown, wrong secret, revoked, expired) is `401 invalid_client`. A valid key whose tenant cannot use it now is refused ' +
+          'as on every other endpoint, `403 tenant_suspended` (suspended or pending deletion) or `403 feature_disabled`, with RFC 6749 ' +
+          '`error: unauthorized_client`: the client authenticated, so the key needs no rotating.',
         body: TokenRequest,
         response: {
           200: Type.Object({ access_token: Type.String(), token_type: Type.Literal('Bearer'), expires_in: Type.Integer(), scope: Type.String() }),
@@ -107,7 +108,9 @@ export async function oauthRoutes(app: FastifyTypebox): Promise<void> {
         description:
           'The caller authenticates with a bearer token or API key, or as an API key with client credentials. A key may introspect credentials ' +
           'for its own tenant; a person their own tokens and, where they hold `api_keys.manage`, that tenant\'s keys and machine tokens. ' +
-          'Anything else, and anything revoked, expired or unknown, is `{"active": false}`.',
+          'Anything else, and anything revoked, expired or unknown, is `{"active": false}`; so is a valid key or machine token whose ' +
+          'tenant cannot use it now (suspended, pending deletion, key feature off), with nothing more said (RFC 7662 §2.2). A calling ' +
+          'key refused that way is `403 tenant_suspended` / `403 feature_disabled`.',
         body: IntrospectionRequest,
         response: {
           200: Type.Object(
@@ -145,11 +148,7 @@ export async function oauthRoutes(app: FastifyTypebox): Promise<void> {
       if (request.principal === null) throw oauthError(OAuthErrors.INVALID_CLIENT, 'authenticate with a bearer token or API key credentials');
       return request.principal;
     }
-    const key = await authenticateSecret(deps, client.clientSecret).catch((error: unknown) => {
-      if (error instanceof AppError && error.spec.status === 401) throw oauthError(OAuthErrors.INVALID_CLIENT, error.message);
-      throw error;
-    });
-    if (client.clientId !== undefined && client.clientId !== key.keyId) throw oauthError(OAuthErrors.INVALID_CLIENT, 'unknown client or wrong secret');
+    const key = await authenticateClient(deps, client);
     return { kind: 'api_key', keyId: key.keyId, name: key.name, tenantId: key.tenantId, permissions: key.permissions, credential: 'secret' };
   }
 }

@@ -1,4 +1,4 @@
-import { type ApiKeyDeps, authenticateKeyId, authenticateSecret, type UsableKey } from '../api-keys/api-keys.service.ts';
+import { type ApiKeyDeps, authenticateKeyId, authenticateSecret, isKeyRefusedByTenant, type UsableKey } from '../api-keys/api-keys.service.ts';
 import { looksLikeApiKeySecret, parseApiKeySecret } from '../api-keys/credentials.ts';
 import { findUserById } from '../accounts/users.repository.ts';
 import { type Principal, userPrincipal } from '../auth/principal.ts';
@@ -7,7 +7,7 @@ import type { Access } from '../permissions/access.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { isMachineToken, signAccessToken, type VerifiedAccessClaims, verifyAccessToken } from '../tokens/access-tokens.ts';
 import type { KeyStore } from '../tokens/key-store.ts';
-import { OAuthErrors, oauthError } from './oauth.errors.ts';
+import { OAuthErrors, oauthError, refusedClient } from './oauth.errors.ts';
 
 export interface OAuthDeps extends ApiKeyDeps {
   keys: KeyStore;
@@ -26,17 +26,11 @@ export interface TokenGrant {
 /**
  * RFC 6749 §4.4, client credentials: the client is an API key (client_id = key id, client_secret = its
  * secret). The token is a JWT for the key's tenant carrying its permissions as `scope` (or the subset asked
- * for), verifiable through the JWKS, and never outliving the key.
+ * for), verifiable through the JWKS, and never outliving the key. An invalid key is `401 invalid_client`; a
+ * valid one its tenant cannot use now is `403 tenant_suspended` / `feature_disabled` with `error: unauthorized_client`.
  */
 export async function issueMachineToken(deps: OAuthDeps, client: { clientId: string | undefined; clientSecret: string }, requestedScope: string | undefined): Promise<TokenGrant> {
-  const named = parseApiKeySecret(client.clientSecret);
-  if (named === undefined || (client.clientId !== undefined && client.clientId !== named.keyId)) {
-    throw oauthError(OAuthErrors.INVALID_CLIENT, 'unknown client or wrong secret');
-  }
-  const key = await authenticateSecret(deps, client.clientSecret).catch((error: unknown) => {
-    if (error instanceof AppError && error.spec.status === 401) throw oauthError(OAuthErrors.INVALID_CLIENT, error.message);
-    throw error;
-  });
+  const key = await authenticateClient(deps, client);
   const scope = grantedScope(key, requestedScope);
   const now = deps.clock.now();
   const untilKeyExpires = key.expiresAt === null ? Number.POSITIVE_INFINITY : Math.floor((key.expiresAt.getTime() - now.getTime()) / 1000);
@@ -47,6 +41,22 @@ export async function issueMachineToken(deps: OAuthDeps, client: { clientId: str
     { issuer: deps.issuer, clock: deps.clock, ttlSeconds: ttl },
   );
   return { access_token: signed.token, token_type: 'Bearer', expires_in: ttl, scope: scope.join(' ') };
+}
+
+/**
+ * The API key a client authenticates as (RFC 6749 §2.3): a credential that is not valid is `invalid_client`;
+ * a valid one whose tenant cannot use it now is refused as that (`refusedClient`).
+ */
+export async function authenticateClient(deps: ApiKeyDeps, client: { clientId: string | undefined; clientSecret: string }): Promise<UsableKey> {
+  const named = parseApiKeySecret(client.clientSecret);
+  if (named === undefined || (client.clientId !== undefined && client.clientId !== named.keyId)) {
+    throw oauthError(OAuthErrors.INVALID_CLIENT, 'unknown client or wrong secret');
+  }
+  return authenticateSecret(deps, client.clientSecret).catch((error: unknown) => {
+    if (isKeyRefusedByTenant(error)) throw refusedClient(error);
+    if (error instanceof AppError && error.spec.status === 401) throw oauthError(OAuthErrors.INVALID_CLIENT, error.message);
+    throw error;
+  });
 }
 
 function grantedScope(key: UsableKey, requested: string | undefined): string[] {
@@ -81,10 +91,13 @@ export type Introspection =
  * machines; a person's session id is left out); a person sees their own tokens and, where they hold
  * `api_keys.manage`, that tenant's keys and machine tokens; a platform super_admin sees all. A person's
  * token is active only while they could still act with it: session live and the tenant still theirs.
+ * A valid key or machine token whose tenant cannot use it now (suspended, pending deletion, key feature off)
+ * is not active either: it would be refused if presented (RFC 7662 §2.2, "currently active"), and §2.2 asks
+ * that nothing more be said about an inactive token, so a resource server learns no tenant's status here.
  */
 export async function introspect(deps: OAuthDeps, caller: Principal, token: string): Promise<Introspection> {
   const found = await describe(deps, token).catch((error: unknown) => {
-    if (error instanceof AppError && error.spec.status === 401) return undefined;
+    if (isKeyRefusedByTenant(error) || (error instanceof AppError && error.spec.status === 401)) return undefined;
     throw error;
   });
   if (found === undefined || !(await mayIntrospect(deps, caller, found))) return { active: false };

@@ -222,7 +222,8 @@ for (const engine of testEngines()) {
       assertProblem(await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(key.secret), payload: {} }), 403, 'user_required');
     });
 
-    it('stops working while its tenant is suspended or pending deletion, and again once active', async () => {
+    // Issue 11 item 7 changed this contract: it was 401 invalid_api_key, which sent integrators off to rotate valid keys.
+    it('is refused with 403 tenant_suspended (not 401) while its tenant is suspended or pending deletion, and works again once active', async () => {
       const tenant = await signUp(t);
       const key = await createKey(t, tenant.accessToken, tenant.tenantId, ['members.read']);
       const token = await machineToken(t, key);
@@ -234,12 +235,13 @@ for (const engine of testEngines()) {
         await setStatus(status);
         for (const credential of [key.secret, token]) {
           const res = await t.app.inject({ url: members(tenant.tenantId), headers: bearer(credential) });
-          assertProblem(res, 401, 'invalid_api_key');
-          assert.equal(res.json().detail, `the API key's tenant is ${status.replace('_', ' ')}`);
+          assertProblem(res, 403, 'tenant_suspended');
+          assert.deepEqual([res.json().tenantId, res.json().tenantStatus], [tenant.tenantId, status]);
+          assert.match(res.json().detail, new RegExp(`valid, but its tenant ${tenant.tenantId} is ${status.replace('_', ' ')}`));
         }
       }
       await setStatus('active');
-      assert.equal((await t.app.inject({ url: members(tenant.tenantId), headers: bearer(key.secret) })).statusCode, 200);
+      for (const credential of [key.secret, token]) assert.equal((await t.app.inject({ url: members(tenant.tenantId), headers: bearer(credential) })).statusCode, 200);
     });
 
     it('is refused on a second server process within one request of its revocation there', async () => {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readTenant, withTenant } from '../../src/platform/db/context.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
@@ -117,17 +120,66 @@ for (const engine of testEngines()) {
       assert.deepEqual(roster.json().members.map((m: { userId: string }) => m.userId), [owner.userId]);
     });
 
-    it('stops the key and its tokens the moment the add-on is switched off', async () => {
+    // Issue 11 item 7: this was 401 invalid_api_key; the key is valid, its tenant lacks the add-on, so it is a 403 naming it.
+    it('refuses the key and its tokens with 403 feature_disabled naming mgmt_api the moment the add-on is switched off, and takes them back when it is on', async () => {
       const token = await machineToken(t, key);
       await setMgmtApi(false);
-      for (const credential of [key.secret, token]) {
+      for (const [credential, valid] of [[key.secret, `the API key ${key.id} is valid`], [token, `the machine token and its API key ${key.id} are valid`]] as const) {
         const res = await api('GET', `/tenants/${tenantA}/members`, credential);
-        assertProblem(res, 401, 'invalid_api_key');
-        assert.equal(res.json().detail, 'API keys need the mgmt_api feature, which is off for this tenant');
+        assertProblem(res, 403, 'feature_disabled');
+        assert.deepEqual([res.json().feature, res.json().tenantId], ['mgmt_api', tenantA]);
+        assert.equal(res.json().detail, `${valid}, but API keys need the mgmt_api feature, which is off for tenant ${tenantA}`);
+        assert.equal(res.headers['www-authenticate'], undefined);
       }
-      assertOAuthError(await t.app.inject({ method: 'POST', url: '/api/v1/oauth/token', payload: { grant_type: 'client_credentials', client_secret: key.secret } }), 401, 'invalid_client');
+      const exchange = await t.app.inject({ method: 'POST', url: '/api/v1/oauth/token', payload: { grant_type: 'client_credentials', client_secret: key.secret } });
+      assert.equal(exchange.statusCode, 403, exchange.body);
+      assert.deepEqual([exchange.json().code, exchange.json().error, exchange.json().feature], ['feature_disabled', 'unauthorized_client', 'mgmt_api']);
+      // Not a valid key is still 401, add-on or not.
+      assertOAuthError(await t.app.inject({ method: 'POST', url: '/api/v1/oauth/token', payload: { grant_type: 'client_credentials', client_secret: `${key.secret.slice(0, -1)}${key.secret.endsWith('a') ? 'b' : 'a'}` } }), 401, 'invalid_client');
       await setMgmtApi(true);
-      assert.equal((await api('GET', `/tenants/${tenantA}/members`, key.secret)).statusCode, 200);
+      for (const credential of [key.secret, token]) assert.equal((await api('GET', `/tenants/${tenantA}/members`, credential)).statusCode, 200);
+    });
+  });
+}
+
+for (const engine of testEngines()) {
+  describe(`mqtt-portal API keys when the licence stops covering mgmt_api [${engine}]`, () => {
+    let t: TestApp;
+    let dir: string;
+    let file: string;
+    let owner: SignedUp;
+
+    before(async () => {
+      dir = await mkdtemp(path.join(tmpdir(), 'tenantry-key-licence-'));
+      file = path.join(dir, 'licence.json');
+      await writeFile(file, JSON.stringify({ licensee: 'Acme IoT', features: ['mgmt_api'] }));
+      t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'mqtt-portal', TENANTRY_LICENCE_FILE: file, TENANTRY_AUTH_RATE_LIMIT: '1000' } });
+      owner = await signUp(t);
+    });
+    after(async () => {
+      await t.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('refuses a valid key with 403 feature_disabled naming mgmt_api while the licence leaves it out, though the tenant has it on', async () => {
+      const on = await t.app.inject({ method: 'PUT', url: `/api/v1/tenants/${owner.tenantId}/features`, headers: bearer(owner.accessToken), payload: { features: { mgmt_api: true } } });
+      assert.equal(on.statusCode, 200, on.body);
+      const key = await createKey(t, owner.accessToken, owner.tenantId, ['members.read']);
+      const token = await machineToken(t, key);
+      const members = (credential: string) => t.app.inject({ url: `/api/v1/tenants/${owner.tenantId}/members`, headers: bearer(credential) });
+
+      await writeFile(file, JSON.stringify({ licensee: 'Acme IoT', features: [] }));
+      assert.equal(await t.app.licence.refresh(), true);
+      for (const credential of [key.secret, token]) {
+        const res = await members(credential);
+        assertProblem(res, 403, 'feature_disabled');
+        assert.equal(res.json().feature, 'mgmt_api');
+        assert.match(res.json().detail, /(is|are) valid, but API keys need the mgmt_api feature, which the licence does not cover$/);
+      }
+
+      await writeFile(file, JSON.stringify({ licensee: 'Acme IoT', features: '*' }));
+      assert.equal(await t.app.licence.refresh(), true);
+      for (const credential of [key.secret, token]) assert.equal((await members(credential)).statusCode, 200);
     });
   });
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { withSystem } from '../../src/platform/db/context.ts';
 import { TenantryClient, TenantryError } from '../../sdk/src/index.ts';
 import { createKey, type CreatedKey } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
@@ -71,6 +72,40 @@ for (const engine of testEngines()) {
       assert.ok(before <= 1);
     });
 
+    it('reports a suspended tenant\'s key as TenantryError 403 tenant_suspended, not a 401 to rotate for, and keeps its token for when the tenant is back', async () => {
+      const other = await signUp(t);
+      const otherKey = await createKey(t, other.accessToken, other.tenantId, ['tenant.read']);
+      const setStatus = (status: 'active' | 'suspended') => withSystem(t.database.db, (trx) => trx.updateTable('tenants').set({ status }).where('id', '=', other.tenantId).execute());
+      const exchanges = () => calls.filter((c) => c === 'POST /api/v1/oauth/token').length;
+      const counting: typeof fetch = (input, init) => {
+        calls.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname}`);
+        return fetch(input, init);
+      };
+      const query = { tenantId: other.tenantId, permission: 'tenant.read' };
+      const warm = new TenantryClient({ baseUrl: base, apiKey: otherKey.secret, fetch: counting });
+      assert.equal((await warm.check(query)).allowed, true);
+      const cold = new TenantryClient({ baseUrl: base, apiKey: otherKey.secret, fetch: counting });
+      const suspended = (error: unknown) => {
+        assert.ok(error instanceof TenantryError);
+        assert.deepEqual([error.status, error.code, error.keyRefusedByTenant, error.problem.tenantStatus], [403, 'tenant_suspended', true, 'suspended']);
+        assert.match(error.message, /(is|are) valid, but its tenant .* is suspended/);
+        return true;
+      };
+
+      await setStatus('suspended');
+      const before = exchanges();
+      // With a cached token: refused, and no pointless re-exchange (only a 401 triggers one).
+      await assert.rejects(warm.check(query), suspended);
+      assert.equal(exchanges(), before);
+      // Without one: the exchange itself is refused the same way (OAuth error unauthorized_client alongside).
+      await assert.rejects(cold.check(query), (error: unknown) => suspended(error) && (error as TenantryError).problem.error === 'unauthorized_client');
+
+      await setStatus('active');
+      assert.equal((await warm.check(query)).allowed, true);
+      assert.equal((await cold.check(query)).allowed, true);
+      assert.equal(exchanges(), before + 2, 'the warm client kept its token; the cold one exchanged once more');
+    });
+
     it('introspects, and turns problem documents into TenantryError', async () => {
       const live = await client.introspect(owner.accessToken);
       assert.equal(live.active, true);
@@ -83,7 +118,10 @@ for (const engine of testEngines()) {
       // Revoked: the next exchange is refused, and so is every call.
       const revoke = await t.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${owner.tenantId}/api-keys/${key.id}`, headers: bearer(owner.accessToken) });
       assert.equal(revoke.statusCode, 204);
-      await assert.rejects(client.check({ tenantId: owner.tenantId, permission: 'tenant.read' }), (error: unknown) => error instanceof TenantryError && error.status === 401);
+      await assert.rejects(
+        client.check({ tenantId: owner.tenantId, permission: 'tenant.read' }),
+        (error: unknown) => error instanceof TenantryError && error.status === 401 && !error.keyRefusedByTenant,
+      );
     });
   });
 }
