@@ -56,6 +56,7 @@ type Request =
 export const apiKeys: Command = {
   name: 'api-keys',
   usage: 'api-keys create|list|revoke',
+  handlesHelp: true,
   summary: 'Create, list or revoke a tenant\'s API keys (the secret is shown once, at creation)',
   async run(args, config, io) {
     const [sub, ...rest] = args;
