@@ -1,9 +1,12 @@
 import { type Selectable, sql } from 'kysely';
-import type { Tx } from '../platform/db/context.ts';
+import { type Db, enterTenantContext, type Tx } from '../platform/db/context.ts';
 import { cursorInstant, type KeysetPosition } from '../platform/http/cursor.ts';
 import type { ApprovalAction, ApprovalRequestsTable, ApprovalStatus } from '../platform/db/schema.ts';
 
 export type ApprovalRow = Selectable<ApprovalRequestsTable>;
+
+/** The actions whose `params.userId` names the person the action is about (who may never decide it). */
+export const ACTIONS_WITH_TARGET: readonly ApprovalAction[] = ['member.remove_admin', 'tenant.transfer_ownership'];
 
 export async function insertApprovalRequest(
   trx: Tx,
@@ -28,25 +31,74 @@ export async function findApprovalRequest(trx: Tx, key: { tenantId: string; id: 
   return trx.selectFrom('approval_requests').selectAll().where('tenant_id', '=', key.tenantId).where('id', '=', key.id).executeTakeFirst();
 }
 
-/** Newest first (ties by id); only `requestedBy`'s, and only in `status` as of `now` (pending = not yet expired), when given. */
-export async function listApprovalRequests(
-  trx: Tx,
-  tenantId: string,
-  filter: { requestedBy?: string; status?: ApprovalStatus | 'expired'; now: Date; after?: KeysetPosition; limit: number },
-): Promise<{ rows: ApprovalRow[]; next: KeysetPosition | null }> {
-  let query = trx.selectFrom('approval_requests').selectAll().select(cursorInstant('created_at').as('position')).where('tenant_id', '=', tenantId);
+export interface ApprovalListFilter {
+  /** Only this person's requests. */
+  requestedBy?: string;
+  /** Only requests this person may decide: not theirs, and not about them (ACTIONS_WITH_TARGET). */
+  decidableBy?: string;
+  /** As of `now`: pending means not yet expired, expired means pending past `expires_at`. */
+  status?: ApprovalStatus | 'expired';
+  now: Date;
+  after?: KeysetPosition;
+  limit: number;
+}
+
+export interface ApprovalPage {
+  rows: ApprovalRow[];
+  next: KeysetPosition | null;
+}
+
+/**
+ * One page of the requests of `tenantIds`, newest first (ties by id), across tenants. Row-level security
+ * shows a tenant's requests only in its own context, so this visits each tenant in turn within the caller's
+ * (read-only) transaction, takes at most a page from each and merges them: every read stays confined to the
+ * tenant whose context is set, and the caller alone decides which tenants are visited. Leaves the transaction
+ * in the last tenant's context.
+ */
+export async function listApprovalRequestsIn(trx: Tx, tenantIds: readonly string[], filter: ApprovalListFilter): Promise<ApprovalPage> {
+  const found: Array<ApprovalRow & { position: string }> = [];
+  for (const tenantId of tenantIds) {
+    await enterTenantContext(trx, tenantId);
+    found.push(...(await pageQuery(trx, filter).where('tenant_id', '=', tenantId).execute()));
+  }
+  return toPage(found, filter.limit);
+}
+
+/** The same page over every tenant of the install; the caller is in the system context (a platform super admin's inbox). */
+export async function listApprovalRequestsEverywhere(trx: Tx, filter: ApprovalListFilter): Promise<ApprovalPage> {
+  return toPage(await pageQuery(trx, filter).execute(), filter.limit);
+}
+
+function pageQuery(trx: Tx, filter: ApprovalListFilter) {
+  let query = trx.selectFrom('approval_requests').selectAll().select(cursorInstant('created_at').as('position'));
   if (filter.requestedBy !== undefined) query = query.where('requested_by', '=', filter.requestedBy);
+  if (filter.decidableBy !== undefined) {
+    const person = filter.decidableBy;
+    query = query
+      .where('requested_by', '<>', person)
+      .where(sql<boolean>`NOT (action IN (${sql.join(ACTIONS_WITH_TARGET)}) AND params->>'userId' IS NOT DISTINCT FROM ${person})`);
+  }
   if (filter.status === 'pending') query = query.where('status', '=', 'pending').where('expires_at', '>', filter.now);
   else if (filter.status === 'expired') query = query.where('status', '=', 'pending').where('expires_at', '<=', filter.now);
   else if (filter.status !== undefined) query = query.where('status', '=', filter.status);
-  if (filter.after !== undefined) query = query.where(sql<boolean>`(created_at, id) < (${filter.after.at}::timestamptz, ${filter.after.id})`);
-  const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit + 1).execute();
-  const page = rows.slice(0, filter.limit);
+  // Ids compare bytewise ("C"), as the merge below compares them, whatever the database's collation.
+  if (filter.after !== undefined) query = query.where(sql<boolean>`(created_at, id COLLATE "C") < (${filter.after.at}::timestamptz, ${filter.after.id}::text COLLATE "C")`);
+  return query.orderBy('created_at', 'desc').orderBy(sql`id COLLATE "C"`, 'desc').limit(filter.limit + 1);
+}
+
+function toPage(found: Array<ApprovalRow & { position: string }>, limit: number): ApprovalPage {
+  // Positions are fixed-width UTC instants, so text order is time order.
+  found.sort((a, b) => (a.position === b.position ? compareText(b.id, a.id) : compareText(b.position, a.position)));
+  const page = found.slice(0, limit);
   const last = page.at(-1);
   return {
     rows: page.map(({ position: _position, ...row }) => row),
-    next: rows.length > filter.limit && last !== undefined ? { at: last.position, id: last.id } : null,
+    next: found.length > limit && last !== undefined ? { at: last.position, id: last.id } : null,
   };
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
@@ -79,4 +131,78 @@ export async function closeApprovalRequest(
 export async function deleteApprovalRequestsOf(trx: Tx, tenantId: string): Promise<number> {
   const result = await trx.deleteFrom('approval_requests').where('tenant_id', '=', tenantId).executeTakeFirst();
   return Number(result.numDeletedRows);
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Who decides where: the reads behind the inbox's scope and the deciders' notifications.
+// ------------------------------------------------------------------------------------------------------------
+
+/** The tenants `userId` holds a membership in (direct or shadow); the caller is in that user's context. */
+export async function listMembershipTenantsOf(trx: Tx, userId: string): Promise<string[]> {
+  const rows = await trx.selectFrom('memberships').select('tenant_id').where('user_id', '=', userId).orderBy('tenant_id').execute();
+  return rows.map((r) => r.tenant_id);
+}
+
+/** Every tenant at or below any of `roots`, with its path (root first); the tree is readable in any context. */
+export async function listSubtrees(trx: Db | Tx, roots: readonly string[]): Promise<Array<{ tenantId: string; path: string[] }>> {
+  if (roots.length === 0) return [];
+  const rows = await trx
+    .selectFrom('tenant_tree')
+    .select(['tenant_id', 'path'])
+    .where(sql<boolean>`path && ${sql.val([...roots])}::text[]`)
+    .orderBy(sql`cardinality(path)`)
+    .orderBy('tenant_id')
+    .execute();
+  return rows.map((r) => ({ tenantId: r.tenant_id, path: r.path }));
+}
+
+/** A tenant's path, root first, the tenant last (empty if there is no such tenant). */
+export async function findTenantPath(trx: Tx, tenantId: string): Promise<string[]> {
+  const row = await trx.selectFrom('tenant_tree').select('path').where('tenant_id', '=', tenantId).executeTakeFirst();
+  return row?.path ?? [];
+}
+
+/** The tenant's display name; the caller is in its context (or an ancestor's, or the system context). */
+export async function findTenantName(trx: Tx, tenantId: string): Promise<string | undefined> {
+  return (await trx.selectFrom('tenants').select('name').where('id', '=', tenantId).executeTakeFirst())?.name;
+}
+
+/**
+ * The direct (never shadow) members of each tenant of `tenantIds` with their roles there. Memberships are
+ * visible only in their own tenant's context, so this visits each in turn (like `isRoleHeldInSubtree`) and
+ * then returns the transaction to `backTo`'s context.
+ */
+export async function listDirectMembersIn(trx: Tx, tenantIds: readonly string[], backTo: string): Promise<Array<{ tenantId: string; userId: string; roles: string[] }>> {
+  const members = new Map<string, { tenantId: string; userId: string; roles: string[] }>();
+  for (const tenantId of tenantIds) {
+    await enterTenantContext(trx, tenantId);
+    const rows = await trx
+      .selectFrom('memberships as m')
+      .innerJoin('membership_roles as r', (join) => join.onRef('r.tenant_id', '=', 'm.tenant_id').onRef('r.user_id', '=', 'm.user_id'))
+      .select(['m.user_id', 'r.role_key'])
+      .where('m.tenant_id', '=', tenantId)
+      .where('m.kind', '=', 'direct')
+      .orderBy('m.user_id')
+      .execute();
+    for (const row of rows) {
+      const key = `${tenantId}|${row.user_id}`;
+      const entry = members.get(key) ?? { tenantId, userId: row.user_id, roles: [] };
+      entry.roles.push(row.role_key);
+      members.set(key, entry);
+    }
+  }
+  await enterTenantContext(trx, backTo);
+  return [...members.values()];
+}
+
+/** Names and addresses of people, by id (users are not tenant-scoped). */
+export async function listPeople(trx: Tx, userIds: readonly string[]): Promise<Array<{ id: string; email: string; name: string | null }>> {
+  if (userIds.length === 0) return [];
+  return trx.selectFrom('users').select(['id', 'email', 'name']).where('id', 'in', [...userIds]).orderBy('id').execute();
+}
+
+/** The platform super admins: who is asked when nobody in the tree may decide a request. */
+export async function listSuperAdminIds(trx: Tx): Promise<string[]> {
+  const rows = await trx.selectFrom('users').select('id').where('platform_role', '=', 'super_admin').orderBy('id').execute();
+  return rows.map((r) => r.id);
 }

@@ -1,14 +1,24 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { Nullable, Problems, TenantId } from '../auth/auth.schemas.ts';
-import { requireUser } from '../auth/principal.ts';
+import { type Principal, requireUser } from '../auth/principal.ts';
 import { accessOf, authorize } from '../permissions/authorize.ts';
 import type { ApprovalAction } from '../platform/db/schema.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { executorFor } from './actions.ts';
 import { ApprovalErrors } from './approvals.errors.ts';
-import { type ApprovalDeps, type ApprovalView, cancelApproval, decideApproval, getApproval, listApprovals, requestApproval } from './approvals.service.ts';
+import {
+  type ApprovalDeps,
+  type ApprovalView,
+  cancelApproval,
+  decideApproval,
+  getApproval,
+  listApprovals,
+  recordApprovalNotRequired,
+  requestApproval,
+} from './approvals.service.ts';
+import { type AccessTo, approvalDeciders, decisionScope, standingIn, visibleBelow } from './deciders.ts';
 
 const DateTime = Type.String({ format: 'date-time' });
 const Status = Type.Union([
@@ -43,8 +53,23 @@ export function presentApproval(view: ApprovalView) {
 }
 
 /**
- * For the routes of actions a policy may hold (SPEC 4): records the request as the signed-in caller and
- * answers `202 {approvalRequest}`. The caller has passed the route's own checks already.
+ * For the routes of actions a policy may hold, after `needsApproval(preset, action)` and the route's own
+ * conditions: whether the hold applies to this caller. A platform super admin's own actions are never held
+ * (nobody is above them to approve; SPEC 4 names the super admin among the deciders): for them this records
+ * `approval.not_required` in the tenant's trail and answers false, and the route carries the action out at once.
+ * Evaluated last in the route's condition, so the record exists only where the action would have been held.
+ */
+export async function isHeldFor(app: FastifyTypebox, request: FastifyRequest, tenantId: string, action: ApprovalAction): Promise<boolean> {
+  const principal = request.principal;
+  if (principal?.kind !== 'user' || principal.platformRole !== 'super_admin') return true;
+  const { audit } = await authorize(app, request, tenantId);
+  await recordApprovalNotRequired(approvalDeps(app), audit, tenantId, action);
+  return false;
+}
+
+/**
+ * For the routes of actions a policy holds (SPEC 4): records the request as the signed-in caller, mails those
+ * who may decide it, and answers `202 {approvalRequest}`. The caller has passed the route's own checks already.
  */
 export async function holdForApproval(app: FastifyTypebox, request: FastifyRequest, reply: FastifyReply, tenantId: string, action: ApprovalAction, params: Record<string, unknown>) {
   const person = requireUser(request);
@@ -55,49 +80,80 @@ export async function holdForApproval(app: FastifyTypebox, request: FastifyReque
 }
 
 function approvalDeps(app: FastifyTypebox): ApprovalDeps {
-  return { db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset };
+  return { db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset, publicUrl: app.deps.config.publicUrl };
 }
+
+const ListQuery = Type.Object(
+  {
+    status: Type.Optional(Status),
+    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '`nextCursor` of the previous page' })),
+  },
+  { additionalProperties: false },
+);
+const ListResponse = Type.Object({ approvalRequests: Type.Array(ApprovalRequestSchema), nextCursor: Nullable(Type.String({ description: 'Null on the last page' })) });
 
 /** SPEC 4 "Approvals": list, decide (approve/decline) and cancel requests held by the preset's policy. */
 export async function approvalRoutes(app: FastifyTypebox): Promise<void> {
   const deps = approvalDeps(app);
   const Params = Type.Object({ tenantId: TenantId, requestId: Type.String({ minLength: 1, maxLength: 100 }) });
 
-  /** approvals.decide in the tenant or any tenant above it (a super admin holds it everywhere). */
-  async function mayDecide(request: FastifyRequest, tenantId: string): Promise<boolean> {
-    const principal = requireUser(request);
-    const here = await accessOf(app, principal, tenantId);
-    for (const id of here.path) if ((await accessOf(app, principal, id)).permissions.has('approvals.decide')) return true;
-    return false;
-  }
+  const policy = approvalDeciders(app.access.preset);
+  const accessTo = (principal: Principal): AccessTo => (tenantId) => accessOf(app, principal, tenantId);
+
+  app.get(
+    '/approval-requests',
+    {
+      schema: {
+        tags: ['approvals'],
+        summary: 'Your decision inbox: the requests you may decide, across every tenant you decide for, newest first',
+        description:
+          'For a person: the requests of every tenant where you may decide (`approvals.decide` there or in a tenant above it, and — where the ' +
+          "preset's policy says deciders come from above, as company-tree's does — not only in that tenant itself) and of every tenant below " +
+          'those, leaving out your own requests and those about you (removing you, transferring ownership to you). A platform super admin ' +
+          'sees every tenant\'s. Use `status=pending` for what waits for you; paged with `limit` and `cursor` like other listings.',
+        querystring: ListQuery,
+        response: { 200: ListResponse, ...Problems },
+      },
+    },
+    async (request) => {
+      const person = requireUser(request);
+      const scope = await decisionScope(deps.db, policy, { userId: person.userId, isSuperAdmin: person.platformRole === 'super_admin', accessTo: accessTo(person) });
+      const { status, cursor, limit } = request.query;
+      const page = await listApprovals(deps, scope, {
+        decidableBy: person.userId,
+        ...(status === undefined ? {} : { status }),
+        ...(cursor === undefined ? {} : { cursor }),
+        limit,
+      });
+      return { approvalRequests: page.approvalRequests.map(presentApproval), nextCursor: page.nextCursor };
+    },
+  );
 
   app.get(
     '/tenants/:tenantId/approval-requests',
     {
       schema: {
         tags: ['approvals'],
-        summary: 'Approval requests of the tenant, newest first',
-        description: 'Deciders (`approvals.decide` here or above) see every request; anyone else with `tenant.read` sees the requests they made.',
+        summary: 'Approval requests of the tenant and, for a decider, of every tenant below it, newest first',
+        description:
+          'Needs `tenant.read`. Holders of `approvals.decide` here or above see every request of this tenant and of each tenant below it that ' +
+          'they can see (a decide grant here or above is above each of those); anyone else sees only the requests they made here. ' +
+          '`GET /approval-requests` is the inbox of what you may decide, across every tenant.',
         params: Type.Object({ tenantId: TenantId }),
-        querystring: Type.Object(
-          {
-            status: Type.Optional(Status),
-            limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '`nextCursor` of the previous page' })),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 200: Type.Object({ approvalRequests: Type.Array(ApprovalRequestSchema), nextCursor: Nullable(Type.String({ description: 'Null on the last page' })) }), ...Problems },
+        querystring: ListQuery,
+        response: { 200: ListResponse, ...Problems },
       },
     },
     async (request) => {
       const { tenantId } = request.params;
       const person = requireUser(request);
       await authorize(app, request, tenantId, 'tenant.read');
-      const everyone = await mayDecide(request, tenantId);
+      const sees = (await standingIn(policy, accessTo(person), tenantId)) !== 'none';
+      const tenants = sees ? [tenantId, ...(await visibleBelow(deps.db, accessTo(person), tenantId))] : [tenantId];
       const { status, cursor, limit } = request.query;
-      const page = await listApprovals(deps, tenantId, {
-        ...(everyone ? {} : { requestedBy: person.userId }),
+      const page = await listApprovals(deps, tenants, {
+        ...(sees ? {} : { requestedBy: person.userId }),
         ...(status === undefined ? {} : { status }),
         ...(cursor === undefined ? {} : { cursor }),
         limit,
@@ -121,7 +177,7 @@ export async function approvalRoutes(app: FastifyTypebox): Promise<void> {
       const person = requireUser(request);
       await authorize(app, request, tenantId, 'tenant.read');
       const view = await getApproval(deps, tenantId, requestId);
-      if (view.requestedBy !== person.userId && !(await mayDecide(request, tenantId))) throw new AppError(ApprovalErrors.APPROVAL_NOT_FOUND);
+      if (view.requestedBy !== person.userId && (await standingIn(policy, accessTo(person), tenantId)) === 'none') throw new AppError(ApprovalErrors.APPROVAL_NOT_FOUND);
       return presentApproval(view);
     },
   );
@@ -134,8 +190,11 @@ export async function approvalRoutes(app: FastifyTypebox): Promise<void> {
           tags: ['approvals'],
           summary: verb === 'approve' ? 'Approve: the action runs now, as its initiator, and the request says whether it executed or failed' : 'Decline: nothing happens',
           description:
-            'Needs `approvals.decide` in the tenant or a tenant above it (or platform super_admin); never the initiator (`403 approval_by_initiator`). ' +
-            '`409 approval_request_not_pending` once decided, cancelled or expired (requests expire after 7 days).' +
+            'Needs `approvals.decide` in the tenant or a tenant above it (or platform super_admin). Where the preset says deciders come from above ' +
+            "(company-tree), holding it in the request's own tenant only is not enough (`403 approval_not_from_above`): it must come from an " +
+            'ancestor, operator access or the platform. Never the initiator (`403 approval_by_initiator`), never the person the action is about ' +
+            '(the admin to be removed, the new owner: `403 approval_by_target`). ' +
+            '`409 approval_request_not_pending` once decided, cancelled or expired (requests expire after 7 days). The initiator is mailed the decision.' +
             (verb === 'approve' ? ' The action and the `executed` mark commit together; if the action is refused, the request is `failed` with the reason in `outcome`.' : ''),
           params: Params,
           body: Type.Object({ note: Type.Optional(Type.String({ maxLength: 500, description: 'Kept with the decision' })) }, { additionalProperties: false, description: 'Optional' }),
@@ -149,9 +208,10 @@ export async function approvalRoutes(app: FastifyTypebox): Promise<void> {
         const { tenantId, requestId } = request.params;
         const person = requireUser(request);
         const { audit } = await authorize(app, request, tenantId);
-        if (!(await mayDecide(request, tenantId))) throw new AppError(ApprovalErrors.NOT_A_DECIDER, { detail: 'deciding needs approvals.decide in this tenant or above it', permission: 'approvals.decide' });
+        const standing = await standingIn(policy, accessTo(person), tenantId);
+        if (standing === 'none') throw new AppError(ApprovalErrors.NOT_A_DECIDER, { detail: 'deciding needs approvals.decide in this tenant or above it', permission: 'approvals.decide' });
         const execute = executorFor({ db: deps.db, clock: deps.clock, access: app.access }, { requestId: request.id, ip: request.ip });
-        const view = await decideApproval(deps, { userId: person.userId, audit }, { tenantId, id: requestId }, { approve: verb === 'approve', note: request.body.note ?? null }, execute);
+        const view = await decideApproval(deps, { userId: person.userId, audit, standing }, { tenantId, id: requestId }, { approve: verb === 'approve', note: request.body.note ?? null }, execute);
         return presentApproval(view);
       },
     );

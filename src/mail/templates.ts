@@ -60,6 +60,49 @@ export function invitationEmail(input: {
   });
 }
 
+/**
+ * To a decider: a request waits for them (seed 004). `what` completes "asks to …" ("remove Ann, an
+ * administrator, from Acme").
+ */
+export function approvalRequestedEmail(input: { name?: string; initiatorName: string; tenantName: string; what: string; expiresAt: Date; link: string }): RenderedMail {
+  return render({
+    subject: `Approval needed: ${input.initiatorName} asks to ${input.what}`,
+    name: input.name,
+    paragraphs: [
+      `${input.initiatorName} asks to ${input.what}. Nothing happens until someone allowed to decide approves it; if it is approved, it is carried out as ${input.initiatorName}.`,
+      `You can approve or decline it in ${input.tenantName}'s approval requests until ${formatUtc(input.expiresAt)}, when it expires.`,
+    ],
+    action: { label: 'Review the request', link: input.link },
+    footer: `You receive this because you may decide approval requests for ${input.tenantName}.`,
+  });
+}
+
+/** To the initiator: their request was decided. `failure` is why an approved action could not be carried out. */
+export function approvalDecidedEmail(input: {
+  name?: string;
+  what: string;
+  tenantName: string;
+  outcome: 'executed' | 'failed' | 'declined';
+  deciderName: string;
+  note: string | null;
+  failure?: string;
+  link: string;
+}): RenderedMail {
+  const subjects = { executed: 'approved and carried out', failed: 'approved, but it could not be carried out', declined: 'declined' } as const;
+  const results = {
+    executed: `${input.deciderName} approved your request to ${input.what}, and it has been carried out.`,
+    failed: `${input.deciderName} approved your request to ${input.what}, but it could not be carried out: ${input.failure ?? 'it was refused'}.`,
+    declined: `${input.deciderName} declined your request to ${input.what}. Nothing was changed.`,
+  } as const;
+  return render({
+    subject: `Your request was ${subjects[input.outcome]}: ${input.what}`,
+    name: input.name,
+    paragraphs: [results[input.outcome], ...(input.note === null || input.note.trim() === '' ? [] : [`Their note: "${input.note.trim()}"`])],
+    action: { label: 'See the request', link: input.link },
+    footer: `You receive this because you asked for this action in ${input.tenantName}.`,
+  });
+}
+
 interface Layout {
   subject: string;
   name: string | undefined;
