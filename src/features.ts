@@ -6,6 +6,7 @@ import { auditRoutes } from './audit/audit.routes.ts';
 import { setupRoutes } from './accounts/setup.routes.ts';
 import { authRoutes } from './auth/auth.routes.ts';
 import { checkRoutes } from './check/check.routes.ts';
+import { aliasRoutes } from './compat/aliases.routes.ts';
 import { featureRoutes } from './features/features.routes.ts';
 import { healthRoutes } from './health/health.routes.ts';
 import { invitationRoutes } from './invitations/invitations.routes.ts';
@@ -43,4 +44,6 @@ export const features: readonly Feature[] = [
   { name: 'audit', prefix: '/api/v1', routes: auditRoutes },
   { name: 'approvals', prefix: '/api/v1', routes: approvalRoutes },
   { name: 'admin', prefix: '/api/v1', routes: adminRoutes },
+  // Last: a preset's aliases forward to the routes above.
+  { name: 'compat', prefix: '', routes: aliasRoutes },
 ];

@@ -8,6 +8,7 @@ import { openConfiguredDatabase } from './platform/db/open.ts';
 import { findIsolationProblems } from './platform/db/safety.ts';
 import type { FastifyTypebox } from './platform/http/types.ts';
 import { applyPresetSettings } from './presets/apply.ts';
+import { ensureRootTenant } from './tenants/root-tenant.ts';
 import { loadPreset } from './presets/presets.ts';
 import { loadSecretKey } from './tokens/secret-key.ts';
 
@@ -36,6 +37,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await database.migrate();
     const preset = loadPreset(config.preset);
     await applyPresetSettings(database, preset, config.maxTreeDepth);
+    await ensureRootTenant({ db: database.db, clock: systemClock, preset, config });
     const problems = await findIsolationProblems(database.db);
     if (problems.length > 0) {
       throw new UnsafeDatabaseError(`refusing to serve: tenant isolation would not hold:\n- ${problems.join('\n- ')}`);

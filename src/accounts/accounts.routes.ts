@@ -5,13 +5,17 @@ import { auditContextOf, requireUser } from '../auth/principal.ts';
 import { invitationDeps, InvitationPreviewSchema, presentInvitationPreview } from '../invitations/invitations.routes.ts';
 import { findInvitationPreview, previewInvitationFor } from '../invitations/invitations.service.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
+import { SLUG_PATTERN } from '../tenants/tenants.repository.ts';
 import { type AccountDeps, forgotPassword, resendVerification, resetPassword, signup, updateProfile, verifyEmail } from './accounts.service.ts';
 
 const OneTimeToken = Type.String({ minLength: 10, maxLength: 200 });
+const TenantName = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
+const TenantSlug = Type.String({ pattern: SLUG_PATTERN, minLength: 2, maxLength: 63, description: 'Lowercase letters, digits and dashes' });
 const InvitationToken = Type.String({ minLength: 1, maxLength: 200, description: 'The token of the invitation link the person came from' });
 
 export async function accountRoutes(app: FastifyTypebox): Promise<void> {
-  const deps: AccountDeps = { ...sessionDeps(app), ownerRole: app.deps.preset.ownerRole, pokeOutbox: () => app.outbox.poke() };
+  const deps: AccountDeps = { ...sessionDeps(app), preset: app.deps.preset, pokeOutbox: () => app.outbox.poke() };
+  const SignupTenant = Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String() });
 
   app.post(
     '/auth/signup',
@@ -19,21 +23,35 @@ export async function accountRoutes(app: FastifyTypebox): Promise<void> {
       config: credentialRateLimit(app),
       schema: {
         tags: ['auth'],
-        summary: 'Create an account and its default tenant, and sign in on it',
+        summary: "Create an account, what the preset's sign-up policy creates, and sign in",
         description:
-          'Sends a verification email. The new user owns the new tenant. With `invitationToken` (sign-up from an invitation link, for the invited address) ' +
-          'the response carries the invitation preview and the verification link carries the token on (`&invitation=`), so the client can accept right after verifying. ' +
-          '`409 licence_limit_reached` when the licence allows no more tenants (nothing is created).',
+          "What it creates is the preset's sign-up policy (README, Presets): `personal` (default, marketplace) a " +
+          'tenant you own (`tenantName`, `tenantSlug`); `enterprise` (mqtt-portal) your organisation as a root tenant (`organizationName`) and ' +
+          'its first tenant below it, landing on the tenant; `none` (msp, company-tree) nothing: `403 signup_closed` unless the operator set ' +
+          '`TENANTRY_OPEN_SIGNUP`, and then an account with no tenant (`tenant: null`) until someone invites it. Sends a verification email. ' +
+          'With `invitationToken` (sign-up from an invitation link, for the invited address; else `403 invitation_email_mismatch`) no tenant ' +
+          'is created in any preset: the account joins the inviting tenant with the invited roles and lands there, already verified (the link ' +
+          'was mailed to that address). `409 licence_limit_reached` when the licence allows no more tenants; `409 slug_taken` for a chosen ' +
+          '`tenantSlug` in use (nothing is created).',
         body: Type.Object(
-          { email: Email, password: Password, name: Type.Optional(Type.String({ maxLength: 200 })), useCookies: UseCookies, invitationToken: Type.Optional(InvitationToken) },
+          {
+            email: Email,
+            password: Password,
+            name: Type.Optional(Type.String({ maxLength: 200 })),
+            useCookies: UseCookies,
+            invitationToken: Type.Optional(InvitationToken),
+            tenantName: Type.Optional(TenantName),
+            tenantSlug: Type.Optional(TenantSlug),
+            organizationName: Type.Optional(TenantName),
+          },
           { additionalProperties: false },
         ),
         response: {
           201: Type.Object({
             user: UserSchema,
-            tenant: Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String() }),
+            tenant: Type.Union([SignupTenant, Type.Null()], { description: 'Where you land: the tenant created, or the one that invited you' }),
+            enterprise: Type.Optional(SignupTenant),
             ...TokenFields,
-            invitation: Type.Optional(InvitationPreviewSchema),
           }),
           ...Problems,
         },
@@ -41,15 +59,13 @@ export async function accountRoutes(app: FastifyTypebox): Promise<void> {
     },
     async (request, reply) => {
       const { useCookies, ...input } = request.body;
-      // A dead or foreign invitation refuses the sign-up (changing nothing): the client retries without it.
-      const invitation = input.invitationToken === undefined ? undefined : await previewInvitationFor(invitationDeps(app), input.invitationToken, input.email);
       const result = await signup(deps, input, clientOf(request), auditContextOf(request));
       reply.code(201);
       return {
         user: presentUser(result.user),
         tenant: result.tenant,
+        ...(result.enterprise === null ? {} : { enterprise: result.enterprise }),
         ...deliverTokens(app, reply, result, useCookies === true),
-        ...(invitation === undefined ? {} : { invitation: presentInvitationPreview(invitation) }),
       };
     },
   );

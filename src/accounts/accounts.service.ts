@@ -5,14 +5,17 @@ import { clearLoginFailures } from '../auth/lockout.repository.ts';
 import { enqueueMail } from '../mail/outbox.ts';
 import { passwordResetEmail, verificationEmail } from '../mail/templates.ts';
 import { applyDataPatch } from '../platform/data-object.ts';
-import { enterUserContext, withTenant, withUser } from '../platform/db/context.ts';
+import { enterTenantContext, enterUserContext, type Tx, withTenant, withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { newId, newTenantId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
 import { insertMembership } from '../tenants/memberships.repository.ts';
 import { grantOperatorShadows } from '../tenants/operator-access.ts';
 import { licenceLimitError } from '../licence/licence.errors.ts';
-import { insertTenantWithFreeSlug, slugify } from '../tenants/tenants.repository.ts';
+import { insertTenant, insertTenantWithFreeSlug, slugify } from '../tenants/tenants.repository.ts';
+import { TenantErrors } from '../tenants/tenants.errors.ts';
+import { findInvitationForSignup, joinByInvitation } from '../invitations/invitations.service.ts';
+import type { Preset } from '../presets/presets.ts';
 import { AccountErrors } from './accounts.errors.ts';
 import { normalizeEmail } from './email.ts';
 import { redeemOneTimeToken, replaceOneTimeToken } from './one-time-tokens.repository.ts';
@@ -23,8 +26,8 @@ export const VERIFY_EMAIL_TTL_MS = 24 * 60 * 60_000;
 export const RESET_PASSWORD_TTL_MS = 60 * 60_000;
 
 export interface AccountDeps extends SessionDeps {
-  /** The preset's owner role: what the creator of a tenant holds. */
-  ownerRole: string;
+  /** The preset: its owner role (what a tenant's creator holds) and its sign-up policy. */
+  preset: Preset;
   /** Asks the outbox worker to deliver soon (mail was committed). */
   pokeOutbox: () => void;
 }
@@ -33,13 +36,27 @@ export interface SignupInput {
   email: string;
   password: string;
   name?: string;
-  /** From an invitation link: the verification link carries it on, so the client can accept right after verifying. */
+  /** From an invitation link: the account joins the inviting tenant and no tenant is created. */
   invitationToken?: string;
+  /** The tenant sign-up creates (personal; the first tenant under the enterprise): its name and slug. */
+  tenantName?: string;
+  tenantSlug?: string;
+  /** The enterprise sign-up creates (the `enterprise` policy, seed 000). */
+  organizationName?: string;
+}
+
+export interface SignupTenant {
+  id: string;
+  slug: string;
+  name: string;
 }
 
 export interface SignupResult extends SessionTokens {
   user: UserRow;
-  tenant: { id: string; slug: string; name: string };
+  /** Where the person lands: the tenant sign-up created, or the one that invited them; null when neither. */
+  tenant: SignupTenant | null;
+  /** The enterprise the tenant belongs to (the `enterprise` policy). */
+  enterprise: SignupTenant | null;
 }
 
 function requireEmail(raw: string): string {
@@ -58,48 +75,102 @@ function requireGoodPassword(password: string, email: string): void {
 }
 
 /**
- * SPEC 4, sign-up: the user, their default tenant (they own it), a verification mail and a session on that
- * tenant — all in one transaction, so a failure leaves nothing behind. The unique email index decides
- * concurrent sign-ups with one address: exactly one account results, the other gets 409.
+ * SPEC 4, sign-up: the user, what the preset's sign-up policy creates, a verification mail and a session — all in
+ * one transaction, so a failure leaves nothing behind. The unique email index decides concurrent sign-ups with one
+ * address: exactly one account results, the other gets 409.
+ *
+ * - Through an invitation link (`invitationToken`, for the invited address): no tenant is created; the account
+ *   joins the inviting tenant with the invited roles and lands there. The invitation was mailed to that address,
+ *   so holding its token proves the address as a verification link would: the account starts verified.
+ * - `personal`: a tenant the person owns. `enterprise` (seed 000): the organisation as a root tenant and its first
+ *   tenant below it, both owned, landing on the tenant. `none` (seeds 001, 004): refused (403 signup_closed)
+ *   unless the operator opened sign-up, and then an account with no tenant until someone invites it.
  */
 export async function signup(deps: AccountDeps, input: SignupInput, client: ClientInfo, audit: AuditContext): Promise<SignupResult> {
   const email = requireEmail(input.email);
+  const invitation = input.invitationToken === undefined ? undefined : await findInvitationForSignup({ db: deps.db, clock: deps.clock }, input.invitationToken, email);
+  const policy = deps.preset.signup;
+  if (invitation === undefined && policy === 'none' && !deps.config.openSignup) {
+    throw new AppError(AccountErrors.SIGNUP_CLOSED, { detail: 'people join this deployment by invitation: open the invitation link you were sent, or ask an administrator' });
+  }
   requireGoodPassword(input.password, email);
   if (await findUserByEmail(deps.db, email)) throw new AppError(AccountErrors.EMAIL_TAKEN);
   // Hash before the transaction: argon2 takes tens of milliseconds and the embedded engine has one connection.
   const passwordHash = await hashPassword(input.password);
   const name = input.name?.trim() || null;
-  const tenantId = newTenantId();
   const now = deps.clock.now();
   const verification = newSecret();
+  const label = name ?? email.split('@')[0] ?? 'tenant';
+  const creates = invitation !== undefined ? 'nothing' : policy === 'none' ? 'nothing' : policy;
+  const enterpriseId = creates === 'enterprise' ? newTenantId() : null;
+  const tenantId = invitation?.tenantId ?? (creates === 'nothing' ? null : newTenantId());
 
-  const { user, tenant, pending } = await withTenant(deps.db, tenantId, async (trx) => {
-    const user = await insertUser(trx, { id: newId('user'), email, name, passwordHash, emailVerifiedAt: null, platformRole: null, now });
+  const work = async (trx: Tx) => {
+    const user = await insertUser(trx, { id: newId('user'), email, name, passwordHash, emailVerifiedAt: invitation === undefined ? null : now, platformRole: null, now });
     if (user === undefined) throw new AppError(AccountErrors.EMAIL_TAKEN);
     await enterUserContext(trx, user.id);
-    const tenantName = `${name ?? email.split('@')[0]}'s workspace`;
-    const tenant = await insertTenantWithFreeSlug(trx, { id: tenantId, slug: slugify(name ?? email.split('@')[0] ?? 'tenant'), name: tenantName, now });
-    await insertMembership(trx, { tenantId, userId: user.id, kind: 'direct', roles: [deps.ownerRole], now });
-    await sendVerification(trx, deps, user, verification, now, input.invitationToken);
-
     const actor = { ...audit, actorType: 'user' as const, actorId: user.id };
-    await appendAuditEvent(trx, actor, { tenantId: user.id, action: 'user.signed_up', targetType: 'user', targetId: user.id, after: { email } }, now);
-    await appendAuditEvent(trx, actor, { tenantId, action: 'tenant.created', targetType: 'tenant', targetId: tenantId, after: { slug: tenant.slug, name: tenant.name } }, now);
-    await appendAuditEvent(trx, actor, { tenantId, action: 'member.added', targetType: 'user', targetId: user.id, after: { roles: [deps.ownerRole], kind: 'direct' } }, now);
-    await grantOperatorShadows(trx, tenantId, [user.id], actor, now);
+    await appendAuditEvent(trx, actor, { tenantId: user.id, action: 'user.signed_up', targetType: 'user', targetId: user.id, after: { email, ...(invitation === undefined ? {} : { invitationId: invitation.invitationId }) } }, now);
+    if (invitation === undefined) await sendVerification(trx, deps, user, verification, now);
 
-    const tenants = [{ tenantId, slug: tenant.slug, name: tenant.name, status: tenant.status, kind: 'direct' as const, roles: [deps.ownerRole], joinedAt: now }];
-    const pending = await openSession(trx, deps, { user, activeTenantId: tenantId, tenants, client, audit: actor });
-    return { user, tenant, pending };
-  }).catch((error: unknown) => {
+    let enterprise: SignupTenant | null = null;
+    let tenant: SignupTenant | null = null;
+    let roles: string[] = [];
+    if (invitation !== undefined && input.invitationToken !== undefined) {
+      roles = (await joinByInvitation(trx, deps, invitation, input.invitationToken, user.id, actor)).roles;
+      tenant = { id: invitation.tenantId, slug: invitation.tenantSlug, name: invitation.tenantName };
+    } else if (tenantId !== null) {
+      if (enterpriseId !== null) {
+        enterprise = await createOwnedTenant(trx, deps, actor, user.id, { id: enterpriseId, name: input.organizationName?.trim() || `${label}'s organisation`, slug: slugify(input.organizationName ?? label), parentId: null }, now);
+        await enterTenantContext(trx, tenantId);
+      }
+      tenant = await createOwnedTenant(
+        trx,
+        deps,
+        actor,
+        user.id,
+        { id: tenantId, name: input.tenantName?.trim() || (enterpriseId === null ? `${label}'s workspace` : 'Default tenant'), slug: input.tenantSlug ?? slugify(input.tenantName ?? label), exactSlug: input.tenantSlug !== undefined, parentId: enterpriseId },
+        now,
+      );
+      roles = [deps.preset.ownerRole];
+    }
+    const tenants = tenant === null ? [] : [{ tenantId: tenant.id, slug: tenant.slug, name: tenant.name, status: 'active' as const, kind: 'direct' as const, roles, joinedAt: now }];
+    const pending = await openSession(trx, deps, { user, activeTenantId: tenant?.id ?? null, tenants, client, audit: actor });
+    return { user, tenant, enterprise, pending };
+  };
+  const { user, tenant, enterprise, pending } = await (tenantId === null ? withUser(deps.db, '', work) : withTenant(deps.db, enterpriseId ?? tenantId, work)).catch((error: unknown) => {
     throw licenceLimitError(error) ?? error;
   });
   deps.pokeOutbox();
   const tokens = await finishTokens(deps, pending);
-  return { ...tokens, user, tenant: { id: tenant.id, slug: tenant.slug, name: tenant.name } };
+  return { ...tokens, user, tenant, enterprise };
 }
 
-async function sendVerification(trx: Parameters<typeof replaceOneTimeToken>[0], deps: AccountDeps, user: UserRow, token: string, now: Date, invitationToken?: string): Promise<void> {
+/**
+ * A tenant sign-up creates, owned by the new person: its row (under a free variant of the slug unless the person
+ * chose the slug: then a taken one is 409), the membership, the audit events and the operator's shadow access.
+ * The transaction is in the tenant's context.
+ */
+async function createOwnedTenant(
+  trx: Tx,
+  deps: AccountDeps,
+  actor: AuditContext,
+  userId: string,
+  spec: { id: string; name: string; slug: string; exactSlug?: boolean; parentId: string | null },
+  now: Date,
+): Promise<SignupTenant> {
+  const values = { id: spec.id, slug: spec.slug, name: spec.name, parentId: spec.parentId, now };
+  const row = spec.exactSlug === true ? await insertTenant(trx, values) : await insertTenantWithFreeSlug(trx, values);
+  if (row === undefined) throw new AppError(TenantErrors.SLUG_TAKEN);
+  const ownerRole = deps.preset.ownerRole;
+  await appendAuditEvent(trx, actor, { tenantId: spec.id, action: 'tenant.created', targetType: 'tenant', targetId: spec.id, after: { slug: row.slug, name: row.name, parentId: spec.parentId } }, now);
+  await insertMembership(trx, { tenantId: spec.id, userId, kind: 'direct', roles: [ownerRole], now });
+  await appendAuditEvent(trx, actor, { tenantId: spec.id, action: 'member.added', targetType: 'user', targetId: userId, after: { roles: [ownerRole], kind: 'direct' } }, now);
+  await grantOperatorShadows(trx, spec.id, [userId], actor, now);
+  return { id: row.id, slug: row.slug, name: row.name };
+}
+
+async function sendVerification(trx: Tx, deps: AccountDeps, user: UserRow, token: string, now: Date, invitationToken?: string): Promise<void> {
   await replaceOneTimeToken(trx, {
     hash: hashSecret(token),
     purpose: 'verify_email',

@@ -16,6 +16,7 @@ export function effectiveStatus(row: { status: InvitationStatus; expires_at: Dat
 export interface InvitationByToken {
   tenantId: string;
   tenantName: string;
+  tenantSlug: string;
   tenantStatus: TenantStatus;
   invitationId: string;
   email: string;
@@ -35,13 +36,14 @@ export async function findInvitationByToken(trx: Tx, tokenHash: string): Promise
     .selectFrom('invitations as i')
     .innerJoin('tenants as t', 't.id', 'i.tenant_id')
     .leftJoin('users as u', 'u.id', 'i.invited_by')
-    .select(['i.tenant_id', 't.name as tenant_name', 't.status as tenant_status', 'i.id', 'i.email', 'i.roles', 'i.status', 'i.expires_at', 'u.name as inviter_name', 'u.email as inviter_email'])
+    .select(['i.tenant_id', 't.name as tenant_name', 't.slug as tenant_slug', 't.status as tenant_status', 'i.id', 'i.email', 'i.roles', 'i.status', 'i.expires_at', 'u.name as inviter_name', 'u.email as inviter_email'])
     .where('i.token_hash', '=', tokenHash)
     .executeTakeFirst();
   if (row === undefined) return undefined;
   return {
     tenantId: row.tenant_id,
     tenantName: row.tenant_name,
+    tenantSlug: row.tenant_slug,
     tenantStatus: row.tenant_status,
     invitationId: row.id,
     email: row.email,

@@ -53,7 +53,8 @@ export interface InvitationDeps {
 
 /** The caller, already authorized for the tenant (see `authorize`). */
 export interface Acting {
-  principal: Principal;
+  /** null: the operator at the console (`tenantry admin users invite`), acting with the platform's authority. */
+  principal: Principal | null;
   access: Access;
   audit: AuditContext;
 }
@@ -131,11 +132,11 @@ export async function createInvitation(deps: InvitationDeps, acting: Acting, ten
       email,
       roles,
       tokenHash: hashSecret(token),
-      invitedBy: acting.principal.kind === 'user' ? acting.principal.userId : null,
+      invitedBy: acting.principal?.kind === 'user' ? acting.principal.userId : null,
       expiresAt,
       now,
     });
-    const inviterName = acting.principal.kind === 'user'
+    const inviterName = acting.principal?.kind === 'user'
       ? ((await findUserById(trx, acting.principal.userId))?.name ?? acting.principal.email)
       : `The ${acting.access.tenantName} team`;
     const link = `${deps.config.publicUrl}/team-invite/${token}`;
@@ -259,58 +260,75 @@ export async function acceptInvitation(deps: InvitationDeps, principal: UserPrin
   const found = await findUsableInvitation(deps, token);
   if (found.email !== principal.email) throw new AppError(InvitationErrors.EMAIL_MISMATCH);
   if (!principal.emailVerified) throw new AppError(InvitationErrors.EMAIL_NOT_VERIFIED);
+  return withTenant(deps.db, found.tenantId, (trx) => joinByInvitation(trx, deps, found, token, principal.userId, audit));
+}
+
+/**
+ * The usable invitation behind `token` for a new account with `rawEmail` (sign-up through an invitation link):
+ * 403 invitation_email_mismatch for another address, since that account could never accept it.
+ */
+export async function findInvitationForSignup(deps: Pick<InvitationDeps, 'db' | 'clock'>, token: string, rawEmail: string): Promise<InvitationByToken> {
+  const found = await findUsableInvitation(deps, token);
+  if (normalizeEmail(rawEmail) !== found.email) throw new AppError(InvitationErrors.EMAIL_MISMATCH);
+  return found;
+}
+
+/**
+ * Accepting, inside the caller's transaction in the invitation's tenant context: the invitation is claimed by a
+ * conditional update (of concurrent acceptances one wins), the direct membership created with the invited roles
+ * (a shadow one is promoted), both audited. Used by accepting and by sign-up through an invitation link.
+ */
+export async function joinByInvitation(trx: Tx, deps: Pick<InvitationDeps, 'clock' | 'preset'>, found: InvitationByToken, token: string, userId: string, audit: AuditContext): Promise<{ tenantId: string; roles: string[] }> {
   const { tenantId } = found;
   const tokenHash = hashSecret(token);
   const now = deps.clock.now();
-  return withTenant(deps.db, tenantId, async (trx) => {
-    const claimed = await claimInvitation(trx, { tenantId, invitationId: found.invitationId, tokenHash, userId: principal.userId, now });
-    if (claimed === undefined) {
-      const current = await findInvitationByTokenInTenant(trx, { tenantId, tokenHash });
-      throw statusProblem(current === undefined ? undefined : effectiveStatus(current, now));
-    }
-    await lockOwnCustomRoles(trx, { tenantId, keys: claimed.roles });
-    const definitions = await resolveRoles(trx, deps.preset, await pathOf(trx, tenantId), tenantId, claimed.roles);
-    const gone = claimed.roles.filter((key) => !definitions.has(key));
-    if (gone.length > 0) throw new AppError(InvitationErrors.ROLE_UNAVAILABLE, { detail: `no role ${gone.join(', ')} in this tenant any more`, roles: gone });
+  const claimed = await claimInvitation(trx, { tenantId, invitationId: found.invitationId, tokenHash, userId, now });
+  if (claimed === undefined) {
+    const current = await findInvitationByTokenInTenant(trx, { tenantId, tokenHash });
+    throw statusProblem(current === undefined ? undefined : effectiveStatus(current, now));
+  }
+  await lockOwnCustomRoles(trx, { tenantId, keys: claimed.roles });
+  const definitions = await resolveRoles(trx, deps.preset, await pathOf(trx, tenantId), tenantId, claimed.roles);
+  const gone = claimed.roles.filter((key) => !definitions.has(key));
+  if (gone.length > 0) throw new AppError(InvitationErrors.ROLE_UNAVAILABLE, { detail: `no role ${gone.join(', ')} in this tenant any more`, roles: gone });
 
-    const membership = await findMembershipForUpdate(trx, { tenantId, userId: principal.userId });
-    if (membership?.kind === 'direct') throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: 'you are already a member here' });
-    let roles = [...claimed.roles];
-    if (membership?.kind === 'shadow') {
-      roles = await promoteShadowMembership(trx, { tenantId, userId: principal.userId, roles });
-    } else {
-      try {
-        await insertMembership(trx, { tenantId, userId: principal.userId, kind: 'direct', roles, now });
-      } catch (error) {
-        // Added by someone else between our read and this insert (the primary key decides).
-        if (isUniqueViolation(error)) throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: 'you are already a member here' });
-        throw error;
-      }
+  const membership = await findMembershipForUpdate(trx, { tenantId, userId });
+  if (membership?.kind === 'direct') throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: 'you are already a member here' });
+  let roles = [...claimed.roles];
+  if (membership?.kind === 'shadow') {
+    roles = await promoteShadowMembership(trx, { tenantId, userId, roles });
+  } else {
+    try {
+      await insertMembership(trx, { tenantId, userId, kind: 'direct', roles, now });
+    } catch (error) {
+      // Added by someone else between our read and this insert (the primary key decides).
+      if (isUniqueViolation(error)) throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: 'you are already a member here' });
+      throw error;
     }
-    const actor: AuditContext = { ...audit, actorType: 'user', actorId: principal.userId, via: 'direct' };
-    await appendAuditEvent(trx, actor, { tenantId, action: 'invitation.accepted', targetType: 'invitation', targetId: claimed.id, before: { status: 'pending' }, after: { status: 'accepted', userId: principal.userId } }, now);
-    await appendAuditEvent(
-      trx,
-      actor,
-      {
-        tenantId,
-        action: 'member.joined',
-        targetType: 'user',
-        targetId: principal.userId,
-        before: membership === undefined ? null : { kind: membership.kind },
-        after: { roles, kind: 'direct', invitationId: claimed.id },
-      },
-      now,
-    );
-    return { tenantId, roles };
-  });
+  }
+  const actor: AuditContext = { ...audit, actorType: 'user', actorId: userId, via: 'direct' };
+  await appendAuditEvent(trx, actor, { tenantId, action: 'invitation.accepted', targetType: 'invitation', targetId: claimed.id, before: { status: 'pending' }, after: { status: 'accepted', userId } }, now);
+  await appendAuditEvent(
+    trx,
+    actor,
+    {
+      tenantId,
+      action: 'member.joined',
+      targetType: 'user',
+      targetId: userId,
+      before: membership === undefined ? null : { kind: membership.kind },
+      after: { roles, kind: 'direct', invitationId: claimed.id },
+    },
+    now,
+  );
+  return { tenantId, roles };
 }
 
 /**
  * The invitation behind `token`, if it can still be accepted; else the problem saying why. Invitations of
  * a tenant that is not active (suspended, being deleted) are not found, like unknown ones.
  */
-async function findUsableInvitation(deps: InvitationDeps, token: string): Promise<InvitationByToken> {
+async function findUsableInvitation(deps: Pick<InvitationDeps, 'db' | 'clock'>, token: string): Promise<InvitationByToken> {
   // A token we never issue needs no lookup.
   if (!token.startsWith(INVITATION_TOKEN_PREFIX)) throw new AppError(InvitationErrors.INVITATION_NOT_FOUND);
   // System context: the token is the only key the invitee holds and it does not say which tenant it

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { Problems, TenantId } from '../auth/auth.schemas.ts';
 import { requirePrincipal, requireUser } from '../auth/principal.ts';
-import { ApprovalAccepted, holdForApproval } from '../approvals/approvals.routes.ts';
+import { ApprovalAccepted, holdForApproval, isHeldFor } from '../approvals/approvals.routes.ts';
 import { needsApproval } from '../approvals/approvals.service.ts';
 import { authorize } from '../permissions/authorize.ts';
 import { AppError } from '../platform/http/errors.ts';
@@ -94,7 +94,7 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
       const { tenantId, userId } = request.params;
       const { access, audit } = await authorize(app, request, tenantId, 'members.manage');
       const { roles } = request.body;
-      if (needsApproval(deps.preset, 'member.remove_admin') && (await isAdministrator(userId, tenantId)) && !(await rolesGrant(deps, access, tenantId, roles, 'members.manage'))) {
+      if (needsApproval(deps.preset, 'member.remove_admin') && (await isAdministrator(userId, tenantId)) && !(await rolesGrant(deps, access, tenantId, roles, 'members.manage')) && (await isHeldFor(app, request, tenantId, 'member.remove_admin'))) {
         return holdForApproval(app, request, reply, tenantId, 'member.remove_admin', { userId, roles });
       }
       const member = await changeMemberRoles(deps, { access, audit }, { tenantId, userId }, roles);
@@ -122,7 +122,7 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
       const isSelf = principal.kind === 'user' && principal.userId === userId;
       const { access, audit } = await authorize(app, request, tenantId, isSelf ? undefined : 'members.manage');
       if (isSelf) await leaveTenant(deps, { access, audit }, { tenantId, userId });
-      else if (needsApproval(deps.preset, 'member.remove_admin') && (await isAdministrator(userId, tenantId))) {
+      else if (needsApproval(deps.preset, 'member.remove_admin') && (await isAdministrator(userId, tenantId)) && (await isHeldFor(app, request, tenantId, 'member.remove_admin'))) {
         return holdForApproval(app, request, reply, tenantId, 'member.remove_admin', { userId });
       } else await removeMember(deps, { access, audit }, { tenantId, userId });
       return reply.code(204).send(null);
@@ -149,7 +149,7 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
       const { tenantId } = request.params;
       const person = requireUser(request);
       const { access, audit } = await authorize(app, request, tenantId, 'tenant.transfer_ownership');
-      if (needsApproval(deps.preset, 'tenant.transfer_ownership')) {
+      if (needsApproval(deps.preset, 'tenant.transfer_ownership') && (await isHeldFor(app, request, tenantId, 'tenant.transfer_ownership'))) {
         await assertSlug(tenantId, request.body.confirm);
         return holdForApproval(app, request, reply, tenantId, 'tenant.transfer_ownership', { userId: request.body.userId, confirm: request.body.confirm });
       }

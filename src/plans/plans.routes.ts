@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { Nullable, Problems, TenantId } from '../auth/auth.schemas.ts';
 import { authorize } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
-import { ApprovalAccepted, holdForApproval } from '../approvals/approvals.routes.ts';
+import { ApprovalAccepted, holdForApproval, isHeldFor } from '../approvals/approvals.routes.ts';
 import { needsApproval } from '../approvals/approvals.service.ts';
 import { assertKnownPlan, changePlan, getPlan, type PlanDeps, type PlanView } from './plans.service.ts';
 
@@ -82,7 +82,7 @@ export async function planRoutes(app: FastifyTypebox): Promise<void> {
     async (request, reply) => {
       const { tenantId } = request.params;
       const caller = await authorize(app, request, tenantId, 'billing.manage');
-      if (needsApproval(deps.preset, 'tenant.change_plan')) {
+      if (needsApproval(deps.preset, 'tenant.change_plan') && (await isHeldFor(app, request, tenantId, 'tenant.change_plan'))) {
         assertKnownPlan(deps.preset, request.body.plan);
         return holdForApproval(app, request, reply, tenantId, 'tenant.change_plan', { plan: request.body.plan });
       }

@@ -27,6 +27,14 @@ export interface Config {
   maxTreeDepth: number | undefined;
   /** How long an invitation link stays valid, in hours (SPEC 1: 48 h by default). */
   invitationTtlHours: number;
+  /**
+   * In presets whose sign-up creates no tenant (msp, company-tree: people join by invitation), whether people may
+   * still sign up without an invitation; they get an account and no tenant until someone invites them.
+   */
+  openSignup: boolean;
+  /** The single root's name and slug in presets with one (company-tree's Main Company), set at deployment. */
+  rootTenantName: string | undefined;
+  rootTenantSlug: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -65,6 +73,9 @@ export function loadConfig(env: Env = process.env): Config {
     authRateLimitPerMinute: integer(env, 'TENANTRY_AUTH_RATE_LIMIT', 30, { min: 1, max: 1_000_000 }),
     maxTreeDepth: nonEmpty(env.TENANTRY_MAX_TREE_DEPTH) === undefined ? undefined : integer(env, 'TENANTRY_MAX_TREE_DEPTH', 7, { min: 1, max: 32 }),
     invitationTtlHours: integer(env, 'TENANTRY_INVITATION_TTL_HOURS', 48, { min: 1, max: 24 * 365 }),
+    openSignup: boolean(env, 'TENANTRY_OPEN_SIGNUP', false),
+    rootTenantName: nonEmpty(env.TENANTRY_ROOT_TENANT_NAME),
+    rootTenantSlug: slug(env, 'TENANTRY_ROOT_TENANT_SLUG'),
   };
 }
 
@@ -101,4 +112,20 @@ function integer(env: Env, name: string, fallback: number, range: { min: number;
     throw new ConfigError(`${name} must be an integer from ${range.min} to ${range.max}, got "${raw}"`);
   }
   return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = nonEmpty(env[name])?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1' || raw === 'yes') return true;
+  if (raw === 'false' || raw === '0' || raw === 'no') return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+function slug(env: Env, name: string): string | undefined {
+  const raw = nonEmpty(env[name]);
+  if (raw !== undefined && !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(raw)) {
+    throw new ConfigError(`${name} must be lowercase letters, digits and dashes (2–63 characters), got "${raw}"`);
+  }
+  return raw;
 }

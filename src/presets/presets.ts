@@ -65,15 +65,66 @@ const PresetFile = Type.Object(
      * membership in every tenant created while they are staff. Absent: the owner role only.
      */
     adminTenancy: Type.Optional(
-      Type.Object({ staffRoles: Type.Array(Type.String({ pattern: KEY }), { minItems: 1, uniqueItems: true }) }, { additionalProperties: false }),
+      Type.Object({ staffRoles: Type.Array(Type.String({ pattern: KEY }), { uniqueItems: true }) }, { additionalProperties: false }),
     ),
-    policies: Type.Object({
-      deletionGraceDays: Type.Integer({ minimum: 0 }),
-      approvalRequired: Type.Array(Type.String()),
-    }),
+    /**
+     * What sign-up creates (SPEC 4): `personal` a tenant the person owns; `enterprise` (seed 000) the organisation
+     * as a root tenant and its first tenant below it; `none` (seeds 001, 004) nothing: people join by invitation
+     * or are created by an operator, and sign-up without an invitation is refused unless the operator opens it.
+     * Signing up through an invitation never creates a tenant, whatever the policy.
+     */
+    signup: Type.Optional(
+      Type.Object(
+        { tenant: Type.Union([Type.Literal('personal'), Type.Literal('enterprise'), Type.Literal('none')]) },
+        { additionalProperties: false },
+      ),
+    ),
+    /** How tenants may be created. */
+    tenants: Type.Optional(
+      Type.Object(
+        {
+          /** Seed 004: one root (the Main Company, created at first start); only a platform super admin makes another. */
+          singleRoot: Type.Optional(Type.Boolean()),
+          /** The root's name when TENANTRY_ROOT_TENANT_NAME is unset. */
+          rootName: Type.Optional(Type.String({ minLength: 1 })),
+          /** Seed 001: creating a tenant needs this feature in the licence (`multi_tenant`). */
+          creationFeature: Type.Optional(Type.String({ pattern: KEY })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /**
+     * The seed system's own paths, kept as thin aliases of the real routes for integrators migrating from it
+     * (seed 000). `{activeTenantId}` in a target is the caller's tenant.
+     */
+    aliases: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            method: Type.Union([Type.Literal('GET'), Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('PATCH'), Type.Literal('DELETE')]),
+            path: Type.String({ pattern: '^/api/' }),
+            target: Type.String({ pattern: '^/api/v1/' }),
+            description: Type.String(),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+    policies: Type.Object(
+      {
+        deletionGraceDays: Type.Integer({ minimum: 0 }),
+        approvalRequired: Type.Array(Type.String()),
+        /** Who may decide an approval request: someone with approvals.decide in its tenant or above (default), or only above. */
+        approvalDeciders: Type.Optional(Type.Union([Type.Literal('same_tenant_or_above'), Type.Literal('above')])),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );
+
+export type SignupPolicy = 'personal' | 'enterprise' | 'none';
+export type RouteAlias = NonNullable<PresetFile['aliases']>[number];
 type PresetFile = Static<typeof PresetFile>;
 
 export interface RoleDefinition {
@@ -111,6 +162,9 @@ export interface Preset {
    * tenancy the person's default tenant, is what makes staff (migration 0013).
    */
   staffRoles: readonly string[];
+  signup: SignupPolicy;
+  tenants: { singleRoot: boolean; rootName: string | null; creationFeature: string | null };
+  aliases: readonly RouteAlias[];
   policies: PresetFile['policies'];
 }
 
@@ -190,6 +244,10 @@ export function buildPreset(raw: unknown): Preset {
   if (file.defaultPlan !== undefined && !file.plans.some((p) => p.key === file.defaultPlan)) problems.push(`defaultPlan ${file.defaultPlan} is not a plan`);
   const staffRoles = file.adminTenancy?.staffRoles ?? [file.ownerRole];
   for (const key of staffRoles) if (!roles.has(key)) problems.push(`adminTenancy.staffRoles names unknown role ${key}`);
+  const creationFeature = file.tenants?.creationFeature ?? null;
+  if (creationFeature !== null && !features.has(creationFeature)) problems.push(`tenants.creationFeature names unknown feature ${creationFeature}`);
+  if (file.tenants?.singleRoot === true && file.signup?.tenant !== 'none') problems.push('tenants.singleRoot needs signup.tenant "none": sign-up would make more roots');
+  if (file.signup?.tenant === 'enterprise' && file.maxDepth < 2) problems.push('signup.tenant "enterprise" needs maxDepth ≥ 2 (the enterprise and a tenant below it)');
   if (problems.length > 0) throw new PresetError(`invalid preset ${file.name}: ${problems.join('; ')}`);
 
   return {
@@ -204,6 +262,9 @@ export function buildPreset(raw: unknown): Preset {
     plans: file.plans,
     defaultPlan: file.defaultPlan ?? file.plans[0]?.key ?? null,
     staffRoles,
+    signup: file.signup?.tenant ?? 'personal',
+    tenants: { singleRoot: file.tenants?.singleRoot ?? false, rootName: file.tenants?.rootName ?? null, creationFeature },
+    aliases: file.aliases ?? [],
     policies: file.policies,
   };
 }

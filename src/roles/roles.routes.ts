@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { Problems, TenantId } from '../auth/auth.schemas.ts';
 import { requirePrincipal } from '../auth/principal.ts';
-import { ApprovalAccepted, holdForApproval } from '../approvals/approvals.routes.ts';
+import { ApprovalAccepted, holdForApproval, isHeldFor } from '../approvals/approvals.routes.ts';
 import { needsApproval } from '../approvals/approvals.service.ts';
 import { authorize } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
@@ -120,7 +120,7 @@ export async function roleRoutes(app: FastifyTypebox): Promise<void> {
     async (request, reply) => {
       const { tenantId, roleKey } = request.params;
       const caller = await authorize(app, request, tenantId, 'roles.manage');
-      if (needsApproval(deps.preset, 'member.remove_admin') && (await roleChangeTakesAway(deps, caller.access, roleKey, request.body, 'members.manage'))) {
+      if (needsApproval(deps.preset, 'member.remove_admin') && (await roleChangeTakesAway(deps, caller.access, roleKey, request.body, 'members.manage')) && (await isHeldFor(app, request, tenantId, 'role.update'))) {
         return holdForApproval(app, request, reply, tenantId, 'role.update', { key: roleKey, ...request.body });
       }
       return updateRole(deps, caller, roleKey, request.body);

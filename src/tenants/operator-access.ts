@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
-import { enterTenantContext, invalidateAfterCommit, type Tx } from '../platform/db/context.ts';
+import { type Db, enterTenantContext, invalidateAfterCommit, type Tx } from '../platform/db/context.ts';
 import { insertMembership } from './memberships.repository.ts';
 
 /**
@@ -24,6 +24,12 @@ export async function grantOperatorShadows(trx: Tx, tenantId: string, skip: read
     granted.push(staff.user_id);
   }
   return granted;
+}
+
+/** Whether `userId` is operator staff now (of the active admin tenancy); any context may ask. */
+export async function isOperatorStaff(db: Db | Tx, userId: string): Promise<boolean> {
+  const { rows } = await sql<{ user_id: string }>`SELECT user_id FROM tenantry_operator_staff() WHERE user_id = ${userId}`.execute(db);
+  return rows.length > 0;
 }
 
 export interface ShadowChange {

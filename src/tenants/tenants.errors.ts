@@ -10,5 +10,6 @@ export const TenantErrors = defineErrors({
   ADMIN_TENANCY: { status: 409, code: 'admin_tenancy', title: 'The admin tenancy cannot be suspended or deleted' },
   CONFIRMATION_MISMATCH: { status: 422, code: 'confirmation_mismatch', title: "confirm must be the tenant's slug" },
   ACTIVE_TENANT: { status: 409, code: 'active_tenant', title: 'You cannot delete the tenant you are working in; switch to another first' },
+  SINGLE_ROOT: { status: 403, code: 'single_root', title: 'This deployment has one root tenant; create yours under it (parentId)' },
   HAS_CHILDREN: { status: 409, code: 'tenant_has_children', title: 'The tenant has tenants below it; delete the whole subtree (includeDescendants) or move them first' },
 });

@@ -33,8 +33,12 @@ export interface CreateTenantInput {
   parentId?: string | null;
 }
 
-/** Who owns a new tenant: the person creating it, or (for an API key) the owners of the key's tenant. */
-export type NewTenantOwners = { userId: string } | { ownersOf: string };
+/**
+ * Who owns a new tenant: the person creating it; (for an API key) the owners of the key's tenant; or the platform,
+ * for a customer organisation an operator creates (seed 001), reached by the operator's staff through shadow
+ * memberships only, so it starts with no direct member at all.
+ */
+export type NewTenantOwners = { userId: string } | { ownersOf: string } | { platform: true };
 
 /**
  * Creates a root tenant (anyone signed in), or a child/sibling under `parentId` (the caller has already
@@ -53,9 +57,9 @@ export async function createTenant(deps: TenantDeps, owners: NewTenantOwners, in
         await enterTenantContext(trx, id);
       }
       if (input.parentId) assertRoom(await lockPlan(trx, deps, input.parentId), 'childTenants');
-      const row = await insertTenant(trx, { id, slug: input.slug, name: input.name.trim(), parentId: input.parentId ?? null, now });
+      const row = await insertTenant(trx, { id, slug: input.slug, name: input.name.trim(), parentId: input.parentId ?? null, platformOwned: 'platform' in owners, now });
       if (row === undefined) throw new AppError(TenantErrors.SLUG_TAKEN);
-      await appendAuditEvent(trx, audit, { tenantId: id, action: 'tenant.created', targetType: 'tenant', targetId: id, after: { name: row.name, slug: row.slug, parentId: input.parentId ?? null } }, now);
+      await appendAuditEvent(trx, audit, { tenantId: id, action: 'tenant.created', targetType: 'tenant', targetId: id, after: { name: row.name, slug: row.slug, parentId: input.parentId ?? null, ...('platform' in owners ? { platformOwned: true } : {}) } }, now);
       for (const userId of ownerIds) {
         await insertMembership(trx, { tenantId: id, userId, kind: 'direct', roles: [deps.preset.ownerRole], now });
         await appendAuditEvent(trx, audit, { tenantId: id, action: 'member.added', targetType: 'user', targetId: userId, after: { roles: [deps.preset.ownerRole], kind: 'direct' } }, now);
@@ -141,7 +145,7 @@ export async function setSuspended(deps: TenantDeps, tenantId: string, change: {
     if (current.status === target) return;
     if (current.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is pending deletion: restore it first' });
     if (change.suspend && current.isAdminTenancy) throw new AppError(TenantErrors.ADMIN_TENANCY);
-    await updateTenant(trx, tenantId, { status: target }, now);
+    await updateTenant(trx, tenantId, { status: target, suspendedAt: change.suspend ? now : null, suspensionReason: change.suspend ? (change.reason ?? null) : null }, now);
     const action = change.suspend ? 'tenant.suspended' : 'tenant.resumed';
     await appendAuditEvent(trx, audit, { tenantId, action, targetType: 'tenant', targetId: tenantId, before: { status: current.status }, after: { status: target, ...(change.reason === undefined ? {} : { reason: change.reason }) } }, now);
   });

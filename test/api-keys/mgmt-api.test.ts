@@ -32,9 +32,10 @@ for (const engine of testEngines()) {
 
     before(async () => {
       t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'mqtt-portal', TENANTRY_AUTH_RATE_LIMIT: '1000' } });
-      // The owner's enterprise (their sign-up tenant) with one MQTT tenant under it.
+      // The owner's enterprise (sign-up made it, with a default MQTT tenant below), and one more MQTT tenant under it.
       owner = await signUp(t);
-      enterprise = owner.tenantId;
+      assert.ok(owner.enterpriseId);
+      enterprise = owner.enterpriseId;
       // The Basic plan allows two child tenants; this enterprise gets more below.
       assert.equal((await api('PUT', `/tenants/${enterprise}/plan`, owner.accessToken, { plan: 'enterprise' })).statusCode, 200);
       const created = await api('POST', '/tenants', owner.accessToken, { name: 'Tenant A', slug: `tenant-a-${process.pid}-${engine}`, parentId: enterprise });

@@ -7,6 +7,7 @@ import type { Database, Engine } from '../../src/platform/db/database.ts';
 import type { FastifyTypebox } from '../../src/platform/http/types.ts';
 import { applyPresetSettings } from '../../src/presets/apply.ts';
 import { loadPreset } from '../../src/presets/presets.ts';
+import { ensureRootTenant } from '../../src/tenants/root-tenant.ts';
 import { createTestDatabase } from './database.ts';
 
 /** One per test process, so apps sharing a database (two "nodes") can read each other's signing keys. */
@@ -48,6 +49,7 @@ export async function createTestApp(engine: Engine, options: TestAppOptions = {}
   try {
     const preset = loadPreset(config.preset);
     await applyPresetSettings(database, preset, config.maxTreeDepth);
+    await ensureRootTenant({ db: database.db, clock, preset, config });
     app = await buildApp({ config, database, clock, secretKey: TEST_SECRET_KEY, preset }, { logStream });
   } catch (error) {
     // A failed start must not keep the test process alive with an open pool or PGlite instance.

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
+import { hashPassword } from '../../src/accounts/passwords.ts';
+import { insertUser } from '../../src/accounts/users.repository.ts';
+import { withTenant } from '../../src/platform/db/context.ts';
+import { newId } from '../../src/platform/ids.ts';
+import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import type { TestApp } from './app.ts';
 
 let counter = 0;
@@ -16,7 +21,10 @@ export interface SignedUp {
   email: string;
   password: string;
   userId: string;
+  /** Where sign-up landed: the tenant it created (or joined); '' when the preset's sign-up creates none. */
   tenantId: string;
+  /** The enterprise above it, where the preset's sign-up creates one (mqtt-portal). */
+  enterpriseId?: string;
   accessToken: string;
   refreshToken: string;
 }
@@ -32,7 +40,40 @@ export async function signUp(t: TestApp, overrides: { email?: string; password?:
   });
   assert.equal(res.statusCode, 201, res.body);
   const body = res.json();
-  return { email, password, userId: body.user.id, tenantId: body.tenant.id, accessToken: body.accessToken, refreshToken: body.refreshToken };
+  return {
+    email,
+    password,
+    userId: body.user.id,
+    tenantId: body.tenant?.id ?? '',
+    ...(body.enterprise === undefined ? {} : { enterpriseId: body.enterprise.id }),
+    accessToken: body.accessToken,
+    refreshToken: body.refreshToken,
+  };
+}
+
+/**
+ * A verified person who holds `roles` in `tenantId`, signed in there: how people arrive in presets whose sign-up
+ * creates no tenant (msp, company-tree), where an operator or an invitation brings them in.
+ */
+export async function enrol(t: TestApp, tenantId: string, roles: string[], overrides: { email?: string; name?: string } = {}): Promise<SignedUp> {
+  const email = overrides.email ?? uniqueEmail();
+  const now = t.clock.now();
+  const userId = newId('user');
+  const passwordHash = await hashPassword(GOOD_PASSWORD);
+  await withTenant(t.database.db, tenantId, async (trx) => {
+    await insertUser(trx, { id: userId, email, name: overrides.name ?? null, passwordHash, emailVerifiedAt: now, platformRole: null, now });
+    await insertMembership(trx, { tenantId, userId, kind: 'direct', roles, now });
+  });
+  const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: GOOD_PASSWORD, tenantId } });
+  assert.equal(res.statusCode, 200, res.body);
+  const body = res.json();
+  return { email, password: GOOD_PASSWORD, userId, tenantId, accessToken: body.accessToken, refreshToken: body.refreshToken };
+}
+
+/** The install's single root (company-tree's Main Company), created at first start. */
+export async function rootTenantOf(t: TestApp): Promise<string> {
+  const row = await t.database.db.selectFrom('tenant_tree').select('tenant_id').where('parent_id', 'is', null).executeTakeFirstOrThrow();
+  return row.tenant_id;
 }
 
 export function bearer(token: string): Record<string, string> {

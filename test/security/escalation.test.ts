@@ -6,7 +6,7 @@ import { createKey } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { allowedPermissions } from '../helpers/roles.ts';
-import { assertProblem, bearer, signUp, type SignedUp } from '../helpers/users.ts';
+import { assertProblem, bearer, enrol, rootTenantOf, signUp, type SignedUp } from '../helpers/users.ts';
 
 /**
  * Issue 10: authority cannot be manufactured by changing the structure around oneself. Each test is one path an
@@ -189,18 +189,16 @@ for (const engine of testEngines()) {
 
   describe(`editing a role cannot remove an admin without approval [company-tree, ${engine}]`, () => {
     let t: TestApp;
-    const { api, join, child } = harness(() => t);
+    const { api, child } = harness(() => t);
     before(async () => {
       t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'company-tree', TENANTRY_AUTH_RATE_LIMIT: '1000' } });
     });
     after(() => t.close());
 
     it('holds a role change that takes members.manage from an admin re-roled to it, and runs it once approved from above', async () => {
-      const main = await signUp(t, { name: 'Main admin' });
+      const main = await enrol(t, await rootTenantOf(t), ['admin'], { name: 'Main admin' });
       const company = await child(main.tenantId, main, 'Dist');
-      const [kim, ken] = [await signUp(t, { name: 'Kim' }), await signUp(t, { name: 'Ken' })];
-      await join(company.id, kim.userId, ['admin']);
-      await join(company.id, ken.userId, ['admin']);
+      const [kim, ken] = [await enrol(t, company.id, ['admin'], { name: 'Kim' }), await enrol(t, company.id, ['admin'], { name: 'Ken' })];
       assert.equal((await api('POST', `/tenants/${company.id}/roles`, kim.accessToken, { key: 'mgr', name: 'Manager', scope: 'tenant', permissions: ['members.manage', 'members.read', 'tenant.read'] })).statusCode, 201);
       // Still an administrator afterwards, so re-roling is not held.
       assert.equal((await api('PATCH', `/tenants/${company.id}/members/${ken.userId}`, kim.accessToken, { roles: ['mgr'] })).statusCode, 200);
@@ -218,10 +216,9 @@ for (const engine of testEngines()) {
     });
 
     it('lets a role change that takes nothing from an administrator through at once', async () => {
-      const main = await signUp(t, { name: 'Main two' });
+      const main = await enrol(t, await rootTenantOf(t), ['admin'], { name: 'Main two' });
       const company = await child(main.tenantId, main, 'Free');
-      const kim = await signUp(t, { name: 'Kim two' });
-      await join(company.id, kim.userId, ['admin']);
+      const kim = await enrol(t, company.id, ['admin'], { name: 'Kim two' });
       assert.equal((await api('POST', `/tenants/${company.id}/roles`, kim.accessToken, { key: 'reader', name: 'Reader', scope: 'tenant', permissions: ['members.read', 'tenant.read'] })).statusCode, 201);
       const res = await api('PATCH', `/tenants/${company.id}/roles/reader`, kim.accessToken, { permissions: ['tenant.read'] });
       assert.equal(res.statusCode, 200, res.body);

@@ -24,10 +24,15 @@ export interface TenantsTable {
   updated_at: Timestamp;
   last_active_at: Timestamp | null;
   is_admin_tenancy: Generated<boolean>;
+  /** Owned by the platform rather than a member: company-tree's Main Company, customer tenants operators create (migration 0016). */
+  platform_owned: Generated<boolean>;
   deletion_requested_at: Timestamp | null;
   purge_after: Timestamp | null;
   /** While pending deletion: the status a restore brings back (migration 0012). */
   status_before_deletion: 'active' | 'suspended' | null;
+  /** When the tenant was suspended and why; kept while pending deletion, cleared when active again (migration 0015). */
+  suspended_at: Timestamp | null;
+  suspension_reason: string | null;
   /** A downgrade waiting for the end of the billing period (both set or both null). */
   scheduled_plan: string | null;
   scheduled_plan_at: Timestamp | null;
