@@ -169,24 +169,16 @@ export async function findMembershipForUpdate(trx: Tx, key: { tenantId: string; 
 }
 
 /**
- * Turns a shadow (operator) membership into a direct one holding `roles` as well as what it held: an
- * invitation the operator accepts makes them a visible member without taking any access away.
+ * Turns a shadow (operator) membership into a direct one holding exactly `roles`: what the inviter granted. The
+ * shadow's roles are not kept: they were the operator's, following the admin tenancy, and a direct membership
+ * no longer follows it, so keeping them would turn passing operator access into a permanent grant nobody gave
+ * (issue 10). Returns the roles now held.
  */
 export async function promoteShadowMembership(trx: Tx, m: { tenantId: string; userId: string; roles: readonly string[] }): Promise<string[]> {
-  await trx.updateTable('memberships').set({ kind: 'direct' }).where('tenant_id', '=', m.tenantId).where('user_id', '=', m.userId).execute();
-  await trx
-    .insertInto('membership_roles')
-    .values(m.roles.map((role_key) => ({ tenant_id: m.tenantId, user_id: m.userId, role_key })))
-    .onConflict((oc) => oc.columns(['tenant_id', 'user_id', 'role_key']).doNothing())
-    .execute();
-  const rows = await trx
-    .selectFrom('membership_roles')
-    .select('role_key')
-    .where('tenant_id', '=', m.tenantId)
-    .where('user_id', '=', m.userId)
-    .orderBy('role_key')
-    .execute();
-  return rows.map((r) => r.role_key);
+  await trx.deleteFrom('membership_roles').where('tenant_id', '=', m.tenantId).where('user_id', '=', m.userId).execute();
+  await trx.updateTable('memberships').set({ kind: 'direct', shadow_of: null }).where('tenant_id', '=', m.tenantId).where('user_id', '=', m.userId).execute();
+  await trx.insertInto('membership_roles').values(m.roles.map((role_key) => ({ tenant_id: m.tenantId, user_id: m.userId, role_key }))).execute();
+  return [...m.roles].sort();
 }
 
 /** Where the previous page ended: the last row's exact `created_at` (ISO 8601 in UTC, to the microsecond) and id. */
