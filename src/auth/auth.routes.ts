@@ -18,18 +18,31 @@ import { accessOf } from '../permissions/authorize.ts';
 import { withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
-import { listTenantsOfUser } from '../tenants/memberships.repository.ts';
+import { listTenantsToChoose } from '../tenants/tenant-list.service.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { clearAuthCookies, refreshTokenFromCookie, setAuthCookies } from './cookies.ts';
 import { login } from './login.service.ts';
 import { auditContextOf, requireUser } from './principal.ts';
-import { authorizationObject, endSession, refreshSession, type SessionDeps, type SessionTokens, switchActiveTenant } from './sessions.service.ts';
+import { authorizationView, endSession, refreshSession, type SessionDeps, type SessionTokens, switchActiveTenant } from './sessions.service.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 const AuthorizationSchema = Type.Record(
   Type.String(),
-  Type.Object({ tenantId: Type.String(), name: Type.String(), roles: Type.Array(Type.String()), shadow: Type.Optional(Type.Boolean()) }),
-  { description: 'Keyed by tenant id: the tenants the user belongs to and their roles there (seed 003)' },
+  Type.Object({
+    tenantId: Type.String(),
+    name: Type.String(),
+    roles: Type.Array(Type.String()),
+    shadow: Type.Optional(Type.Boolean()),
+    inherited: Type.Optional(Type.Boolean({ description: 'Reached through a `tenant_and_descendants` role held above; `roles` are the roles held there' })),
+    inheritedFrom: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    status: Type.Optional(Type.String({ description: 'Only when the tenant is not active: `suspended` or `pending_deletion`' })),
+    purgeAfter: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
+  }),
+  {
+    description:
+      'Keyed by tenant id: the tenants the user belongs to and their roles there (seed 003), then the tenants reached from above ' +
+      '(marked `inherited`), as in the sign-in list. The access token\'s `authorization` claim lists memberships only.',
+  },
 );
 
 /** Rate limit for credential endpoints, per client IP. */
@@ -44,6 +57,7 @@ export function sessionDeps(app: FastifyTypebox): SessionDeps {
     config: app.deps.config,
     keys: app.keys,
     reaches: async (subject, tenantId) => (await app.access.forUser(subject, tenantId)).visible,
+    tenantList: { preset: app.access.preset, accessTo: (subject, tenantId) => app.access.forUser(subject, tenantId) },
   };
 }
 
@@ -69,7 +83,14 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
       schema: {
         tags: ['auth'],
         summary: 'Sign in with email and password',
-        description: 'Lands on the only tenant, the requested one, or the default one; otherwise `needsTenantChoice` is true and `activeTenantId` null.',
+        description:
+          '`tenants` lists every tenant you can choose ("Choose a tenant"): your memberships (direct or shadow), then every live tenant below ' +
+          'one where you hold a `tenant_and_descendants` role, marked `inherited` with `inheritedFrom` and the roles held there that reach it. ' +
+          'A suspended tenant is listed to those who may still enter it (owners, those above it); a tenant pending deletion only to those who ' +
+          'may restore it, with `status: pending_deletion` and `purgeAfter`. Lands on the requested tenant (`404` if not listed, `409 ' +
+          'tenant_status_conflict` if pending deletion), else on your valid default tenant, else on your only membership even when tenants below ' +
+          'it are listed as inherited (seed 004: the Main Company\'s admin lands on the Main Company, its companies listed for switching), else ' +
+          'on the only tenant listed; never on a tenant pending deletion. Otherwise `needsTenantChoice` is true and `activeTenantId` null.',
         body: Type.Object({ email: Email, password: Password, tenantId: Type.Optional(TenantId), useCookies: UseCookies }, { additionalProperties: false }),
         response: {
           200: Type.Object({ user: UserSchema, ...TokenFields, needsTenantChoice: Type.Boolean(), tenants: Type.Array(TenantChoiceSchema) }),
@@ -134,16 +155,17 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
     },
     async (request) => {
       const principal = requireUser(request);
-      const { user, tenants } = await withUser(deps.db, principal.userId, async (trx) => ({
-        user: await findUserById(trx, principal.userId),
-        tenants: await listTenantsOfUser(trx, principal.userId),
-      }));
+      const user = await withUser(deps.db, principal.userId, (trx) => findUserById(trx, principal.userId));
       if (user === undefined) throw new AppError(AuthErrors.SESSION_ENDED);
+      const tenants = await listTenantsToChoose({ db: deps.db, preset: app.access.preset, accessTo: (subject, id) => app.access.forUser(subject, id) }, {
+        userId: user.id,
+        isSuperAdmin: user.platform_role === 'super_admin',
+      });
       // A tenant reached through an ancestor's role (or as platform admin) is active without a membership.
       const active = principal.tenantId !== null && (tenants.some((t) => t.tenantId === principal.tenantId) || (await accessOf(app, principal, principal.tenantId)).visible)
         ? principal.tenantId
         : null;
-      return { user: presentUser(user), activeTenantId: active, authorization: authorizationObject(tenants) };
+      return { user: presentUser(user), activeTenantId: active, authorization: authorizationView(tenants) };
     },
   );
 

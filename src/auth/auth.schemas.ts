@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import type { UserRow } from '../accounts/users.repository.ts';
 import { ProblemSchema } from '../platform/http/problem.ts';
+import type { UserTenant } from '../tenants/memberships.repository.ts';
 import type { SessionTokens } from './sessions.service.ts';
 
 export const Problems = { '4xx': ProblemSchema };
@@ -40,13 +41,47 @@ export function presentUser(user: UserRow) {
   };
 }
 
+const NullableDate = Nullable(Type.String({ format: 'date-time' }));
+
+/**
+ * Where a tenant in a list stands (issue 11), shared by sign-in's list and `GET /tenants`: its parent, status, when and
+ * why it was suspended, when its deletion was requested and when it will be purged.
+ */
+export const TenantStandingFields = {
+  parentId: Nullable(Type.String()),
+  status: Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('pending_deletion')], {
+    description: '`pending_deletion` is listed only to those who may restore it, and is never landed on',
+  }),
+  suspendedAt: NullableDate,
+  suspensionReason: Nullable(Type.String()),
+  deletionRequestedAt: NullableDate,
+  purgeAfter: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'While pending deletion: when the purge is due unless restored' }),
+  inherited: Type.Boolean({ description: 'Reached through a `tenant_and_descendants` role held in a tenant above, not a membership' }),
+  inheritedFrom: Type.Union([Type.String(), Type.Null()], { description: 'For an inherited tenant: the nearest tenant above whose roles reach it' }),
+};
+
 export const TenantChoiceSchema = Type.Object({
   tenantId: Type.String(),
   name: Type.String(),
   slug: Type.String(),
-  roles: Type.Array(Type.String()),
+  roles: Type.Array(Type.String(), { description: 'Your roles here; for an inherited tenant, the roles held in `inheritedFrom` that reach it' }),
   shadow: Type.Boolean(),
+  ...TenantStandingFields,
 });
+
+/** The standing fields of a listed tenant, as `TenantStandingFields` describes them. */
+export function presentStanding(t: UserTenant) {
+  return {
+    parentId: t.parentId ?? null,
+    status: t.status as 'active' | 'suspended' | 'pending_deletion',
+    suspendedAt: t.suspendedAt?.toISOString() ?? null,
+    suspensionReason: t.suspensionReason ?? null,
+    deletionRequestedAt: t.deletionRequestedAt?.toISOString() ?? null,
+    purgeAfter: t.purgeAfter?.toISOString() ?? null,
+    inherited: t.kind === 'inherited',
+    inheritedFrom: t.inheritedFrom ?? null,
+  };
+}
 
 export const TokenFields = {
   accessToken: Type.Optional(Type.String({ description: 'Absent in cookie mode' })),
@@ -69,5 +104,5 @@ export function presentTokens(tokens: SessionTokens, cookieMode: boolean, now: D
 }
 
 export function presentTenantChoices(tokens: SessionTokens) {
-  return tokens.tenants.map((t) => ({ tenantId: t.tenantId, name: t.name, slug: t.slug, roles: t.roles, shadow: t.kind === 'shadow' }));
+  return tokens.tenants.map((t) => ({ tenantId: t.tenantId, name: t.name, slug: t.slug, roles: t.roles, shadow: t.kind === 'shadow', ...presentStanding(t) }));
 }

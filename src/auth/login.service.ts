@@ -5,6 +5,7 @@ import type { AuditContext } from '../audit/audit.repository.ts';
 import { withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { listTenantsOfUser } from '../tenants/memberships.repository.ts';
+import { listTenantsToChoose } from '../tenants/tenant-list.service.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { clearLoginFailures, DEFAULT_LOCKOUT, findLockedUntil, type LockoutPolicy, recordLoginFailure } from './lockout.repository.ts';
 import { chooseActiveTenant, type ClientInfo, finishTokens, openSession, type SessionDeps, type SessionTokens } from './sessions.service.ts';
@@ -40,10 +41,13 @@ export async function login(
     throw new AppError(AuthErrors.INVALID_CREDENTIALS);
   }
   await clearLoginFailures(deps.db, email);
-  const pending = await withUser(deps.db, user.id, async (trx) => {
-    const tenants = await listTenantsOfUser(trx, user.id);
-    const activeTenantId = chooseActiveTenant(tenants, input.tenantId, user.default_tenant_id);
-    return openSession(trx, deps, { user, activeTenantId, tenants, client, audit });
-  });
+  // The list is read before the session's transaction: it opens transactions of its own (one per tenant whose roles
+  // reach below, and the permission resolver's), which on the embedded engine's one connection cannot nest.
+  const subject = { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' };
+  const tenants = deps.tenantList === undefined
+    ? await withUser(deps.db, user.id, (trx) => listTenantsOfUser(trx, user.id))
+    : await listTenantsToChoose({ db: deps.db, ...deps.tenantList }, subject);
+  const activeTenantId = chooseActiveTenant(tenants, input.tenantId, user.default_tenant_id);
+  const pending = await withUser(deps.db, user.id, (trx) => openSession(trx, deps, { user, activeTenantId, tenants, client, audit }));
   return { ...(await finishTokens(deps, pending)), user };
 }

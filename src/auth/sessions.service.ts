@@ -7,6 +7,8 @@ import { AppError } from '../platform/http/errors.ts';
 import { newId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
 import { listTenantsOfUser, type UserTenant } from '../tenants/memberships.repository.ts';
+import type { TenantListDeps } from '../tenants/tenant-list.service.ts';
+import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { signAccessToken } from '../tokens/access-tokens.ts';
 import type { KeyStore } from '../tokens/key-store.ts';
 import { AuthErrors } from './auth.errors.ts';
@@ -26,6 +28,11 @@ export interface SessionDeps {
    * role, or as platform admin): the permission resolver's answer. Without it only memberships count.
    */
   reaches?: (subject: { userId: string; isSuperAdmin: boolean }, tenantId: string) => Promise<boolean>;
+  /**
+   * What sign-in's tenant list needs beyond memberships: the preset (which roles reach below) and the resolver (who
+   * may restore a tenant pending deletion). Without it sign-in lists memberships only.
+   */
+  tenantList?: Omit<TenantListDeps, 'db'>;
 }
 
 export interface ClientInfo {
@@ -91,7 +98,10 @@ export async function openSession(
  * on the embedded engine's single connection that must not happen inside a transaction.
  */
 export async function finishTokens(deps: SessionDeps, pending: PendingTokens): Promise<SessionTokens> {
-  const active = pending.tenants.find((t) => t.tenantId === pending.activeTenantId);
+  // The token speaks of memberships only: roles held in the active tenant itself, and a claim that stays small for
+  // someone above a large tree (the tenants reached from above are in the sign-in response and /auth/me).
+  const memberships = pending.tenants.filter((t) => t.kind !== 'inherited');
+  const active = memberships.find((t) => t.tenantId === pending.activeTenantId);
   const { token, expiresAt } = await signAccessToken(
     deps.keys,
     {
@@ -99,7 +109,7 @@ export async function finishTokens(deps: SessionDeps, pending: PendingTokens): P
       sid: pending.sessionId,
       tid: pending.activeTenantId,
       roles: active?.roles ?? [],
-      authorization: authorizationObject(pending.tenants),
+      authorization: authorizationObject(memberships),
     },
     { issuer: deps.config.publicUrl, clock: deps.clock },
   );
@@ -123,16 +133,48 @@ export function authorizationObject(tenants: UserTenant[]): Record<string, { ten
 }
 
 /**
- * SPEC 4, sign-in: an explicit choice wins (and must be one of the user's tenants); one tenant is landed
- * on; a valid default tenant is landed on; otherwise the client must ask the person to choose.
+ * `GET /auth/me`'s authorization object: the token's entries, plus the tenants reached from above (`inherited`,
+ * `inheritedFrom`, the roles held there that reach them), and where a tenant is not active, its `status` (and
+ * `purgeAfter` while pending deletion). Active memberships look exactly as in the token.
+ */
+export function authorizationView(tenants: UserTenant[]) {
+  return Object.fromEntries(
+    tenants.map((t) => [
+      t.tenantId,
+      {
+        tenantId: t.tenantId,
+        name: t.name,
+        roles: t.roles,
+        ...(t.kind === 'shadow' ? { shadow: true } : {}),
+        ...(t.kind === 'inherited' ? { inherited: true, inheritedFrom: t.inheritedFrom ?? null } : {}),
+        ...(t.status === 'active' ? {} : { status: t.status }),
+        ...(t.status === 'pending_deletion' ? { purgeAfter: t.purgeAfter?.toISOString() ?? null } : {}),
+      },
+    ]),
+  );
+}
+
+/**
+ * SPEC 4, sign-in. An explicit choice wins: one of the listed tenants, and not one pending deletion (that can be
+ * restored, never worked in). Otherwise, never landing on a tenant pending deletion:
+ * - a valid default tenant (a membership or a tenant reached from above) is landed on;
+ * - exactly one membership (direct or shadow) is landed on, however many tenants below it are reached from above
+ *   (seed 004: the Main Company's admin lands on the Main Company, its companies listed for switching);
+ * - no membership to land on but exactly one tenant reached from above: that one;
+ * - otherwise (several, or none) the client must ask the person to choose from the list.
  */
 export function chooseActiveTenant(tenants: UserTenant[], requested: string | undefined, defaultTenantId: string | null): string | null {
   if (requested !== undefined) {
-    if (!tenants.some((t) => t.tenantId === requested)) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
+    const chosen = tenants.find((t) => t.tenantId === requested);
+    if (chosen === undefined) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
+    if (chosen.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is pending deletion: restore it first' });
     return requested;
   }
-  if (tenants.length === 1) return tenants[0]?.tenantId ?? null;
-  if (defaultTenantId !== null && tenants.some((t) => t.tenantId === defaultTenantId)) return defaultTenantId;
+  const landable = tenants.filter((t) => t.status !== 'pending_deletion');
+  if (defaultTenantId !== null && landable.some((t) => t.tenantId === defaultTenantId)) return defaultTenantId;
+  const memberships = landable.filter((t) => t.kind !== 'inherited');
+  if (memberships.length === 1) return memberships[0]?.tenantId ?? null;
+  if (memberships.length === 0 && landable.length === 1) return landable[0]?.tenantId ?? null;
   return null;
 }
 

@@ -25,6 +25,8 @@ export interface NewTenant {
   slug: string;
   name: string;
   parentId?: string | null;
+  /** Owned by the platform, not a member (migration 0016); fixed at creation. */
+  platformOwned?: boolean;
   now: Date;
 }
 
@@ -35,7 +37,7 @@ export interface NewTenant {
 export async function insertTenant(trx: Tx, tenant: NewTenant): Promise<TenantRow | undefined> {
   const row = await trx
     .insertInto('tenants')
-    .values({ id: tenant.id, slug: tenant.slug, name: tenant.name, created_at: tenant.now, updated_at: tenant.now })
+    .values({ id: tenant.id, slug: tenant.slug, name: tenant.name, platform_owned: tenant.platformOwned ?? false, created_at: tenant.now, updated_at: tenant.now })
     .onConflict((oc) => oc.column('slug').doNothing())
     .returningAll()
     .executeTakeFirst();
@@ -60,8 +62,23 @@ export async function insertTenantWithFreeSlug(trx: Tx, tenant: NewTenant): Prom
 
 export type TenantKind = 'individual' | 'organization' | 'enterprise';
 
-/** A tenant as the API shows it, with its place in the tree and its derived kind (seed 003). */
-export interface TenantDetails {
+/**
+ * Where a tenant stands (issue 11): when and why it was suspended (kept while it is pending deletion, since a
+ * restore brings the suspension back), and when its deletion was requested and its purge is due.
+ */
+export interface TenantStanding {
+  suspendedAt: Date | null;
+  suspensionReason: string | null;
+  deletionRequestedAt: Date | null;
+  purgeAfter: Date | null;
+}
+
+export function standingOf(row: Pick<TenantRow, 'suspended_at' | 'suspension_reason' | 'deletion_requested_at' | 'purge_after'>): TenantStanding {
+  return { suspendedAt: row.suspended_at, suspensionReason: row.suspension_reason, deletionRequestedAt: row.deletion_requested_at, purgeAfter: row.purge_after };
+}
+
+/** A tenant as the API shows it, with its place in the tree, where it stands and its derived kind (seed 003). */
+export interface TenantDetails extends TenantStanding {
   id: string;
   slug: string;
   name: string;
@@ -110,6 +127,7 @@ export async function findTenant(trx: Tx, tenantId: string): Promise<TenantDetai
     parentId: row.parent_id,
     path: row.path,
     status: row.status,
+    ...standingOf(row),
     plan: row.plan,
     data: row.data,
     // Enterprise tenants (own sign-in settings such as SSO) arrive with enterprise sign-in.
@@ -122,13 +140,24 @@ export async function findTenant(trx: Tx, tenantId: string): Promise<TenantDetai
   };
 }
 
-export async function updateTenant(trx: Tx, tenantId: string, changes: { name?: string; data?: Record<string, unknown>; status?: TenantStatus }, now: Date): Promise<void> {
+export interface TenantUpdate {
+  name?: string;
+  data?: Record<string, unknown>;
+  status?: TenantStatus;
+  /** Set with a suspension, null with a resumption (a trigger clears both whenever the tenant becomes active). */
+  suspendedAt?: Date | null;
+  suspensionReason?: string | null;
+}
+
+export async function updateTenant(trx: Tx, tenantId: string, changes: TenantUpdate, now: Date): Promise<void> {
   await trx
     .updateTable('tenants')
     .set({
       ...(changes.name === undefined ? {} : { name: changes.name }),
       ...(changes.data === undefined ? {} : { data: JSON.stringify(changes.data) }),
       ...(changes.status === undefined ? {} : { status: changes.status }),
+      ...(changes.suspendedAt === undefined ? {} : { suspended_at: changes.suspendedAt }),
+      ...(changes.suspensionReason === undefined ? {} : { suspension_reason: changes.suspensionReason }),
       updated_at: now,
     })
     .where('id', '=', tenantId)
@@ -140,7 +169,7 @@ export async function moveTenant(trx: Tx, tenantId: string, parentId: string | n
   await trx.updateTable('tenant_tree').set({ parent_id: parentId }).where('tenant_id', '=', tenantId).execute();
 }
 
-export interface TreeNode {
+export interface TreeNode extends TenantStanding {
   id: string;
   slug: string;
   name: string;
@@ -150,18 +179,20 @@ export interface TreeNode {
   depth: number;
 }
 
-/** One GIN lookup on the materialised path; caller is in `tenantId`'s context. */
+/**
+ * The tenant and every live tenant below it (or its children only), in path order: one query, a GIN lookup on
+ * the materialised path. Caller is in `tenantId`'s context, which may read its descendants' rows.
+ */
 export async function listSubtree(trx: Tx, tenantId: string, options: { childrenOnly: boolean }): Promise<TreeNode[]> {
-  const base = await trx.selectFrom('tenant_tree').select('path').where('tenant_id', '=', tenantId).executeTakeFirst();
-  if (base === undefined) return [];
   let query = trx
     .selectFrom('tenant_tree as tt')
     .innerJoin('tenants as t', 't.id', 'tt.tenant_id')
-    .select(['t.id', 't.slug', 't.name', 't.status', 'tt.parent_id', 'tt.path'])
+    .select(['t.id', 't.slug', 't.name', 't.status', 't.suspended_at', 't.suspension_reason', 't.deletion_requested_at', 't.purge_after', 'tt.parent_id'])
+    .select(sql<number>`cardinality(tt.path) - array_position(tt.path, ${tenantId})`.as('depth'))
     .where('t.status', '!=', 'deleted');
   query = options.childrenOnly
     ? query.where('tt.parent_id', '=', tenantId)
     : query.where(sql<boolean>`tt.path @> ARRAY[${tenantId}]::text[]`);
   const rows = await query.orderBy(sql`array_to_string(tt.path, '/')`).execute();
-  return rows.map((r) => ({ id: r.id, slug: r.slug, name: r.name, status: r.status, parentId: r.parent_id, depth: r.path.length - base.path.length }));
+  return rows.map((r) => ({ id: r.id, slug: r.slug, name: r.name, status: r.status, parentId: r.parent_id, depth: Number(r.depth), ...standingOf(r) }));
 }

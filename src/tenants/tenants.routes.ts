@@ -2,25 +2,45 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { findUserById } from '../accounts/users.repository.ts';
 import { keyAuthority } from '../api-keys/api-keys.service.ts';
-import { ApprovalAccepted, holdForApproval } from '../approvals/approvals.routes.ts';
+import { ApprovalAccepted, holdForApproval, isHeldFor } from '../approvals/approvals.routes.ts';
 import { needsApproval } from '../approvals/approvals.service.ts';
 import type { AuditContext } from '../audit/audit.repository.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
 import { apiKeyDeps } from '../auth/authenticate.ts';
-import { Nullable, Problems, TenantId } from '../auth/auth.schemas.ts';
+import { Nullable, presentStanding as presentListStanding, Problems, TenantId, TenantStandingFields } from '../auth/auth.schemas.ts';
 import { type ApiKeyPrincipal, auditContextOf, requirePrincipal } from '../auth/principal.ts';
 import type { Access } from '../permissions/access.ts';
 import { accessOf, authorize } from '../permissions/authorize.ts';
 import { AppError } from '../platform/http/errors.ts';
+import { LicenceErrors } from '../licence/licence.errors.ts';
+import { isOperatorStaff } from './operator-access.ts';
+import { TenantErrors } from './tenants.errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { assertDeletable, type DeletionCaller, type DeletionDeps, mayGiveAway, requestDeletion, restoreTenant } from './deletion.service.ts';
-import type { TenantDetails, TreeNode } from './tenants.repository.ts';
+import type { TenantDetails, TenantStanding, TreeNode } from './tenants.repository.ts';
 import { SLUG_PATTERN } from './tenants.repository.ts';
-import { createTenant, getTenant, listMyTenants, listTree, setSuspended, type TenantDeps, updateTenantDetails } from './tenants.service.ts';
+import type { UserTenant } from './memberships.repository.ts';
+import { listTenantsToChoose, type TenantListDeps } from './tenant-list.service.ts';
+import { createTenant, getTenant, listTree, setSuspended, type TenantDeps, updateTenantDetails } from './tenants.service.ts';
 
 const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 2, maxLength: 63, description: 'Lowercase letters, digits and dashes' });
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 const TenantParams = Type.Object({ tenantId: TenantId });
+
+/** Where a tenant stands (issue 11), in every tenant shape: details, tree nodes, lists. */
+const StandingSchema = {
+  suspendedAt: Nullable(Type.String({ format: 'date-time', description: 'When it was suspended; kept while pending deletion (a restore brings the suspension back)' })),
+  suspensionReason: Nullable(Type.String({ description: 'The reason given when it was suspended' })),
+  deletionRequestedAt: Nullable(Type.String({ format: 'date-time' })),
+  purgeAfter: Nullable(Type.String({ format: 'date-time', description: 'While pending deletion: when it is purged unless restored' })),
+};
+
+const presentStanding = (t: TenantStanding) => ({
+  suspendedAt: t.suspendedAt?.toISOString() ?? null,
+  suspensionReason: t.suspensionReason,
+  deletionRequestedAt: t.deletionRequestedAt?.toISOString() ?? null,
+  purgeAfter: t.purgeAfter?.toISOString() ?? null,
+});
 
 export const TenantSchema = Type.Object({
   id: Type.String(),
@@ -28,7 +48,8 @@ export const TenantSchema = Type.Object({
   name: Type.String(),
   parentId: Nullable(Type.String()),
   path: Type.Array(Type.String(), { description: 'Ancestor ids, root first, this tenant last' }),
-  status: Type.String(),
+  status: Type.String({ description: '`active`, `suspended` or `pending_deletion`' }),
+  ...StandingSchema,
   plan: Nullable(Type.String()),
   data: Type.Record(Type.String(), Type.Unknown()),
   kind: Type.Union([Type.Literal('individual'), Type.Literal('organization'), Type.Literal('enterprise')]),
@@ -42,6 +63,7 @@ export const TenantSchema = Type.Object({
 export function presentTenant(t: TenantDetails) {
   return {
     ...t,
+    ...presentStanding(t),
     createdAt: t.createdAt.toISOString(),
     updatedAt: t.updatedAt.toISOString(),
     lastActiveAt: t.lastActiveAt?.toISOString() ?? null,
@@ -55,8 +77,9 @@ const TreeNodeSchema = Type.Object({
   status: Type.String(),
   parentId: Nullable(Type.String()),
   depth: Type.Integer({ description: '0 = the tenant asked about' }),
+  ...StandingSchema,
 });
-const presentNodes = (nodes: TreeNode[]) => ({ tenants: nodes });
+const presentNodes = (nodes: TreeNode[]) => ({ tenants: nodes.map((n) => ({ ...n, ...presentStanding(n) })) });
 
 const parentOf = (access: Access): string | null => access.path.at(-2) ?? null;
 
@@ -83,6 +106,7 @@ function assertMayMove(access: Access): void {
 
 export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
   const deps = (): TenantDeps => ({ db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset });
+  const tenantListDeps = (): TenantListDeps => ({ db: app.deps.database.db, preset: app.access.preset, accessTo: (subject, id) => app.access.forUser(subject, id) });
 
   /**
    * An API key acts only in its own tenant, so it may create tenants under it (children) or, like seed 000's
@@ -112,7 +136,14 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
     {
       schema: {
         tags: ['tenants'],
-        summary: 'The tenants you belong to, with your roles in each',
+        summary: 'The tenants you can choose: those you belong to, then those below reached through a role held above',
+        description:
+          'The same list as sign-in\'s: your memberships (direct or shadow; a suspended tenant only if you may still enter it, i.e. you own ' +
+          'it, are operator staff or are above it), then every live tenant below one where you hold a `tenant_and_descendants` role, marked ' +
+          '`inherited: true` with `inheritedFrom` (the nearest such tenant) and the roles held there that reach it. A tenant pending deletion ' +
+          'appears only to those who may restore it (`tenant.delete`, from above if it was suspended), with `status: pending_deletion` and ' +
+          '`purgeAfter`. Every entry says where the tenant stands: `parentId`, `suspendedAt`/`suspensionReason`, ' +
+          '`deletionRequestedAt`/`purgeAfter`. An API key sees only its own tenant.',
         response: {
           200: Type.Object({
             tenants: Type.Array(
@@ -120,10 +151,10 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
                 id: Type.String(),
                 slug: Type.String(),
                 name: Type.String(),
-                status: Type.String(),
-                roles: Type.Array(Type.String()),
+                roles: Type.Array(Type.String(), { description: 'Your roles here; for an inherited tenant, the roles held in `inheritedFrom` that reach it' }),
                 shadow: Type.Boolean(),
-                joinedAt: Type.String({ format: 'date-time' }),
+                joinedAt: Nullable(Type.String({ format: 'date-time', description: 'When your membership began; null for an inherited tenant' })),
+                ...TenantStandingFields,
               }),
             ),
           }),
@@ -137,11 +168,20 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
         // A key belongs to exactly one tenant and holds no roles there, only its permissions.
         if (!(await accessOf(app, principal, principal.tenantId)).permissions.has('tenant.read')) return { tenants: [] };
         const own = await getTenant(deps(), principal.tenantId);
-        return { tenants: [{ id: own.id, slug: own.slug, name: own.name, status: own.status, roles: [], shadow: false, joinedAt: own.createdAt.toISOString() }] };
+        const entry: UserTenant = { ...own, tenantId: own.id, kind: 'direct', roles: [], joinedAt: own.createdAt };
+        return { tenants: [{ id: own.id, slug: own.slug, name: own.name, roles: [], shadow: false, joinedAt: own.createdAt.toISOString(), ...presentListStanding(entry) }] };
       }
-      const tenants = await listMyTenants(deps(), principal.userId);
+      const tenants = await listTenantsToChoose(tenantListDeps(), { userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' });
       return {
-        tenants: tenants.map((t) => ({ id: t.tenantId, slug: t.slug, name: t.name, status: t.status, roles: t.roles, shadow: t.kind === 'shadow', joinedAt: t.joinedAt.toISOString() })),
+        tenants: tenants.map((t) => ({
+          id: t.tenantId,
+          slug: t.slug,
+          name: t.name,
+          roles: t.roles,
+          shadow: t.kind === 'shadow',
+          joinedAt: t.joinedAt?.toISOString() ?? null,
+          ...presentListStanding(t),
+        })),
       };
     },
   );
@@ -153,8 +193,11 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
         tags: ['tenants'],
         summary: 'Create a tenant: a root, or a child (or sibling) under parentId; you become its owner',
         description:
-          'A child needs `tenants.create_child` on the parent. A sibling is a child of the same parent. `409 plan_limit_reached` when the ' +
-          "parent's plan allows no more child tenants; `409 licence_limit_reached` when the licence allows no more tenants.",
+          'A child needs `tenants.create_child` on the parent. A sibling is a child of the same parent. A root made by operator staff (a ' +
+          "customer's organisation, seed 001) has no direct member: the staff reach it through shadow memberships. Where the preset has one " +
+          'root (company-tree), only a platform super_admin makes another (`403 single_root`); where creating tenants needs a licensed feature ' +
+          "(msp: `multi_tenant`), `409 feature_not_licensed` without it. `409 plan_limit_reached` when the parent's plan allows no more child " +
+          'tenants; `409 licence_limit_reached` when the licence allows no more tenants.',
         body: Type.Object({ name: Name, slug: Slug, parentId: Type.Optional(Nullable(TenantId)) }, { additionalProperties: false }),
         response: { 201: TenantSchema, ...Problems },
       },
@@ -162,12 +205,24 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
     async (request, reply) => {
       const principal = requirePrincipal(request);
       const { parentId } = request.body;
+      const { preset } = app.access;
+      const creationFeature = preset.tenants.creationFeature;
+      if (creationFeature !== null && app.licence.current.features !== null && !app.licence.current.features.has(creationFeature)) {
+        throw new AppError(LicenceErrors.FEATURE_NOT_LICENSED, { detail: `creating tenants needs the ${creationFeature} feature, which the licence does not cover`, feature: creationFeature });
+      }
       let tenant: TenantDetails;
       if (principal.kind === 'api_key') {
         tenant = await createTenant(deps(), { ownersOf: principal.tenantId }, request.body, await keyMayCreateUnder(request, principal, parentId ?? null));
-      } else {
-        const audit = parentId ? (await authorize(app, request, parentId, 'tenants.create_child')).audit : auditContextOf(request);
+      } else if (parentId) {
+        const { audit } = await authorize(app, request, parentId, 'tenants.create_child');
         tenant = await createTenant(deps(), { userId: principal.userId }, request.body, audit);
+      } else {
+        const isSuperAdmin = principal.platformRole === 'super_admin';
+        if (preset.tenants.singleRoot && !isSuperAdmin) throw new AppError(TenantErrors.SINGLE_ROOT);
+        // An operator's new organisation is a customer's (seed 001): the operator's staff reach it through shadow
+        // memberships, never as members in its staff list.
+        const owners = (await isOperatorStaff(app.deps.database.db, principal.userId)) ? { platform: true as const } : { userId: principal.userId };
+        tenant = await createTenant(deps(), owners, request.body, auditContextOf(request));
       }
       reply.code(201);
       return presentTenant(tenant);
@@ -176,7 +231,18 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
 
   app.get(
     '/tenants/:tenantId',
-    { schema: { tags: ['tenants'], summary: 'A tenant', params: TenantParams, response: { 200: TenantSchema, ...Problems } } },
+    {
+      schema: {
+        tags: ['tenants'],
+        summary: 'A tenant, with its place in the tree and where it stands',
+        description:
+          'Needs `tenant.read`. Besides `parentId` and `path`, says where the tenant stands: `suspendedAt` and `suspensionReason` while it ' +
+          'is suspended (kept while it is pending deletion, since a restore brings the suspension back), `deletionRequestedAt` and ' +
+          '`purgeAfter` while it is pending deletion; null otherwise.',
+        params: TenantParams,
+        response: { 200: TenantSchema, ...Problems },
+      },
+    },
     async (request) => {
       await authorize(app, request, request.params.tenantId, 'tenant.read');
       return presentTenant(await getTenant(deps(), request.params.tenantId));
@@ -193,7 +259,8 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
           'Moving (`parentId`) hands the tenant to whoever holds authority above its new parent, so it needs what deleting needs: ' +
           '`tenant.delete` here (from above while suspended); a tenant that has a parent can leave it (for another parent, or `null` to ' +
           'become a root) only with `tenant.delete` from above it (a role held in an ancestor that applies to descendants, operator access or ' +
-          'the platform). The new parent needs `tenants.create_child`, and its plan must allow one more child (`409 plan_limit_reached`). ' +
+          'the platform), and the same over every tenant below it, which moves too. The new parent needs `tenants.create_child`, and its ' +
+          'plan must allow one more child (`409 plan_limit_reached`). ' +
           'All changes of one request commit together or not at all.',
         params: TenantParams,
         body: Type.Object(
@@ -209,7 +276,17 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
       const { access, audit } = await authorize(app, request, tenantId, 'tenant.update');
       const moving = parentId !== undefined && parentId !== parentOf(access);
       if (moving) {
+        const principal = requirePrincipal(request);
+        if (parentId === null && app.access.preset.tenants.singleRoot && !(principal.kind === 'user' && principal.platformRole === 'super_admin')) {
+          throw new AppError(TenantErrors.SINGLE_ROOT);
+        }
         assertMayMove(access);
+        // The whole subtree moves with it: each tenant below is handed to those above the new parent too.
+        for (const node of (await listTree(deps(), tenantId, { childrenOnly: false })).filter((n) => n.id !== tenantId)) {
+          if (!mayGiveAway(await accessOf(app, principal, node.id), node.status)) {
+            throw new AppError(AuthErrors.FORBIDDEN, { detail: `the tenants below move too, and moving ${node.id} needs tenant.delete there`, permission: 'tenant.delete', tenantId: node.id });
+          }
+        }
         if (parentId !== null) await authorize(app, request, parentId, 'tenants.create_child');
       }
       const changes = { ...(name === undefined ? {} : { name }), ...(data === undefined ? {} : { data }), ...(moving ? { parentId } : {}) };
@@ -220,7 +297,12 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
   app.get(
     '/tenants/:tenantId/children',
     {
-      schema: { tags: ['tenants'], summary: 'Direct children of a tenant', params: TenantParams, response: { 200: Type.Object({ tenants: Type.Array(TreeNodeSchema) }), ...Problems } },
+      schema: {
+        tags: ['tenants'],
+        summary: 'Direct children of a tenant, each with where it stands',
+        params: TenantParams,
+        response: { 200: Type.Object({ tenants: Type.Array(TreeNodeSchema) }), ...Problems },
+      },
     },
     async (request) => {
       await authorize(app, request, request.params.tenantId, 'tenant.read');
@@ -233,7 +315,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
     {
       schema: {
         tags: ['tenants'],
-        summary: 'The tenant and its whole subtree, depth-first, with depths',
+        summary: 'The tenant and its whole subtree, depth-first, with depths and where each stands',
         params: TenantParams,
         response: { 200: Type.Object({ tenants: Type.Array(TreeNodeSchema) }), ...Problems },
       },
@@ -325,7 +407,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
     async (request, reply) => {
       const { tenantId } = request.params;
       const caller = await deletionCaller(request, tenantId);
-      if (needsApproval(app.access.preset, 'tenant.delete')) {
+      if (needsApproval(app.access.preset, 'tenant.delete') && (await isHeldFor(app, request, tenantId, 'tenant.delete'))) {
         // The deletion's own checks, now: a request that could never run is answered at once, not after an approval.
         await assertDeletable(deletionDeps(), caller, tenantId, request.body);
         return holdForApproval(app, request, reply, tenantId, 'tenant.delete', { ...request.body });

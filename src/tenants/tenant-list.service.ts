@@ -1,0 +1,108 @@
+import type { Access } from '../permissions/access.ts';
+import { resolveRole } from '../permissions/access.ts';
+import type { Subject } from '../permissions/access-resolver.ts';
+import { type Db, readTenant, withUser } from '../platform/db/context.ts';
+import type { Preset, RoleDefinition } from '../presets/presets.ts';
+import { loadCustomRoles } from '../roles/roles.repository.ts';
+import { mayGiveAway } from './deletion.service.ts';
+import { listMembershipsOfUser, type UserMembership, type UserTenant } from './memberships.repository.ts';
+import { listSubtree, type TreeNode } from './tenants.repository.ts';
+
+export interface TenantListDeps {
+  db: Db;
+  preset: Preset;
+  /** The permission resolver's (cached) answer: decides whether a member may restore a tenant pending deletion. */
+  accessTo: (subject: Subject, tenantId: string) => Promise<Access>;
+}
+
+/**
+ * The tenants a person may choose from (sign-in's "Choose a tenant", `GET /tenants`, `/auth/me`), in this order:
+ * 1. their memberships (direct or shadow, oldest first) in tenants they may enter;
+ * 2. the live tenants below a tenant where they hold a `tenant_and_descendants` role, marked inherited, with the nearest
+ *    such tenant as `inheritedFrom` and the role keys held there that reach it; grouped by that tenant, in tree order.
+ *
+ * A suspended tenant is listed to those who may still enter it (its owners, operators, anyone above it: SPEC 4); a
+ * tenant pending deletion only to those who may restore it (`tenant.delete`, from above if it was suspended: the rule
+ * of `mayGiveAway`), so the list shows them what is about to go while there is time to bring it back.
+ *
+ * Cost: one read-only transaction per tenant where the person holds a role that may reach below and that has tenants
+ * below, which reads that subtree in the tenant's own context (RLS: a tenant may read its descendants' rows), never the
+ * system context; plus one permission lookup (cached) per membership pending deletion. Nothing per descendant.
+ * Opens its own transactions: call it outside any.
+ */
+export async function listTenantsToChoose(deps: TenantListDeps, subject: Subject): Promise<UserTenant[]> {
+  const memberships = await withUser(deps.db, subject.userId, (trx) => listMembershipsOfUser(trx, subject.userId));
+  const listed: UserTenant[] = [];
+  for (const m of memberships) {
+    if (!m.entersByMembership) continue;
+    if (m.status === 'pending_deletion' && !mayGiveAway(await deps.accessTo(subject, m.tenantId), m.statusBeforeDeletion ?? 'active')) continue;
+    listed.push(asListed(m));
+  }
+  return [...listed, ...(await listInherited(deps, subject, memberships, new Set(listed.map((t) => t.tenantId))))];
+}
+
+function asListed(m: UserMembership): UserTenant {
+  const { path: _path, hasChildren: _hasChildren, entersByMembership: _enters, ...entry } = m;
+  return entry;
+}
+
+interface Reach {
+  node: TreeNode;
+  /** The nearest membership above whose roles reach the tenant, and those roles' keys. */
+  from: UserMembership;
+  roles: string[];
+  /** Every permission the roles from above give here (from every ancestor): what entering and restoring need. */
+  permissions: Set<string>;
+}
+
+async function listInherited(deps: TenantListDeps, subject: Subject, memberships: UserMembership[], listed: ReadonlySet<string>): Promise<UserTenant[]> {
+  const reached = new Map<string, Reach>();
+  const subtrees: Array<{ from: UserMembership; below: TreeNode[] }> = [];
+  for (const m of memberships) {
+    if (!m.hasChildren || !m.roles.some((key) => deps.preset.roles.get(key)?.scope !== 'tenant')) continue;
+    const found = await readTenant(deps.db, m.tenantId, async (trx) => {
+      // Custom roles never take a built-in key (roles.service refuses it), so only unknown keys need them loaded.
+      const customRoles = m.roles.some((key) => !deps.preset.roles.has(key)) ? await loadCustomRoles(trx, m.path) : new Map<string, Map<string, RoleDefinition>>();
+      const reaching = m.roles
+        .map((key) => resolveRole(deps.preset, { path: m.path, customRoles }, m.tenantId, key))
+        .filter((role): role is RoleDefinition => role?.scope === 'tenant_and_descendants');
+      if (reaching.length === 0) return undefined;
+      return { reaching, below: (await listSubtree(trx, m.tenantId, { childrenOnly: false })).filter((n) => n.depth > 0) };
+    });
+    if (found === undefined) continue;
+    subtrees.push({ from: m, below: found.below });
+    for (const node of found.below) {
+      let reach = reached.get(node.id);
+      if (reach === undefined || reach.from.path.length < m.path.length) {
+        reach = { node, from: m, roles: found.reaching.map((r) => r.key), permissions: reach?.permissions ?? new Set() };
+        reached.set(node.id, reach);
+      }
+      for (const role of found.reaching) for (const p of role.permissions) reach.permissions.add(p);
+    }
+  }
+
+  const out: UserTenant[] = [];
+  const seen = new Set<string>();
+  for (const { from, below } of subtrees) {
+    for (const node of below) {
+      const reach = reached.get(node.id);
+      if (reach === undefined || reach.from !== from || listed.has(node.id) || seen.has(node.id)) continue;
+      seen.add(node.id);
+      if (!mayEnterFromAbove(subject, node, reach.permissions)) continue;
+      const { id, depth: _depth, ...rest } = node;
+      out.push({ ...rest, tenantId: id, kind: 'inherited', roles: reach.roles, joinedAt: null, inheritedFrom: from.tenantId });
+    }
+  }
+  return out;
+}
+
+/**
+ * computeAccess's rules for someone reaching a tenant only from above: an active tenant always; outside `active`, when
+ * the roles from above give anything at all; pending deletion, when they may restore it (`tenant.delete` from above,
+ * which also covers a tenant suspended before its deletion). A platform super_admin has everything from above.
+ */
+function mayEnterFromAbove(subject: Subject, node: TreeNode, fromAbove: ReadonlySet<string>): boolean {
+  if (node.status === 'active' || subject.isSuperAdmin) return true;
+  if (node.status === 'pending_deletion') return fromAbove.has('tenant.delete');
+  return fromAbove.size > 0;
+}
