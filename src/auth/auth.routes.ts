@@ -15,10 +15,11 @@ import {
 } from './auth.schemas.ts';
 import { findUserById } from '../accounts/users.repository.ts';
 import { accessOf } from '../permissions/authorize.ts';
+import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
-import { listTenantsToChoose } from '../tenants/tenant-list.service.ts';
+import { listTenantsToChoose, showsTenantSwitcher } from '../tenants/tenant-list.service.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { clearAuthCookies, refreshTokenFromCookie, setAuthCookies } from './cookies.ts';
 import { login } from './login.service.ts';
@@ -73,6 +74,12 @@ export function clientOf(request: FastifyRequest) {
   return { ip: request.ip, userAgent: typeof ua === 'string' ? ua : null };
 }
 
+const ShowTenantSwitcher = Type.Boolean({
+  description:
+    'Whether to show the header\'s tenant switcher: two or more tenants listed, and the preset shows it to everyone (seed 000) or only ' +
+    'to platform super admins and members of the admin tenancy (msp, seed 001)',
+});
+
 export async function authRoutes(app: FastifyTypebox): Promise<void> {
   const deps = sessionDeps(app);
 
@@ -93,7 +100,7 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
           'on the only tenant listed; never on a tenant pending deletion. Otherwise `needsTenantChoice` is true and `activeTenantId` null.',
         body: Type.Object({ email: Email, password: Password, tenantId: Type.Optional(TenantId), useCookies: UseCookies }, { additionalProperties: false }),
         response: {
-          200: Type.Object({ user: UserSchema, ...TokenFields, needsTenantChoice: Type.Boolean(), tenants: Type.Array(TenantChoiceSchema) }),
+          200: Type.Object({ user: UserSchema, ...TokenFields, needsTenantChoice: Type.Boolean(), tenants: Type.Array(TenantChoiceSchema), showTenantSwitcher: ShowTenantSwitcher }),
           ...Problems,
         },
       },
@@ -106,6 +113,7 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
         ...deliverTokens(app, reply, tokens, useCookies === true),
         needsTenantChoice: tokens.activeTenantId === null,
         tenants: presentTenantChoices(tokens),
+        showTenantSwitcher: showsTenantSwitcher(app.access.preset, { userId: tokens.user.id, isSuperAdmin: tokens.user.platform_role === 'super_admin' }, tokens.tenants),
       };
     },
   );
@@ -150,22 +158,23 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
       schema: {
         tags: ['auth'],
         summary: 'The signed-in user, the active tenant and the authorization object',
-        response: { 200: Type.Object({ user: UserSchema, activeTenantId: Type.Union([Type.String(), Type.Null()]), authorization: AuthorizationSchema }), ...Problems },
+        response: {
+          200: Type.Object({ user: UserSchema, activeTenantId: Type.Union([Type.String(), Type.Null()]), authorization: AuthorizationSchema, showTenantSwitcher: ShowTenantSwitcher }),
+          ...Problems,
+        },
       },
     },
     async (request) => {
       const principal = requireUser(request);
       const user = await withUser(deps.db, principal.userId, (trx) => findUserById(trx, principal.userId));
       if (user === undefined) throw new AppError(AuthErrors.SESSION_ENDED);
-      const tenants = await listTenantsToChoose({ db: deps.db, preset: app.access.preset, accessTo: (subject, id) => app.access.forUser(subject, id) }, {
-        userId: user.id,
-        isSuperAdmin: user.platform_role === 'super_admin',
-      });
+      const subject = { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' };
+      const tenants = await listTenantsToChoose({ db: deps.db, preset: app.access.preset, accessTo: (who, id) => app.access.forUser(who, id) }, subject);
       // A tenant reached through an ancestor's role (or as platform admin) is active without a membership.
       const active = principal.tenantId !== null && (tenants.some((t) => t.tenantId === principal.tenantId) || (await accessOf(app, principal, principal.tenantId)).visible)
         ? principal.tenantId
         : null;
-      return { user: presentUser(user), activeTenantId: active, authorization: authorizationView(tenants) };
+      return { user: presentUser(user), activeTenantId: active, authorization: authorizationView(tenants), showTenantSwitcher: showsTenantSwitcher(app.access.preset, subject, tenants) };
     },
   );
 
@@ -183,6 +192,8 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
       const principal = requireUser(request);
       const access = await accessOf(app, principal, request.body.tenantId);
       if (!access.visible) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
+      // SPEC 4: a tenant pending deletion is never the active tenant (restore it first).
+      if (access.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is pending deletion: restore it before working in it' });
       const tokens = await switchActiveTenant(deps, { userId: principal.userId, sessionId: principal.sessionId, tenantId: request.body.tenantId });
       return deliverTokens(app, reply, tokens, principal.transport === 'cookie');
     },

@@ -89,6 +89,11 @@ const PresetFile = Type.Object(
           rootName: Type.Optional(Type.String({ minLength: 1 })),
           /** Seed 001: creating a tenant needs this feature in the licence (`multi_tenant`). */
           creationFeature: Type.Optional(Type.String({ pattern: KEY })),
+          /**
+           * Who is shown the header's tenant switcher (with two or more tenants): everyone (default, seed 000), or
+           * operators only — platform super admins and members of the admin tenancy (seed 001).
+           */
+          switcher: Type.Optional(Type.Union([Type.Literal('everyone'), Type.Literal('operators')])),
         },
         { additionalProperties: false },
       ),
@@ -163,7 +168,7 @@ export interface Preset {
    */
   staffRoles: readonly string[];
   signup: SignupPolicy;
-  tenants: { singleRoot: boolean; rootName: string | null; creationFeature: string | null };
+  tenants: { singleRoot: boolean; rootName: string | null; creationFeature: string | null; switcher: 'everyone' | 'operators' };
   aliases: readonly RouteAlias[];
   policies: PresetFile['policies'];
 }
@@ -263,7 +268,7 @@ export function buildPreset(raw: unknown): Preset {
     defaultPlan: file.defaultPlan ?? file.plans[0]?.key ?? null,
     staffRoles,
     signup: file.signup?.tenant ?? 'personal',
-    tenants: { singleRoot: file.tenants?.singleRoot ?? false, rootName: file.tenants?.rootName ?? null, creationFeature },
+    tenants: { singleRoot: file.tenants?.singleRoot ?? false, rootName: file.tenants?.rootName ?? null, creationFeature, switcher: file.tenants?.switcher ?? 'everyone' },
     aliases: file.aliases ?? [],
     policies: file.policies,
   };

@@ -65,6 +65,7 @@ export interface UserTenant {
   statusBeforeDeletion?: 'active' | 'suspended' | null;
   /** For `kind` `inherited`: the nearest tenant above whose roles reach this one. */
   inheritedFrom?: string;
+  isAdminTenancy?: boolean;
 }
 
 /** A membership of the person's, whether or not it lets them enter the tenant, with what a tenant list needs. */
@@ -105,6 +106,7 @@ export async function listMembershipsOfUser(trx: Tx, userId: string): Promise<Us
       't.suspension_reason',
       't.deletion_requested_at',
       't.purge_after',
+      't.is_admin_tenancy',
       'tt.parent_id',
       'tt.path',
       'm.kind',
@@ -151,6 +153,7 @@ export async function listMembershipsOfUser(trx: Tx, userId: string): Promise<Us
         deletionRequestedAt: row.deletion_requested_at,
         purgeAfter: row.purge_after,
         statusBeforeDeletion: row.status_before_deletion,
+        isAdminTenancy: row.is_admin_tenancy,
         path: row.path,
         hasChildren: Boolean(row.has_children),
         entersByMembership:

@@ -106,3 +106,12 @@ function mayEnterFromAbove(subject: Subject, node: TreeNode, fromAbove: Readonly
   if (node.status === 'pending_deletion') return fromAbove.has('tenant.delete');
   return fromAbove.size > 0;
 }
+
+/**
+ * Whether the header's tenant switcher is shown (seed 001): with two or more tenants listed, to everyone where the
+ * preset says so (seed 000), else only to platform super admins and direct members of the admin tenancy.
+ */
+export function showsTenantSwitcher(preset: Preset, subject: Subject, tenants: readonly UserTenant[]): boolean {
+  if (tenants.length < 2) return false;
+  return preset.tenants.switcher === 'everyone' || subject.isSuperAdmin || tenants.some((t) => t.kind === 'direct' && t.isAdminTenancy === true);
+}

@@ -340,7 +340,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
             'super_admin, so a tenant cannot lift its own suspension. Idempotent. `409 tenant_status_conflict` while pending deletion' +
             (suspend ? '; `409 admin_tenancy` for the admin tenancy. The tenants below are not suspended with it.' : '.'),
           params: TenantParams,
-          body: Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500, description: 'Kept in the audit trail' })) }, { additionalProperties: false, description: 'Optional' }),
+          body: Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500, description: 'Shown as `suspensionReason` while suspended, and kept in the audit trail' })) }, { additionalProperties: false, description: 'Optional' }),
           response: { 200: TenantSchema, ...Problems },
         },
         preValidation: async (request) => {

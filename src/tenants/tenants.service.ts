@@ -156,7 +156,3 @@ export async function setSuspended(deps: TenantDeps, tenantId: string, change: {
 export function listTree(deps: TenantDeps, tenantId: string, options: { childrenOnly: boolean }): Promise<TreeNode[]> {
   return readTenant(deps.db, tenantId, (trx) => listSubtree(trx, tenantId, options));
 }
-
-export function listMyTenants(deps: TenantDeps, userId: string): Promise<UserTenant[]> {
-  return withUser(deps.db, userId, (trx) => listTenantsOfUser(trx, userId));
-}

@@ -51,6 +51,8 @@ for (const engine of testEngines()) {
       const me = (await t.app.inject({ url: '/api/v1/auth/me', headers: bearer(res.json().accessToken) })).json();
       assert.deepEqual(me.authorization[tenant.id].roles, ['owner']);
       assert.deepEqual(me.authorization[enterprise.id].roles, ['owner']);
+      // Seed 000: anyone with two or more tenants switches from the header.
+      assert.equal(me.showTenantSwitcher, true);
     });
 
     it('lets an Owner create more tenants under the enterprise (siblings of the default one), and not a Member', async () => {

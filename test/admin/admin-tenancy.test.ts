@@ -74,10 +74,16 @@ for (const engine of testEngines()) {
       assert.deepEqual(set.json(), { userId: mia.userId, defaultTenantId: adminTenancy });
       const customer = await signUp(t);
       assert.deepEqual(await shadowsOf(customer.tenantId), [operator.userId, sam.userId, mia.userId].sort());
-      // A tenant created through POST /tenants too, and the creator is never shadowed in their own tenant.
+      // A root created through POST /tenants by a staffer too: a customer's organisation (seed 001), with no direct
+      // member at all; every staffer, its creator included, reaches it through a shadow membership.
       const created = await api('POST', '/tenants', sam.accessToken, { name: 'Sam Co', slug: `sam-co-${process.pid}-${engine}` });
       assert.equal(created.statusCode, 201, created.body);
-      assert.deepEqual(await shadowsOf(created.json().id), [operator.userId, mia.userId].sort());
+      assert.deepEqual(await shadowsOf(created.json().id), [operator.userId, sam.userId, mia.userId].sort());
+      const direct = await readTenant(t.database.db, created.json().id, (trx) => trx.selectFrom('memberships').select('user_id').where('tenant_id', '=', created.json().id).where('kind', '=', 'direct').execute());
+      assert.deepEqual(direct, []);
+      const owned = await readTenant(t.database.db, created.json().id, (trx) => trx.selectFrom('tenants').select('platform_owned').where('id', '=', created.json().id).executeTakeFirstOrThrow());
+      assert.equal(owned.platform_owned, true, 'owned by the platform');
+      assert.deepEqual((await api('GET', `/tenants/${created.json().id}/members`, sam.accessToken)).json().members, [], 'and nobody in its member list');
       // Mia lands on the admin tenancy now.
       assert.equal((await login(mia.email)).activeTenantId, adminTenancy);
     });

@@ -5,14 +5,17 @@ import { readSystem, readTenant } from '../../src/platform/db/context.ts';
 import { openDatabase } from '../../src/platform/db/database.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, testEngines } from '../helpers/database.ts';
+import { invitationTokenFor, signUpInvited } from '../helpers/invited.ts';
 import { startTestSmtp, type TestSmtp } from '../helpers/smtp.ts';
-import { assertProblem, bearer, GOOD_PASSWORD, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, GOOD_PASSWORD, type SignedUp, uniqueEmail } from '../helpers/users.ts';
 
 /**
  * Issue 10, items 4 and 5, in seed 001's MSP preset, through the HTTP API: operator staff are the admin tenancy's
  * members holding a staff role there (SUPER_ADMIN, ADMIN, MANAGER, AGENT — never CUSTOMER or VENDOR) or designated
  * by an operator through their default tenant, never anyone by fallback; and the shadow access they get in every
- * tenant created while they are staff follows their current membership and roles there, at once.
+ * tenant created while they are staff follows their current membership and roles there, at once. Sign-up creates
+ * no tenant here: a customer's organisation is added by the operator, whose staff (the creator included) reach it
+ * through shadow memberships, and its administrator is invited into it, as the seed onboards a customer.
  */
 const MSP = { TENANTRY_PRESET: 'msp', TENANTRY_AUTH_RATE_LIMIT: '10000' };
 
@@ -33,17 +36,19 @@ function harness(get: () => { t: TestApp; smtp: TestSmtp; operator: Operator }) 
     return res.json();
   }
 
-  /** Someone who signs up (their own workspace) and accepts an invitation into the admin tenancy with `roles`, signed in there. */
+  /**
+   * The administrator of a customer's organisation (their workspace, onboarded as seed 001 does: see
+   * `onboardedCustomer`), who then accepts an invitation into the admin tenancy with `roles`, signed in there.
+   */
   async function invitedIntoAdminTenancy(roles: string[]): Promise<SignedUp & { workspace: string }> {
     const { t, smtp, operator } = get();
-    const person = await signUp(t);
-    await t.database.db.updateTable('users').set({ email_verified_at: t.clock.now() }).where('id', '=', person.userId).execute();
+    const { admin: person } = await onboardedCustomer();
     const invited = await api('POST', `/tenants/${operator.adminTenancy}/invitations`, operator.accessToken, { email: person.email, roles });
     assert.equal(invited.statusCode, 201, invited.body);
     await t.app.outbox.runOnce();
-    const mail = smtp.messages.filter((m) => m.to.includes(person.email) && m.text.includes('/team-invite/')).at(-1);
-    const token = /\/team-invite\/(tnr_inv_[A-Za-z0-9_-]{43})/.exec(mail?.text ?? '')?.[1];
-    assert.ok(token, 'an invitation mail');
+    // Their first invitation (into their workspace) was mailed to the same address: the admin tenancy's is the pending one.
+    const token = await invitationTokenFor(t, person.email, operator.adminTenancy);
+    assert.ok(smtp.messages.some((m) => m.to.includes(person.email) && m.text.includes(`/team-invite/${token}`)), 'an invitation mail');
     const accepted = await t.app.inject({ method: 'POST', url: `/api/v1/invitations/${token}/accept`, headers: bearer(person.accessToken) });
     assert.equal(accepted.statusCode, 200, accepted.body);
     const signedIn = await login(person.email, operator.adminTenancy);
@@ -56,6 +61,23 @@ function harness(get: () => { t: TestApp; smtp: TestSmtp; operator: Operator }) 
     const { operator } = get();
     counter += 1;
     const res = await api('POST', '/tenants', operator.accessToken, { name: `Customer ${counter}`, slug: `customer-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}` });
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json().id;
+  }
+
+  /**
+   * A customer as seed 001 onboards one: the operator adds the tenant (customerTenant), then invites its
+   * administrator (SUPER_ADMIN), who signs up through the link: its only direct member, signed in there.
+   */
+  async function onboardedCustomer(): Promise<{ tenantId: string; admin: SignedUp }> {
+    const tenantId = await customerTenant();
+    return { tenantId, admin: await signUpInvited(get().t, get().operator.accessToken, tenantId, ['super_admin']) };
+  }
+
+  /** A tenant a customer's administrator adds below their organisation (not a staffer: they own it directly). */
+  async function customerChild(customer: { tenantId: string; admin: SignedUp }): Promise<string> {
+    counter += 1;
+    const res = await api('POST', '/tenants', customer.admin.accessToken, { name: `Branch ${counter}`, slug: `branch-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}`, parentId: customer.tenantId });
     assert.equal(res.statusCode, 201, res.body);
     return res.json().id;
   }
@@ -83,7 +105,7 @@ function harness(get: () => { t: TestApp; smtp: TestSmtp; operator: Operator }) 
       trx.selectFrom('audit_events').select(['action', 'actor_id', 'via', 'before', 'after']).where('tenant_id', '=', tenantId).where('target_id', '=', userId).orderBy('seq').execute(),
     );
 
-  return { api, login, invitedIntoAdminTenancy, customerTenant, shadowsOf, auditAbout };
+  return { api, login, invitedIntoAdminTenancy, customerTenant, onboardedCustomer, customerChild, shadowsOf, auditAbout };
 }
 
 async function bootstrapOperator(t: TestApp): Promise<Operator> {
@@ -100,7 +122,7 @@ for (const engine of testEngines()) {
     let smtp: TestSmtp;
     let operator: Operator;
     const h = harness(() => ({ t, smtp, operator }));
-    const { api, login, invitedIntoAdminTenancy, customerTenant, shadowsOf, auditAbout } = h;
+    const { api, login, invitedIntoAdminTenancy, customerTenant, onboardedCustomer, customerChild, shadowsOf, auditAbout } = h;
 
     before(async () => {
       smtp = await startTestSmtp();
@@ -114,8 +136,10 @@ for (const engine of testEngines()) {
 
     it('a staffer removed from the admin tenancy loses shadow access at once in every tenant created while they were staff', async () => {
       const alice = await invitedIntoAdminTenancy(['admin']);
-      const first = await customerTenant();
-      const second = (await signUp(t)).tenantId;
+      // One added by the operator, one by a customer's administrator below their organisation.
+      const customer = await onboardedCustomer();
+      const first = customer.tenantId;
+      const second = await customerChild(customer);
       for (const tenantId of [first, second]) {
         assert.deepEqual((await shadowsOf(tenantId)).get(alice.userId), ['admin']);
         // Cached on this node, too.
@@ -188,18 +212,19 @@ for (const engine of testEngines()) {
       assert.equal(transferred.statusCode, 200, transferred.body);
       const shadows = await shadowsOf(tenantId);
       assert.deepEqual(shadows.get(erin.userId), ['super_admin']);
-      // The operator created the tenant: a direct owner there, untouched.
-      assert.equal(shadows.has(operator.userId), false);
+      // The operator created the tenant, a customer's organisation: they too reach it through a shadow membership
+      // (no direct member there), which follows their new roles in the admin tenancy like anyone else's.
+      assert.deepEqual(shadows.get(operator.userId), ['manager']);
       // And back, for the tests that follow.
       const back = await api('POST', `/tenants/${operator.adminTenancy}/transfer-ownership`, erin.accessToken, { userId: operator.userId, confirm: adminTenancySlug });
       assert.equal(back.statusCode, 200, back.body);
-      assert.deepEqual((await shadowsOf(tenantId)).get(erin.userId), ['manager']);
+      const restored = await shadowsOf(tenantId);
+      assert.deepEqual([restored.get(erin.userId), restored.get(operator.userId)], [['manager'], ['super_admin']]);
     });
 
     it('an operator lists and ends a shadow membership; the tenant\'s own admins can neither see nor end it', async () => {
       const frank = await invitedIntoAdminTenancy(['manager']);
-      const customer = await signUp(t);
-      const tenantId = customer.tenantId;
+      const { tenantId, admin: customer } = await onboardedCustomer();
       assert.equal((await api('GET', `/tenants/${tenantId}`, frank.accessToken)).statusCode, 200);
 
       const listed = await api('GET', `/admin/users/${frank.userId}/shadow-memberships`, operator.accessToken);
@@ -224,7 +249,7 @@ for (const engine of testEngines()) {
       assertProblem(await api('DELETE', `/admin/tenants/${tenantId}/shadow-members/${frank.userId}`, operator.accessToken), 404, 'shadow_membership_not_found');
       assertProblem(await api('DELETE', `/admin/tenants/${tenantId}/shadow-members/${customer.userId}`, operator.accessToken), 404, 'shadow_membership_not_found');
       const left = (await api('GET', `/admin/users/${frank.userId}/shadow-memberships`, operator.accessToken)).json().shadowMemberships;
-      // (The admin who signed up meanwhile made a workspace: Frank has a shadow membership there.)
+      // (The admin invited meanwhile came with a workspace of their own, added by the operator: Frank has a shadow membership there.)
       assert.deepEqual(left.map((m: { tenantId: string }) => m.tenantId), [admin.workspace]);
       assert.deepEqual((await auditAbout(tenantId, frank.userId)).at(-1), {
         action: 'member.removed',
@@ -236,7 +261,7 @@ for (const engine of testEngines()) {
       const verified = await api('GET', `/tenants/${tenantId}/audit-events/verify`, customer.accessToken);
       assert.equal(verified.json().valid, true, verified.body);
       // Frank is still staff: a tenant created now grants him a shadow membership.
-      assert.deepEqual((await shadowsOf((await signUp(t)).tenantId)).get(frank.userId), ['manager']);
+      assert.deepEqual((await shadowsOf(await customerTenant())).get(frank.userId), ['manager']);
 
       // The listing pages, and knows nobody it has never heard of.
       const all = (await api('GET', `/admin/users/${operator.userId}/shadow-memberships?limit=500`, operator.accessToken)).json().shadowMemberships.map((m: { tenantId: string }) => m.tenantId);
@@ -258,7 +283,7 @@ for (const engine of testEngines()) {
       const gina = await invitedIntoAdminTenancy(['customer']);
       assert.equal((await shadowsOf(await customerTenant())).has(gina.userId), false, 'CUSTOMER is not a staff role');
       assert.equal((await api('PUT', `/admin/users/${gina.userId}/default-tenant`, operator.accessToken, { tenantId: operator.adminTenancy })).statusCode, 200);
-      const customer = await signUp(t);
+      const { admin: customer } = await onboardedCustomer();
       assert.deepEqual((await shadowsOf(customer.tenantId)).get(gina.userId), ['customer']);
       // The customer's administrator may set default tenants in their own tenant, but not undo an operator's designation.
       assertProblem(await api('PUT', `/admin/users/${gina.userId}/default-tenant`, customer.accessToken, { tenantId: customer.tenantId }), 403, 'not_an_operator');
@@ -282,9 +307,9 @@ for (const engine of testEngines()) {
       assert.deepEqual(user, { default_tenant_id: operator.adminTenancy, explicit_default_tenant_id: null });
       assert.equal((await login(victor.email)).activeTenantId, operator.adminTenancy);
 
-      const afterwards = await signUp(t);
-      const created = await customerTenant();
-      for (const tenantId of [afterwards.tenantId, created]) {
+      const afterwards = await onboardedCustomer();
+      const below = await customerChild(afterwards);
+      for (const tenantId of [afterwards.tenantId, below]) {
         assert.equal((await shadowsOf(tenantId)).has(victor.userId), false, 'no shadow membership for a vendor');
         assertProblem(await api('GET', `/tenants/${tenantId}`, victor.accessToken), 404, 'tenant_not_found');
       }

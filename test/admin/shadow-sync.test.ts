@@ -16,7 +16,8 @@ import { grantOperatorShadows } from '../../src/tenants/operator-access.ts';
 import { insertTenant } from '../../src/tenants/tenants.repository.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
-import { GOOD_PASSWORD, signUp, uniqueEmail } from '../helpers/users.ts';
+import { seedTenant } from '../helpers/tenants.ts';
+import { bearer, enrol, GOOD_PASSWORD, uniqueEmail } from '../helpers/users.ts';
 
 /**
  * Issue 10, item 4, in the database (migration 0013): whatever path changes someone's membership or roles in the
@@ -30,19 +31,30 @@ for (const engine of testEngines()) {
   describe(`shadow access follows the admin tenancy in the database [${engine}]`, () => {
     let t: TestApp;
     let adminTenancy: string;
+    let operatorToken: string;
 
     before(async () => {
-      t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'msp' } });
-      const created = await createOperator({ db: t.database.db, clock: t.clock, ownerRole: 'super_admin' }, { email: uniqueEmail('operator'), password: GOOD_PASSWORD });
+      t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'msp', TENANTRY_AUTH_RATE_LIMIT: '1000' } });
+      const email = uniqueEmail('operator');
+      const created = await createOperator({ db: t.database.db, clock: t.clock, ownerRole: 'super_admin' }, { email, password: GOOD_PASSWORD });
       adminTenancy = created.adminTenantId ?? '';
+      operatorToken = (await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: GOOD_PASSWORD } })).json().accessToken;
     });
     after(() => t.close());
 
+    /** A customer's tenant, as the operator adds it (POST /tenants): every staffer gets a shadow membership. */
+    let counter = 0;
+    async function customerTenant(): Promise<string> {
+      counter += 1;
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(operatorToken), payload: { name: `Customer ${counter}`, slug: `sync-${process.pid}-${engine}-${counter}` } });
+      assert.equal(res.statusCode, 201, res.body);
+      return res.json().id;
+    }
+
     /** A new person on the admin tenancy's staff with `roles`, and a tenant created afterwards (where they are shadowed). */
     async function staffer(roles: string[]): Promise<{ userId: string; tenantId: string }> {
-      const { userId } = await signUp(t);
-      await withTenant(t.database.db, adminTenancy, (trx) => insertMembership(trx, { tenantId: adminTenancy, userId, kind: 'direct', roles, now: t.clock.now() }));
-      return { userId, tenantId: (await signUp(t)).tenantId };
+      const { userId } = await enrol(t, adminTenancy, roles);
+      return { userId, tenantId: await customerTenant() };
     }
 
     const shadowRoles = (tenantId: string, userId: string) =>
@@ -75,7 +87,7 @@ for (const engine of testEngines()) {
 
     it('ends every shadow membership of someone deleted from the admin tenancy by plain SQL, and notifies every process for each tenant', async () => {
       const { userId, tenantId } = await staffer(['admin']);
-      const other = (await signUp(t)).tenantId;
+      const other = await customerTenant();
       const heard: string[] = [];
       const stop = await t.database.listen(INVALIDATE_CHANNEL, (scope) => heard.push(scope), () => undefined);
       try {
@@ -103,7 +115,7 @@ for (const engine of testEngines()) {
     it('lets what a former admin tenancy granted narrow, never widen, while its holders stay staff there', async () => {
       const { userId, tenantId } = await staffer(['agent']);
       const deps = { db: t.database.db, clock: t.clock };
-      await makeAdminTenancy(deps, (await signUp(t)).tenantId, SYSTEM);
+      await makeAdminTenancy(deps, (await seedTenant(t.database, { name: 'Elsewhere', ownerRole: 'super_admin' })).tenantId, SYSTEM);
       try {
         await inAdminTenancy((trx) => trx.insertInto('membership_roles').values({ tenant_id: adminTenancy, user_id: userId, role_key: 'admin' }).execute());
         assert.deepEqual(await shadowRoles(tenantId, userId), ['agent'], 'no longer the admin tenancy: a promotion there widens nothing');
@@ -125,7 +137,7 @@ for (const engine of testEngines()) {
     if (engine === 'postgres') {
       it('a tenant created while its staffer is being removed keeps no shadow membership for them', async () => {
         const { userId } = await staffer(['agent']);
-        const owner = (await signUp(t)).userId;
+        const owner = (await seedTenant(t.database, { name: 'Owner elsewhere', ownerRole: 'super_admin' })).ownerId;
         const id = newTenantId();
         let granted!: () => void;
         const grantedNow = new Promise<void>((resolve) => (granted = resolve));

@@ -12,7 +12,8 @@ import { assertProblem, bearer, GOOD_PASSWORD, signUp, type SignedUp, uniqueEmai
 /**
  * SPEC 4 "Features & licence", seed 001: a platform-wide licence file lists the features the install may use
  * and how many tenants it may hold; tenants get every licensed feature, overrides narrow it; the file is
- * re-read when it changes. The mqtt-portal preset has two features: influx and mgmt_api.
+ * re-read when it changes. The mqtt-portal preset has two features: influx and mgmt_api, and its sign-up makes two
+ * tenants: the enterprise and its first tenant below it.
  */
 for (const engine of testEngines()) {
   describe(`the licence [${engine}]`, () => {
@@ -47,7 +48,8 @@ for (const engine of testEngines()) {
       const res = await api('GET', '/admin/licence', operator);
       assert.equal(res.statusCode, 200, res.body);
       const body = res.json();
-      assert.deepEqual([body.source, body.licensee, body.tenantLimit, body.tenantsInUse, body.fileError], [file, 'Acme IoT', 4, 2, null]);
+      // The admin tenancy, and the owner's enterprise with its first tenant.
+      assert.deepEqual([body.source, body.licensee, body.tenantLimit, body.tenantsInUse, body.fileError], [file, 'Acme IoT', 4, 3, null]);
       assert.deepEqual(body.features.map((f: { key: string; licensed: boolean }) => [f.key, f.licensed]), [['influx', false], ['mgmt_api', true]]);
       assert.deepEqual((await api('GET', '/admin/tenants', operator)).json().limit, 4);
       assertProblem(await api('GET', '/admin/licence', owner.accessToken), 403, 'not_an_operator');
@@ -67,17 +69,22 @@ for (const engine of testEngines()) {
     });
 
     it('caps the tenants of the install, whichever way they are made', async () => {
-      // In use: the admin tenancy and the owner's own tenant; the licence allows 4.
-      assert.equal((await root('third')).statusCode, 201);
+      // In use: the admin tenancy and the owner's enterprise with its first tenant; the licence allows 4.
+      const signUpRefused = async () => {
+        // Sign-up makes tenants too (two here): refused the same way, and nothing of the person is left behind.
+        const email = uniqueEmail('late');
+        const signup = await t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email, password: GOOD_PASSWORD } });
+        assertProblem(signup, 409, 'licence_limit_reached');
+        assert.equal(await readSystem(t.database.db, (trx) => trx.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst()), undefined);
+      };
+      // One left is not room for an enterprise and its tenant: neither is made.
+      await signUpRefused();
+      assert.equal(await liveTenants(), 3);
       assert.equal((await root('fourth')).statusCode, 201);
       const refused = await root('fifth');
       assertProblem(refused, 409, 'licence_limit_reached');
       assert.match(refused.json().detail, /the licence allows 4 tenants and 4 are in use/);
-      // Sign-up makes a tenant too: refused the same way, and nothing of the person is left behind.
-      const email = uniqueEmail('late');
-      const signup = await t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email, password: GOOD_PASSWORD } });
-      assertProblem(signup, 409, 'licence_limit_reached');
-      assert.equal(await readSystem(t.database.db, (trx) => trx.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst()), undefined);
+      await signUpRefused();
       assert.equal(await liveTenants(), 4);
     });
 

@@ -8,7 +8,8 @@ import { createKey } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { raceBehindLock } from '../helpers/locks.ts';
-import { assertProblem, bearer, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
+import { seedTenant } from '../helpers/tenants.ts';
+import { assertProblem, bearer, enrol, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
 
 describe('billing periods', () => {
   it('end monthly from the anchor, clamped to short months', () => {
@@ -220,7 +221,9 @@ for (const engine of testEngines()) {
     after(() => t.close());
 
     it('has no plan and no limits', async () => {
-      const owner = await signUp(t);
+      // Sign-up makes no tenant here: a customer's tenant, and its SUPER_ADMIN.
+      const { tenantId } = await seedTenant(t.database, { name: 'Acme Ltd', ownerRole: 'super_admin' });
+      const owner = await enrol(t, tenantId, ['super_admin']);
       const view = await t.app.inject({ method: 'GET', url: `/api/v1/tenants/${owner.tenantId}/plan`, headers: bearer(owner.accessToken) });
       assert.equal(view.statusCode, 200, view.body);
       assert.deepEqual([view.json().plan, view.json().plans], [null, []]);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Kysely, sql } from 'kysely';
+import { createOperator } from '../../src/accounts/operator.service.ts';
 import { requestApproval } from '../../src/approvals/approvals.service.ts';
 import type { Database } from '../../src/platform/db/database.ts';
 import { withSystem, withTenant } from '../../src/platform/db/context.ts';
@@ -8,8 +9,9 @@ import { findIsolationProblems } from '../../src/platform/db/safety.ts';
 import { newTenantId } from '../../src/platform/ids.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, testEngines } from '../helpers/database.ts';
+import { signUpInvited } from '../helpers/invited.ts';
 import { seedTenant } from '../helpers/tenants.ts';
-import { bearer, signUp, uniqueEmail } from '../helpers/users.ts';
+import { bearer, GOOD_PASSWORD, uniqueEmail } from '../helpers/users.ts';
 
 /** Tables that must be among those discovered; any other table with a `tenant_id` column is covered too. */
 const KNOWN_SCOPED_TABLES = ['api_keys', 'approval_requests', 'audit_events', 'invitations', 'membership_roles', 'memberships', 'roles', 'tenant_features', 'tenant_tree'];
@@ -162,10 +164,14 @@ for (const engine of testEngines()) {
         await api('POST', `/tenants/${tenantId}/api-keys`, token, { name: 'isolation probe', permissions: ['tenant.read'] });
         await api('PUT', `/tenants/${tenantId}/features`, token, { features: { kb: false } });
       };
-      const alice = await signUp(t);
-      const bob = await signUp(t);
-      a = alice.tenantId;
-      b = bob.tenantId;
+      // Two customers, onboarded as seed 001 does: the operator adds each tenant and invites its SUPER_ADMIN.
+      const operatorEmail = uniqueEmail('operator');
+      await createOperator({ db: t.database.db, clock: t.clock, ownerRole: 'super_admin' }, { email: operatorEmail, password: GOOD_PASSWORD });
+      const operator = (await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: operatorEmail, password: GOOD_PASSWORD } })).json().accessToken;
+      a = (await api('POST', '/tenants', operator, { name: 'A', slug: `iso-a-${process.pid}` })).id;
+      b = (await api('POST', '/tenants', operator, { name: 'B', slug: `iso-b-${process.pid}` })).id;
+      const alice = await signUpInvited(t, operator, a, ['super_admin']);
+      const bob = await signUpInvited(t, operator, b, ['super_admin']);
       child = (await api('POST', '/tenants', alice.accessToken, { name: 'A child', slug: `iso-child-${process.pid}`, parentId: a })).id;
       // Role keys differ: a key defined above a tenant is taken there.
       await furnish(a, alice.accessToken, 'probe_a', alice.userId);

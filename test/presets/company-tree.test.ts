@@ -2,14 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
-import { checkPermissions, type SeatedPerson, seatRoles } from '../helpers/roles.ts';
+import { signUpInvited } from '../helpers/invited.ts';
+import { checkPermissions, type SeatedPerson } from '../helpers/roles.ts';
 import { seedTenant } from '../helpers/tenants.ts';
-import { bearer, signUp } from '../helpers/users.ts';
+import { bearer, enrol, rootTenantOf } from '../helpers/users.ts';
 
 /**
- * Seed 004 (the B2B IoT company tree) through the HTTP API: a Main Company with a distributor below it
- * and a dealer below that; Company Admin, Technician and End user signed in at the Main Company; a
- * custom role made from catalogue permissions.
+ * Seed 004 (the B2B IoT company tree) through the HTTP API: the Main Company (there from the first start)
+ * with a distributor below it and a dealer below that; Company Admin, Technician and End user signed in at
+ * the Main Company (the admin enrolled there, the others invited by the admin); a custom role made from
+ * catalogue permissions.
  */
 const ROLES = ['admin', 'technician', 'end_user'] as const;
 type Role = (typeof ROLES)[number];
@@ -26,9 +28,14 @@ for (const engine of testEngines()) {
 
     before(async () => {
       t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'company-tree', TENANTRY_AUTH_RATE_LIMIT: '1000' } });
-      const owner = await signUp(t, { name: 'Main admin' });
-      main = owner.tenantId;
-      people = await seatRoles(t, main, ROLES, { ...owner, role: 'admin' });
+      main = await rootTenantOf(t);
+      const admin = await enrol(t, main, ['admin'], { name: 'Main admin' });
+      people = new Map<Role, SeatedPerson>([['admin', admin]]);
+      for (const role of ROLES.filter((r) => r !== 'admin')) people.set(role, await signUpInvited(t, admin.accessToken, main, [role]));
+      for (const [role, person] of people) {
+        const me = (await t.app.inject({ url: '/api/v1/auth/me', headers: bearer(person.accessToken) })).json();
+        assert.deepEqual([me.activeTenantId, me.authorization[main]?.roles], [main, [role]]);
+      }
       // Each company below has its own admin; the Main Company's people hold nothing there directly.
       const d = await seedTenant(t.database, { name: 'Distributor', parentId: main, ownerRole: 'admin' });
       distributor = d.tenantId;
@@ -88,9 +95,9 @@ for (const engine of testEngines()) {
         payload: { key: 'service_auditor', name: 'Service auditor', scope: 'tenant_and_descendants', permissions: ['tenant.read', 'devices.read', 'audit.read'] },
       });
       assert.equal(created.statusCode, 201, created.body);
-      const auditor = (await seatRoles(t, main, ['service_auditor'])).get('service_auditor');
+      const auditor = await signUpInvited(t, token('admin'), main, ['service_auditor']);
       for (const tenantId of [main, distributor, dealer]) {
-        const results = await checkPermissions(t, auditor?.accessToken ?? '', tenantId, ['devices.read', 'audit.read', 'devices.manage', 'members.manage']);
+        const results = await checkPermissions(t, auditor.accessToken, tenantId, ['devices.read', 'audit.read', 'devices.manage', 'members.manage']);
         assert.deepEqual(
           [...results].map(([p, r]) => [p, r.allowed]),
           [['devices.read', true], ['audit.read', true], ['devices.manage', false], ['members.manage', false]],

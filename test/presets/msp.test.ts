@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createOperator } from '../../src/accounts/operator.service.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
-import { allowedPermissions, type SeatedPerson, seatRoles } from '../helpers/roles.ts';
-import { bearer, signUp } from '../helpers/users.ts';
+import { signUpInvited } from '../helpers/invited.ts';
+import { allowedPermissions, type SeatedPerson } from '../helpers/roles.ts';
+import { bearer, GOOD_PASSWORD, uniqueEmail } from '../helpers/users.ts';
 
 /**
  * Seed 001 (the MSP platform) through the HTTP API: one signed-in member per role in one tenant, each
- * asking POST /check about itself, while the tenant's features are switched as the seed describes.
+ * asking POST /check about itself, while the tenant's features are switched as the seed describes. The
+ * tenant is onboarded as the seed does it: the operator adds it, invites its administrator, who invites the rest.
  */
 const ROLES = ['super_admin', 'admin', 'manager', 'agent', 'customer', 'vendor'] as const;
 type Role = (typeof ROLES)[number];
@@ -38,9 +41,23 @@ for (const engine of testEngines()) {
 
     before(async () => {
       t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'msp', TENANTRY_AUTH_RATE_LIMIT: '1000' } });
-      const owner = await signUp(t);
-      tenantId = owner.tenantId;
-      people = await seatRoles(t, tenantId, ROLES, { ...owner, role: 'super_admin' });
+      const email = uniqueEmail('operator');
+      await createOperator({ db: t.database.db, clock: t.clock, ownerRole: 'super_admin' }, { email, password: GOOD_PASSWORD, name: 'Olga' });
+      const operator = (await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: GOOD_PASSWORD } })).json().accessToken;
+      const added = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(operator), payload: { name: 'Acme Ltd', slug: `acme-${process.pid}-${engine}` } });
+      assert.equal(added.statusCode, 201, added.body);
+      tenantId = added.json().id;
+      const admin = await signUpInvited(t, operator, tenantId, ['super_admin']);
+      const invited = new Map<Role, { userId: string; email: string; password: string }>([['super_admin', admin]]);
+      for (const role of ROLES.filter((r) => r !== 'super_admin')) invited.set(role, await signUpInvited(t, admin.accessToken, tenantId, [role]));
+      // Each signs in on the tenant, holding exactly the invited role there.
+      people = new Map<Role, SeatedPerson>();
+      for (const [role, { userId, email: address, password }] of invited) {
+        const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: address, password, tenantId } });
+        assert.equal(res.statusCode, 200, res.body);
+        assert.deepEqual(res.json().tenants.find((x: { tenantId: string }) => x.tenantId === tenantId)?.roles, [role]);
+        people.set(role, { userId, email: address, password, accessToken: res.json().accessToken });
+      }
     });
     after(() => t.close());
 
@@ -62,8 +79,9 @@ for (const engine of testEngines()) {
 
     it('SUPER_ADMIN and ADMIN administer the tenant; MANAGER, AGENT, CUSTOMER and VENDOR do not', async () => {
       await assertRow('administer', ADMINISTER, ['super_admin', 'admin']);
-      // Deletion and ownership stay with SUPER_ADMIN.
-      await assertRow('delete or transfer', ['tenant.delete', 'tenant.transfer_ownership'], ['super_admin']);
+      // ADMIN may delete tenants (seed 001: "shown only to ADMIN/SUPER_ADMIN"); ownership stays with SUPER_ADMIN.
+      await assertRow('delete', ['tenant.delete'], ['super_admin', 'admin']);
+      await assertRow('transfer', ['tenant.transfer_ownership'], ['super_admin']);
     });
 
     it('ADMIN may turn features on and off; MANAGER may not', async () => {

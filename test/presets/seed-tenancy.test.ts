@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createOperator } from '../../src/accounts/operator.service.ts';
-import { readSystem, readTenant } from '../../src/platform/db/context.ts';
+import { readSystem, readTenant, withTenant } from '../../src/platform/db/context.ts';
+import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { assertProblem, bearer, enrol, GOOD_PASSWORD, rootTenantOf, type SignedUp, uniqueEmail } from '../helpers/users.ts';
@@ -107,6 +108,20 @@ for (const engine of testEngines()) {
       const deleted = await call(t, 'DELETE', `/tenants/${res.json().id}`, admin.accessToken, { confirm: res.json().slug });
       assert.equal(deleted.statusCode, 200, deleted.body);
       assert.equal(deleted.json().status, 'deleted');
+    });
+
+    it('shows the tenant switcher to operators with two or more tenants, and not to a customer in two organisations', async () => {
+      const login = (email: string) => t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: GOOD_PASSWORD } });
+      const me = async (token: string) => (await call(t, 'GET', '/auth/me', token)).json();
+      assert.equal((await login(operator.email)).json().showTenantSwitcher, true);
+      assert.equal((await me(operator.accessToken)).showTenantSwitcher, true);
+      const [one, two] = [await call(t, 'POST', '/tenants', operator.accessToken, { name: 'One', slug: `one-${process.pid}-${engine}` }), await call(t, 'POST', '/tenants', operator.accessToken, { name: 'Two', slug: `two-${process.pid}-${engine}` })];
+      const customer = await enrol(t, one.json().id, ['admin']);
+      assert.equal((await login(customer.email)).json().showTenantSwitcher, false, 'one organisation');
+      await withTenant(t.database.db, two.json().id, (trx) => insertMembership(trx, { tenantId: two.json().id, userId: customer.userId, kind: 'direct', roles: ['customer'], now: t.clock.now() }));
+      const signedIn = (await login(customer.email)).json();
+      assert.deepEqual([signedIn.tenants.length, signedIn.showTenantSwitcher], [2, false], 'a customer is not shown the switcher');
+      assert.equal((await me(signedIn.accessToken)).showTenantSwitcher, false);
     });
 
     it('refuses to create tenants while the licence does not cover multi_tenant', async () => {

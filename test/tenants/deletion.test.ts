@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createOperator } from '../../src/accounts/operator.service.ts';
 import { readTenant, withSystem, withTenant } from '../../src/platform/db/context.ts';
 import { purgeDueTenants } from '../../src/tenants/deletion.service.ts';
 import { newId } from '../../src/platform/ids.ts';
@@ -7,7 +8,7 @@ import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { seedTenant } from '../helpers/tenants.ts';
-import { assertProblem, bearer, signUp, type SignedUp } from '../helpers/users.ts';
+import { assertProblem, bearer, enrol, GOOD_PASSWORD, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
 
 for (const engine of testEngines()) {
   describe(`tenant deletion with a grace period (default preset) [${engine}]`, () => {
@@ -119,21 +120,28 @@ for (const engine of testEngines()) {
     after(() => t.close());
 
     it('deletes at once and reports how many rows were wiped and people re-pointed or deleted', async () => {
-      // The MSP's admin owns the customer tenant too; an agent belongs to it alone.
-      const admin = await signUp(t);
-      const customer = await seedTenant(t.database, { name: 'Acme Ltd', ownerId: admin.userId, ownerRole: 'super_admin' });
+      // The MSP: its operator, and an ADMIN on its staff (the admin tenancy), who adds the customer's tenant and so
+      // reaches it, as the operator does, through a shadow membership; an agent belongs to the customer alone.
+      const email = uniqueEmail('operator');
+      const { user: operator, adminTenantId } = await createOperator({ db: t.database.db, clock: t.clock, ownerRole: 'super_admin' }, { email, password: GOOD_PASSWORD });
+      const admin = await enrol(t, adminTenantId ?? '', ['admin']);
+      const added = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(admin.accessToken), payload: { name: 'Acme Ltd', slug: `acme-${process.pid}-${engine}` } });
+      assert.equal(added.statusCode, 201, added.body);
+      const customer = { tenantId: added.json().id as string, slug: added.json().slug as string };
       const agent = newId('user');
       await withSystem(t.database.db, async (trx) => {
         await trx.insertInto('users').values({ id: agent, email: `${agent}@acme.test`, name: null, password_hash: null, email_verified_at: null, platform_role: null, created_at: t.clock.now(), updated_at: t.clock.now() }).execute();
         await insertMembership(trx, { tenantId: customer.tenantId, userId: agent, kind: 'direct', roles: ['agent'], now: t.clock.now() });
       });
-      const res = await t.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${customer.tenantId}`, headers: bearer(admin.accessToken), payload: { confirm: `seed-${customer.tenantId}` } });
+      // ADMIN may delete tenants in this preset (seed 001: "shown only to ADMIN/SUPER_ADMIN").
+      const res = await t.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${customer.tenantId}`, headers: bearer(admin.accessToken), payload: { confirm: customer.slug } });
       assert.equal(res.statusCode, 200, res.body);
       const body = res.json();
       assert.deepEqual([body.status, body.tenants], ['deleted', [customer.tenantId]]);
-      assert.deepEqual([body.purged[0].removed.memberships, body.purged[0].usersRepointed, body.purged[0].usersDeleted], [2, 0, 1]);
-      const users = await withSystem(t.database.db, (trx) => trx.selectFrom('users').select('id').where('id', 'in', [agent, admin.userId]).execute());
-      assert.deepEqual(users.map((u) => u.id), [admin.userId], 'the agent belonged nowhere else; the admin keeps their own tenant');
+      // The agent's membership and the two staff shadow memberships.
+      assert.deepEqual([body.purged[0].removed.memberships, body.purged[0].usersRepointed, body.purged[0].usersDeleted], [3, 0, 1]);
+      const users = await withSystem(t.database.db, (trx) => trx.selectFrom('users').select('id').where('id', 'in', [agent, admin.userId, operator.id]).execute());
+      assert.deepEqual(users.map((u) => u.id).sort(), [admin.userId, operator.id].sort(), 'the agent belonged nowhere else; the staff keep the admin tenancy');
       const row = await withSystem(t.database.db, (trx) => trx.selectFrom('tenants').select(['status', 'name', 'slug']).where('id', '=', customer.tenantId).executeTakeFirstOrThrow());
       assert.deepEqual(row, { status: 'deleted', name: '(deleted)', slug: `deleted-${customer.tenantId}` });
       assertProblem(await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${customer.tenantId}/restore`, headers: bearer(admin.accessToken) }), 404, 'tenant_not_found');

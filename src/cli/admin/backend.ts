@@ -83,7 +83,10 @@ export interface AdminBackend {
   readonly mode: 'local' | 'remote';
   tenant(ref: string): Promise<TenantRef>;
   listTenants(): Promise<InstallListing>;
-  /** `owner` (an email or user id) only locally: over HTTP the token's person becomes the owner. */
+  /**
+   * `owner` (an email or user id) only locally; without it the platform owns the tenant (operator staff reach it
+   * through shadow memberships). Over HTTP the server decides: the token's person, or the platform for operator staff.
+   */
   createTenant(input: { name: string; slug: string; parent: TenantRef | null; owner: string | undefined }): Promise<{ tenant: TenantJson; owner: { id: string; email: string } | null }>;
   setSuspended(tenant: TenantRef, change: { suspend: boolean; reason?: string }): Promise<TenantJson>;
   deleteTenant(tenant: TenantRef, input: { confirm: string; includeDescendants: boolean }): Promise<DeletionJson>;

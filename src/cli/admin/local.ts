@@ -125,11 +125,13 @@ export function localBackend(database: Database, options: { config: Config; pres
     },
 
     async createTenant(input) {
-      if (input.owner === undefined) throw new CliFailure('--owner is required: every tenant needs a person as its owner');
-      const owner = await user(input.owner);
-      // POST /tenants: a child needs tenants.create_child on the parent; a root, only a person to own it.
+      // Without --owner, like an operator's POST /tenants: a customer organisation the platform owns, reached by the
+      // operator's staff through shadow memberships (seed 001).
+      const owner = input.owner === undefined ? null : await user(input.owner);
+      // POST /tenants: a child needs tenants.create_child on the parent.
       if (input.parent !== null) await authorize(input.parent.id, 'tenants.create_child');
-      const tenant = await createTenant(tenantDeps, { userId: owner.id }, { name: input.name, slug: input.slug, parentId: input.parent?.id ?? null }, CONSOLE_OPERATOR);
+      const owners = owner === null ? { platform: true as const } : { userId: owner.id };
+      const tenant = await createTenant(tenantDeps, owners, { name: input.name, slug: input.slug, parentId: input.parent?.id ?? null }, CONSOLE_OPERATOR);
       return { tenant: presentTenant(tenant), owner };
     },
 

@@ -25,7 +25,7 @@ const CREATE_USAGE = 'tenantry admin create --email <email> --password <password
 const GROUP_USAGE = {
   tenants: [
     `tenantry admin tenants list ${REMOTE_OPTIONS}`,
-    `tenantry admin tenants create --name <name> --slug <slug> --owner <email|userId> [--parent <tenant>] ${REMOTE_OPTIONS}`,
+    `tenantry admin tenants create --name <name> --slug <slug> [--owner <email|userId>] [--parent <tenant>] ${REMOTE_OPTIONS}   (no owner: the platform owns it)`,
     `tenantry admin tenants suspend <tenant> [--reason <text>] ${REMOTE_OPTIONS}`,
     `tenantry admin tenants resume <tenant> ${REMOTE_OPTIONS}`,
     `tenantry admin tenants delete <tenant> --confirm <slug> [--include-descendants] ${REMOTE_OPTIONS}`,
@@ -301,7 +301,8 @@ async function execute(backend: AdminBackend, { group, verb, target, values }: P
       const parent = values.parent === undefined ? null : await backend.tenant(values.parent);
       const { tenant, owner } = await backend.createTenant({ name: values.name?.trim() ?? '', slug: values.slug ?? '', parent, owner: values.owner });
       if (json) return show(tenant);
-      io.out(`Created tenant ${describe(tenant)} "${tenant.name}"${parent === null ? '' : ` under ${describe(parent)}`}, owned by ${owner === null ? "the token's person" : owner.email}.`);
+      const ownedBy = owner !== null ? owner.email : backend.mode === 'remote' ? "the token's person (the platform, when an operator's staff made it)" : 'the platform (operator staff reach it through shadow memberships)';
+      io.out(`Created tenant ${describe(tenant)} "${tenant.name}"${parent === null ? '' : ` under ${describe(parent)}`}, owned by ${ownedBy}.`);
       io.out(`Status: ${tenant.status}. Plan: ${tenant.plan ?? '-'}.`);
       return;
     }
