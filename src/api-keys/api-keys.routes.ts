@@ -50,6 +50,7 @@ export async function apiKeyRoutes(app: FastifyTypebox): Promise<void> {
         summary: 'Create an API key; its secret is in this response and nowhere else, ever',
         description:
           'Needs `api_keys.manage`. Every permission must be in the catalogue (else `422 unknown_permission`) and held by the caller here ' +
+          '(`["*"]` alone: every permission the caller holds here, listed in the key now; seed 000\'s "all the permissions I hold") ' +
           '(else `403 forbidden`): a key can never mint a stronger key. The secret looks like `tnty_<tenant>_<key>_<random>`; send it as ' +
           '`Authorization: Bearer <secret>`, or exchange it at POST /oauth/token (client_id = `id`). `409 plan_limit_reached` when the ' +
           "tenant's plan allows no more live keys. Using a key: a secret that is unknown, forged, revoked or expired (or whose tenant " +

@@ -58,12 +58,21 @@ export interface CreateApiKeyInput {
   expiresAt?: Date | null;
 }
 
+/** The permission list a key asks for: `["*"]` alone stands for everything the creator may grant here, listed now. */
+export const ALL_MY_PERMISSIONS = '*';
+
+function expandAll(deps: ApiKeyDeps, creator: KeyCreator, asked: readonly string[]): readonly string[] {
+  if (!asked.includes(ALL_MY_PERMISSIONS)) return asked;
+  if (asked.length > 1) throw new AppError(ApiKeyErrors.UNKNOWN_PERMISSION, { detail: '"*" (every permission you hold here) stands alone', permissions: [ALL_MY_PERMISSIONS] });
+  return creator.access === null ? [...deps.preset.permissions.keys()] : [...creator.access.roleGrants.keys()];
+}
+
 /**
  * SPEC 1 and 4: a key with an explicit permission list, each in the catalogue and held by the creator
  * here (a key can never mint a stronger key). The secret is returned once and only its hash is stored.
  */
 export async function createApiKey(deps: ApiKeyDeps, creator: KeyCreator, tenantId: string, input: CreateApiKeyInput): Promise<{ key: ApiKeyView; secret: string }> {
-  const permissions = [...new Set(input.permissions)].sort();
+  const permissions = [...new Set(expandAll(deps, creator, input.permissions))].sort();
   const unknown = permissions.filter((p) => !deps.preset.permissions.has(p));
   if (unknown.length > 0) throw new AppError(ApiKeyErrors.UNKNOWN_PERMISSION, { detail: `not in the catalogue: ${unknown.join(', ')}`, permissions: unknown });
   if (creator.access !== null) assertCanGrant(creator.access, permissions);

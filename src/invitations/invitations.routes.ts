@@ -52,7 +52,8 @@ export function presentInvitationPreview(preview: InvitationPreview) {
   return { ...preview, expiresAt: preview.expiresAt.toISOString() };
 }
 
-function presentInvitation(view: InvitationView) {
+/** An invitation as the API shows it (and the operator console prints it). */
+export function presentInvitation(view: InvitationView) {
   return {
     ...view,
     createdAt: view.createdAt.toISOString(),

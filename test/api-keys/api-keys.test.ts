@@ -114,6 +114,18 @@ for (const engine of testEngines()) {
       assert.deepEqual([row?.created_by_type, row?.created_by_id], ['api_key', manager.id]);
     });
 
+    it('creates a key with every permission its creator holds, from ["*"], listed at creation; a key\'s "*" is its own list', async () => {
+      const all = await createKey(t, owner.accessToken, owner.tenantId, ['*']);
+      const listed = (await t.app.inject({ url: keys(owner.tenantId), headers: bearer(owner.accessToken) })).json().apiKeys.find((k: { id: string }) => k.id === all.id);
+      assert.ok(listed.permissions.includes('members.manage') && listed.permissions.includes('api_keys.manage'), listed.permissions.join(' '));
+      assert.equal(listed.permissions.includes('*'), false, 'the permissions are listed, not a wildcard: what the creator later gains is not the key\'s');
+      const narrow = await createKey(t, owner.accessToken, owner.tenantId, ['api_keys.manage', 'members.read']);
+      const minted = await createKey(t, narrow.secret, owner.tenantId, ['*']);
+      const row = (await t.app.inject({ url: keys(owner.tenantId), headers: bearer(owner.accessToken) })).json().apiKeys.find((k: { id: string }) => k.id === minted.id);
+      assert.deepEqual(row.permissions, ['api_keys.manage', 'members.read']);
+      assertProblem(await t.app.inject({ method: 'POST', url: keys(owner.tenantId), headers: bearer(owner.accessToken), payload: { name: 'x', permissions: ['*', 'members.read'] } }), 422, 'unknown_permission');
+    });
+
     it('refuses bad input with a problem document and creates nothing', async () => {
       const before = (await stored(owner.tenantId)).keys.length;
       const post = (payload: unknown) => t.app.inject({ method: 'POST', url: keys(owner.tenantId), headers: bearer(owner.accessToken), payload: payload as object });

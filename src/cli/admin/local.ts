@@ -18,6 +18,7 @@ import { TENANT_ID_PATTERN } from '../../platform/ids.ts';
 import { applyPresetSettings } from '../../presets/apply.ts';
 import type { Preset } from '../../presets/presets.ts';
 import { assertDeletable, type DeletionCaller, type DeletionDeps, requestDeletion } from '../../tenants/deletion.service.ts';
+import { presentInvitation } from '../../invitations/invitations.routes.ts';
 import { presentTenant } from '../../tenants/tenants.routes.ts';
 import { createTenant, setSuspended, type TenantDeps } from '../../tenants/tenants.service.ts';
 import { type AdminBackend, CliFailure, type DeletionJson, findInvitation, type InstallTenantJson, type InvitationJson, USER_ID, type UserJson } from './backend.ts';
@@ -215,15 +216,5 @@ export function localBackend(database: Database, options: { config: Config; pres
     },
 
     close: options.close,
-  };
-}
-
-function presentInvitation(view: InvitationView): InvitationJson {
-  return {
-    ...view,
-    createdAt: view.createdAt.toISOString(),
-    expiresAt: view.expiresAt.toISOString(),
-    acceptedAt: view.acceptedAt?.toISOString() ?? null,
-    revokedAt: view.revokedAt?.toISOString() ?? null,
   };
 }
