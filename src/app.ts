@@ -23,6 +23,7 @@ import { installIdempotency, withIdempotencyKeyParameter } from './platform/http
 import { installInputGuard } from './platform/http/input-guard.ts';
 import { createMetrics, instrumentHttp } from './platform/http/metrics.ts';
 import { installProblemHandlers, sendProblem } from './platform/http/problem.ts';
+import { installPortal } from './portal/portal.ts';
 import { installValidators } from './platform/http/validation.ts';
 import { writePlatformSettings } from './presets/apply.ts';
 import type { FastifyTypebox } from './platform/http/types.ts';
@@ -33,6 +34,11 @@ export interface BuildOptions {
   logStream?: DestinationStream;
   /** Start background work (mail delivery) when the app is ready. The server does; tests drive it by hand. */
   startBackgroundJobs?: boolean;
+  /**
+   * The built portal to serve (default `portal/dist`); API tests pass a directory without one, so unknown paths stay
+   * problem documents whether or not a portal was built on this machine.
+   */
+  portalDir?: string;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -136,7 +142,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
   installIdempotency(app);
   installInputGuard(app);
   installValidators(app);
-  installProblemHandlers(app);
+  installProblemHandlers(app, await installPortal(app, options.portalDir));
   instrumentHttp(app, app.runtime.metrics);
 
   // Only JSON is parsed (and forms, by the endpoints that declare them); anything else is a 415.

@@ -13,6 +13,7 @@ import { invitationRoutes } from './invitations/invitations.routes.ts';
 import { memberRoutes } from './members/members.routes.ts';
 import { oauthRoutes } from './oauth/oauth.routes.ts';
 import { planRoutes } from './plans/plans.routes.ts';
+import { portalRoutes } from './portal/portal.routes.ts';
 import type { FastifyTypebox } from './platform/http/types.ts';
 import { roleRoutes } from './roles/roles.routes.ts';
 import { tenantRoutes } from './tenants/tenants.routes.ts';
@@ -44,6 +45,7 @@ export const features: readonly Feature[] = [
   { name: 'audit', prefix: '/api/v1', routes: auditRoutes },
   { name: 'approvals', prefix: '/api/v1', routes: approvalRoutes },
   { name: 'admin', prefix: '/api/v1', routes: adminRoutes },
+  { name: 'portal', prefix: '/api/v1', routes: portalRoutes },
   // Last: a preset's aliases forward to the routes above.
   { name: 'compat', prefix: '', routes: aliasRoutes },
 ];

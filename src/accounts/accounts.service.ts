@@ -1,4 +1,5 @@
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
+import { resetPasswordLink, verifyEmailLink } from '../platform/links.ts';
 import { type ClientInfo, finishTokens, openSession, type SessionDeps, type SessionTokens } from '../auth/sessions.service.ts';
 import { revokeSessionsOfUser } from '../auth/sessions.repository.ts';
 import { clearLoginFailures } from '../auth/lockout.repository.ts';
@@ -179,8 +180,7 @@ async function sendVerification(trx: Tx, deps: AccountDeps, user: UserRow, token
     expiresAt: new Date(now.getTime() + VERIFY_EMAIL_TTL_MS),
     now,
   });
-  const invitation = invitationToken === undefined ? '' : `&invitation=${encodeURIComponent(invitationToken)}`;
-  const link = `${deps.config.publicUrl}/verify-email?token=${encodeURIComponent(token)}${invitation}`;
+  const link = verifyEmailLink(deps.config.publicUrl, token, invitationToken);
   await enqueueMail(trx, deps.clock, { to: user.email, ...verificationEmail({ ...(user.name ? { name: user.name } : {}), link }) });
 }
 
@@ -228,7 +228,7 @@ export async function forgotPassword(deps: AccountDeps, rawEmail: string, audit:
       expiresAt: new Date(now.getTime() + RESET_PASSWORD_TTL_MS),
       now,
     });
-    const link = `${deps.config.publicUrl}/reset-password?token=${encodeURIComponent(token)}`;
+    const link = resetPasswordLink(deps.config.publicUrl, token);
     await enqueueMail(trx, deps.clock, { to: user.email, ...passwordResetEmail({ ...(user.name ? { name: user.name } : {}), link }) });
     await appendAuditEvent(trx, audit, { tenantId: user.id, action: 'user.password_reset_requested', targetType: 'user', targetId: user.id }, now);
   });

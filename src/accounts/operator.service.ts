@@ -1,4 +1,5 @@
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
+import { setupLink } from '../platform/links.ts';
 import type { Clock } from '../platform/clock.ts';
 import { licenceLimitError } from '../licence/licence.errors.ts';
 import { type Db, enterUserContext, withSystem } from '../platform/db/context.ts';
@@ -101,5 +102,5 @@ export async function issueSetupLink(deps: OperatorDeps, publicUrl: string): Pro
     await trx.updateTable('one_time_tokens').set({ used_at: now }).where('purpose', '=', 'operator_setup').where('used_at', 'is', null).execute();
     await replaceOneTimeToken(trx, { hash: hashSecret(token), purpose: 'operator_setup', userId: null, email: null, expiresAt: new Date(now.getTime() + SETUP_TOKEN_TTL_MS), now });
   });
-  return `${publicUrl}/setup?token=${encodeURIComponent(token)}`;
+  return setupLink(publicUrl, token);
 }

@@ -1,4 +1,5 @@
 import { enqueueMail } from '../mail/outbox.ts';
+import { approvalLink as portalApprovalLink } from '../platform/links.ts';
 import { approvalDecidedEmail, approvalRequestedEmail } from '../mail/templates.ts';
 import { resolveRole } from '../permissions/access.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -47,7 +48,7 @@ export function targetOf(request: { action: ApprovalAction; params: unknown }): 
 
 /** Where the portal shows the request (the inbox's page for it). */
 export function approvalLink(publicUrl: string | undefined, request: Pick<ApprovalRow, 'tenant_id' | 'id'>): string {
-  return `${publicUrl ?? ''}/approvals?tenant=${encodeURIComponent(request.tenant_id)}&request=${encodeURIComponent(request.id)}`;
+  return portalApprovalLink(publicUrl ?? '', request.tenant_id, request.id);
 }
 
 /** Reads the tenant's name and the named people; the caller is in the request's tenant context. */

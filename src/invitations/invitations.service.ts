@@ -1,4 +1,5 @@
 import { AccountErrors } from '../accounts/accounts.errors.ts';
+import { teamInviteLink } from '../platform/links.ts';
 import { normalizeEmail } from '../accounts/email.ts';
 import { findUserById } from '../accounts/users.repository.ts';
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
@@ -139,7 +140,7 @@ export async function createInvitation(deps: InvitationDeps, acting: Acting, ten
     const inviterName = acting.principal?.kind === 'user'
       ? ((await findUserById(trx, acting.principal.userId))?.name ?? acting.principal.email)
       : `The ${acting.access.tenantName} team`;
-    const link = `${deps.config.publicUrl}/team-invite/${token}`;
+    const link = teamInviteLink(deps.config.publicUrl, token);
     await enqueueMail(trx, deps.clock, {
       to: email,
       ...invitationEmail({

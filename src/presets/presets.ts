@@ -115,6 +115,18 @@ const PresetFile = Type.Object(
         ),
       ),
     ),
+    /** The seed system's words for things, shown by the portal (issue 12): e.g. company-tree says Companies and Requests. */
+    labels: Type.Optional(
+      Type.Object(
+        {
+          tenant: Type.Optional(Type.String({ minLength: 1 })),
+          tenants: Type.Optional(Type.String({ minLength: 1 })),
+          enterprise: Type.Optional(Type.String({ minLength: 1 })),
+          approvals: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     policies: Type.Object(
       {
         deletionGraceDays: Type.Integer({ minimum: 0 }),
@@ -170,7 +182,15 @@ export interface Preset {
   signup: SignupPolicy;
   tenants: { singleRoot: boolean; rootName: string | null; creationFeature: string | null; switcher: 'everyone' | 'operators' };
   aliases: readonly RouteAlias[];
+  labels: PresetLabels;
   policies: PresetFile['policies'];
+}
+
+export interface PresetLabels {
+  tenant: string;
+  tenants: string;
+  enterprise: string;
+  approvals: string;
 }
 
 export const BUILT_IN_PRESETS = ['default', 'mqtt-portal', 'msp', 'marketplace', 'company-tree'] as const;
@@ -270,6 +290,7 @@ export function buildPreset(raw: unknown): Preset {
     signup: file.signup?.tenant ?? 'personal',
     tenants: { singleRoot: file.tenants?.singleRoot ?? false, rootName: file.tenants?.rootName ?? null, creationFeature, switcher: file.tenants?.switcher ?? 'everyone' },
     aliases: file.aliases ?? [],
+    labels: { tenant: 'Tenant', tenants: 'Tenants', enterprise: 'Organisation', approvals: 'Approvals', ...file.labels },
     policies: file.policies,
   };
 }

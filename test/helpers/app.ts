@@ -10,6 +10,8 @@ import { loadPreset } from '../../src/presets/presets.ts';
 import { ensureRootTenant } from '../../src/tenants/root-tenant.ts';
 import { createTestDatabase } from './database.ts';
 
+const NO_PORTAL = '/nonexistent/tenantry-portal/';
+
 /** One per test process, so apps sharing a database (two "nodes") can read each other's signing keys. */
 const TEST_SECRET_KEY = randomBytes(32);
 
@@ -32,6 +34,8 @@ export interface TestAppOptions {
   clockStart?: Date;
   /** Use this database instead of a fresh one (a second app on the same PostgreSQL = a second node). */
   database?: Database;
+  /** Serve the built portal from here (browser tests); API tests serve none, whether or not one is built. */
+  portalDir?: string;
 }
 
 export async function createTestApp(engine: Engine, options: TestAppOptions = {}): Promise<TestApp> {
@@ -50,7 +54,7 @@ export async function createTestApp(engine: Engine, options: TestAppOptions = {}
     const preset = loadPreset(config.preset);
     await applyPresetSettings(database, preset, config.maxTreeDepth);
     await ensureRootTenant({ db: database.db, clock, preset, config });
-    app = await buildApp({ config, database, clock, secretKey: TEST_SECRET_KEY, preset }, { logStream });
+    app = await buildApp({ config, database, clock, secretKey: TEST_SECRET_KEY, preset }, { logStream, portalDir: options.portalDir ?? NO_PORTAL });
   } catch (error) {
     // A failed start must not keep the test process alive with an open pool or PGlite instance.
     if (options.database === undefined) await database.close();

@@ -1,3 +1,4 @@
+import { ensurePortalBuilt } from '../../portal/build.ts';
 import { startServer, stopOnSignals } from '../../server.ts';
 import type { Command } from '../command.ts';
 
@@ -5,10 +6,14 @@ export const serve: Command = {
   name: 'serve',
   summary: 'Migrate the database and serve the API and portal',
   async run(_args, config, io) {
+    // A fresh clone serves the portal with no extra command: build it first when it is missing or stale.
+    const portal = await ensurePortalBuilt();
+    if (portal.built) io.out('Built the web portal (portal/dist).');
+    if (portal.problem !== undefined) io.err(`Serving the API without the web portal: ${portal.problem}`);
     const server = await startServer(config);
     stopOnSignals(server, server.app.log);
     const engine = server.database.engine === 'pglite' ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL';
-    io.out(`Tenantry is running at ${config.publicUrl} (listening on ${server.url}, database: ${engine})`);
+    io.out(`Tenantry is running: open ${config.publicUrl} (listening on ${server.url}, database: ${engine})`);
     io.out(`API reference: ${config.publicUrl}/api/docs`);
     const operator = server.operator;
     if (operator.kind === 'setup-link') {

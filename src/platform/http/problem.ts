@@ -56,7 +56,10 @@ export function sendProblem(
  * Known errors pass through as problem documents; Fastify's own 4xx errors (parsing, size, media type,
  * validation) are mapped; everything else is logged in full and answered as a bare 500 — never a stack trace.
  */
-export function installProblemHandlers(app: FastifyInstance): void {
+/** Answers a GET of a page route with the portal's index.html (null: not a page, or no portal). */
+export type PageFallback = (path: string, method: string, accept: string | undefined) => Promise<string | null>;
+
+export function installProblemHandlers(app: FastifyInstance, pageFallback: PageFallback = async () => null): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof AppError) {
       if (error.spec.status >= 500) request.log.error({ err: error }, error.message);
@@ -84,7 +87,10 @@ export function installProblemHandlers(app: FastifyInstance): void {
     return sendProblem(reply, HttpErrors.INTERNAL);
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, HttpErrors.ROUTE_NOT_FOUND, { detail: `${request.method} ${request.url.split('?')[0]} is not an endpoint` }),
-  );
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const page = await pageFallback(path, request.method, request.headers.accept);
+    if (page !== null) return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page);
+    return sendProblem(reply, HttpErrors.ROUTE_NOT_FOUND, { detail: `${request.method} ${path} is not an endpoint` });
+  });
 }

@@ -1,0 +1,35 @@
+import { createBrowserRouter } from 'react-router';
+import { PortalPaths } from '../../src/platform/links';
+import { AppLayout, RequireSignIn } from './layout';
+import { ChooseTenantPage } from './pages/choose-tenant';
+import { DashboardPage } from './pages/dashboard';
+import { ForgotPasswordPage, ResetPasswordPage } from './pages/password';
+import { SetupPage } from './pages/setup';
+import { SignInPage } from './pages/sign-in';
+import { SignUpPage } from './pages/sign-up';
+import { TeamInvitePage } from './pages/team-invite';
+import { VerifyEmailPage } from './pages/verify-email';
+
+/** Every page, at the paths the server mails links to (src/platform/links.ts). */
+export const router = createBrowserRouter([
+  { path: '/sign-in', element: <SignInPage /> },
+  { path: '/sign-up', element: <SignUpPage /> },
+  { path: PortalPaths.setup, element: <SetupPage /> },
+  { path: PortalPaths.verifyEmail, element: <VerifyEmailPage /> },
+  { path: '/forgot-password', element: <ForgotPasswordPage /> },
+  { path: PortalPaths.resetPassword, element: <ResetPasswordPage /> },
+  { path: `${PortalPaths.teamInvite}/:token`, element: <TeamInvitePage /> },
+  {
+    element: <RequireSignIn />,
+    children: [
+      { path: '/choose-tenant', element: <ChooseTenantPage /> },
+      { element: <AppLayout />, children: [{ path: '/', element: <DashboardPage /> }] },
+    ],
+  },
+  { path: '*', element: <DashboardRedirect /> },
+]);
+
+function DashboardRedirect() {
+  window.location.replace('/');
+  return null;
+}
