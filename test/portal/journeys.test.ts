@@ -1,113 +1,26 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { issueSetupLink } from '../../src/accounts/operator.service.ts';
 import { withTenant } from '../../src/platform/db/context.ts';
-import { ensurePortalBuilt, firstLoadJsGzipBytes, PORTAL_JS_BUDGET_BYTES } from '../../src/portal/build.ts';
-import { PORTAL_DIST } from '../../src/portal/portal.ts';
+import { firstLoadJsGzipBytes, PORTAL_JS_BUDGET_BYTES } from '../../src/portal/build.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
-import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { startPortalWorld, type PortalWorld } from '../helpers/portal.ts';
 import { bearer, GOOD_PASSWORD, signUp, uniqueEmail } from '../helpers/users.ts';
 
-/**
- * The portal in a real browser (issue 12): Debian's Chromium driven by playwright-core against a real server on the
- * embedded database, mail in a file outbox. Every page visited is screenshotted at desktop and narrow widths into
- * test-results/portal/, checked with axe-core (no serious or critical violations) and for console errors.
- */
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = fileURLToPath(new URL('../../test-results/portal/', import.meta.url));
-const AXE = fileURLToPath(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
+/** The first journeys of issue 12, in Chromium: see test/helpers/portal.ts for what `look` checks on every page. */
 describe('the portal in a browser [pglite]', () => {
-  let t: TestApp;
-  let browser: Browser;
+  let w: PortalWorld;
+  let t: PortalWorld['t'];
   let base: string;
-  let mailDir: string;
-  const problems: string[] = [];
-
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
-    const portal = await ensurePortalBuilt();
-    assert.equal(portal.problem, undefined, portal.problem);
-    await mkdir(SHOTS, { recursive: true });
-    mailDir = await mkdtemp(path.join(tmpdir(), 'tenantry-portal-mail-'));
-    const port = await freePort();
-    base = `http://localhost:${port}`;
-    t = await createTestApp('pglite', {
-      env: { TENANTRY_PUBLIC_URL: base, TENANTRY_MAIL_URL: `file://${mailDir}`, TENANTRY_AUTH_RATE_LIMIT: '1000' },
-      portalDir: PORTAL_DIST,
-      clockStart: new Date(),
-    });
-    await t.app.listen({ port, host: '127.0.0.1' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    w = await startPortalWorld();
+    ({ t, base } = w);
   });
-  after(async () => {
-    await browser?.close();
-    await t?.close();
-    await rm(mailDir, { recursive: true, force: true });
-  });
-
-  /** A fresh browser profile whose console errors and page errors fail the test that made it. */
-  async function context(): Promise<{ ctx: BrowserContext; page: Page }> {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await ctx.newPage();
-    page.on('console', (msg) => {
-      // The browser logs the API's expected 4xx answers as failed resources; those are answers, not errors.
-      if (msg.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    return { ctx, page };
-  }
-
-  /** Looks at the page as a person would: desktop and narrow screenshots, then axe-core's serious/critical findings. */
-  async function look(page: Page, name: string): Promise<void> {
-    await page.waitForLoadState('networkidle');
-    await page.screenshot({ path: path.join(SHOTS, `${name}-desktop.png`), fullPage: true });
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.screenshot({ path: path.join(SHOTS, `${name}-narrow.png`), fullPage: true });
-    await page.setViewportSize({ width: 1280, height: 800 });
-    await page.addScriptTag({ path: AXE });
-    const violations = await page.evaluate(async () => {
-      type Violation = { id: string; impact: string | null; nodes: Array<{ target: unknown }> };
-      const page = globalThis as unknown as { document: unknown; axe: { run: (context: unknown) => Promise<{ violations: Violation[] }> } };
-      const result = await page.axe.run(page.document);
-      return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${JSON.stringify(v.nodes.map((n) => n.target))}`);
-    });
-    assert.deepEqual(violations, [], `axe on ${name}`);
-    assert.deepEqual(problems.splice(0), [], `console on ${name}`);
-  }
-
-  /** The newest mail to `to` in the file outbox, delivered now. */
-  async function mailTo(to: string): Promise<{ subject: string; text: string }> {
-    await t.app.outbox.runOnce();
-    for (const file of (await readdir(mailDir)).sort().reverse()) {
-      const mail = JSON.parse(await readFile(path.join(mailDir, file), 'utf8')) as { to: string | string[]; subject: string; text: string };
-      if (String(mail.to).includes(to)) return mail;
-    }
-    throw new Error(`no mail to ${to}`);
-  }
-  const linkIn = (text: string, page: string) => new RegExp(`(${base.replace(/[.:/]/g, '\\$&')}${page}\\S+)`).exec(text)?.[1] ?? assert.fail(`no ${page} link in: ${text}`);
+  after(() => w?.close());
+  const context = () => w.context();
+  const look = (page: Parameters<PortalWorld['look']>[0], name: string) => w.look(page, name);
+  const mailTo = (to: string) => w.mailTo(to);
+  const linkIn = (text: string, page: string) => w.linkIn(text, page);
 
   it('builds a first-load bundle within 250 KB of gzipped JavaScript', async () => {
     const bytes = await firstLoadJsGzipBytes();
