@@ -2,10 +2,11 @@ import { Alert, AppShell, Avatar, Badge, Burger, Button, Center, Group, Loader, 
 import { useDisclosure } from '@mantine/hooks';
 import { useMutation } from '@tanstack/react-query';
 import { useEffect } from 'react';
-import { Navigate, Outlet, useLocation, useNavigate } from 'react-router';
+import { Link, Navigate, Outlet, useLocation, useNavigate } from 'react-router';
 import { api, unwrap, whenSignedOut } from './api/client';
 import { ErrorNotice } from './components';
-import { type Me, useMe, usePortalInfo, useResetSession } from './session';
+import { NAV } from './nav';
+import { type Me, useAllowed, useMe, usePortalInfo, useResetSession } from './session';
 
 /** Pages behind sign-in: nobody signed in goes to /sign-in, remembering the page (and comes back to it). */
 export function RequireSignIn() {
@@ -51,7 +52,7 @@ export function AppLayout() {
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="sm" aria-label="Main">
-        <NavLink label="Dashboard" href="/" active />
+        <Navigation me={me} />
       </AppShell.Navbar>
       <AppShell.Main>
         {active?.status === 'suspended' && (
@@ -62,6 +63,22 @@ export function AppLayout() {
         <Outlet />
       </AppShell.Main>
     </AppShell>
+  );
+}
+
+/** The navigation: the pages this person may use in the active tenant, in the preset's words. */
+function Navigation({ me }: { me: Me }) {
+  const labels = usePortalInfo().data?.labels;
+  const location = useLocation();
+  const permissions = [...new Set(NAV.flatMap((item) => (item.permission === undefined ? [] : [item.permission])))];
+  const allowed = useAllowed(me.activeTenantId, permissions).data;
+  const shown = NAV.filter((item) => (item.operator !== true || me.user.platformRole === 'super_admin') && (item.permission === undefined || allowed?.has(item.permission) === true));
+  return (
+    <>
+      {shown.map((item) => (
+        <NavLink key={item.path} component={Link} to={item.path} label={labels === undefined ? '' : item.label(labels)} active={location.pathname === item.path} />
+      ))}
+    </>
   );
 }
 

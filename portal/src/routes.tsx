@@ -23,7 +23,13 @@ export const router = createBrowserRouter([
     element: <RequireSignIn />,
     children: [
       { path: '/choose-tenant', element: <ChooseTenantPage /> },
-      { element: <AppLayout />, children: [{ path: '/', element: <DashboardPage /> }] },
+      {
+        element: <AppLayout />,
+        // One line per signed-in page; its link in the navigation is in nav.ts.
+        children: [
+          { path: '/', element: <DashboardPage /> },
+        ],
+      },
     ],
   },
   { path: '*', element: <DashboardRedirect /> },

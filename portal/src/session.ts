@@ -35,3 +35,18 @@ export function useResetSession() {
   const queries = useQueryClient();
   return () => queries.resetQueries({ predicate: (q) => q.queryKey[0] !== 'portal' });
 }
+
+export type PresetLabels = PortalInfo['labels'];
+
+/** Which of `permissions` the signed-in person holds in `tenantId`: one POST /check batch. */
+export function useAllowed(tenantId: string | null, permissions: readonly string[]) {
+  return useQuery({
+    queryKey: ['allowed', tenantId, [...permissions].sort().join(' ')],
+    enabled: tenantId !== null && permissions.length > 0,
+    queryFn: async () => {
+      const result = await unwrap(api.POST('/api/v1/check', { body: { checks: permissions.map((permission) => ({ tenantId: tenantId ?? '', permission })) } }));
+      const results = 'results' in result ? result.results : [result];
+      return new Set(results.filter((r) => r.allowed).map((r, i) => ('permission' in r ? String(r.permission) : permissions[i] ?? '')));
+    },
+  });
+}
