@@ -5,7 +5,7 @@ import { explainProblem, ProblemError } from './api/client';
 /** A failed request in words from its problem document. */
 export function ErrorNotice({ error, title }: { error: unknown; title?: string }) {
   return (
-    <Alert color="red" title={title ?? 'That did not work'} role="alert">
+    <Alert color="red" title={title ?? (error instanceof ProblemError && error.problem.code === 'not_an_operator' ? 'Operators only' : 'That did not work')} role="alert">
       {explainProblem(error)}
     </Alert>
   );

@@ -1,5 +1,5 @@
 import '@mantine/core/styles.css';
-import { Alert, createTheme, type CSSVariablesResolver, MantineProvider } from '@mantine/core';
+import { Alert, createTheme, type CSSVariablesResolver, Input, MantineProvider } from '@mantine/core';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -7,13 +7,29 @@ import { RouterProvider } from 'react-router/dom';
 import { ProblemError } from './api/client';
 import { router } from './routes';
 
-const theme = createTheme({ primaryColor: 'indigo', primaryShade: 8, autoContrast: true, defaultRadius: 'md', fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
-  // Alert titles in the light variant's tint are too faint on their background for WCAG AA: use the text colour.
-  components: { Alert: Alert.extend({ styles: { title: { color: 'var(--mantine-color-text)' } } }) },
+// Every colour below is tuned for WCAG AA contrast (axe-core's color-contrast) on white and on a hovered table row.
+const theme = createTheme({
+  primaryColor: 'indigo',
+  primaryShade: 8,
+  autoContrast: true,
+  defaultRadius: 'md',
+  fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+  // Mantine's greens, one step darker, so that green text and outlines (status badges) read on light grey too.
+  colors: { green: ['#ebfbee', '#d3f9d8', '#b2f2bb', '#8ce99a', '#69db7c', '#51cf66', '#40c057', '#2f9e44', '#2b8a3e', '#1e6b30'] },
+  components: {
+    // Alert titles in the light variant's tint are too faint on their background: use the text colour.
+    Alert: Alert.extend({ styles: { title: { color: 'var(--mantine-color-text)' } } }),
+    // A refused value stays readable in its field; the message under it says what is wrong.
+    Input: Input.extend({ styles: { input: { color: 'var(--mantine-color-text)' } } }),
+  },
 });
 
-// WCAG AA contrast on white (axe-core's color-contrast): Mantine's default dimmed grey is a touch too light.
-const contrast: CSSVariablesResolver = () => ({ variables: {}, light: { '--mantine-color-dimmed': 'var(--mantine-color-gray-7)' }, dark: {} });
+// Mantine's default dimmed grey and error red are a touch too light for small text.
+const contrast: CSSVariablesResolver = () => ({
+  variables: {},
+  light: { '--mantine-color-dimmed': 'var(--mantine-color-gray-7)', '--mantine-color-error': 'var(--mantine-color-red-9)' },
+  dark: {},
+});
 
 const queries = new QueryClient({
   defaultOptions: {

@@ -13,4 +13,12 @@ export interface NavItem {
 
 export const NAV: NavItem[] = [
   { path: '/', label: () => 'Dashboard' },
+  { path: '/members', label: () => 'Members', permission: 'members.read' },
+  { path: '/roles', label: () => 'Roles', permission: 'tenant.read' },
+  { path: '/api-keys', label: () => 'API keys', permission: 'api_keys.manage' },
+  { path: '/approvals', label: (l) => l.approvals },
+  { path: '/audit', label: () => 'Audit log', permission: 'audit.read' },
+  { path: '/admin/tenants', label: (l) => `Admin · ${l.tenants}`, operator: true },
+  { path: '/admin/users', label: () => 'Admin · Users', operator: true },
+  { path: '/admin/licence', label: () => 'Admin · Licence', operator: true },
 ];

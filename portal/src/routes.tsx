@@ -3,6 +3,12 @@ import { PortalPaths } from '../../src/platform/links';
 import { AppLayout, RequireSignIn } from './layout';
 import { ChooseTenantPage } from './pages/choose-tenant';
 import { DashboardPage } from './pages/dashboard';
+import { ApprovalsPage } from './pages/approvals';
+import { AuditPage } from './pages/audit';
+import { AdminLicencePage, AdminTenantsPage, AdminUsersPage } from './pages/admin';
+import { MembersPage } from './pages/members';
+import { ApiKeysPage } from './pages/api-keys';
+import { RolesPage } from './pages/roles';
 import { ForgotPasswordPage, ResetPasswordPage } from './pages/password';
 import { SetupPage } from './pages/setup';
 import { SignInPage } from './pages/sign-in';
@@ -28,6 +34,14 @@ export const router = createBrowserRouter([
         // One line per signed-in page; its link in the navigation is in nav.ts.
         children: [
           { path: '/', element: <DashboardPage /> },
+          { path: '/members', element: <MembersPage /> },
+          { path: '/roles', element: <RolesPage /> },
+          { path: '/api-keys', element: <ApiKeysPage /> },
+          { path: PortalPaths.approvals, element: <ApprovalsPage /> },
+          { path: '/audit', element: <AuditPage /> },
+          { path: '/admin/tenants', element: <AdminTenantsPage /> },
+          { path: '/admin/users', element: <AdminUsersPage /> },
+          { path: '/admin/licence', element: <AdminLicencePage /> },
         ],
       },
     ],

@@ -91,12 +91,33 @@ export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; respo
 }
 
 /** Words for a failed request: the problem's own detail, or a plain sentence for statuses people meet. */
+/**
+ * A refusal in words a person can act on. The codes with a sentence of their own say what to do next; the rest use
+ * the API's `detail`, which is written for people.
+ */
+const ADVICE: Record<string, (detail: string | undefined) => string> = {
+  plan_limit_reached: (d) => `${d ?? 'The plan allows no more of these'}. Raise the plan under Settings → Plan to add more.`,
+  last_owner: (d) => sentence(d ?? 'Every tenant keeps at least one owner: make someone else an owner first'),
+  not_an_operator: () => 'These pages are for platform operators only, and your account is not one. Ask the operator of this installation if you need something changed here.',
+  licence_limit_reached: () => 'The licence allows no more tenants: every one it covers is in use. Extend the licence (see Admin · Licence) or delete a tenant first.',
+  feature_not_licensed: (d) => `The licence does not cover this${d ? ` (${d})` : ''}. Extend the licence under Admin · Licence.`,
+  slug_taken: () => 'Another tenant already has that slug. Choose a different one.',
+  admin_tenancy: () => 'The admin tenancy cannot be suspended or deleted. Make another tenant the admin tenancy first.',
+  active_tenant: () => 'You cannot delete the tenant you are working in. Switch to another first.',
+  tenant_has_children: () => 'This tenant has tenants below it. Move or delete them first.',
+};
+
+function sentence(text: string): string {
+  const capital = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
 export function explainProblem(error: unknown): string {
   if (!(error instanceof ProblemError)) return 'Tenantry could not be reached. Check your connection and try again.';
   const p = error.problem;
-  if (p.code === 'plan_limit_reached') return `${p.detail ?? p.title}. Raise the plan under Settings → Plan to add more.`;
-  if (p.code === 'last_owner') return `${p.detail ?? p.title}. Make someone else an owner first.`;
-  if (p.status === 404) return p.detail ?? 'Not found, or you have no access to it.';
+  const advice = p.code === undefined ? undefined : ADVICE[p.code];
+  if (advice !== undefined) return advice(p.detail);
+  if (p.status === 404) return sentence(p.detail ?? 'Not found, or you have no access to it');
   if (p.status === 403) return p.detail ? `Not allowed: ${p.detail}` : 'You are not allowed to do this here.';
-  return p.detail ?? p.title;
+  return sentence(p.detail ?? p.title);
 }

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startPortalWorld, type PortalWorld } from '../helpers/portal.ts';
+import { signUp } from '../helpers/users.ts';
+
+/** The API keys and Roles pages in Chromium: see test/helpers/portal.ts for what `look` checks on every page. */
+describe('the portal: API keys and roles [pglite]', () => {
+  let w: PortalWorld;
+  before(async () => {
+    w = await startPortalWorld();
+  });
+  after(() => w?.close());
+  const look = (page: Parameters<PortalWorld['look']>[0], name: string) => w.look(page, name);
+
+  it('lets an owner create an API key, see its secret once, find it listed and revoke it', async () => {
+    const owner = await signUp(w.t, { name: 'Kai' });
+    const { ctx, page } = await w.context();
+    await w.signIn(page, owner.email, owner.password);
+    await page.getByRole('heading', { name: "Kai's workspace" }).waitFor();
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.mouse.move(640, 790); // off the navigation: see the report on the hovered active link's contrast
+    await page.getByRole('heading', { name: 'API keys' }).waitFor();
+    await page.getByText('No API keys yet').waitFor();
+    await look(page, 'api-keys-empty');
+
+    await page.getByRole('button', { name: 'Create API key' }).click();
+    const create = page.getByRole('dialog', { name: 'Create an API key' });
+    await create.getByRole('checkbox', { name: 'members.read', exact: true }).waitFor();
+    await create.getByLabel('Name').fill('CI deploy');
+    await create.getByRole('checkbox', { name: 'members.read', exact: true }).check();
+    await create.getByRole('checkbox', { name: 'audit.read', exact: true }).check();
+    await look(page, 'api-keys-create');
+    await create.getByRole('button', { name: 'Create key' }).click();
+
+    const shown = page.getByRole('dialog', { name: 'Your new API key' });
+    await shown.getByText('you will not see it again').waitFor();
+    const secret = (await shown.getByTestId('api-key-secret').textContent())?.trim() ?? '';
+    assert.match(secret, /^tnty_/);
+    await shown.getByRole('button', { name: 'Copy secret' }).waitFor();
+    await look(page, 'api-keys-secret');
+    await shown.getByRole('button', { name: 'I have stored it' }).click();
+    await shown.waitFor({ state: 'detached' });
+    assert.equal((await page.content()).includes(secret), false, 'the secret is gone from the page once the modal closes');
+
+    const row = page.getByRole('row').filter({ hasText: 'CI deploy' });
+    await row.getByText('audit.read').waitFor();
+    await row.getByText('members.read').waitFor();
+    await row.getByText('Active').waitFor();
+    await look(page, 'api-keys-list');
+
+    await row.getByRole('button', { name: 'Revoke CI deploy' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Revoke “CI deploy”?' });
+    await look(page, 'api-keys-revoke');
+    await confirm.getByRole('button', { name: 'Revoke key' }).click();
+    await confirm.waitFor({ state: 'detached' });
+    await row.getByText('Revoked').waitFor();
+    assert.equal(await row.getByRole('button', { name: /^Revoke/ }).count(), 0);
+    await look(page, 'api-keys-revoked');
+    await ctx.close();
+  });
+
+  it('lets an owner create a custom role with two permissions, see it listed and delete it', async () => {
+    const owner = await signUp(w.t, { name: 'Rue' });
+    const { ctx, page } = await w.context();
+    await w.signIn(page, owner.email, owner.password);
+    await page.getByRole('heading', { name: "Rue's workspace" }).waitFor();
+    await page.getByRole('link', { name: 'Roles' }).click();
+    await page.mouse.move(640, 790);
+    await page.getByRole('heading', { name: 'Roles' }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'Built-in' }).first().waitFor();
+    await look(page, 'roles-list');
+
+    await page.getByRole('button', { name: 'New role' }).click();
+    const editor = page.getByRole('dialog', { name: 'New custom role' });
+    await editor.getByRole('checkbox', { name: 'audit.read', exact: true }).waitFor();
+    await editor.getByRole('textbox', { name: 'Key' }).fill('auditor');
+    await editor.getByRole('textbox', { name: 'Name' }).fill('Auditor');
+    await editor.getByLabel('Description').fill('Reads the audit trail and the member list');
+    await editor.getByText('Here and below').click();
+    assert.equal(await editor.getByRole('radio', { name: 'Here and below' }).isChecked(), true);
+    await editor.getByRole('checkbox', { name: 'audit.read', exact: true }).check();
+    await editor.getByRole('checkbox', { name: 'members.read', exact: true }).check();
+    await look(page, 'roles-editor');
+    await editor.getByRole('button', { name: 'Create role' }).click();
+    await editor.waitFor({ state: 'detached' });
+
+    const row = page.getByRole('row').filter({ hasText: 'Auditor' });
+    await row.getByText('Custom').waitFor();
+    await row.getByText('audit.read, members.read').waitFor();
+    await look(page, 'roles-created');
+
+    await row.getByRole('button', { name: 'Edit Auditor' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit “Auditor”' });
+    assert.equal(await edit.getByRole('textbox', { name: 'Key' }).isDisabled(), true);
+    assert.equal(await edit.getByRole('checkbox', { name: 'audit.read', exact: true }).isChecked(), true);
+    await edit.getByRole('button', { name: 'Cancel' }).click();
+    await edit.waitFor({ state: 'detached' });
+
+    await row.getByRole('button', { name: 'Delete Auditor' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete “Auditor”?' });
+    await look(page, 'roles-delete');
+    await confirm.getByRole('button', { name: 'Delete role' }).click();
+    await confirm.waitFor({ state: 'detached' });
+    await row.waitFor({ state: 'detached' });
+    await look(page, 'roles-deleted');
+    await ctx.close();
+  });
+});
