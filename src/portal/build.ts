@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -9,10 +9,46 @@ const PORTAL_ROOT = fileURLToPath(new URL('../../portal/', import.meta.url));
 /** Issue 12's quality bar: what a browser loads first, gzipped. */
 export const PORTAL_JS_BUDGET_BYTES = 250 * 1024;
 
-/** Builds the portal with Vite (a development dependency: present after `npm install`). */
+const LOCK = path.join(PORTAL_ROOT, '.build-lock');
+const LOCK_STALE_MS = 5 * 60_000;
+
+/**
+ * Builds the portal with Vite (a development dependency: present after `npm install`). Several processes may ask
+ * at once (test files run in parallel, each starting a server): one builds while the others wait, and the build
+ * lands in a fresh directory that replaces portal/dist in one rename, so no server ever serves a half-written dist.
+ */
 export async function buildPortal(): Promise<void> {
+  await withBuildLock(buildIntoDist);
+}
+
+async function buildIntoDist(): Promise<void> {
   const { build } = await import('vite');
-  await build({ configFile: path.join(PORTAL_ROOT, 'vite.config.ts'), logLevel: 'warn' });
+  const staging = `${PORTAL_DIST.replace(/\/$/, '')}.${process.pid}`;
+  await build({ configFile: path.join(PORTAL_ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir: staging, emptyOutDir: true } });
+  const old = `${staging}.old`;
+  if (existsSync(PORTAL_DIST)) await rename(PORTAL_DIST, old);
+  await rename(staging, PORTAL_DIST);
+  await rm(old, { recursive: true, force: true });
+}
+
+/** Runs `work` holding portal/.build-lock (a directory: mkdir is atomic), waiting while another process holds it. */
+async function withBuildLock(work: () => Promise<void>): Promise<void> {
+  for (;;) {
+    try {
+      await mkdir(LOCK);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = Date.now() - (await stat(LOCK).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+      if (age > LOCK_STALE_MS) await rm(LOCK, { recursive: true, force: true });
+      else await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  try {
+    await work();
+  } finally {
+    await rm(LOCK, { recursive: true, force: true });
+  }
 }
 
 /** Whether portal/dist is missing or older than anything it is built from. */
@@ -36,8 +72,14 @@ export async function isPortalStale(): Promise<boolean> {
 export async function ensurePortalBuilt(): Promise<{ built: boolean; problem?: string }> {
   if (!(await isPortalStale())) return { built: false };
   try {
-    await buildPortal();
-    return { built: true };
+    // Whoever waited for another process's build finds it fresh and has nothing left to do.
+    let built = false;
+    await withBuildLock(async () => {
+      if (!(await isPortalStale())) return;
+      await buildIntoDist();
+      built = true;
+    });
+    return { built };
   } catch (error) {
     return { built: false, problem: `the portal could not be built (${(error as Error).message}); run npm install and npm run portal:build` };
   }

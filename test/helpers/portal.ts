@@ -30,6 +30,18 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Waits until no CSS transition or animation is running (modals fading, the navigation drawer sliding after a resize),
+ * so screenshots and axe see the settled page rather than a half-faded one.
+ */
+async function settle(page: Page): Promise<void> {
+  await page.waitForTimeout(50); // a resize or click starts its transitions on the next frame
+  await page.waitForFunction(() => {
+    const doc = (globalThis as unknown as { document: { getAnimations(): Array<{ playState: string }> } }).document;
+    return doc.getAnimations().every((a) => a.playState !== 'running');
+  }, undefined, { timeout: 5_000 });
+}
+
 export interface PortalWorld {
   t: TestApp;
   browser: Browser;
@@ -85,15 +97,19 @@ export async function startPortalWorld(env: Record<string, string> = {}): Promis
     },
     async look(page, name) {
       await page.waitForLoadState('networkidle');
+      await settle(page);
       await page.screenshot({ path: path.join(SHOTS, `${name}-desktop.png`), fullPage: true });
       await page.setViewportSize({ width: 390, height: 844 });
+      await settle(page);
       await page.screenshot({ path: path.join(SHOTS, `${name}-narrow.png`), fullPage: true });
       await page.setViewportSize({ width: 1280, height: 800 });
+      await settle(page);
       await page.addScriptTag({ path: AXE });
       const violations = await page.evaluate(async () => {
         type Violation = { id: string; impact: string | null; nodes: Array<{ target: unknown }> };
-        const scope = globalThis as unknown as { document: unknown; axe: { run: (context: unknown) => Promise<{ violations: Violation[] }> } };
-        const result = await scope.axe.run(scope.document);
+        const scope = globalThis as unknown as { document: { querySelector(s: string): unknown }; axe: { run: (context: unknown) => Promise<{ violations: Violation[] }> } };
+        // Behind an open modal the page is dimmed and unreachable (it was checked when it was looked at alone): check the dialog.
+        const result = await scope.axe.run(scope.document.querySelector('[role="dialog"][aria-modal="true"]') ?? scope.document);
         return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${JSON.stringify(v.nodes.map((n) => n.target))}`);
       });
       assert.deepEqual(violations, [], `axe on ${name}`);
