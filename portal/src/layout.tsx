@@ -34,8 +34,13 @@ export function FullPageLoader() {
 export function AppLayout() {
   const me = useMe().data as Me;
   const info = usePortalInfo().data;
-  const [opened, { toggle }] = useDisclosure();
-  if (me.activeTenantId === null) return <Navigate to="/choose-tenant" replace />;
+  const location = useLocation();
+  const [opened, { toggle, close }] = useDisclosure();
+  useEffect(close, [location.pathname]); // on a phone, the drawer closes once a page is chosen
+  if (me.activeTenantId === null) {
+    const here = location.pathname + location.search;
+    return <Navigate to={here === '/' ? '/choose-tenant' : `/choose-tenant?next=${encodeURIComponent(here)}`} replace />;
+  }
   const active = me.authorization[me.activeTenantId];
   return (
     <AppShell header={{ height: 60 }} navbar={{ width: 240, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">

@@ -24,10 +24,21 @@ const theme = createTheme({
   },
 });
 
-// Mantine's default dimmed grey and error red are a touch too light for small text.
+// Mantine's default dimmed grey, error red and light-variant indigo are a touch too light for small text.
 const contrast: CSSVariablesResolver = () => ({
   variables: {},
-  light: { '--mantine-color-dimmed': 'var(--mantine-color-gray-7)', '--mantine-color-error': 'var(--mantine-color-red-9)' },
+  light: {
+    '--mantine-color-dimmed': 'var(--mantine-color-gray-7)',
+    '--mantine-color-error': 'var(--mantine-color-red-9)',
+    // The light variant (the active navigation link, light buttons) keeps its text readable while hovered.
+    ...Object.fromEntries(
+      ['--mantine-color-indigo', '--mantine-primary-color'].flatMap((c) => [
+        [`${c}-light`, 'var(--mantine-color-indigo-0)'],
+        [`${c}-light-hover`, 'var(--mantine-color-indigo-1)'],
+        [`${c}-light-color`, 'var(--mantine-color-indigo-9)'],
+      ]),
+    ),
+  },
   dark: {},
 });
 

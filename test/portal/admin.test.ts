@@ -32,7 +32,6 @@ describe('the admin pages in a browser [pglite]', () => {
     const { ctx, page } = await w.context();
     await w.signIn(page, operatorEmail, GOOD_PASSWORD);
     await page.getByRole('link', { name: 'Admin · Organisations' }).click();
-    await page.mouse.move(640, 780);
     await page.getByRole('heading', { name: 'Admin · Organisations' }).waitFor();
     await page.getByText('Tenants in use: 1 / 50').waitFor();
     const home = page.getByRole('row').filter({ hasText: 'YOU ARE HERE' });
@@ -93,7 +92,6 @@ describe('the admin pages in a browser [pglite]', () => {
     const { ctx, page } = await w.context();
     await w.signIn(page, operatorEmail, GOOD_PASSWORD);
     await page.getByRole('link', { name: 'Admin · Licence' }).click();
-    await page.mouse.move(640, 780);
     await page.getByRole('heading', { name: 'Admin · Licence' }).waitFor();
     await page.getByText('Acme MSP Ltd').waitFor();
     await page.getByText('2 / 50').waitFor();
@@ -107,7 +105,6 @@ describe('the admin pages in a browser [pglite]', () => {
     const { ctx, page } = await w.context();
     await w.signIn(page, operatorEmail, GOOD_PASSWORD);
     await page.getByRole('link', { name: 'Admin · Users' }).click();
-    await page.mouse.move(640, 780);
     await page.getByRole('heading', { name: 'Admin · Users' }).waitFor();
     await page.getByText('No list of people here').waitFor();
     await w.look(page, 'admin-users');

@@ -36,7 +36,7 @@ describe('the portal in a browser [pglite]', () => {
     assert.match(api.headers.get('content-type') ?? '', /problem\+json/);
   });
 
-  it('takes the operator from the printed setup link into the portal, on the admin tenancy', async () => {
+  it('takes the operator from the printed setup link into Admin → Tenants, on the admin tenancy', async () => {
     const link = await issueSetupLink({ db: t.database.db, clock: t.clock, ownerRole: 'owner' }, base);
     assert.ok(link);
     const { ctx, page } = await context();
@@ -47,8 +47,13 @@ describe('the portal in a browser [pglite]', () => {
     await page.getByLabel('Your name').fill('Olga Operator');
     await page.locator('input[type="password"]').fill(GOOD_PASSWORD);
     await page.getByRole('button', { name: 'Create the operator' }).click();
-    await page.getByRole('heading', { name: 'Platform administration' }).waitFor();
+    await page.waitForURL(`${base}/admin/tenants`);
+    await page.getByText(/Tenants in use: 1 \/ /).waitFor();
     await page.getByText('Admin tenancy').first().waitFor();
+    await page.getByText('You are here').first().waitFor();
+    await look(page, 'setup-landed-admin-tenants');
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await page.getByRole('heading', { name: 'Platform administration' }).waitFor();
     await look(page, 'dashboard-operator');
     await ctx.close();
   });

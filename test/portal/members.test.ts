@@ -27,7 +27,6 @@ describe('the Members page in a browser [pglite]', () => {
     await w.signIn(page, owner.email, owner.password);
     await page.getByRole('heading', { name: "Maya's workspace" }).waitFor();
     await page.getByRole('link', { name: 'Members' }).click();
-    await page.mouse.move(640, 780);
     await page.getByRole('heading', { name: 'Members', level: 2 }).waitFor();
     await page.getByText(bob.email).waitFor();
     await page.getByText('No invitations are waiting for an answer.').waitFor();
@@ -102,7 +101,6 @@ describe('the Members page in a browser [pglite]', () => {
     await page.getByRole('button', { name: /Noor's workspace/ }).click();
     await page.getByRole('heading', { name: "Noor's workspace" }).waitFor();
     await page.getByRole('link', { name: 'Members' }).click();
-    await page.mouse.move(640, 780);
     await page.getByText(owner.email).waitFor();
     await page.getByRole('button', { name: 'Leave this tenant' }).waitFor();
     await w.look(page, 'members-read-only');

@@ -18,7 +18,8 @@ export function SetupPage() {
     mutationFn: () => unwrap(api.POST('/api/v1/setup', { body: { token: params.get('token') ?? '', email, password, useCookies: true, ...(name.trim() ? { name: name.trim() } : {}) } })),
     onSuccess: async () => {
       await reset();
-      navigate('/');
+      // Seed 001: the operator starts where operators work, the table of every tenant.
+      navigate('/admin/tenants');
     },
   });
   const submit = (event: FormEvent) => {
