@@ -1,4 +1,4 @@
-import { Alert, AppShell, Avatar, Badge, Burger, Button, Center, Group, Loader, Menu, NavLink, Text, Title, UnstyledButton } from '@mantine/core';
+import { Alert, AppShell, Avatar, Badge, Burger, Button, Center, Group, Loader, Menu, NavLink, Text, Title, UnstyledButton, VisuallyHidden } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { useMutation } from '@tanstack/react-query';
 import { useEffect } from 'react';
@@ -136,8 +136,9 @@ function UserMenu({ me }: { me: Me }) {
     <Menu position="bottom-end" withinPortal>
       <Menu.Target>
         <UnstyledButton title="Your account">
+          <VisuallyHidden>Your account:</VisuallyHidden>
           <Group gap="xs" wrap="nowrap">
-            <Avatar radius="xl" size="sm" color="indigo">
+            <Avatar radius="xl" size="sm" color="indigo" aria-hidden>
               {initials}
             </Avatar>
             <Text size="sm" visibleFrom="sm">
@@ -153,6 +154,7 @@ function UserMenu({ me }: { me: Me }) {
       </Menu.Target>
       <Menu.Dropdown>
         <Menu.Label>{me.user.email}</Menu.Label>
+        <Menu.Item onClick={() => navigate('/profile')}>Your profile</Menu.Item>
         <Menu.Item onClick={() => navigate('/choose-tenant')}>Choose a tenant</Menu.Item>
         <Menu.Item color="red" onClick={() => signOut.mutate()}>
           Sign out

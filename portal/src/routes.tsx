@@ -7,6 +7,7 @@ import { ApprovalsPage } from './pages/approvals';
 import { AuditPage } from './pages/audit';
 import { AdminLicencePage, AdminTenantsPage, AdminUsersPage } from './pages/admin';
 import { MembersPage } from './pages/members';
+import { ProfilePage } from './pages/profile';
 import { ApiKeysPage } from './pages/api-keys';
 import { RolesPage } from './pages/roles';
 import { ForgotPasswordPage, ResetPasswordPage } from './pages/password';
@@ -34,6 +35,7 @@ export const router = createBrowserRouter([
         // One line per signed-in page; its link in the navigation is in nav.ts.
         children: [
           { path: '/', element: <DashboardPage /> },
+          { path: '/profile', element: <ProfilePage /> },
           { path: '/members', element: <MembersPage /> },
           { path: '/roles', element: <RolesPage /> },
           { path: '/api-keys', element: <ApiKeysPage /> },

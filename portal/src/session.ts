@@ -46,7 +46,7 @@ export function useAllowed(tenantId: string | null, permissions: readonly string
     queryFn: async () => {
       const result = await unwrap(api.POST('/api/v1/check', { body: { checks: permissions.map((permission) => ({ tenantId: tenantId ?? '', permission })) } }));
       const results = 'results' in result ? result.results : [result];
-      return new Set(results.filter((r) => r.allowed).map((r, i) => ('permission' in r ? String(r.permission) : permissions[i] ?? '')));
+      return new Set(results.flatMap((r, i) => (r.allowed ? [permissions[i] ?? ''] : [])));
     },
   });
 }
