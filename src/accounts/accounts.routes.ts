@@ -20,7 +20,7 @@ export async function accountRoutes(app: FastifyTypebox): Promise<void> {
   app.post(
     '/auth/signup',
     {
-      config: credentialRateLimit(app),
+      config: { ...credentialRateLimit(app), startsSession: true },
       schema: {
         tags: ['auth'],
         summary: "Create an account, what the preset's sign-up policy creates, and sign in",

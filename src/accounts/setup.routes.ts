@@ -12,7 +12,7 @@ export async function setupRoutes(app: FastifyTypebox): Promise<void> {
   app.post(
     '/setup',
     {
-      config: credentialRateLimit(app),
+      config: { ...credentialRateLimit(app), startsSession: true },
       schema: {
         tags: ['auth'],
         summary: 'Create the platform operator with the one-time setup link printed at first start',

@@ -86,7 +86,7 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
   app.post(
     '/auth/login',
     {
-      config: credentialRateLimit(app),
+      config: { ...credentialRateLimit(app), startsSession: true },
       schema: {
         tags: ['auth'],
         summary: 'Sign in with email and password',
@@ -121,7 +121,7 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
   app.post(
     '/auth/refresh',
     {
-      config: credentialRateLimit(app),
+      config: { ...credentialRateLimit(app), startsSession: true },
       schema: {
         tags: ['auth'],
         summary: 'Exchange a refresh token for new tokens (the refresh token rotates)',

@@ -13,11 +13,23 @@ import { findLiveSession } from './sessions.repository.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * `true` for the endpoints that start or renew a session (sign-in, refresh, sign-up, setup). They act on what
+     * the request says, never on who is signed in, so the browser's access cookie — sent on every request, and
+     * expired exactly when a refresh is due — is not read there; a bearer header still is.
+     */
+    startsSession?: boolean;
+  }
+}
+
 /**
  * Resolves `request.principal` on every request that carries credentials (`Authorization: Bearer`, or the
  * access cookie). A token is never the last word: the session must still be live and the user must still
  * exist, checked on this request (SPEC 6), so a logout or password reset takes effect at once.
- * Credentials that are present but bad are a 401 even on endpoints that would not need them.
+ * Credentials that are present but bad are a 401 even on endpoints that would not need them — except the access
+ * cookie on the endpoints that start or renew a session (`startsSession`), where the browser sends it unasked.
  * Three kinds of bearer: a person's access token, an API key's secret (`tnty_…`), and a machine token
  * minted from a key at /oauth/token; the last two are re-checked against the key on every request. A valid
  * key (or token) that its tenant cannot use now is authenticated and refused with a 403 (SPEC 5):
@@ -74,5 +86,6 @@ function readCredentials(request: FastifyRequest): { token: string; transport: '
     return { token: match[1], transport: 'bearer' };
   }
   const cookie = request.cookies[ACCESS_COOKIE];
-  return cookie ? { token: cookie, transport: 'cookie' } : undefined;
+  if (cookie === undefined || cookie === '' || request.routeOptions.config?.startsSession === true) return undefined;
+  return { token: cookie, transport: 'cookie' };
 }

@@ -60,6 +60,21 @@ for (const engine of testEngines()) {
       assert.equal((await t.app.inject({ url: '/api/v1/auth/me', cookies: { tenantry_access: next.tenantry_access! } })).statusCode, 200);
     });
 
+    it('refreshes, and signs in, though the browser still sends the expired access cookie with them', async () => {
+      const { user, cookies } = await cookieLogin();
+      const jar = { tenantry_access: cookies.tenantry_access!.value, tenantry_refresh: cookies.tenantry_refresh!.value, tenantry_csrf: cookies.tenantry_csrf!.value };
+      t.clock.advance(60 * 60_000); // the access token has expired, the session has not
+      assertProblem(await t.app.inject({ url: '/api/v1/auth/me', cookies: jar }), 401, 'invalid_token');
+      const refreshed = await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', cookies: jar, headers: { 'x-csrf-token': jar.tenantry_csrf } });
+      assert.equal(refreshed.statusCode, 200, refreshed.body);
+      const fresh = (refreshed.cookies as Cookie[]).find((c) => c.name === 'tenantry_access')!.value;
+      assert.equal((await t.app.inject({ url: '/api/v1/auth/me', cookies: { tenantry_access: fresh } })).statusCode, 200);
+      const login = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', cookies: jar, payload: { email: user.email, password: user.password, useCookies: true } });
+      assert.equal(login.statusCode, 200, login.body);
+      // Everywhere else an expired cookie is still a 401, so a page learns it must refresh.
+      assertProblem(await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', cookies: jar, headers: { 'x-csrf-token': jar.tenantry_csrf } }), 401, 'invalid_token');
+    });
+
     it('marks the cookies Secure for an https public URL but not for plain-HTTP localhost', async () => {
       const secureFlags = (res: { cookies: unknown }) => Object.fromEntries((res.cookies as Cookie[]).map((c) => [c.name, c.secure === true]));
       const everyCookie = (secure: boolean) => ({ tenantry_access: secure, tenantry_refresh: secure, tenantry_csrf: secure });

@@ -140,4 +140,31 @@ describe('the portal in a browser [pglite]', () => {
     await look(page, 'dashboard-suspended');
     await ctx.close();
   });
+
+  it('refreshes an expired access token silently, and sends a person whose session ended to sign-in and back to their page', async () => {
+    const person = await signUp(t, { name: 'Rhea' });
+    const { ctx, page } = await context();
+    await w.signIn(page, person.email, person.password);
+    await page.getByRole('heading', { name: "Rhea's workspace" }).waitFor();
+    const refreshes: number[] = [];
+    page.on('response', (res) => {
+      if (res.url().endsWith('/api/v1/auth/refresh')) refreshes.push(res.status());
+    });
+
+    t.clock.advance(60 * 60_000); // the access token (minutes) has expired; the session (days) has not
+    await page.getByRole('link', { name: 'Members' }).click();
+    await page.getByRole('heading', { name: 'Members', level: 2 }).waitFor();
+    await page.getByText(person.email).waitFor();
+    assert.deepEqual(refreshes, [200], 'one silent refresh, then the page as if nothing happened');
+
+    t.clock.advance(31 * 24 * 60 * 60_000); // past the session's idle limit: nothing left to refresh
+    await page.getByRole('link', { name: 'Roles' }).click();
+    await page.waitForURL(`${base}/sign-in?next=${encodeURIComponent('/roles')}`);
+    await page.getByLabel('Email').fill(person.email);
+    await page.locator('input[type="password"]').fill(person.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/roles`);
+    await page.getByRole('heading', { name: 'Roles', level: 2 }).waitFor();
+    await ctx.close();
+  });
 });
