@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startPortalWorld, type PortalWorld } from '../helpers/portal.ts';
-import { signUp } from '../helpers/users.ts';
+import { withTenant } from '../../src/platform/db/context.ts';
+import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { bearer, signUp } from '../helpers/users.ts';
 
 /** The API keys and Roles pages in Chromium: see test/helpers/portal.ts for what `look` checks on every page. */
 describe('the portal: API keys and roles [pglite]', () => {
@@ -58,8 +60,10 @@ describe('the portal: API keys and roles [pglite]', () => {
     await ctx.close();
   });
 
-  it('lets an owner create a custom role with two permissions, see it listed and delete it', async () => {
+  it('lets an owner create a custom role with two permissions, assign it to a member, and delete it once nobody holds it', async () => {
     const owner = await signUp(w.t, { name: 'Rue' });
+    const bea = await signUp(w.t, { name: 'Bea' });
+    await withTenant(w.t.database.db, owner.tenantId, (trx) => insertMembership(trx, { tenantId: owner.tenantId, userId: bea.userId, kind: 'direct', roles: ['member'], now: w.t.clock.now() }));
     const { ctx, page } = await w.context();
     await w.signIn(page, owner.email, owner.password);
     await page.getByRole('heading', { name: "Rue's workspace" }).waitFor();
@@ -83,9 +87,32 @@ describe('the portal: API keys and roles [pglite]', () => {
     await editor.waitFor({ state: 'detached' });
 
     const row = page.getByRole('row').filter({ hasText: 'Auditor' });
-    await row.getByText('Custom').waitFor();
+    await row.locator('text=Custom >> visible=true').waitFor();
     await row.getByText('audit.read, members.read').waitFor();
     await look(page, 'roles-created');
+
+    // Assigned from the Members page, the role is in use: deleting it is refused in words until nobody holds it.
+    await page.getByRole('link', { name: 'Members' }).click();
+    await page.getByRole('button', { name: 'Change roles of Bea' }).click();
+    const roles = page.getByRole('dialog', { name: 'Roles of Bea' });
+    await roles.getByRole('combobox', { name: 'Roles' }).click();
+    await page.getByRole('option', { name: 'Auditor' }).click();
+    await page.keyboard.press('Escape');
+    await roles.getByRole('button', { name: 'Save roles' }).click();
+    await roles.waitFor({ state: 'detached' });
+    await page.getByRole('row').filter({ hasText: 'Bea' }).locator('text=Auditor >> visible=true').waitFor();
+    const held = await w.t.app.inject({ method: 'GET', url: `/api/v1/tenants/${owner.tenantId}/members`, headers: bearer(owner.accessToken) });
+    assert.deepEqual(held.json().members.find((m: { userId: string }) => m.userId === bea.userId).roles.sort(), ['auditor', 'member']);
+    await page.getByRole('link', { name: 'Roles' }).click();
+    await row.getByRole('button', { name: 'Delete Auditor' }).click();
+    const refused = page.getByRole('dialog', { name: 'Delete “Auditor”?' });
+    await refused.getByRole('button', { name: 'Delete role' }).click();
+    await refused.getByRole('alert').getByText(/Someone still holds this role/).waitFor();
+    await look(page, 'roles-delete-in-use');
+    await refused.getByRole('button', { name: 'Cancel' }).click();
+    await refused.waitFor({ state: 'detached' });
+    const dropped = await w.t.app.inject({ method: 'PATCH', url: `/api/v1/tenants/${owner.tenantId}/members/${bea.userId}`, headers: bearer(owner.accessToken), payload: { roles: ['member'] } });
+    assert.equal(dropped.statusCode, 200, dropped.body);
 
     await row.getByRole('button', { name: 'Edit Auditor' }).click();
     const edit = page.getByRole('dialog', { name: 'Edit “Auditor”' });

@@ -104,6 +104,7 @@ const ADVICE: Record<string, (detail: string | undefined) => string> = {
   slug_taken: () => 'Another tenant already has that slug. Choose a different one.',
   admin_tenancy: () => 'The admin tenancy cannot be suspended or deleted. Make another tenant the admin tenancy first.',
   active_tenant: () => 'You cannot delete the tenant you are working in. Switch to another first.',
+  role_in_use: (d) => `Someone still holds this role. ${sentence(d ?? 'Take it from every member first')}`,
   tenant_has_children: () => 'This tenant has tenants below it. Move or delete them first.',
 };
 

@@ -54,72 +54,81 @@ export function RolesPage() {
         </Alert>
       )}
       {roles.data !== undefined && roles.data.length > 0 && (
-        <Table.ScrollContainer minWidth={720}>
-          <Table verticalSpacing="sm" striped>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Role</Table.Th>
-                <Table.Th>Kind</Table.Th>
-                <Table.Th>Applies</Table.Th>
-                <Table.Th>Permissions</Table.Th>
-                <Table.Th>
-                  <VisuallyHidden>Actions</VisuallyHidden>
-                </Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {roles.data.map((r) => {
-                const inherited = !r.builtIn && r.definedIn !== tenantId;
-                const editable = canManage && !r.builtIn && !inherited;
-                return (
-                  <Table.Tr key={r.key}>
-                    <Table.Td>
-                      <Text fw={600} size="sm">
-                        {r.name}
+        <Table verticalSpacing="sm" striped>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Role</Table.Th>
+              <Table.Th visibleFrom="sm">Kind</Table.Th>
+              <Table.Th visibleFrom="sm">Applies</Table.Th>
+              <Table.Th visibleFrom="sm">Permissions</Table.Th>
+              <Table.Th>
+                <VisuallyHidden>Actions</VisuallyHidden>
+              </Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {roles.data.map((r) => {
+              const inherited = !r.builtIn && r.definedIn !== tenantId;
+              const editable = canManage && !r.builtIn && !inherited;
+              const applies = r.scope === 'tenant' ? `This ${tenantWord} only` : `This ${tenantWord} and those below`;
+              const kind = r.builtIn ? (
+                <Badge variant="light">Built-in{r.isOwnerRole ? ' · owner' : ''}</Badge>
+              ) : inherited ? (
+                <Badge variant="outline" color="dark" tt="none">
+                  Inherited from {names.get(r.definedIn ?? '') ?? r.definedIn}
+                </Badge>
+              ) : (
+                <Badge variant="outline" color="teal.9">
+                  Custom
+                </Badge>
+              );
+              return (
+                <Table.Tr key={r.key}>
+                  <Table.Td>
+                    <Text fw={600} size="sm">
+                      {r.name}
+                    </Text>
+                    <Text size="xs" c="dimmed">
+                      <code>{r.key}</code>
+                      {r.description ? ` · ${r.description}` : ''}
+                    </Text>
+                    {/* On a phone the other columns fold in under the name. */}
+                    <Stack hiddenFrom="sm" gap={4} mt={6} align="flex-start">
+                      {kind}
+                      <Text size="xs">
+                        {applies} · {r.permissions.includes('*') ? 'all permissions' : `${r.permissions.length} permission${r.permissions.length === 1 ? '' : 's'}`}
                       </Text>
-                      <Text size="xs" c="dimmed">
-                        <code>{r.key}</code>
-                        {r.description ? ` · ${r.description}` : ''}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>
-                      {r.builtIn && <Badge variant="light">Built-in{r.isOwnerRole ? ' · owner' : ''}</Badge>}
-                      {!r.builtIn && !inherited && <Badge variant="outline" color="teal.9">Custom</Badge>}
-                      {inherited && (
-                        <Badge variant="outline" color="dark" tt="none">
-                          Inherited from {names.get(r.definedIn ?? '') ?? r.definedIn}
-                        </Badge>
-                      )}
-                    </Table.Td>
-                    <Table.Td>
-                      <Text size="sm">{r.scope === 'tenant' ? `This ${tenantWord} only` : `This ${tenantWord} and those below`}</Text>
-                    </Table.Td>
-                    <Table.Td>
-                      <Text size="sm" title={r.permissions.join(', ')}>
-                        {r.permissions.includes('*') ? 'All' : `${r.permissions.length}`}
-                      </Text>
-                      <Text size="xs" c="dimmed" lineClamp={2}>
-                        {r.permissions.join(', ')}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>
-                      {editable && (
-                        <Group gap="xs" wrap="nowrap">
-                          <Button size="xs" variant="default" onClick={() => setEditing(r)} aria-label={`Edit ${r.name}`}>
-                            Edit
-                          </Button>
-                          <Button size="xs" variant="outline" color="red.9" onClick={() => setDeleting(r)} aria-label={`Delete ${r.name}`}>
-                            Delete
-                          </Button>
-                        </Group>
-                      )}
-                    </Table.Td>
-                  </Table.Tr>
-                );
-              })}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+                    </Stack>
+                  </Table.Td>
+                  <Table.Td visibleFrom="sm">{kind}</Table.Td>
+                  <Table.Td visibleFrom="sm">
+                    <Text size="sm">{applies}</Text>
+                  </Table.Td>
+                  <Table.Td visibleFrom="sm">
+                    <Text size="sm" title={r.permissions.join(', ')}>
+                      {r.permissions.includes('*') ? 'All' : `${r.permissions.length}`}
+                    </Text>
+                    <Text size="xs" c="dimmed" lineClamp={2}>
+                      {r.permissions.join(', ')}
+                    </Text>
+                  </Table.Td>
+                  <Table.Td>
+                    {editable && (
+                      <Group gap="xs" wrap="nowrap">
+                        <Button size="xs" variant="default" onClick={() => setEditing(r)} aria-label={`Edit ${r.name}`}>
+                          Edit
+                        </Button>
+                        <Button size="xs" variant="outline" color="red.9" onClick={() => setDeleting(r)} aria-label={`Delete ${r.name}`}>
+                          Delete
+                        </Button>
+                      </Group>
+                    )}
+                  </Table.Td>
+                </Table.Tr>
+              );
+            })}
+          </Table.Tbody>
+        </Table>
       )}
       {editing !== null && (
         <RoleEditor
