@@ -2,7 +2,7 @@ import { Badge, Card, Group, Loader, SimpleGrid, Stack, Table, Text, Title } fro
 import { useQuery } from '@tanstack/react-query';
 import { api, unwrap } from '../api/client';
 import { ErrorNotice } from '../components';
-import { type Me, useMe, usePortalInfo } from '../session';
+import { type Me, type PresetLabels, useMe, usePortalInfo } from '../session';
 
 /** The active tenant at a glance: name, id, kind, status, plan and usage, members, features. */
 export function DashboardPage() {
@@ -52,7 +52,7 @@ export function DashboardPage() {
             <Table.Tbody>
               {Object.entries(plan.data.usage).map(([resource, used]) => (
                 <Table.Tr key={resource}>
-                  <Table.Td>{resource}</Table.Td>
+                  <Table.Td>{resourceName(resource, labels)}</Table.Td>
                   <Table.Td>{String(used)}</Table.Td>
                   <Table.Td>{String((plan.data.plan?.limits as Record<string, number | null>)[resource] ?? '∞')}</Table.Td>
                 </Table.Tr>
@@ -92,4 +92,15 @@ function Stat({ label, value }: { label: string; value: string }) {
       </Text>
     </Card>
   );
+}
+
+/** A plan's limited resources in words (the API's keys are camelCase identifiers). */
+function resourceName(resource: string, labels: PresetLabels | undefined): string {
+  const names: Record<string, string> = {
+    members: 'Members',
+    pendingInvitations: 'Pending invitations',
+    childTenants: `${labels?.tenants ?? 'Tenants'} below this one`,
+    apiKeys: 'API keys',
+  };
+  return names[resource] ?? resource;
 }
