@@ -1,4 +1,5 @@
-import { Alert, Anchor, Box, Center, Paper, Stack, Text, Title } from '@mantine/core';
+import { Alert, Anchor, Box, Button, Center, Group, Loader, Modal, Paper, Stack, Text, Title } from '@mantine/core';
+import type { UseMutationResult } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 import { explainProblem, ProblemError } from './api/client';
 
@@ -8,6 +9,39 @@ export function ErrorNotice({ error, title }: { error: unknown; title?: string }
     <Alert color="red" title={title ?? (error instanceof ProblemError && error.problem.code === 'not_an_operator' ? 'Operators only' : 'That did not work')} role="alert">
       {explainProblem(error)}
     </Alert>
+  );
+}
+
+/**
+ * A question before an action that is not taken back: Cancel has the focus, the red button runs `action`, and a
+ * refusal is shown in the dialog under `failed`. What happens on success is the action's own `onSuccess`.
+ */
+export function ConfirmModal({ title, children, confirm, failed, action, onClose }: { title: string; children: ReactNode; confirm: string; failed: string; action: UseMutationResult<unknown, Error, void>; onClose: () => void }) {
+  return (
+    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened onClose={onClose} title={title}>
+      <Stack>
+        <Text size="sm">{children}</Text>
+        {action.isError && <ErrorNotice error={action.error} title={failed} />}
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onClose} data-autofocus>
+            Cancel
+          </Button>
+          <Button color="red.9" onClick={() => action.mutate()} loading={action.isPending}>
+            {confirm}
+          </Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
+
+/** A page's title over its loader, or over the error, while the query the page shows has not succeeded. */
+export function PageWaiting({ title, query, label }: { title: ReactNode; query: { isError: boolean; error: unknown }; label: string }) {
+  return (
+    <Stack>
+      {title}
+      {query.isError ? <ErrorNotice error={query.error} /> : <Loader aria-label={label} />}
+    </Stack>
   );
 }
 

@@ -1,9 +1,9 @@
-import { Alert, Badge, Button, Card, Code, Flex, Group, List, Loader, Modal, MultiSelect, Select, SimpleGrid, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { Alert, Badge, Button, Card, Code, Flex, Group, List, Modal, MultiSelect, Select, SimpleGrid, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, type ReactNode, useId, useState } from 'react';
 import { api, explainProblem, ProblemError, unwrap } from '../api/client';
 import type { paths } from '../api/schema';
-import { ErrorNotice, fieldError } from '../components';
+import { ErrorNotice, fieldError, PageWaiting } from '../components';
 import { usePortalInfo } from '../session';
 
 /**
@@ -83,20 +83,7 @@ export function AdminTenantsPage() {
   const refresh = () => Promise.all([queries.invalidateQueries({ queryKey: ['admin-tenants'] }), queries.invalidateQueries({ queryKey: ['admin-licence'] }), queries.invalidateQueries({ queryKey: ['me'] })]);
 
   const title = <PageTitle intro={`Every ${(labels?.tenant ?? 'tenant').toLowerCase()} of this installation. Platform operators only.`}>{`Admin · ${word}`}</PageTitle>;
-  if (tenants.isPending)
-    return (
-      <Stack>
-        {title}
-        <Loader aria-label={`Loading ${word.toLowerCase()}`} />
-      </Stack>
-    );
-  if (tenants.isError)
-    return (
-      <Stack>
-        {title}
-        <ErrorNotice error={tenants.error} />
-      </Stack>
-    );
+  if (!tenants.isSuccess) return <PageWaiting title={title} query={tenants} label={`Loading ${word.toLowerCase()}`} />;
   const first = tenants.data.pages[0];
   const rows = tenants.data.pages.flatMap((p) => p.tenants);
   return (
@@ -444,20 +431,7 @@ function DeletionReport({ result }: { result: DeleteResult | HeldForApproval }) 
 export function AdminUsersPage() {
   const tenants = useAllTenants();
   const title = <PageTitle intro="Invite people into any tenant and set a person's default tenant. Platform operators only.">Admin · Users</PageTitle>;
-  if (tenants.isPending)
-    return (
-      <Stack>
-        {title}
-        <Loader aria-label="Loading tenants" />
-      </Stack>
-    );
-  if (tenants.isError)
-    return (
-      <Stack>
-        {title}
-        <ErrorNotice error={tenants.error} />
-      </Stack>
-    );
+  if (!tenants.isSuccess) return <PageWaiting title={title} query={tenants} label="Loading tenants" />;
   const options = tenants.data.filter((t) => t.status === 'active').map((t) => ({ value: t.id, label: `${t.name} (${t.slug})` }));
   return (
     <Stack>
@@ -608,20 +582,7 @@ function DefaultTenantCard({ options }: { options: Array<{ value: string; label:
 export function AdminLicencePage() {
   const licence = useLicence();
   const title = <PageTitle intro="The platform-wide licence in force. Platform operators only.">Admin · Licence</PageTitle>;
-  if (licence.isPending)
-    return (
-      <Stack>
-        {title}
-        <Loader aria-label="Loading the licence" />
-      </Stack>
-    );
-  if (licence.isError)
-    return (
-      <Stack>
-        {title}
-        <ErrorNotice error={licence.error} />
-      </Stack>
-    );
+  if (!licence.isSuccess) return <PageWaiting title={title} query={licence} label="Loading the licence" />;
   const l: Licence = licence.data;
   return (
     <Stack>

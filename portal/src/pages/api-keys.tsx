@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { api, unwrap } from '../api/client';
 import type { paths } from '../api/schema';
-import { ErrorNotice, fieldError } from '../components';
+import { ConfirmModal, ErrorNotice, fieldError } from '../components';
 import { PermissionPicker, when } from '../permission-picker';
 import { type Me, useMe } from '../session';
 
@@ -230,19 +230,8 @@ function RevokeModal({ tenantId, apiKey, onClose }: { tenantId: string; apiKey: 
     },
   });
   return (
-    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened onClose={onClose} title={`Revoke “${apiKey.name}”?`}>
-      <Stack>
-        <Text size="sm">It and every token made from it stop working at once. This cannot be undone.</Text>
-        {revoke.isError && <ErrorNotice error={revoke.error} title="The key was not revoked" />}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose} data-autofocus>
-            Cancel
-          </Button>
-          <Button color="red.9" onClick={() => revoke.mutate()} loading={revoke.isPending}>
-            Revoke key
-          </Button>
-        </Group>
-      </Stack>
-    </Modal>
+    <ConfirmModal title={`Revoke “${apiKey.name}”?`} confirm="Revoke key" failed="The key was not revoked" action={revoke} onClose={onClose}>
+      It and every token made from it stop working at once. This cannot be undone.
+    </ConfirmModal>
   );
 }

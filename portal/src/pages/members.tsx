@@ -4,7 +4,7 @@ import { type FormEvent, useState } from 'react';
 import { useNavigate } from 'react-router';
 import { api, ProblemError, unwrap } from '../api/client';
 import type { paths } from '../api/schema';
-import { ErrorNotice, fieldError } from '../components';
+import { ConfirmModal, ErrorNotice, fieldError } from '../components';
 import { type Me, useAllowed, useMe, usePortalInfo, useResetSession } from '../session';
 
 type Member = paths['/api/v1/tenants/{tenantId}/members']['get']['responses'][200]['content']['application/json']['members'][number];
@@ -405,24 +405,9 @@ function RemoveModal({ tenantId, member, self, tenantWord, onClose, onHeld }: { 
     },
   });
   return (
-    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened onClose={onClose} title={self ? `Leave this ${tenantWord}?` : `Remove ${who}?`}>
-      <Stack>
-        <Text size="sm">
-          {self
-            ? `You lose access to this ${tenantWord} at once; someone who manages members would have to invite you back.`
-            : `${who} loses access to this ${tenantWord} at once. Their account itself stays.`}
-        </Text>
-        {remove.error !== null && <ErrorNotice error={remove.error} title={self ? 'You have not left' : 'Nobody was removed'} />}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose} data-autofocus>
-            Cancel
-          </Button>
-          <Button color="red.9" onClick={() => remove.mutate()} loading={remove.isPending}>
-            {self ? 'Leave' : 'Remove'}
-          </Button>
-        </Group>
-      </Stack>
-    </Modal>
+    <ConfirmModal title={self ? `Leave this ${tenantWord}?` : `Remove ${who}?`} confirm={self ? 'Leave' : 'Remove'} failed={self ? 'You have not left' : 'Nobody was removed'} action={remove} onClose={onClose}>
+      {self ? `You lose access to this ${tenantWord} at once; someone who manages members would have to invite you back.` : `${who} loses access to this ${tenantWord} at once. Their account itself stays.`}
+    </ConfirmModal>
   );
 }
 

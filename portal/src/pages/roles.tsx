@@ -3,7 +3,7 @@ import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/rea
 import { type FormEvent, useId, useState } from 'react';
 import { api, unwrap } from '../api/client';
 import type { paths } from '../api/schema';
-import { ErrorNotice, fieldError } from '../components';
+import { ConfirmModal, ErrorNotice, fieldError } from '../components';
 import { PermissionPicker } from '../permission-picker';
 import { type Me, useAllowed, useMe, usePortalInfo } from '../session';
 
@@ -257,19 +257,8 @@ function DeleteRoleModal({ tenantId, role, onClose }: { tenantId: string; role: 
     },
   });
   return (
-    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened onClose={onClose} title={`Delete “${role.name}”?`}>
-      <Stack>
-        <Text size="sm">The role disappears from this tenant and those below. It cannot be deleted while anyone holds it.</Text>
-        {remove.isError && <ErrorNotice error={remove.error} title="The role was not deleted" />}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose} data-autofocus>
-            Cancel
-          </Button>
-          <Button color="red.9" onClick={() => remove.mutate()} loading={remove.isPending}>
-            Delete role
-          </Button>
-        </Group>
-      </Stack>
-    </Modal>
+    <ConfirmModal title={`Delete “${role.name}”?`} confirm="Delete role" failed="The role was not deleted" action={remove} onClose={onClose}>
+      The role disappears from this tenant and those below. It cannot be deleted while anyone holds it.
+    </ConfirmModal>
   );
 }
