@@ -15,6 +15,7 @@ export const NAV: NavItem[] = [
   { path: '/', label: () => 'Dashboard' },
   { path: '/members', label: () => 'Members', permission: 'members.read' },
   { path: '/roles', label: () => 'Roles', permission: 'tenant.read' },
+  { path: '/tenants', label: (l) => l.tenants, permission: 'tenant.read' },
   { path: '/api-keys', label: () => 'API keys', permission: 'api_keys.manage' },
   { path: '/approvals', label: (l) => l.approvals },
   { path: '/audit', label: () => 'Audit log', permission: 'audit.read' },

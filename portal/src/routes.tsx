@@ -10,6 +10,7 @@ import { MembersPage } from './pages/members';
 import { ProfilePage } from './pages/profile';
 import { ApiKeysPage } from './pages/api-keys';
 import { RolesPage } from './pages/roles';
+import { TenantsPage } from './pages/tenants';
 import { ForgotPasswordPage, ResetPasswordPage } from './pages/password';
 import { SetupPage } from './pages/setup';
 import { SignInPage } from './pages/sign-in';
@@ -38,6 +39,7 @@ export const router = createBrowserRouter([
           { path: '/profile', element: <ProfilePage /> },
           { path: '/members', element: <MembersPage /> },
           { path: '/roles', element: <RolesPage /> },
+          { path: '/tenants', element: <TenantsPage /> },
           { path: '/api-keys', element: <ApiKeysPage /> },
           { path: PortalPaths.approvals, element: <ApprovalsPage /> },
           { path: '/audit', element: <AuditPage /> },

@@ -1,4 +1,4 @@
-import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ProblemError, unwrap } from './api/client';
 import type { paths } from './api/schema';
 
@@ -38,15 +38,38 @@ export function useResetSession() {
 
 export type PresetLabels = PortalInfo['labels'];
 
-/** Which of `permissions` the signed-in person holds in `tenantId`: one POST /check batch. */
-export function useAllowed(tenantId: string | null, permissions: readonly string[]) {
+/** The API's limit on one /check batch. */
+const MAX_CHECKS = 100;
+
+/**
+ * Which (tenant, permission) pairs the signed-in person holds, as "tenantId permission" strings: one POST /check
+ * batch for the whole page (more only past the API's 100 checks). Cached under ['allowed', activeTenantId, …], so
+ * invalidating ['allowed'] (or one tenant's) asks again after a change of roles or of the tree.
+ */
+export function useChecks(activeTenantId: string | null, pairs: ReadonlyArray<readonly [string, string]>, enabled = true) {
+  const wanted = [...new Set(pairs.map(([tenantId, permission]) => `${tenantId} ${permission}`))].sort();
   return useQuery({
-    queryKey: ['allowed', tenantId, [...permissions].sort().join(' ')],
-    enabled: tenantId !== null && permissions.length > 0,
+    queryKey: ['allowed', activeTenantId, wanted.join(',')],
+    enabled: enabled && activeTenantId !== null && wanted.length > 0,
+    placeholderData: keepPreviousData,
     queryFn: async () => {
-      const result = await unwrap(api.POST('/api/v1/check', { body: { checks: permissions.map((permission) => ({ tenantId: tenantId ?? '', permission })) } }));
-      const results = 'results' in result ? result.results : [result];
-      return new Set(results.flatMap((r, i) => (r.allowed ? [permissions[i] ?? ''] : [])));
+      const allowed = new Set<string>();
+      for (let i = 0; i < wanted.length; i += MAX_CHECKS) {
+        const checks = wanted.slice(i, i + MAX_CHECKS).map((pair) => {
+          const [tenantId = '', permission = ''] = pair.split(' ');
+          return { tenantId, permission };
+        });
+        const result = await unwrap(api.POST('/api/v1/check', { body: { checks } }));
+        for (const r of 'results' in result ? result.results : []) if (r.allowed) allowed.add(`${r.tenantId} ${r.permission}`);
+      }
+      return allowed;
     },
   });
+}
+
+/** Which of `permissions` the signed-in person holds in `tenantId` (a page about one tenant). */
+export function useAllowed(tenantId: string | null, permissions: readonly string[]) {
+  const checks = useChecks(tenantId, tenantId === null ? [] : permissions.map((p) => [tenantId, p] as const));
+  const data = checks.data === undefined ? undefined : new Set(permissions.filter((p) => checks.data.has(`${tenantId} ${p}`)));
+  return { ...checks, data };
 }
