@@ -17,6 +17,7 @@ export const NAV: NavItem[] = [
   { path: '/roles', label: () => 'Roles', permission: 'tenant.read' },
   { path: '/tenants', label: (l) => l.tenants, permission: 'tenant.read' },
   { path: '/api-keys', label: () => 'API keys', permission: 'api_keys.manage' },
+  { path: '/settings', label: () => 'Settings', permission: 'tenant.read' },
   { path: '/approvals', label: (l) => l.approvals },
   { path: '/audit', label: () => 'Audit log', permission: 'audit.read' },
   { path: '/admin/tenants', label: (l) => `Admin · ${l.tenants}`, operator: true },

@@ -10,6 +10,7 @@ import { MembersPage } from './pages/members';
 import { ProfilePage } from './pages/profile';
 import { ApiKeysPage } from './pages/api-keys';
 import { RolesPage } from './pages/roles';
+import { SettingsPage } from './pages/settings';
 import { TenantsPage } from './pages/tenants';
 import { ForgotPasswordPage, ResetPasswordPage } from './pages/password';
 import { SetupPage } from './pages/setup';
@@ -40,7 +41,9 @@ export const router = createBrowserRouter([
           { path: '/members', element: <MembersPage /> },
           { path: '/roles', element: <RolesPage /> },
           { path: '/tenants', element: <TenantsPage /> },
+          { path: '/tenants/:tenantId/settings', element: <SettingsPage /> },
           { path: '/api-keys', element: <ApiKeysPage /> },
+          { path: '/settings', element: <SettingsPage /> },
           { path: PortalPaths.approvals, element: <ApprovalsPage /> },
           { path: '/audit', element: <AuditPage /> },
           { path: '/admin/tenants', element: <AdminTenantsPage /> },

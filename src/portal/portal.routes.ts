@@ -2,8 +2,8 @@ import { Type } from 'typebox';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 
 /**
- * What the portal needs before anyone signs in: which preset runs, in its own words (labels), and what sign-up does
- * there, so pages say "MQTT tenants" or "Companies" and offer sign-up only where it is open.
+ * What the portal needs before anyone signs in: which preset runs, in its own words (labels), what sign-up does
+ * there and how long a deleted tenant can be restored, so pages say "MQTT tenants" or "Companies" and offer sign-up only where it is open.
  */
 export async function portalRoutes(app: FastifyTypebox): Promise<void> {
   app.get(
@@ -19,6 +19,7 @@ export async function portalRoutes(app: FastifyTypebox): Promise<void> {
             signup: Type.Union([Type.Literal('personal'), Type.Literal('enterprise'), Type.Literal('none')]),
             signupOpen: Type.Boolean({ description: 'Whether sign-up without an invitation is possible' }),
             singleRoot: Type.Boolean(),
+            deletionGraceDays: Type.Integer({ minimum: 0, description: 'Days a deleted tenant stays restorable before it is purged; 0: purged at once' }),
           }),
         },
       },
@@ -31,6 +32,7 @@ export async function portalRoutes(app: FastifyTypebox): Promise<void> {
         signup: preset.signup,
         signupOpen: preset.signup !== 'none' || app.deps.config.openSignup,
         singleRoot: preset.tenants.singleRoot,
+        deletionGraceDays: preset.policies.deletionGraceDays,
       };
     },
   );

@@ -44,6 +44,12 @@ describe('the portal: profile and keyboard [pglite]', () => {
     const me = await w.t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${ada.accessToken}` } });
     assert.equal(me.json().user.name, 'Ada Lovelace');
     assert.deepEqual(me.json().user.data, { phone: '+44 20 7946 0000', theme: 'dark' });
+    // The API merges a patch; the editor sends the difference, so a key deleted here is deleted there.
+    await data.fill('{"theme": "light"}');
+    await page.getByRole('button', { name: 'Save data' }).click();
+    await page.getByRole('form', { name: 'Your data' }).getByRole('status').getByText('Saved.').waitFor();
+    const after = await w.t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${ada.accessToken}` } });
+    assert.deepEqual(after.json().user.data, { theme: 'light' });
 
     await page.getByRole('button', { name: 'Send the verification link again' }).click();
     await page.getByText(`Sent: open the link in the mail to ${ada.email}.`).waitFor();

@@ -43,6 +43,13 @@ for (const engine of testEngines()) {
       assert.deepEqual(audit.map((e) => [e.action, e.actor_type]), [['tenant.created', 'system']]);
     });
 
+    it("tells the portal, before sign-in, the seed's words, its closed sign-up, the single root and the deletion grace", async () => {
+      const res = await t.app.inject({ method: 'GET', url: '/api/v1/portal' });
+      assert.equal(res.statusCode, 200, res.body);
+      const info = res.json();
+      assert.deepEqual([info.preset, info.labels.tenant, info.signupOpen, info.singleRoot, info.deletionGraceDays], ['company-tree', 'Company', false, true, 30]);
+    });
+
     it('lets the operator, once bootstrapped, administer the Main Company rather than making another root', async () => {
       const operator = await operatorOf(t, 'admin');
       const main = await rootTenantOf(t);

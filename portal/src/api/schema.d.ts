@@ -5274,6 +5274,8 @@ export interface paths {
                             /** @description Whether sign-up without an invitation is possible */
                             signupOpen: boolean;
                             singleRoot: boolean;
+                            /** @description Days a deleted tenant stays restorable before it is purged; 0: purged at once */
+                            deletionGraceDays: number;
                         };
                     };
                 };

@@ -1,10 +1,11 @@
-import { Alert, Badge, Button, Card, Code, Flex, Group, List, Modal, MultiSelect, Select, SimpleGrid, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { Alert, Badge, Button, Card, Code, Flex, Group, Modal, MultiSelect, Select, SimpleGrid, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, type ReactNode, useId, useState } from 'react';
 import { api, explainProblem, ProblemError, unwrap } from '../api/client';
 import type { paths } from '../api/schema';
 import { ErrorNotice, fieldError, PageWaiting } from '../components';
 import { usePortalInfo } from '../session';
+import { DeleteTenantModal, WHEN } from '../tenant-deletion';
 
 /**
  * The platform operators' pages (seed 001): every tenant of the install, inviting people into any of them and setting
@@ -14,14 +15,11 @@ import { usePortalInfo } from '../session';
 type AdminTenantsPage = paths['/api/v1/admin/tenants']['get']['responses'][200]['content']['application/json'];
 type AdminTenant = AdminTenantsPage['tenants'][number];
 type Licence = paths['/api/v1/admin/licence']['get']['responses'][200]['content']['application/json'];
-type DeleteResult = paths['/api/v1/tenants/{tenantId}']['delete']['responses'][200]['content']['application/json'];
-type HeldForApproval = paths['/api/v1/tenants/{tenantId}']['delete']['responses'][202]['content']['application/json'];
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const USER_ID = /^usr_[a-z2-7]{20}$/;
 const DAY = new Intl.DateTimeFormat('en-GB', { day: '2-digit', month: '2-digit', year: '2-digit' });
-const WHEN = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
 
 /** Every tenant of the install, one page of the API after another (for pickers). */
 function useAllTenants() {
@@ -313,118 +311,6 @@ function ConfirmAction({ tenant, action, onClose, onDone }: { tenant: AdminTenan
 }
 
 /** Delete…: type the slug to confirm, then the API's report — rows wiped, people re-pointed or deleted, or the grace period. */
-function DeleteTenantModal({ tenant, onClose, onDeleted }: { tenant: AdminTenant; onClose: () => void; onDeleted: () => Promise<unknown> }) {
-  const [typed, setTyped] = useState('');
-  const remove = useMutation({
-    mutationFn: () => unwrap<DeleteResult | HeldForApproval>(api.DELETE('/api/v1/tenants/{tenantId}', { params: { path: { tenantId: tenant.id } }, body: { confirm: typed.trim() } })),
-    onSuccess: () => onDeleted(),
-  });
-  const matches = typed.trim() === tenant.slug;
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    if (matches) remove.mutate();
-  };
-  return (
-    <Modal opened onClose={onClose} closeButtonProps={{ 'aria-label': 'Close' }} title={remove.isSuccess ? `${tenant.name}: deletion report` : `Delete ${tenant.name}?`} size="lg">
-      {remove.isSuccess ? (
-        <Stack>
-          <DeletionReport result={remove.data} />
-          <Group justify="flex-end">
-            <Button onClick={onClose} data-autofocus>
-              Close
-            </Button>
-          </Group>
-        </Stack>
-      ) : (
-        <form onSubmit={submit} noValidate>
-          <Stack>
-            <Alert color="red" title="This cannot be undone" role="note">
-              Every row scoped to this tenant is permanently destroyed. People who belonged only to it are deleted; others have it removed and, where it was their default, are re-pointed to another of their tenants.
-            </Alert>
-            <TextInput
-              label={`Type the slug, ${tenant.slug}, to confirm`}
-              value={typed}
-              onChange={(e) => setTyped(e.currentTarget.value)}
-              autoComplete="off"
-              data-autofocus
-              error={typed !== '' && !matches ? 'That is not the slug.' : undefined}
-            />
-            {remove.error !== null && <ErrorNotice error={remove.error} title="The tenant was not deleted" />}
-            <Group justify="flex-end">
-              <Button variant="default" onClick={onClose}>
-                Cancel
-              </Button>
-              <Button type="submit" color="red.9" disabled={!matches} loading={remove.isPending}>
-                Delete tenant
-              </Button>
-            </Group>
-          </Stack>
-        </form>
-      )}
-    </Modal>
-  );
-}
-
-function DeletionReport({ result }: { result: DeleteResult | HeldForApproval }) {
-  if ('approvalRequest' in result)
-    return (
-      <Alert color="blue" title="Held for approval" role="status">
-        Nothing is deleted until a decider approves request <Code>{result.approvalRequest.id}</Code> (until {WHEN.format(new Date(result.approvalRequest.expiresAt))}).
-      </Alert>
-    );
-  if (result.status === 'pending_deletion')
-    return (
-      <Alert color="orange" title="Pending deletion" role="status">
-        {result.tenants.length === 1 ? 'The tenant is' : `${result.tenants.length} tenants are`} pending deletion and will be purged after{' '}
-        {result.purgeAfter === undefined ? 'the grace period' : WHEN.format(new Date(result.purgeAfter))}. Until then it can be restored; nothing has been wiped yet.
-      </Alert>
-    );
-  return (
-    <Stack gap="sm" role="status">
-      <Text fw={700}>Deleted. Here is what was removed:</Text>
-      {(result.purged ?? []).map((p) => {
-        const tables = Object.entries(p.removed).filter(([, n]) => n > 0);
-        const total = tables.reduce((sum, [, n]) => sum + n, 0);
-        return (
-          <Card withBorder key={p.tenantId}>
-            <List size="sm" mb="xs">
-              <List.Item>
-                {total} row{total === 1 ? '' : 's'} wiped
-              </List.Item>
-              <List.Item>
-                {p.usersRepointed} {p.usersRepointed === 1 ? 'person' : 'people'} re-pointed to another tenant
-              </List.Item>
-              <List.Item>
-                {p.usersDeleted} {p.usersDeleted === 1 ? 'person' : 'people'} deleted (they belonged to nothing else)
-              </List.Item>
-            </List>
-            {tables.length > 0 && (
-              <Table withTableBorder verticalSpacing={4} aria-label="Rows wiped per table">
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>Table</Table.Th>
-                    <Table.Th ta="right">Rows wiped</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {tables.map(([table, n]) => (
-                    <Table.Tr key={table}>
-                      <Table.Td>
-                        <Code>{table}</Code>
-                      </Table.Td>
-                      <Table.Td ta="right">{n}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            )}
-          </Card>
-        );
-      })}
-    </Stack>
-  );
-}
-
 // ————————————————————————————————————————— Admin → Users —————————————————————————————————————————
 
 /** Invite user (with a Tenant dropdown) and a person's default tenant. The API has no route listing every person. */

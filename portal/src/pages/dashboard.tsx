@@ -95,7 +95,7 @@ function Stat({ label, value }: { label: string; value: string }) {
 }
 
 /** A plan's limited resources in words (the API's keys are camelCase identifiers). */
-function resourceName(resource: string, labels: PresetLabels | undefined): string {
+export function resourceName(resource: string, labels: PresetLabels | undefined): string {
   const names: Record<string, string> = {
     members: 'Members',
     pendingInvitations: 'Pending invitations',

@@ -1,9 +1,10 @@
-import { Alert, Badge, Button, Card, Group, JsonInput, Stack, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Group, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { api, unwrap } from '../api/client';
 import type { paths } from '../api/schema';
 import { ErrorNotice, fieldError } from '../components';
+import { DataEditor } from '../data-editor';
 import { type Me, useMe } from '../session';
 
 type MeUpdate = NonNullable<paths['/api/v1/auth/me']['patch']['requestBody']>['content']['application/json'];
@@ -97,53 +98,17 @@ function AccountCard({ me }: { me: Me }) {
   );
 }
 
-const NOT_JSON = 'Not valid JSON: check the quotes, commas and braces';
-
-/** Parses the editor's text as the JSON object `data` must be, or says why it is not one. */
-export function parseJsonObject(text: string): { value?: Record<string, unknown>; error?: string } {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: 'This must be a JSON object: { … }' };
-    return { value: value as Record<string, unknown> };
-  } catch (error) {
-    return { error: `${NOT_JSON} (${(error as Error).message})` };
-  }
-}
-
 function DataCard({ me }: { me: Me }) {
-  const saved = JSON.stringify(me.user.data, null, 2);
-  const [text, setText] = useState(saved);
-  const [invalid, setInvalid] = useState<string>();
   const update = useUpdateMe();
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    const parsed = parseJsonObject(text);
-    setInvalid(parsed.error);
-    if (parsed.value !== undefined) update.mutate({ data: parsed.value });
-  };
+  const save = useMutation({ mutationFn: (data: Record<string, unknown>) => update.mutateAsync({ data }) });
   return (
-    <Card withBorder component="form" onSubmit={submit} aria-labelledby="profile-data">
-      <Title order={3} size="h5" id="profile-data">
-        Your data
-      </Title>
-      <Text size="sm" c="dimmed" mb="sm">
-        A JSON object the applications built on this service keep about you (preferences, a phone number, …). It is in every token issued to you.
-      </Text>
-      <Stack gap="sm">
-        <JsonInput label="data" value={text} onChange={(value) => { setText(value); setInvalid(undefined); }} error={invalid ?? fieldError(update.error, 'data')} autosize minRows={4} maxRows={16} formatOnBlur validationError={NOT_JSON} styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }} />
-        {update.isError && fieldError(update.error, 'data') === undefined && <ErrorNotice error={update.error} title="Your data was not saved" />}
-        <Group>
-          <Button type="submit" loading={update.isPending} disabled={text === saved}>
-            Save data
-          </Button>
-          {update.isSuccess && text === saved && (
-            <Text size="sm" role="status">
-              Saved.
-            </Text>
-          )}
-        </Group>
-      </Stack>
-    </Card>
+    <DataEditor
+      title="Your data"
+      intro="A JSON object the applications built on this service keep about you (preferences, a phone number, …). It is in every token issued to you."
+      saved={me.user.data}
+      save={save}
+      failed="Your data was not saved"
+    />
   );
 }
 

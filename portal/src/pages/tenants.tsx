@@ -1,11 +1,12 @@
-import { Alert, Badge, Button, Card, Group, Loader, Modal, Radio, Select, Stack, Table, Text, TextInput, Title, Tree, type TreeNodeData, useTree, VisuallyHidden } from '@mantine/core';
+import { Alert, Badge, Button, Card, Group, Loader, Menu, Modal, Radio, Select, Stack, Table, Text, TextInput, Title, Tree, type TreeNodeData, useTree, VisuallyHidden } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useMemo, useState } from 'react';
-import { useNavigate } from 'react-router';
+import { Link, useNavigate } from 'react-router';
 import { api, explainProblem, ProblemError, unwrap } from '../api/client';
 import type { paths } from '../api/schema';
 import { ErrorNotice, fieldError } from '../components';
 import { type Me, type PresetLabels, type TenantListItem, useChecks, useMe, usePortalInfo, useResetSession } from '../session';
+import { settingsPath } from './settings';
 
 type TreeTenant = paths['/api/v1/tenants/{tenantId}/tree']['get']['responses'][200]['content']['application/json']['tenants'][number];
 type Notice = { title: string; text: string; switchTo?: { id: string; name: string } };
@@ -256,11 +257,29 @@ export function TenantsPage() {
               </Text>
             )}
           </div>
-          {movable.length > 0 && (
-            <Button size="xs" variant="default" onClick={() => setMoving(true)}>
-              Move {article(tenantWord)}
-            </Button>
-          )}
+          <Group gap="xs">
+            {nodes.length > 0 && (
+              <Menu position="bottom-end" withinPortal>
+                <Menu.Target>
+                  <Button size="xs" variant="default">
+                    Settings of…
+                  </Button>
+                </Menu.Target>
+                <Menu.Dropdown>
+                  {nodes.map((n) => (
+                    <Menu.Item key={n.id} component={Link} to={settingsPath(n.id, tenantId)} pl={8 + n.depth * 12}>
+                      {n.name}
+                    </Menu.Item>
+                  ))}
+                </Menu.Dropdown>
+              </Menu>
+            )}
+            {movable.length > 0 && (
+              <Button size="xs" variant="default" onClick={() => setMoving(true)}>
+                Move {article(tenantWord)}
+              </Button>
+            )}
+          </Group>
         </Group>
         {tree.isPending && <Loader aria-label="Loading the tree" />}
         {tree.isError && <ErrorNotice error={tree.error} title="The tree could not be loaded" />}
