@@ -142,3 +142,12 @@ export async function startPortalWorld(env: Record<string, string> = {}): Promis
   };
   return world;
 }
+
+/** Signed in with several tenants, the person lands on Choose a tenant (or, with a default, on the dashboard). */
+export async function enter(page: Page, name: string): Promise<void> {
+  const choice = page.getByRole('button', { name: new RegExp(name) });
+  const heading = page.getByRole('heading', { name, level: 2 });
+  await choice.or(heading).first().waitFor();
+  if (await choice.isVisible()) await choice.click();
+  await heading.waitFor();
+}

@@ -3,8 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Page } from 'playwright-core';
-import { startPortalWorld, type PortalWorld } from '../helpers/portal.ts';
+import { enter, startPortalWorld, type PortalWorld } from '../helpers/portal.ts';
 import { bearer, signUp, type SignedUp } from '../helpers/users.ts';
 
 const pid = process.pid;
@@ -14,15 +13,6 @@ const get = async (t: PortalWorld['t'], who: SignedUp, url: string) => {
   assert.equal(res.statusCode, 200, res.body);
   return res.json();
 };
-
-/** Signed in with several tenants, the person lands on Choose a tenant (or, with a default, on the dashboard). */
-async function enter(page: Page, name: string): Promise<void> {
-  const choice = page.getByRole('button', { name: new RegExp(name) });
-  const heading = page.getByRole('heading', { name, level: 2 });
-  await choice.or(heading).first().waitFor();
-  if (await choice.isVisible()) await choice.click();
-  await heading.waitFor();
-}
 
 /** The Settings page in Chromium (issue 12): name, data, plan, features, and a tenant's lifecycle from above. */
 describe('the Settings page in a browser [pglite]', () => {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { withTenant } from '../../src/platform/db/context.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
-import { startPortalWorld, type PortalWorld } from '../helpers/portal.ts';
+import { enter, startPortalWorld, type PortalWorld } from '../helpers/portal.ts';
 import { bearer, signUp, type SignedUp } from '../helpers/users.ts';
 
 const pid = process.pid;
@@ -17,15 +17,6 @@ async function createTenant(t: PortalWorld['t'], who: SignedUp, body: { name: st
 
 /** The tree item whose own label carries `slug` (a tree item's text includes everything below it). */
 const node = (page: Page, slug: string) => page.locator(`li[role="treeitem"]:has(> div[data-slug="${slug}"])`);
-
-/** Signed in with several tenants, the person lands on Choose a tenant (or, with a default, on the dashboard). */
-async function enter(page: Page, name: string): Promise<void> {
-  const choice = page.getByRole('button', { name: new RegExp(name) });
-  const heading = page.getByRole('heading', { name, level: 2 });
-  await choice.or(heading).first().waitFor();
-  if (await choice.isVisible()) await choice.click();
-  await heading.waitFor();
-}
 
 /** The Tenants page in Chromium (issue 12): my tenants, the tree, creating, moving, switching, in the preset's words. */
 describe('the Tenants page in a browser [pglite]', () => {
