@@ -97,6 +97,7 @@ describe('the Settings page in a browser [pglite]', () => {
     const suspended = await get(t, owner, `/tenants/${north}`);
     assert.deepEqual([suspended.status, suspended.suspensionReason], ['suspended', 'Invoice 42 unpaid']);
     await w.look(page, 'settings-suspended');
+    await page.getByRole('button', { name: 'Delete North…' }).waitFor();
     await page.getByRole('button', { name: 'Resume' }).click();
     await page.getByRole('dialog', { name: 'Resume North?' }).getByRole('button', { name: 'Resume' }).click();
     await page.getByText('Active', { exact: true }).waitFor();

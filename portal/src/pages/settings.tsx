@@ -319,7 +319,8 @@ function LifecycleCard({ tenant: t, active, operator, may, labels }: { tenant: T
   // Suspension comes from above: a tenant cannot suspend itself, nor lift its own suspension (operators excepted).
   // While it is suspended no permission of its own counts, so Resume is offered to whoever looks at it from above.
   const fromAbove = (!active || operator) && (t.status === 'suspended' || may('tenant.suspend'));
-  const canDelete = !active && !t.isAdminTenancy && may('tenant.delete');
+  // Likewise deleting a suspended tenant needs tenant.delete from above, which its own permissions cannot show.
+  const canDelete = !active && !t.isAdminTenancy && (t.status === 'suspended' || may('tenant.delete'));
 
   const heading = (
     <Title order={3} size="h5" id="settings-lifecycle" mb="xs">
