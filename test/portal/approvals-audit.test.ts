@@ -43,7 +43,9 @@ describe('the portal: approvals and the audit log [pglite]', () => {
     const card = page.locator(`[data-request="${requestId}"]`);
     await card.waitFor();
     assert.equal(await card.getAttribute('aria-current'), 'true');
-    await card.getByText(`Remove administrator ${adminB.userId}`).waitFor();
+    // People by name, from the company's members, not by id.
+    await card.getByText('Remove administrator Ben Admin').waitFor();
+    await card.getByText(/asked by Ann Admin on/).waitFor();
     await card.getByText('North Distributor').waitFor();
     await w.look(page, 'approvals-inbox');
 

@@ -41,22 +41,48 @@ function explainApproval(error: unknown, tenantWord: string): string {
   }
 }
 
+/**
+ * A person named in a request of `tenantId`: "you", or their name (else email) from that tenant's members, which a
+ * decider may read; their id while unknown, or when they are no longer a member.
+ */
+function Person({ tenantId, userId, me }: { tenantId: string; userId: unknown; me: Me }) {
+  const id = String(userId);
+  const members = useQuery({
+    queryKey: ['member-names', tenantId],
+    enabled: id !== me.user.id,
+    retry: false,
+    staleTime: 60_000,
+    queryFn: async () => {
+      const page = await unwrap(api.GET('/api/v1/tenants/{tenantId}/members', { params: { path: { tenantId }, query: { limit: 100 } } }));
+      return new Map(page.members.map((m) => [m.userId, m.name ?? m.email]));
+    },
+  });
+  if (id === me.user.id) return <>you</>;
+  return <>{members.data?.get(id) ?? id}</>;
+}
+
 /** What the request will do, in words. */
-function describe(r: ApprovalRequest, me: Me): string {
-  const who = (id: unknown) => (id === me.user.id ? 'you' : String(id));
+function Describe({ r, me }: { r: ApprovalRequest; me: Me }) {
+  const who = <Person tenantId={r.tenantId} userId={r.params.userId} me={me} />;
   switch (r.action) {
     case 'member.remove_admin':
-      return Array.isArray(r.params.roles) ? `Change the roles of administrator ${who(r.params.userId)} to ${r.params.roles.join(', ') || 'none'}` : `Remove administrator ${who(r.params.userId)}`;
+      return Array.isArray(r.params.roles) ? (
+        <>
+          Change the roles of administrator {who} to {r.params.roles.join(', ') || 'none'}
+        </>
+      ) : (
+        <>Remove administrator {who}</>
+      );
     case 'tenant.delete':
-      return r.params.includeDescendants === true ? 'Delete this company and everything below it' : 'Delete this company';
+      return <>{r.params.includeDescendants === true ? 'Delete this company and everything below it' : 'Delete this company'}</>;
     case 'tenant.transfer_ownership':
-      return `Transfer ownership to ${who(r.params.userId)}`;
+      return <>Transfer ownership to {who}</>;
     case 'tenant.change_plan':
-      return `Change the plan to ${String(r.params.plan)}`;
+      return <>Change the plan to {String(r.params.plan)}</>;
     case 'role.update':
-      return `Change the role ${String(r.params.key)}`;
+      return <>Change the role {String(r.params.key)}</>;
     default:
-      return r.action;
+      return <>{r.action}</>;
   }
 }
 
@@ -200,7 +226,9 @@ function DecideModal({ request, decision, me, tenantWord, onClose, onDone }: { r
     <Modal opened onClose={onClose} title={`${verb} this request?`} closeButtonProps={{ 'aria-label': 'Close' }}>
       <form onSubmit={submit}>
         <Stack>
-          <Text size="sm">{describe(request, me)}.</Text>
+          <Text size="sm">
+            <Describe r={request} me={me} />.
+          </Text>
           {decision === 'approve' && <Text size="sm">It runs now, as the person who asked for it.</Text>}
           <Textarea label="Note (optional)" description="Kept with the decision and shown to the person who asked" maxLength={500} autosize minRows={2} value={note} onChange={(e) => setNote(e.currentTarget.value)} />
           {decide.isError && (
@@ -290,7 +318,9 @@ function RequestCard({ request: r, me, highlighted, children }: { request: Appro
     >
       <Stack gap={6}>
         <Group justify="space-between" align="flex-start" wrap="wrap" gap="xs">
-          <Text fw={600}>{describe(r, me)}</Text>
+          <Text fw={600}>
+            <Describe r={r} me={me} />
+          </Text>
           <Group gap={6}>
             {highlighted && (
               <Badge variant="outline" color="indigo.9">
@@ -301,7 +331,7 @@ function RequestCard({ request: r, me, highlighted, children }: { request: Appro
           </Group>
         </Group>
         <Text size="sm" c="dimmed">
-          <TenantName tenantId={r.tenantId} /> · asked by {r.requestedBy === me.user.id ? 'you' : r.requestedBy} on {when(r.createdAt)}
+          <TenantName tenantId={r.tenantId} /> · asked by <Person tenantId={r.tenantId} userId={r.requestedBy} me={me} /> on {when(r.createdAt)}
           {r.status === 'pending' ? ` · expires ${when(r.expiresAt)}` : ` · decided ${when(r.decidedAt)}`}
         </Text>
         <Text size="sm">
