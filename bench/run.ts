@@ -1,0 +1,328 @@
+/**
+ * Tenantry against its references, in one run (issue 13). Each scenario runs Tenantry — a real server in its own
+ * process, loaded over loopback HTTP by autocannon from this one — and its reference in the same run, interleaved,
+ * three repetitions, and prints ops/s, p50, p99 and the ratio Tenantry/reference. Both engines: embedded PGlite
+ * and PostgreSQL. Results: bench/results/latest.json; `--doc` also rewrites the table in docs/benchmarks.md.
+ *
+ *   npm run bench               full run (10 s per measurement)
+ *   npm run bench -- --quick    2 s per measurement, under 3 minutes
+ *   npm run bench -- --engine pglite|postgres
+ */
+import { hash, verify } from '@node-rs/argon2';
+import autocannon from 'autocannon';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import pg from 'pg';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const NODE = path.join(ROOT, 'node_modules/.bin/node');
+const PG_ADMIN = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The product's own parameters (src/accounts/passwords.ts), so the argon2id reference does the same work. */
+const ARGON2 = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+const PASSWORD = 'correct horse battery staple 42';
+
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, doc: { type: 'boolean', default: false }, engine: { type: 'string' } } });
+const SECONDS = args.quick ? 2 : 10;
+const REPS = 3;
+
+interface Figure {
+  opsPerSec: number;
+  p50: number;
+  p99: number;
+}
+interface Row {
+  engine: string;
+  scenario: string;
+  tenantry: Figure;
+  reference?: { name: string } & Figure;
+  /** Tenantry/reference ops, or for latency scenarios p99 under load / p99 idle. */
+  ratio?: number;
+  target?: string;
+}
+
+// ———————————————————————————————————————————— measuring ————————————————————————————————————————————
+
+/** Median of three repetitions, by ops/s (the repetition whose throughput is the median). */
+function median(figures: Figure[]): Figure {
+  return [...figures].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(figures.length / 2)] as Figure;
+}
+
+async function http(url: string, options: { method?: string; headers?: Record<string, string>; body?: unknown; connections: number; seconds?: number }): Promise<Figure> {
+  const result = await autocannon({
+    url,
+    method: (options.method ?? 'GET') as 'GET',
+    headers: { 'content-type': 'application/json', ...options.headers },
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    connections: options.connections,
+    duration: options.seconds ?? SECONDS,
+  });
+  const bad = result.non2xx + result.errors + result.timeouts;
+  if (bad > 0) {
+    const sample = await fetch(url, { method: options.method ?? 'GET', headers: { 'content-type': 'application/json', ...options.headers }, ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }) });
+    console.error(`a sample answer: ${sample.status} ${(await sample.text()).slice(0, 300)}`);
+  }
+  if (bad > 0) throw new Error(`${options.method ?? 'GET'} ${url}: ${bad} of ${result.requests.total} requests failed (non-2xx ${result.non2xx}, errors ${result.errors})`);
+  return { opsPerSec: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+/** An in-process reference: `op` run `concurrency` at a time for the duration; latencies in ms. */
+async function inProcess(op: () => Promise<unknown> | unknown, concurrency: number, seconds = SECONDS): Promise<Figure> {
+  const latencies: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const start = performance.now();
+      await op();
+      latencies.push(performance.now() - start);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return { opsPerSec: latencies.length / elapsed, p50: at(0.5), p99: at(0.99) };
+}
+
+/** Runs Tenantry's measurement and the reference's alternately, REPS times, and keeps each one's median. */
+async function interleaved(tenantry: () => Promise<Figure>, reference?: () => Promise<Figure>): Promise<{ tenantry: Figure; reference?: Figure }> {
+  const ours: Figure[] = [];
+  const theirs: Figure[] = [];
+  for (let i = 0; i < REPS; i++) {
+    ours.push(await tenantry());
+    if (reference) theirs.push(await reference());
+  }
+  return { tenantry: median(ours), ...(reference ? { reference: median(theirs) } : {}) };
+}
+
+// ———————————————————————————————————————————— the server ————————————————————————————————————————————
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+interface Server {
+  base: string;
+  process: ChildProcess;
+  /** Milliseconds from spawn to the first ready answer. */
+  startMs: number;
+  stop(): Promise<void>;
+}
+
+async function startServer(env: Record<string, string>): Promise<Server> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const started = performance.now();
+  const child = spawn(NODE, [path.join(ROOT, 'bin/tenantry.js'), 'serve'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), TENANTRY_HOST: '127.0.0.1', TENANTRY_PUBLIC_URL: base, TENANTRY_LOG_LEVEL: 'warn', TENANTRY_AUTH_RATE_LIMIT: '1000000', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const startMs = performance.now() - started;
+  return {
+    base,
+    process: child,
+    startMs,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function call<T>(base: string, method: string, url: string, body?: unknown, token?: string): Promise<T> {
+  const res = await fetch(`${base}/api/v1${url}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+interface World {
+  email: string;
+  accessToken: string;
+  tenantId: string;
+  apiKey: string;
+}
+
+/** One person with their own tenant (the default preset's sign-up) and a read-only API key there. */
+async function seed(base: string): Promise<World> {
+  const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
+  const signedUp = await call<{ accessToken: string; activeTenantId: string }>(base, 'POST', '/auth/signup', { email, password: PASSWORD, name: 'Bench' });
+  const key = await call<{ secret: string }>(base, 'POST', `/tenants/${signedUp.activeTenantId}/api-keys`, { name: 'bench', permissions: ['tenant.read'] }, signedUp.accessToken);
+  return { email, accessToken: signedUp.accessToken, tenantId: signedUp.activeTenantId, apiKey: key.secret };
+}
+
+/** Resident memory of a process in MiB (Linux). */
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+// ———————————————————————————————————————————— references ————————————————————————————————————————————
+
+async function joseReference(): Promise<{ verify: () => Promise<unknown> }> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  await exportJWK(publicKey);
+  const token = await new SignJWT({ tid: 'tabcdefghijklmnop' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer('http://bench').setSubject('usr_bench').setIssuedAt().setExpirationTime('10m').sign(privateKey);
+  return { verify: () => jwtVerify(token, publicKey, { issuer: 'http://bench', algorithms: ['ES256'] }) };
+}
+
+// ———————————————————————————————————————————— scenarios ————————————————————————————————————————————
+
+async function runEngine(engine: 'pglite' | 'postgres', rows: Row[], notes: string[]): Promise<void> {
+  let env: Record<string, string>;
+  let cleanup: () => Promise<void>;
+  if (engine === 'pglite') {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tenantry-bench-'));
+    env = { TENANTRY_DATA_DIR: dir };
+    cleanup = () => rm(dir, { recursive: true, force: true });
+  } else {
+    const name = `tenantry_bench_${process.pid}`;
+    const admin = new pg.Client({ connectionString: PG_ADMIN });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = new URL(PG_ADMIN);
+    url.pathname = `/${name}`;
+    env = { DATABASE_URL: url.toString(), TENANTRY_SECRET_KEY: randomBytes(32).toString('hex') };
+    cleanup = async () => {
+      const again = new pg.Client({ connectionString: PG_ADMIN });
+      await again.connect();
+      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await again.end();
+    };
+  }
+  try {
+    // First start migrates; the second, on the existing database, is the start-up figure.
+    await (await startServer(env)).stop();
+    const server = await startServer(env);
+    // Tokens name the server's URL as issuer, and the port is new on every start: seed on the server measured.
+    const world = await seed(server.base);
+    rows.push({ engine, scenario: 'start-up on an existing database (ms)', tenantry: { opsPerSec: 0, p50: Math.round(server.startMs), p99: Math.round(server.startMs) }, target: engine === 'pglite' ? '≤ 2,000 ms' : '≤ 1,000 ms' });
+    const { base } = server;
+    const jwt = { authorization: `Bearer ${world.accessToken}` };
+    const jose = await joseReference();
+    const argonHash = await hash(PASSWORD, ARGON2);
+    try {
+      const check = { method: 'POST', headers: jwt, body: { tenantId: world.tenantId, permission: 'members.read' } };
+      for (const c of [1, 16]) {
+        const r = await interleaved(
+          () => http(`${base}/api/v1/check`, { ...check, connections: c }),
+          () => inProcess(() => jose.verify(), c),
+        );
+        rows.push(row(engine, `POST /check, user JWT, c=${c}`, r, 'bare jose ES256 verify', '≥ 0.5×'));
+      }
+      for (const c of [1, 16]) {
+        const r = await interleaved(() => http(`${base}/api/v1/auth/me`, { headers: jwt, connections: c }));
+        rows.push(row(engine, `GET /auth/me, user JWT, c=${c}`, r));
+      }
+      const key = { authorization: `Bearer ${world.apiKey}` };
+      for (const c of [1, 16]) {
+        const r = await interleaved(() => http(`${base}/api/v1/tenants/${world.tenantId}`, { headers: key, connections: c }));
+        rows.push(row(engine, `GET /tenants/:id, API key, c=${c}`, r, undefined, c === 16 ? '≥ 5,000/s' : undefined));
+      }
+      {
+        const r = await interleaved(
+          () => http(`${base}/api/v1/auth/login`, { method: 'POST', body: { email: world.email, password: PASSWORD }, connections: 16 }),
+          () => inProcess(() => verify(argonHash, PASSWORD, ARGON2), 16),
+        );
+        rows.push(row(engine, 'sign-in, c=16', r, 'raw argon2id verify, same parameters, 16 at a time', '≥ 0.85×'));
+      }
+      {
+        // /auth/me at c=1 idle, then during a 16-way sign-in storm: the p99 ratio is the stall.
+        const idle = await http(`${base}/api/v1/auth/me`, { headers: jwt, connections: 1 });
+        const [storm] = await Promise.all([
+          http(`${base}/api/v1/auth/me`, { headers: jwt, connections: 1 }),
+          http(`${base}/api/v1/auth/login`, { method: 'POST', body: { email: world.email, password: PASSWORD }, connections: 16 }),
+        ]);
+        rows.push({ engine, scenario: '/auth/me p99 during a 16-way sign-in storm (vs idle)', tenantry: storm, reference: { name: '/auth/me idle', ...idle }, ratio: storm.p99 / Math.max(idle.p99, 0.001), target: '≤ 3× idle' });
+      }
+      if (engine === 'pglite') notes.push(`PGlite server idle RSS after the run: ${await rssMiB(server.process.pid ?? 0)} MiB`);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await cleanup();
+  }
+}
+
+function row(engine: string, scenario: string, r: { tenantry: Figure; reference?: Figure }, referenceName?: string, target?: string): Row {
+  return {
+    engine,
+    scenario,
+    tenantry: r.tenantry,
+    ...(r.reference && referenceName ? { reference: { name: referenceName, ...r.reference }, ratio: r.tenantry.opsPerSec / r.reference.opsPerSec } : {}),
+    ...(target === undefined ? {} : { target }),
+  };
+}
+
+// ———————————————————————————————————————————— report ————————————————————————————————————————————
+
+const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-GB') : n.toFixed(1));
+
+function table(rows: Row[]): string {
+  const lines = ['| engine | scenario | Tenantry ops/s | p50 ms | p99 ms | reference | ref ops/s | ref p99 ms | ratio | target |', '|---|---|---|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    const startUp = r.scenario.startsWith('start-up');
+    lines.push(
+      `| ${r.engine} | ${r.scenario} | ${startUp ? '—' : fmt(r.tenantry.opsPerSec)} | ${fmt(r.tenantry.p50)} | ${fmt(r.tenantry.p99)} | ${r.reference?.name ?? '—'} | ${r.reference ? fmt(r.reference.opsPerSec) : '—'} | ${r.reference ? fmt(r.reference.p99) : '—'} | ${r.ratio === undefined ? '—' : `${r.ratio.toFixed(2)}×`} | ${r.target ?? ''} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const engines = args.engine === undefined ? (['pglite', 'postgres'] as const) : ([args.engine as 'pglite' | 'postgres'] as const);
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const began = performance.now();
+  for (const engine of engines) {
+    console.error(`— ${engine}`);
+    await runEngine(engine, rows, notes);
+  }
+  const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, seconds: SECONDS, repetitions: REPS };
+  const out = table(rows);
+  console.log(out);
+  for (const note of notes) console.log(`\n${note}`);
+  console.log(`\n${machine.cpus} cores (${machine.cpu}), ${machine.node}, ${SECONDS} s per measurement, median of ${REPS}; took ${Math.round((performance.now() - began) / 1000)} s`);
+  await mkdir(new URL('results/', import.meta.url), { recursive: true });
+  await writeFile(new URL('results/latest.json', import.meta.url), `${JSON.stringify({ at: new Date().toISOString(), machine, rows, notes }, null, 2)}\n`);
+  if (args.doc) {
+    const doc = path.join(ROOT, 'docs/benchmarks.md');
+    const text = await readFile(doc, 'utf8');
+    const begin = '<!-- results:begin -->';
+    const end = '<!-- results:end -->';
+    const body = `${begin}\n${out}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n\nMachine: ${machine.cpus} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}; ${SECONDS} s per measurement, median of ${REPS}, ${new Date().toISOString().slice(0, 10)}.\n${end}`;
+    await writeFile(doc, text.replace(new RegExp(`${begin}[\\s\\S]*${end}`), body));
+  }
+}
+
+await main();
