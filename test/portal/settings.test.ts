@@ -41,6 +41,7 @@ describe('the Settings page in a browser [pglite]', () => {
     await page.getByRole('textbox', { name: 'Name' }).fill('Nora & Co');
     await page.getByRole('button', { name: 'Rename' }).click();
     await page.getByRole('heading', { name: 'Settings · Nora & Co', level: 2 }).waitFor();
+    await page.getByRole('status').getByText('Renamed.').waitFor();
     await page.getByRole('banner').getByText('Nora & Co').first().waitFor();
     assert.equal((await get(t, owner, `/tenants/${owner.tenantId}`)).name, 'Nora & Co');
 

@@ -71,8 +71,9 @@ export function SettingsPage() {
     <Stack>
       {title}
       {lifecycle}
-      {open && <GeneralCard key={`general-${t.updatedAt}`} tenant={t} canEdit={may('tenant.update')} />}
-      {open && <DataCard key={`data-${t.updatedAt}`} tenant={t} canEdit={may('tenant.update')} word={labels.tenant.toLowerCase()} />}
+      {/* Keyed by tenant: the forms start again on another tenant's settings, not after their own save. */}
+      {open && <GeneralCard key={`general-${t.id}`} tenant={t} canEdit={may('tenant.update')} />}
+      {open && <DataCard key={`data-${t.id}`} tenant={t} canEdit={may('tenant.update')} word={labels.tenant.toLowerCase()} />}
       {open && <FeaturesCard tenantId={t.id} canManage={may('features.manage')} />}
       {open && <PlanCard tenantId={t.id} canChange={may('billing.manage')} labels={labels} />}
     </Stack>
