@@ -157,6 +157,9 @@ describe('the portal in a browser [pglite]', () => {
     await page.getByText(person.email).waitFor();
     assert.deepEqual(refreshes, [200], 'one silent refresh, then the page as if nothing happened');
 
+    // Let the Members page's later queries finish first: one still in flight when the session ends would
+    // (rightly) send the person to sign-in with next=/members before the click below.
+    await page.waitForLoadState('networkidle');
     t.clock.advance(31 * 24 * 60 * 60_000); // past the session's idle limit: nothing left to refresh
     await page.getByRole('link', { name: 'Roles' }).click();
     await page.waitForURL(`${base}/sign-in?next=${encodeURIComponent('/roles')}`);
