@@ -12,6 +12,7 @@ import { features } from './features.ts';
 import { LicenceStore } from './licence/licence.ts';
 import { createMailTransport } from './mail/transports.ts';
 import { OutboxWorker } from './mail/outbox.ts';
+import { CredentialCache } from './auth/credential-cache.ts';
 import { AccessResolver, INVALIDATE_CHANNEL } from './permissions/access-resolver.ts';
 import { onCommittedScope } from './platform/db/context.ts';
 import { applyDuePlanChanges } from './plans/plans.service.ts';
@@ -84,12 +85,18 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
   });
   app.decorate('licence', licence);
   app.decorate('access', new AccessResolver({ db: deps.database.db, preset: deps.preset, licensedFeatures: () => licence.current.features }));
-  const stopCommitInvalidation = onCommittedScope(deps.database.db, (scope) => app.access.invalidate(scope));
+  app.decorate('credentials', new CredentialCache());
+  // Every cache of database state drops what a change touched: at commit in this process, on NOTIFY from others.
+  const invalidate = (scope: string) => {
+    app.access.invalidate(scope);
+    app.credentials.invalidate(scope);
+  };
+  const stopCommitInvalidation = onCommittedScope(deps.database.db, invalidate);
   let unlisten: (() => Promise<void>) | undefined;
   let jobTimer: NodeJS.Timeout | undefined;
   let stopWatchingLicence: (() => void) | undefined;
   app.addHook('onReady', async () => {
-    unlisten = await deps.database.listen(INVALIDATE_CHANNEL, (scope) => app.access.invalidate(scope), () => app.access.invalidate('*'));
+    unlisten = await deps.database.listen(INVALIDATE_CHANNEL, invalidate, () => invalidate('*'));
     await app.keys.signingKey();
     await licence.apply();
     if (options.startBackgroundJobs) {

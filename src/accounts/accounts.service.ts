@@ -6,7 +6,7 @@ import { clearLoginFailures } from '../auth/lockout.repository.ts';
 import { enqueueMail } from '../mail/outbox.ts';
 import { passwordResetEmail, verificationEmail } from '../mail/templates.ts';
 import { applyDataPatch } from '../platform/data-object.ts';
-import { enterTenantContext, enterUserContext, type Tx, withTenant, withUser } from '../platform/db/context.ts';
+import { enterTenantContext, enterUserContext, inTransaction, type Tx, withTenant, withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { newId, newTenantId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
@@ -199,7 +199,7 @@ export async function resendVerification(deps: AccountDeps, userId: string, invi
 /** Redeems a verification token: single use, expires after 24 h, only for the address it was sent to. */
 export async function verifyEmail(deps: AccountDeps, token: string, audit: AuditContext): Promise<UserRow> {
   const now = deps.clock.now();
-  return deps.db.transaction().execute(async (trx) => {
+  return inTransaction(deps.db, async (trx) => {
     const redeemed = await redeemOneTimeToken(trx, hashSecret(token), 'verify_email', now);
     const user = redeemed?.user_id ? await findUserById(trx, redeemed.user_id) : undefined;
     if (redeemed === undefined || user === undefined || user.email !== redeemed.email) throw new AppError(AccountErrors.INVALID_VERIFICATION_TOKEN);
@@ -250,7 +250,7 @@ export async function resetPassword(deps: AccountDeps, token: string, password: 
   requireGoodPassword(password, pendingUser?.email ?? '');
   const passwordHash = await hashPassword(password);
   const now = deps.clock.now();
-  const email = await deps.db.transaction().execute(async (trx) => {
+  const email = await inTransaction(deps.db, async (trx) => {
     const redeemed = await redeemOneTimeToken(trx, hash, 'reset_password', now);
     const user = redeemed?.user_id ? await findUserById(trx, redeemed.user_id) : undefined;
     if (redeemed === undefined || user === undefined || user.email !== redeemed.email) throw new AppError(AccountErrors.INVALID_RESET_TOKEN);

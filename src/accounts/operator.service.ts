@@ -2,7 +2,7 @@ import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.t
 import { setupLink } from '../platform/links.ts';
 import type { Clock } from '../platform/clock.ts';
 import { licenceLimitError } from '../licence/licence.errors.ts';
-import { type Db, enterUserContext, withSystem } from '../platform/db/context.ts';
+import { type Db, enterUserContext, inTransaction, withSystem } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { newId, newTenantId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
@@ -98,7 +98,7 @@ export async function issueSetupLink(deps: OperatorDeps, publicUrl: string): Pro
   if (await hasSuperAdmin(deps.db)) return undefined;
   const token = newSecret();
   const now = deps.clock.now();
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps.db, async (trx) => {
     await trx.updateTable('one_time_tokens').set({ used_at: now }).where('purpose', '=', 'operator_setup').where('used_at', 'is', null).execute();
     await replaceOneTimeToken(trx, { hash: hashSecret(token), purpose: 'operator_setup', userId: null, email: null, expiresAt: new Date(now.getTime() + SETUP_TOKEN_TTL_MS), now });
   });

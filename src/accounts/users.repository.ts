@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { Db, Tx } from '../platform/db/context.ts';
+import { type Db, invalidateAfterCommit, type Tx } from '../platform/db/context.ts';
 import type { UsersTable } from '../platform/db/schema.ts';
 
 export type UserRow = Selectable<UsersTable>;
@@ -41,6 +41,11 @@ export function findUserById(db: Db | Tx, id: string): Promise<UserRow | undefin
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** The columns a request's principal is built from (and nothing secret, since the credential cache keeps them). */
+export function findPrincipalUser(db: Db, id: string): Promise<Pick<UserRow, 'id' | 'email' | 'email_verified_at' | 'platform_role'> | undefined> {
+  return db.selectFrom('users').select(['id', 'email', 'email_verified_at', 'platform_role']).where('id', '=', id).executeTakeFirst();
+}
+
 export async function updateUser(
   trx: Tx,
   id: string,
@@ -49,6 +54,7 @@ export async function updateUser(
   },
   now: Date,
 ): Promise<UserRow | undefined> {
+  invalidateAfterCommit(trx, `user:${id}`);
   const { data, ...rest } = changes;
   return trx
     .updateTable('users')

@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { Tx } from '../platform/db/context.ts';
+import { invalidateAfterCommit, type Tx } from '../platform/db/context.ts';
 import type { ActorType, ApiKeysTable, TenantStatus } from '../platform/db/schema.ts';
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -54,6 +54,7 @@ export async function markRevoked(trx: Tx, tenantId: string, keyIds: readonly st
     .where('revoked_at', 'is', null)
     .returning('id')
     .execute();
+  for (const { id } of rows) invalidateAfterCommit(trx, `key:${id}`);
   return rows.map((r) => r.id).sort();
 }
 

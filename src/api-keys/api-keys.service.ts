@@ -3,14 +3,15 @@ import type { Access } from '../permissions/access.ts';
 import { assertCanGrant } from '../permissions/authorize.ts';
 import type { Preset } from '../presets/presets.ts';
 import type { Clock } from '../platform/clock.ts';
-import { type Db, enterTenantContext, readTenant, withTenant } from '../platform/db/context.ts';
+import { type Db, enterTenantContext, inTransaction, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
+import type { TaggedCache } from '../platform/tagged-cache.ts';
 import type { ActorType } from '../platform/db/schema.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { assertRoom, lockPlan } from '../plans/plans.service.ts';
 import { newId } from '../platform/ids.ts';
 import { hashSecret, safeEqual } from '../platform/secrets.ts';
 import { ApiKeyErrors } from './api-keys.errors.ts';
-import { type ApiKeyRow, findApiKey, findKeyTenantState, findLiveKeysMintedBy, insertApiKey, listApiKeys, markRevoked, touchLastUsed } from './api-keys.repository.ts';
+import { type ApiKeyRow, findApiKey, findKeyTenantState, findLiveKeysMintedBy, type KeyTenantState, insertApiKey, listApiKeys, markRevoked, touchLastUsed } from './api-keys.repository.ts';
 import { newApiKeySecret, parseApiKeySecret } from './credentials.ts';
 
 export interface ApiKeyDeps {
@@ -19,6 +20,15 @@ export interface ApiKeyDeps {
   preset: Preset;
   /** What the licence covers now (null or absent: everything); the preset's key feature must be among it. */
   licensedFeatures?: () => ReadonlySet<string> | null;
+  /** The process's cache of key states (see CredentialCache); absent, every use reads the database. */
+  cache?: TaggedCache<KeyState>;
+}
+
+/** A key and its tenant's standing, as authenticating a request needs them (cached by key id). */
+export interface KeyState {
+  key: ApiKeyRow;
+  /** Undefined when the tenant is gone. */
+  tenant: KeyTenantState | undefined;
 }
 
 export type ApiKeyStatus = 'active' | 'expired' | 'revoked';
@@ -178,35 +188,47 @@ export function isKeyRefusedByTenant(error: unknown): error is AppError {
 async function loadUsableKey(deps: ApiKeyDeps, named: { tenantId: string; keyId: string }, secretHash: string | null, options: UseOptions): Promise<UsableKey> {
   const now = deps.clock.now();
   const feature = deps.preset.apiKeysFeature;
-  // A plain transaction in the key's tenant context: the "last used" write must not flush permission caches.
-  return deps.db.transaction().execute(async (trx) => {
-    await enterTenantContext(trx, named.tenantId);
-    const key = await findApiKey(trx, named.tenantId, named.keyId);
-    // Validity first: only a holder of a genuine, live credential learns anything about its tenant.
-    if (key === undefined || (secretHash !== null && !safeEqual(key.secret_hash, secretHash))) throw invalid('the API key is not known');
-    if (key.revoked_at !== null) throw invalid('the API key has been revoked');
-    if (key.expires_at !== null && key.expires_at.getTime() <= now.getTime()) throw invalid('the API key has expired');
-    const tenant = await findKeyTenantState(trx, named.tenantId, feature);
-    if (tenant === undefined || tenant.status === 'deleted') throw invalid('the API key is not known');
-    const credential = secretHash === null ? `the machine token and its API key ${key.id} are valid` : `the API key ${key.id} is valid`;
-    if (tenant.status !== 'active') {
-      const until =
-        tenant.status !== 'pending_deletion'
-          ? 'it works again once the tenant is resumed'
-          : tenant.statusBeforeDeletion === 'suspended'
-            ? 'it works again if the tenant is restored and then resumed'
-            : 'it works again if the tenant is restored';
-      throw new AppError(ApiKeyErrors.TENANT_SUSPENDED, {
-        detail: `${credential}, but its tenant ${named.tenantId} is ${tenant.status.replace('_', ' ')}; ${until}`,
-        tenantId: named.tenantId,
-        tenantStatus: tenant.status,
-      });
-    }
-    const off = feature === null ? undefined : whyFeatureOff(deps, feature, tenant.featureOverride, named.tenantId);
-    if (off !== undefined) throw new AppError(ApiKeyErrors.FEATURE_DISABLED, { detail: `${credential}, but ${off}`, tenantId: named.tenantId, feature });
-    if (options.recordUse !== false) await touchLastUsed(trx, named.tenantId, named.keyId, now, LAST_USED_GRANULARITY_MS);
-    return { keyId: key.id, tenantId: key.tenant_id, name: key.name, permissions: key.permissions, expiresAt: key.expires_at, createdAt: key.created_at };
-  });
+  const read = () => readTenant(deps.db, named.tenantId, (trx) => readKeyState(trx, named, feature));
+  const state =
+    deps.cache === undefined ? await read() : await deps.cache.getOrLoad(`${named.tenantId}|${named.keyId}`, read, (s) => [`key:${s.key.id}`, s.key.tenant_id]);
+  const key = state?.key;
+  // Validity first: only a holder of a genuine, live credential learns anything about its tenant.
+  if (key === undefined || (secretHash !== null && !safeEqual(key.secret_hash, secretHash))) throw invalid('the API key is not known');
+  if (key.revoked_at !== null) throw invalid('the API key has been revoked');
+  if (key.expires_at !== null && key.expires_at.getTime() <= now.getTime()) throw invalid('the API key has expired');
+  const tenant = state?.tenant;
+  if (tenant === undefined || tenant.status === 'deleted') throw invalid('the API key is not known');
+  const credential = secretHash === null ? `the machine token and its API key ${key.id} are valid` : `the API key ${key.id} is valid`;
+  if (tenant.status !== 'active') {
+    const until =
+      tenant.status !== 'pending_deletion'
+        ? 'it works again once the tenant is resumed'
+        : tenant.statusBeforeDeletion === 'suspended'
+          ? 'it works again if the tenant is restored and then resumed'
+          : 'it works again if the tenant is restored';
+    throw new AppError(ApiKeyErrors.TENANT_SUSPENDED, {
+      detail: `${credential}, but its tenant ${named.tenantId} is ${tenant.status.replace('_', ' ')}; ${until}`,
+      tenantId: named.tenantId,
+      tenantStatus: tenant.status,
+    });
+  }
+  const off = feature === null ? undefined : whyFeatureOff(deps, feature, tenant.featureOverride, named.tenantId);
+  if (off !== undefined) throw new AppError(ApiKeyErrors.FEATURE_DISABLED, { detail: `${credential}, but ${off}`, tenantId: named.tenantId, feature });
+  if (options.recordUse !== false && (key.last_used_at === null || now.getTime() - key.last_used_at.getTime() >= LAST_USED_GRANULARITY_MS)) {
+    // A plain transaction in the key's tenant context: the "last used" write must not flush permission caches
+    // (and fires no NOTIFY). The cached row learns the time too, so the next write is a granularity away.
+    await inTransaction(deps.db, async (trx) => {
+      await enterTenantContext(trx, named.tenantId);
+      await touchLastUsed(trx, named.tenantId, named.keyId, now, LAST_USED_GRANULARITY_MS);
+    });
+    key.last_used_at = now;
+  }
+  return { keyId: key.id, tenantId: key.tenant_id, name: key.name, permissions: key.permissions, expiresAt: key.expires_at, createdAt: key.created_at };
+}
+
+async function readKeyState(trx: Tx, named: { tenantId: string; keyId: string }, feature: string | null): Promise<KeyState | undefined> {
+  const key = await findApiKey(trx, named.tenantId, named.keyId);
+  return key === undefined ? undefined : { key, tenant: await findKeyTenantState(trx, named.tenantId, feature) };
 }
 
 /** Why the preset's key feature is off for the tenant (SPEC 2's "licensed ∧ (override ?? preset default)"), or undefined when it is on. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { findUserById } from '../accounts/users.repository.ts';
+import { findPrincipalUser } from '../accounts/users.repository.ts';
 import { type ApiKeyDeps, authenticateKeyId, authenticateSecret, type UsableKey } from '../api-keys/api-keys.service.ts';
 import { looksLikeApiKeySecret } from '../api-keys/credentials.ts';
 import { AppError } from '../platform/http/errors.ts';
@@ -9,7 +9,7 @@ import type { KeyStore } from '../tokens/key-store.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { ACCESS_COOKIE, CSRF_HEADER, csrfTokenFor } from './cookies.ts';
 import { type ApiKeyPrincipal, userPrincipal } from './principal.ts';
-import { findLiveSession } from './sessions.repository.ts';
+import { findSessionState } from './sessions.repository.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -54,9 +54,12 @@ export function installAuthentication(app: FastifyInstance, keys: KeyStore): voi
       request.principal = keyPrincipal({ ...key, permissions: key.permissions.filter((p) => scope.has(p)) }, 'token');
       return;
     }
-    const now = clock.now();
-    const session = claims.sid === undefined ? undefined : await findLiveSession(database.db, claims.sid, now);
-    const user = session === undefined ? undefined : await findUserById(database.db, session.user_id);
+    const { sessions, users } = app.credentials;
+    const sid = claims.sid;
+    const session = sid === undefined ? undefined : await sessions.getOrLoad(sid, () => findSessionState(database.db, sid), (s) => [`session:${s.id}`, `user:${s.user_id}`]);
+    const live = session !== undefined && session.revoked_at === null && session.expires_at.getTime() > clock.now().getTime();
+    const userId = session?.user_id;
+    const user = !live || userId === undefined ? undefined : await users.getOrLoad(userId, () => findPrincipalUser(database.db, userId), (u) => [`user:${u.id}`]);
     if (session === undefined || user === undefined || user.id !== claims.sub) throw new AppError(AuthErrors.SESSION_ENDED);
     if (credentials.transport === 'cookie' && !SAFE_METHODS.has(request.method)) {
       const header = request.headers[CSRF_HEADER];
@@ -69,7 +72,7 @@ export function installAuthentication(app: FastifyInstance, keys: KeyStore): voi
 }
 
 export function apiKeyDeps(app: FastifyInstance): ApiKeyDeps {
-  return { db: app.deps.database.db, clock: app.deps.clock, preset: app.deps.preset, licensedFeatures: () => app.licence.current.features };
+  return { db: app.deps.database.db, clock: app.deps.clock, preset: app.deps.preset, licensedFeatures: () => app.licence.current.features, cache: app.credentials.keys };
 }
 
 function keyPrincipal(key: UsableKey, credential: ApiKeyPrincipal['credential']): ApiKeyPrincipal {

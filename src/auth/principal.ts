@@ -36,7 +36,10 @@ export interface ApiKeyPrincipal {
 export type Principal = UserPrincipal | ApiKeyPrincipal;
 
 /** The principal for a person whose session was found live. */
-export function userPrincipal(user: UserRow, session: { sessionId: string; tenantId: string | null; transport: UserPrincipal['transport'] }): UserPrincipal {
+/** What a person's principal is built from: the user columns the credential cache holds. */
+export type PrincipalUser = Pick<UserRow, 'id' | 'email' | 'email_verified_at' | 'platform_role'>;
+
+export function userPrincipal(user: PrincipalUser, session: { sessionId: string; tenantId: string | null; transport: UserPrincipal['transport'] }): UserPrincipal {
   return {
     kind: 'user',
     userId: user.id,

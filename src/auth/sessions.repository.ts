@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { Db, Tx } from '../platform/db/context.ts';
+import { type Db, invalidateAfterCommit, type Tx } from '../platform/db/context.ts';
 import type { SessionsTable } from '../platform/db/schema.ts';
 
 export type SessionRow = Selectable<SessionsTable>;
@@ -64,6 +64,13 @@ export async function claimRefreshToken(trx: Tx, hash: string, now: Date): Promi
   return session === undefined ? { outcome: 'invalid' } : { outcome: 'claimed', session };
 }
 
+/** What authenticating a request needs of a session, live or not (the credential cache holds this). */
+export type SessionState = Pick<SessionRow, 'id' | 'user_id' | 'expires_at' | 'revoked_at'>;
+
+export function findSessionState(db: Db, id: string): Promise<SessionState | undefined> {
+  return db.selectFrom('sessions').select(['id', 'user_id', 'expires_at', 'revoked_at']).where('id', '=', id).executeTakeFirst();
+}
+
 /** The session if it is neither revoked nor expired. */
 export function findLiveSession(db: Db | Tx, id: string, now: Date): Promise<SessionRow | undefined> {
   return db
@@ -76,6 +83,7 @@ export function findLiveSession(db: Db | Tx, id: string, now: Date): Promise<Ses
 }
 
 export async function touchSession(trx: Tx, id: string, changes: { activeTenantId?: string | null; expiresAt?: Date }, now: Date): Promise<void> {
+  invalidateAfterCommit(trx, `session:${id}`);
   await trx
     .updateTable('sessions')
     .set({
@@ -89,6 +97,7 @@ export async function touchSession(trx: Tx, id: string, changes: { activeTenantI
 
 /** Returns whether a live session was revoked. */
 export async function revokeSession(trx: Tx, id: string, reason: string, now: Date): Promise<boolean> {
+  invalidateAfterCommit(trx, `session:${id}`);
   const result = await trx
     .updateTable('sessions')
     .set({ revoked_at: now, revoked_reason: reason })
@@ -100,6 +109,8 @@ export async function revokeSession(trx: Tx, id: string, reason: string, now: Da
 
 /** Returns how many live sessions were revoked. */
 export async function revokeSessionsOfUser(trx: Tx, userId: string, reason: string, now: Date): Promise<number> {
+  // Cached sessions are tagged with their user as well.
+  invalidateAfterCommit(trx, `user:${userId}`);
   const result = await trx
     .updateTable('sessions')
     .set({ revoked_at: now, revoked_reason: reason })

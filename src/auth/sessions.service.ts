@@ -2,7 +2,7 @@ import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.t
 import { findUserById, type UserRow } from '../accounts/users.repository.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Config } from '../platform/config.ts';
-import { type Db, enterTenantContext, enterUserContext, type Tx, withUser } from '../platform/db/context.ts';
+import { type Db, enterTenantContext, enterUserContext, inTransaction, type Tx, withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { newId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
@@ -181,7 +181,7 @@ export function chooseActiveTenant(tenants: UserTenant[], requested: string | un
 /** Rotates a refresh token: the presented one is spent, a new one is issued in the same session (family). */
 export async function refreshSession(deps: SessionDeps, refreshToken: string, audit: AuditContext): Promise<SessionTokens> {
   const now = deps.clock.now();
-  const result = await deps.db.transaction().execute(async (trx) => {
+  const result = await inTransaction(deps.db, async (trx) => {
     const claim = await claimRefreshToken(trx, hashSecret(refreshToken), now);
     if (claim.outcome === 'reused') {
       // Commit the revocation, then refuse: whoever holds the family's tokens is locked out.

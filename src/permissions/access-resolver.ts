@@ -2,6 +2,7 @@ import type { Preset } from '../presets/presets.ts';
 import { loadCustomRoles } from '../roles/roles.repository.ts';
 import { type Db, readTenant, type Tx } from '../platform/db/context.ts';
 import type { MembershipKind } from '../platform/db/schema.ts';
+import { TaggedCache } from '../platform/tagged-cache.ts';
 import { type Access, computeAccess } from './access.ts';
 
 export const INVALIDATE_CHANNEL = 'tenantry_invalidate';
@@ -18,12 +19,6 @@ export interface KeySubject {
   permissions: readonly string[];
 }
 
-interface Entry {
-  access: Access;
-  /** The tenants whose changes can alter this entry (T and its ancestors, the admin tenancy behind a shadow membership) and the user. */
-  tags: readonly string[];
-}
-
 /**
  * Effective permissions with an in-process cache. Entries are dropped when anything they depend on
  * changes: this process learns at once (commit hooks on withTenant/withSystem), every other process
@@ -33,15 +28,15 @@ interface Entry {
 export class AccessResolver {
   readonly #db: Db;
   readonly #preset: Preset;
-  readonly #maxEntries: number;
   readonly #licensedFeatures: () => ReadonlySet<string> | null;
-  readonly #entries = new Map<string, Entry>();
+  /** Tagged with the tenants whose changes can alter an entry (T and its ancestors, the admin tenancy behind a shadow membership) and the subject. */
+  readonly #entries: TaggedCache<Access>;
 
   /** `licensedFeatures`: what the licence covers now (null = everything); a change must be followed by `invalidate('*')`. */
   constructor(options: { db: Db; preset: Preset; maxEntries?: number; licensedFeatures?: () => ReadonlySet<string> | null }) {
     this.#db = options.db;
     this.#preset = options.preset;
-    this.#maxEntries = options.maxEntries ?? 50_000;
+    this.#entries = new TaggedCache(options.maxEntries ?? 50_000);
     this.#licensedFeatures = options.licensedFeatures ?? (() => null);
   }
 
@@ -74,25 +69,13 @@ export class AccessResolver {
     );
   }
 
-  async #cached(key: string, subjectTag: string, load: () => Promise<Access>, alsoDependsOn: readonly string[] = []): Promise<Access> {
-    const cached = this.#entries.get(key);
-    if (cached !== undefined) return cached.access;
-    const access = await load();
-    if (this.#entries.size >= this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
-    }
-    this.#entries.set(key, { access, tags: [...access.path, subjectTag, ...alsoDependsOn] });
-    return access;
+  #cached(key: string, subjectTag: string, load: () => Promise<Access>, alsoDependsOn: readonly string[] = []): Promise<Access> {
+    return this.#entries.getOrLoad(key, load, (access) => [...access.path, subjectTag, ...alsoDependsOn]);
   }
 
-  /** Drops entries depending on `scope`: a tenant id, `user:<id>`, or '*' for everything. */
+  /** Drops entries depending on `scope`: a tenant id, `user:<id>`, `key:<id>`, or '*' for everything. */
   invalidate(scope: string): void {
-    if (scope === '*' || scope === '') {
-      this.#entries.clear();
-      return;
-    }
-    for (const [key, entry] of this.#entries) if (entry.tags.includes(scope)) this.#entries.delete(key);
+    this.#entries.invalidate(scope);
   }
 
   get size(): number {

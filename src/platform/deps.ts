@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { CredentialCache } from '../auth/credential-cache.ts';
 import type { MailTransport } from '../mail/mail.types.ts';
 import type { OutboxWorker } from '../mail/outbox.ts';
 import type { LicenceStore } from '../licence/licence.ts';
@@ -39,6 +40,8 @@ declare module 'fastify' {
     outbox: OutboxWorker;
     /** Effective permissions of a subject in a tenant, cached and invalidated across processes. */
     access: AccessResolver;
+    /** Sessions, users and API keys as authentication reads them, cached and invalidated the same way. */
+    credentials: CredentialCache;
     /** The licence in force (TENANTRY_LICENCE_FILE): licensed features and the tenant limit. */
     licence: LicenceStore;
   }

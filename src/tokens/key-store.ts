@@ -1,6 +1,7 @@
 import { calculateJwkThumbprint, type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { type Kysely, sql } from 'kysely';
 import type { Clock } from '../platform/clock.ts';
+import { inTransaction } from '../platform/db/context.ts';
 import type { DB } from '../platform/db/schema.ts';
 import { openSecret, sealSecret } from '../platform/secret-box.ts';
 
@@ -111,7 +112,7 @@ export class KeyStore {
   async rotate(): Promise<string> {
     const fresh = await this.#generate();
     const now = this.#clock.now();
-    await this.#db.transaction().execute(async (trx) => {
+    await inTransaction(this.#db, async (trx) => {
       await lockSigningKeys(trx);
       await trx.insertInto('signing_keys').values(fresh.row(now)).execute();
       await trx
@@ -237,7 +238,7 @@ export class KeyStore {
   async #createFirstKey(): Promise<void> {
     // Generated outside the transaction to keep it short; discarded if another process won.
     const fresh = await this.#generate();
-    await this.#db.transaction().execute(async (trx) => {
+    await inTransaction(this.#db, async (trx) => {
       await lockSigningKeys(trx);
       const active = await trx
         .selectFrom('signing_keys')

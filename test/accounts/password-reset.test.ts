@@ -35,6 +35,8 @@ for (const engine of testEngines()) {
     it('sets the new password, revokes every session, and spends the link', async () => {
       const user = await signUp(t);
       const otherSession = (await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: user.email, password: user.password } })).json();
+      // Both sessions are now in the credential cache: the reset must end them there too.
+      for (const session of [user.accessToken, otherSession.accessToken]) assert.equal((await t.app.inject({ url: '/api/v1/auth/me', headers: bearer(session) })).statusCode, 200);
       assert.equal((await forgot(user.email.toUpperCase())).statusCode, 202);
       await t.app.outbox.runOnce();
       const mail = await smtp.waitFor((m) => m.to.includes(user.email) && m.subject.toLowerCase().includes('reset'));

@@ -256,7 +256,7 @@ for (const engine of testEngines()) {
       for (const credential of [key.secret, token]) assert.equal((await t.app.inject({ url: members(tenant.tenantId), headers: bearer(credential) })).statusCode, 200);
     });
 
-    it('is refused on a second server process within one request of its revocation there', async () => {
+    it('is refused on a second server process within one second of its revocation there', async () => {
       // On PostgreSQL the second node opens its own connection pool to the same database, as a real second
       // process would. PGlite is one process per data directory, so there the two apps share the one instance.
       const secondPool = engine === 'postgres' ? await openDatabase({ engine: 'postgres', url: database.url!, poolSize: 4 }) : undefined;
@@ -272,8 +272,15 @@ for (const engine of testEngines()) {
         for (const credential of [key.secret, token]) assert.equal((await t.app.inject({ url: members(owner.tenantId), headers: bearer(credential) })).statusCode, 200);
         const revoked = await other.app.inject({ method: 'DELETE', url: `${keys(owner.tenantId)}/${key.id}`, headers: bearer(owner.accessToken) });
         assert.equal(revoked.statusCode, 204, revoked.body);
+        // This node cached the key; it hears of the revocation through NOTIFY, which takes milliseconds.
         for (const credential of [key.secret, token]) {
-          const refused = await t.app.inject({ url: members(owner.tenantId), headers: bearer(credential) });
+          const ask = () => t.app.inject({ url: members(owner.tenantId), headers: bearer(credential) });
+          const deadline = Date.now() + 1000;
+          let refused = await ask();
+          while (refused.statusCode === 200 && Date.now() < deadline) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            refused = await ask();
+          }
           assertProblem(refused, 401, 'invalid_api_key');
           assert.equal(refused.json().detail, 'the API key has been revoked');
         }

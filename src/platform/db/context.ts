@@ -13,6 +13,7 @@ export type Tx = Transaction<DB>;
 export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: Tx) => Promise<T>): Promise<T> {
   let also: ReadonlySet<string> | undefined;
   const result = await db.transaction().execute(async (trx) => {
+    track(trx);
     await enterTenantContext(trx, tenantId);
     await runCommitHook(trx);
     try {
@@ -76,15 +77,23 @@ export function onCommittedScope(db: Db, listener: (scope: string) => void): () 
 }
 
 const alsoInvalidated = new WeakMap<Tx, Set<string>>();
+/** The transactions opened by the helpers here, which read `alsoInvalidated` when they commit. */
+const tracked = new WeakSet<Tx>();
+
+function track(trx: Tx): void {
+  tracked.add(trx);
+}
 
 /**
  * Asks for `scope` (a tenant id, `user:<id>` or '*') to be dropped from this process's caches too when `trx`
  * commits, besides the tenant `withTenant` drops anyway: for a change whose effects reach beyond the
  * transaction's own tenant (a staff change in the admin tenancy ends shadow access elsewhere). Other processes
- * hear of it through the NOTIFY triggers. Works in `withTenant`, `withSystem` (which drops everything anyway)
- * and `withUser`.
+ * hear of it through the NOTIFY triggers. Works in `withTenant`, `withSystem` (which drops everything anyway),
+ * `withUser` and `inTransaction`.
  */
 export function invalidateAfterCommit(trx: Tx, scope: string): void {
+  // A transaction opened elsewhere would drop the request silently and leave a revoked credential cached.
+  if (!tracked.has(trx)) throw new Error('invalidateAfterCommit needs a transaction opened by withTenant, withSystem, withUser or inTransaction');
   let scopes = alsoInvalidated.get(trx);
   if (scopes === undefined) {
     scopes = new Set();
@@ -115,6 +124,7 @@ export async function enterUserContext(trx: Tx, userId: string): Promise<void> {
  */
 export async function withSystem<T>(db: Db, fn: (trx: Tx) => Promise<T>): Promise<T> {
   const result = await db.transaction().execute(async (trx) => {
+    track(trx);
     await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(trx);
     await runCommitHook(trx);
     return fn(trx);
@@ -129,9 +139,21 @@ export async function withSystem<T>(db: Db, fn: (trx: Tx) => Promise<T>): Promis
  * tables still need `withTenant`.
  */
 export async function withUser<T>(db: Db, userId: string, fn: (trx: Tx) => Promise<T>): Promise<T> {
+  return inTransaction(db, async (trx) => {
+    await enterUserContext(trx, userId);
+    return fn(trx);
+  });
+}
+
+/**
+ * Runs `fn` in one plain transaction (no context: it sees no tenant-scoped rows until `fn` enters one) that
+ * honours `invalidateAfterCommit`. Every transaction that writes goes through this or one of the `with…`
+ * helpers, so what it changes leaves this process's caches before the caller goes on.
+ */
+export async function inTransaction<T>(db: Db, fn: (trx: Tx) => Promise<T>): Promise<T> {
   let also: ReadonlySet<string> | undefined;
   const result = await db.transaction().execute(async (trx) => {
-    await enterUserContext(trx, userId);
+    track(trx);
     try {
       return await fn(trx);
     } finally {

@@ -1,0 +1,33 @@
+import type { KeyState } from '../api-keys/api-keys.service.ts';
+import { TaggedCache } from '../platform/tagged-cache.ts';
+import type { PrincipalUser } from './principal.ts';
+import type { SessionState } from './sessions.repository.ts';
+
+/**
+ * What authenticating a request reads — its session, its user, its API key and the key's tenant — held in this
+ * process so that a request with a cached credential touches no database (issue 13). Revocation still takes
+ * effect on the next request on every node: each entry is tagged with the rows it came from, this process drops
+ * it when its own transaction changing them commits (`invalidateAfterCommit`), the others on the NOTIFY the
+ * database sends for the same change (migration 0017), and everything goes when the LISTEN connection is lost.
+ * Time-based ends (a session's or key's expiry) are checked against the clock on every request, not cached.
+ */
+export class CredentialCache {
+  /** By session id; tagged `session:<id>` and `user:<user id>` (so "sign out everywhere" drops them all). */
+  readonly sessions: TaggedCache<SessionState>;
+  /** By user id; tagged `user:<id>`. */
+  readonly users: TaggedCache<PrincipalUser>;
+  /** By key id; tagged `key:<id>` and the key's tenant (its status and features decide whether the key works). */
+  readonly keys: TaggedCache<KeyState>;
+
+  constructor(maxEntries = 50_000) {
+    this.sessions = new TaggedCache(maxEntries);
+    this.users = new TaggedCache(maxEntries);
+    this.keys = new TaggedCache(maxEntries);
+  }
+
+  invalidate(scope: string): void {
+    this.sessions.invalidate(scope);
+    this.users.invalidate(scope);
+    this.keys.invalidate(scope);
+  }
+}

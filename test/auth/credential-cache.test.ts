@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import { openDatabase } from '../../src/platform/db/database.ts';
+import { TaggedCache } from '../../src/platform/tagged-cache.ts';
+import { createKey, machineToken } from '../helpers/api-keys.ts';
+import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { createTestDatabase, type TestDatabase, testEngines } from '../helpers/database.ts';
+import { assertProblem, bearer, signUp } from '../helpers/users.ts';
+
+/** Counts the statements the app sends (every query passes through a plugin; BEGIN and COMMIT do not). */
+class StatementCounter implements KyselyPlugin {
+  count = 0;
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    this.count++;
+    return args.node;
+  }
+  transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return Promise.resolve(args.result);
+  }
+}
+
+const RATE = { TENANTRY_AUTH_RATE_LIMIT: '10000' };
+
+for (const engine of testEngines()) {
+  describe(`credential cache [${engine}]`, () => {
+    let t: TestApp;
+    const counter = new StatementCounter();
+    before(async () => {
+      const database = await createTestDatabase(engine);
+      // Deaf to NOTIFY: what this node changes must leave its caches at commit, before any notification arrives
+      // (the NOTIFY path is the cross-process test's below).
+      const deaf = { ...database, db: database.db.withPlugin(counter), listen: async () => async () => {} };
+      t = await createTestApp(engine, { database: deaf, env: RATE });
+    });
+    after(() => t.close());
+
+    const check = (credential: string, tenantId: string) =>
+      t.app.inject({ method: 'POST', url: '/api/v1/check', headers: bearer(credential), payload: { tenantId, permission: 'members.read' } });
+
+    it("answers a repeated request from memory: no statement for a person's token, an API key or a machine token", async () => {
+      const owner = await signUp(t);
+      const key = await createKey(t, owner.accessToken, owner.tenantId, ['members.read']);
+      const token = await machineToken(t, key);
+      for (const [what, credential] of [['access token', owner.accessToken], ['API key', key.secret], ['machine token', token]] as const) {
+        const first = await check(credential, owner.tenantId);
+        assert.equal(first.json().allowed, true, `${what}: ${first.body}`);
+        counter.count = 0;
+        const again = await check(credential, owner.tenantId);
+        assert.equal(again.json().allowed, true, `${what}: ${again.body}`);
+        assert.equal(counter.count, 0, `${what}: a warm request sent ${counter.count} statements`);
+      }
+      // "Last used" is still written, once per minute of use, not per request.
+      t.clock.advance(61_000);
+      counter.count = 0;
+      assert.equal((await check(key.secret, owner.tenantId)).json().allowed, true);
+      assert.ok(counter.count > 0, 'a minute later the key records its use');
+      const listed = await t.app.inject({ url: `/api/v1/tenants/${owner.tenantId}/api-keys`, headers: bearer(owner.accessToken) });
+      assert.equal(listed.json().apiKeys.find((k: { id: string }) => k.id === key.id).lastUsedAt, t.clock.now().toISOString());
+    });
+
+    it('ends a cached session or key on the very next request of this node: sign-out, revocation, expiry', async () => {
+      const person = await signUp(t);
+      assert.equal((await check(person.accessToken, person.tenantId)).statusCode, 200, 'now cached');
+      assert.equal((await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(person.accessToken) })).statusCode, 204);
+      assertProblem(await check(person.accessToken, person.tenantId), 401, 'session_ended');
+
+      // A password reset ending every cached session: test/accounts/password-reset.test.ts.
+
+      const owner = await signUp(t);
+      const key = await createKey(t, owner.accessToken, owner.tenantId, ['members.read']);
+      const token = await machineToken(t, key);
+      for (const credential of [key.secret, token]) assert.equal((await check(credential, owner.tenantId)).statusCode, 200, 'now cached');
+      assert.equal((await t.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${owner.tenantId}/api-keys/${key.id}`, headers: bearer(owner.accessToken) })).statusCode, 204);
+      for (const credential of [key.secret, token]) assertProblem(await check(credential, owner.tenantId), 401, 'invalid_api_key');
+
+      const expiring = await createKey(t, owner.accessToken, owner.tenantId, ['members.read'], { expiresAt: new Date(t.clock.now().getTime() + 3_600_000).toISOString() });
+      assert.equal((await check(expiring.secret, owner.tenantId)).statusCode, 200, 'now cached');
+      t.clock.advance(3_600_000);
+      const expired = await check(expiring.secret, owner.tenantId);
+      assertProblem(expired, 401, 'invalid_api_key');
+      assert.equal(expired.json().detail, 'the API key has expired');
+    });
+
+    it("refuses a cached key at once when its tenant is suspended, and takes it back when it is resumed", async () => {
+      const founder = await signUp(t);
+      const created = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(founder.accessToken), payload: { name: 'Branch', slug: `branch-${process.pid}-${engine}`, parentId: founder.tenantId } });
+      assert.equal(created.statusCode, 201, created.body);
+      const branch = created.json().id as string;
+      const key = await createKey(t, founder.accessToken, branch, ['members.read']);
+      assert.equal((await check(key.secret, branch)).statusCode, 200, 'now cached');
+      const status = (action: string) => t.app.inject({ method: 'POST', url: `/api/v1/tenants/${branch}/${action}`, headers: bearer(founder.accessToken), payload: {} });
+      assert.equal((await status('suspend')).statusCode, 200);
+      assertProblem(await check(key.secret, branch), 403, 'tenant_suspended');
+      assert.equal((await status('resume')).statusCode, 200);
+      assert.equal((await check(key.secret, branch)).statusCode, 200);
+    });
+  });
+}
+
+describe('TaggedCache', () => {
+  it('answers a load that overlapped an invalidation, but does not keep it', async () => {
+    const cache = new TaggedCache<string>(10);
+    let release!: () => void;
+    const loading = cache.getOrLoad('s1', () => new Promise<string>((resolve) => (release = () => resolve('read before the change'))), () => ['session:s1']);
+    cache.invalidate('session:s1'); // the change commits while the read is in flight
+    release();
+    assert.equal(await loading, 'read before the change');
+    assert.equal(cache.get('s1'), undefined, 'kept a row read before a change that committed meanwhile');
+    assert.equal(await cache.getOrLoad('s1', () => Promise.resolve('fresh'), () => ['session:s1']), 'fresh');
+    assert.equal(cache.get('s1'), 'fresh');
+  });
+
+  it('drops by any tag, keeps nothing it could not find, and evicts the oldest when full', async () => {
+    const cache = new TaggedCache<string>(2);
+    await cache.getOrLoad('a', () => Promise.resolve('A'), () => ['user:1', 'tenant-x']);
+    await cache.getOrLoad('b', () => Promise.resolve('B'), () => ['user:2']);
+    assert.equal(await cache.getOrLoad('gone', () => Promise.resolve(undefined), () => ['user:3']), undefined);
+    assert.equal(cache.size, 2);
+    cache.invalidate('tenant-x');
+    assert.deepEqual([cache.get('a'), cache.get('b')], [undefined, 'B']);
+    cache.set('c', 'C', []);
+    cache.set('d', 'D', []);
+    assert.deepEqual([cache.get('b'), cache.get('c'), cache.get('d')], [undefined, 'C', 'D']);
+    cache.invalidate('*');
+    assert.equal(cache.size, 0);
+  });
+});
+
+if (testEngines().includes('postgres')) {
+  describe('credential cache across server processes [postgres]', () => {
+    let first: TestDatabase;
+    let nodeA: TestApp;
+    let nodeB: TestApp;
+    before(async () => {
+      first = await createTestDatabase('postgres');
+      nodeA = await createTestApp('postgres', { database: first, env: RATE });
+      // Node B: its own connection pool on the same database, as a second process would have.
+      nodeB = await createTestApp('postgres', { database: await openDatabase({ engine: 'postgres', url: first.url!, poolSize: 4 }), env: RATE, clockStart: nodeA.clock.now() });
+    });
+    after(async () => {
+      await nodeB?.close();
+      await nodeA?.close();
+    });
+
+    /** Asks node B until it answers `expected`, for at most one second (NOTIFY's delivery); returns its last status. */
+    async function nodeBWithinOneSecond(ask: () => Promise<number>, expected: number): Promise<number> {
+      const deadline = Date.now() + 1000;
+      let status = await ask();
+      while (status !== expected && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        status = await ask();
+      }
+      return status;
+    }
+    const me = (credential: string) => async () => (await nodeB.app.inject({ url: '/api/v1/auth/me', headers: bearer(credential) })).statusCode;
+
+    it('a sign-out on one node ends the session on the other within one second', async () => {
+      const person = await signUp(nodeA);
+      assert.equal(await me(person.accessToken)(), 200, 'node B has cached the session');
+      assert.equal((await nodeA.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(person.accessToken) })).statusCode, 204);
+      assert.equal(await nodeBWithinOneSecond(me(person.accessToken), 401), 401, 'node B still honoured a session ended a second ago');
+    });
+
+    it('a key revoked on one node stops working on the other within one second', async () => {
+      const owner = await signUp(nodeA);
+      const key = await createKey(nodeA, owner.accessToken, owner.tenantId, ['members.read']);
+      const members = () => async () => (await nodeB.app.inject({ url: `/api/v1/tenants/${owner.tenantId}/members`, headers: bearer(key.secret) })).statusCode;
+      assert.equal(await members()(), 200, 'node B has cached the key');
+      assert.equal((await nodeA.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${owner.tenantId}/api-keys/${key.id}`, headers: bearer(owner.accessToken) })).statusCode, 204);
+      assert.equal(await nodeBWithinOneSecond(members(), 401), 401, 'node B still honoured a key revoked a second ago');
+    });
+  });
+}
