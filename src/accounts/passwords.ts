@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { type Options, hash, verify } from '@node-rs/argon2';
+import pLimit from 'p-limit';
 
 /**
  * OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 lane. The library's `Algorithm`
@@ -17,14 +19,22 @@ const COMMON = new Set(
     .filter((line) => line.length > 0 && !line.startsWith('#')),
 );
 
+/**
+ * At most one argon2 computation per core but one, queued beyond that (issue 13). argon2 runs on libuv's thread
+ * pool, which WebCrypto — every access token's signature check — shares: a storm of sign-ins used to fill all
+ * four threads and every core, and requests that only verify a token waited behind it (p99 ×15). Bounded, the
+ * hashing keeps a core and the thread pool keeps threads for everything else; sign-ins queue instead.
+ */
+const hashing = pLimit(Math.max(1, availableParallelism() - 1));
+
 export function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2);
+  return hashing(() => hash(password, ARGON2));
 }
 
 /** Never throws: a malformed stored hash is a mismatch. */
 export async function verifyPassword(storedHash: string, password: string): Promise<boolean> {
   try {
-    return await verify(storedHash, password);
+    return await hashing(() => verify(storedHash, password));
   } catch {
     return false;
   }
