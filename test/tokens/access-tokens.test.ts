@@ -123,6 +123,15 @@ for (const engine of testEngines()) {
       await refused(verify(early), early, /not yet valid/);
     });
 
+    it('remembers a verified token only for the typ and issuer it was verified against, and only while it is fresh', async () => {
+      const { token } = await signAccessToken(store, claims, { issuer: ISSUER, clock });
+      await verify(token); // now remembered
+      await refused(verify(token, 'refresh+jwt'), token, /not an access token/);
+      await refused(verifyAccessToken(store, token, { issuer: 'http://other.test', clock }), token, /"iss"/);
+      clock.advance(10 * 60_000 + 6_000); // past exp and the 5 s tolerance
+      await refused(verify(token), token, /expired/);
+    });
+
     it('refuses the wrong issuer', async () => {
       const { token } = await signAccessToken(store, claims, { issuer: 'http://other.test', clock });
       await refused(verify(token), token, /"iss"/);
