@@ -19,6 +19,7 @@ import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
+import { listMembershipsOfUser } from '../tenants/memberships.repository.ts';
 import { listTenantsToChoose, showsTenantSwitcher } from '../tenants/tenant-list.service.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { clearAuthCookies, refreshTokenFromCookie, setAuthCookies } from './cookies.ts';
@@ -166,10 +167,14 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
     },
     async (request) => {
       const principal = requireUser(request);
-      const user = await withUser(deps.db, principal.userId, (trx) => findUserById(trx, principal.userId));
+      // The person and their memberships in one transaction.
+      const { user, memberships } = await withUser(deps.db, principal.userId, async (trx) => ({
+        user: await findUserById(trx, principal.userId),
+        memberships: await listMembershipsOfUser(trx, principal.userId),
+      }));
       if (user === undefined) throw new AppError(AuthErrors.SESSION_ENDED);
       const subject = { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' };
-      const tenants = await listTenantsToChoose({ db: deps.db, preset: app.access.preset, accessTo: (who, id) => app.access.forUser(who, id) }, subject);
+      const tenants = await listTenantsToChoose({ db: deps.db, preset: app.access.preset, accessTo: (who, id) => app.access.forUser(who, id) }, subject, memberships);
       // A tenant reached through an ancestor's role (or as platform admin) is active without a membership.
       const active = principal.tenantId !== null && (tenants.some((t) => t.tenantId === principal.tenantId) || (await accessOf(app, principal, principal.tenantId)).visible)
         ? principal.tenantId

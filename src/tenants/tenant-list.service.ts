@@ -28,10 +28,11 @@ export interface TenantListDeps {
  * Cost: one read-only transaction per tenant where the person holds a role that may reach below and that has tenants
  * below, which reads that subtree in the tenant's own context (RLS: a tenant may read its descendants' rows), never the
  * system context; plus one permission lookup (cached) per membership pending deletion. Nothing per descendant.
- * Opens its own transactions: call it outside any.
+ * Opens its own transactions: call it outside any. `read`: the person's memberships, when the caller has just read them
+ * (`listMembershipsOfUser`) in a transaction of its own.
  */
-export async function listTenantsToChoose(deps: TenantListDeps, subject: Subject): Promise<UserTenant[]> {
-  const memberships = await withUser(deps.db, subject.userId, (trx) => listMembershipsOfUser(trx, subject.userId));
+export async function listTenantsToChoose(deps: TenantListDeps, subject: Subject, read?: UserMembership[]): Promise<UserTenant[]> {
+  const memberships = read ?? (await withUser(deps.db, subject.userId, (trx) => listMembershipsOfUser(trx, subject.userId)));
   const listed: UserTenant[] = [];
   for (const m of memberships) {
     if (!m.entersByMembership) continue;
