@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import pg from 'pg';
+import { startBetterAuth } from './better-auth.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
@@ -54,12 +55,14 @@ function median(figures: Figure[]): Figure {
   return [...figures].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(figures.length / 2)] as Figure;
 }
 
-async function http(url: string, options: { method?: string; headers?: Record<string, string>; body?: unknown; connections: number; seconds?: number }): Promise<Figure> {
+async function http(url: string, options: { method?: string; headers?: Record<string, string>; body?: unknown; connections: number; seconds?: number; alternate?: unknown[] }): Promise<Figure> {
   const result = await autocannon({
     url,
     method: (options.method ?? 'GET') as 'GET',
     headers: { 'content-type': 'application/json', ...options.headers },
     ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    // Each connection cycles through these bodies in turn (switching between two tenants).
+    ...(options.alternate === undefined ? {} : { requests: options.alternate.map((body) => ({ body: JSON.stringify(body) })) }),
     connections: options.connections,
     duration: options.seconds ?? SECONDS,
   });
@@ -171,12 +174,31 @@ interface World {
   apiKey: string;
 }
 
+/** The person in MANY_TENANTS tenants: the switch and list-my-tenants scenarios' heavy case. */
+interface Many {
+  accessToken: string;
+  tenantIds: string[];
+}
+
+const MANY_TENANTS = 500;
+
 /** One person with their own tenant (the default preset's sign-up) and a read-only API key there. */
 async function seed(base: string): Promise<World> {
   const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
   const signedUp = await call<{ accessToken: string; activeTenantId: string }>(base, 'POST', '/auth/signup', { email, password: PASSWORD, name: 'Bench' });
   const key = await call<{ secret: string }>(base, 'POST', `/tenants/${signedUp.activeTenantId}/api-keys`, { name: 'bench', permissions: ['tenant.read', 'members.read'] }, signedUp.accessToken);
   return { email, accessToken: signedUp.accessToken, tenantId: signedUp.activeTenantId, apiKey: key.secret };
+}
+
+/** Someone who creates MANY_TENANTS tenants of their own (owner of each), to switch between and list. */
+async function seedMany(base: string): Promise<Many> {
+  const email = `many-${randomBytes(4).toString('hex')}@example.com`;
+  const signedUp = await call<{ accessToken: string; activeTenantId: string }>(base, 'POST', '/auth/signup', { email, password: PASSWORD, name: 'Many' });
+  const tenantIds = [signedUp.activeTenantId];
+  for (let i = tenantIds.length; i < MANY_TENANTS; i++) {
+    tenantIds.push((await call<{ id: string }>(base, 'POST', '/tenants', { name: `Tenant ${i}`, slug: `bench-many-${i}` }, signedUp.accessToken)).id);
+  }
+  return { accessToken: signedUp.accessToken, tenantIds };
 }
 
 /** Resident memory of a process in MiB (Linux). */
@@ -197,27 +219,41 @@ async function joseReference(): Promise<{ verify: () => Promise<unknown> }> {
 
 // ———————————————————————————————————————————— scenarios ————————————————————————————————————————————
 
+/** A fresh PostgreSQL database for one run; `drop` removes it. */
+async function freshPostgres(name: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const again = new pg.Client({ connectionString: PG_ADMIN });
+      await again.connect();
+      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await again.end();
+    },
+  };
+}
+
 async function runEngine(engine: 'pglite' | 'postgres', rows: Row[], notes: string[]): Promise<void> {
   let env: Record<string, string>;
   let cleanup: () => Promise<void>;
+  let peerUrl: string | undefined;
   if (engine === 'pglite') {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'tenantry-bench-'));
     env = { TENANTRY_DATA_DIR: dir };
     cleanup = () => rm(dir, { recursive: true, force: true });
   } else {
-    const name = `tenantry_bench_${process.pid}`;
-    const admin = new pg.Client({ connectionString: PG_ADMIN });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = new URL(PG_ADMIN);
-    url.pathname = `/${name}`;
-    env = { DATABASE_URL: url.toString(), TENANTRY_SECRET_KEY: randomBytes(32).toString('hex') };
+    const ours = await freshPostgres(`tenantry_bench_${process.pid}`);
+    const theirs = await freshPostgres(`tenantry_bench_peer_${process.pid}`);
+    env = { DATABASE_URL: ours.url, TENANTRY_SECRET_KEY: randomBytes(32).toString('hex') };
+    peerUrl = theirs.url;
     cleanup = async () => {
-      const again = new pg.Client({ connectionString: PG_ADMIN });
-      await again.connect();
-      await again.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await again.end();
+      await ours.drop();
+      await theirs.drop();
     };
   }
   try {
@@ -239,10 +275,6 @@ async function runEngine(engine: 'pglite' | 'postgres', rows: Row[], notes: stri
           () => inProcess(() => jose.verify(), c),
         );
         rows.push(row(engine, `POST /check, user JWT, c=${c}`, r, 'bare jose ES256 verify', '≥ 0.5×'));
-      }
-      for (const c of [1, 16]) {
-        const r = await interleaved(() => http(`${base}/api/v1/auth/me`, { headers: jwt, connections: c }));
-        rows.push(row(engine, `GET /auth/me, user JWT, c=${c}`, r));
       }
       const key = { authorization: `Bearer ${world.apiKey}` };
       for (const c of [1, 16]) {
@@ -270,12 +302,52 @@ async function runEngine(engine: 'pglite' | 'postgres', rows: Row[], notes: stri
         ]);
         rows.push({ engine, scenario: '/auth/me p99 during a 16-way sign-in storm (vs idle)', tenantry: storm, reference: { name: '/auth/me idle', ...idle }, ratio: storm.p99 / Math.max(idle.p99, 0.001), target: '≤ 3× idle' });
       }
+      await peerScenarios(engine, base, world, peerUrl, rows);
       if (engine === 'pglite') notes.push(`PGlite server idle RSS after the run: ${await rssMiB(server.process.pid ?? 0)} MiB`);
     } finally {
       await server.stop();
     }
   } finally {
     await cleanup();
+  }
+}
+
+/** Tenantry against Better Auth's organization plugin (in-process, same engine): session, list, switch. */
+async function peerScenarios(engine: 'pglite' | 'postgres', base: string, world: World, peerUrl: string | undefined, rows: Row[]): Promise<void> {
+  const many = await seedMany(base);
+  const peer = await startBetterAuth(engine, peerUrl, MANY_TENANTS);
+  try {
+    const jwt = { authorization: `Bearer ${world.accessToken}` };
+    for (const c of [1, 16]) {
+      const r = await interleaved(
+        () => http(`${base}/api/v1/auth/me`, { headers: jwt, connections: c }),
+        () => inProcess(() => peer.getSession(), c),
+      );
+      rows.push(row(engine, `GET /auth/me, user JWT, c=${c}`, r, 'Better Auth getSession', '≥ 3×'));
+    }
+    {
+      const r = await interleaved(
+        () => http(`${base}/api/v1/tenants`, { headers: jwt, connections: 1 }),
+        () => inProcess(() => peer.listOrganizations('one'), 1),
+      );
+      rows.push(row(engine, 'list my tenants (in 1), c=1', r, 'Better Auth listOrganizations', '≥ 2×'));
+      const inMany = await interleaved(
+        () => http(`${base}/api/v1/tenants`, { headers: { authorization: `Bearer ${many.accessToken}` }, connections: 1 }),
+        () => inProcess(() => peer.listOrganizations('many'), 1),
+      );
+      rows.push(row(engine, `list my tenants (in ${MANY_TENANTS}), c=1`, inMany, 'Better Auth listOrganizations'));
+      rows.push({ engine, scenario: `list my tenants: p99 in ${MANY_TENANTS} vs in 1`, tenantry: inMany.tenantry, reference: { name: 'in 1 tenant', ...r.tenantry }, ratio: inMany.tenantry.p99 / Math.max(r.tenantry.p99, 0.001), target: '≤ 3×' });
+    }
+    {
+      const [a, b] = many.tenantIds as [string, string];
+      const r = await interleaved(
+        () => http(`${base}/api/v1/auth/active-tenant`, { method: 'POST', headers: { authorization: `Bearer ${many.accessToken}` }, alternate: [{ tenantId: a }, { tenantId: b }], connections: 1 }),
+        () => inProcess(() => peer.setActiveOrganization(), 1),
+      );
+      rows.push(row(engine, `switch tenant (person in ${MANY_TENANTS}), c=1`, r, 'Better Auth setActiveOrganization', '≥ 3×'));
+    }
+  } finally {
+    await peer.close();
   }
 }
 

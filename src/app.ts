@@ -13,6 +13,8 @@ import { LicenceStore } from './licence/licence.ts';
 import { createMailTransport } from './mail/transports.ts';
 import { OutboxWorker } from './mail/outbox.ts';
 import { CredentialCache } from './auth/credential-cache.ts';
+import { TaggedCache } from './platform/tagged-cache.ts';
+import type { UserTenant } from './tenants/memberships.repository.ts';
 import { AccessResolver, INVALIDATE_CHANNEL } from './permissions/access-resolver.ts';
 import { onCommittedScope } from './platform/db/context.ts';
 import { applyDuePlanChanges } from './plans/plans.service.ts';
@@ -86,12 +88,20 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
   app.decorate('licence', licence);
   app.decorate('access', new AccessResolver({ db: deps.database.db, preset: deps.preset, licensedFeatures: () => licence.current.features }));
   app.decorate('credentials', new CredentialCache());
+  app.decorate('tenantLists', new TaggedCache<UserTenant[]>(50_000));
   // Every cache of database state drops what a change touched: at commit in this process, on NOTIFY from others.
   const invalidate = (scope: string) => {
     app.access.invalidate(scope);
     app.credentials.invalidate(scope);
+    app.tenantLists.invalidate(scope);
   };
-  const stopCommitInvalidation = onCommittedScope(deps.database.db, invalidate);
+  const stopCommitInvalidation = onCommittedScope(deps.database.db, (scope) => {
+    invalidate(scope);
+    // A commit here names the tenant it ran in, not every tenant whose lists it changed (a membership for someone
+    // elsewhere, a child under a parent); the NOTIFYs do, a moment later. Until then no list may be served stale, so
+    // this process drops all of them at any commit that could touch one (sessions and keys cannot).
+    if (!scope.startsWith('session:') && !scope.startsWith('key:')) app.tenantLists.invalidate('*');
+  });
   let unlisten: (() => Promise<void>) | undefined;
   let jobTimer: NodeJS.Timeout | undefined;
   let stopWatchingLicence: (() => void) | undefined;

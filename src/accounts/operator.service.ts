@@ -2,7 +2,7 @@ import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.t
 import { setupLink } from '../platform/links.ts';
 import type { Clock } from '../platform/clock.ts';
 import { licenceLimitError } from '../licence/licence.errors.ts';
-import { type Db, enterUserContext, inTransaction, withSystem } from '../platform/db/context.ts';
+import { type Db, enterUserContext, inTransaction, invalidateAfterCommit, withSystem } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { newId, newTenantId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
@@ -81,6 +81,7 @@ export async function createOperator(
     await insertMembership(trx, { tenantId: adminTenantId, userId: user.id, kind: 'direct', roles: [deps.ownerRole], now });
     // Explicit: the operator is staff of the admin tenancy by designation as well as by role (migration 0013).
     await trx.updateTable('users').set({ default_tenant_id: adminTenantId, explicit_default_tenant_id: adminTenantId }).where('id', '=', user.id).execute();
+    invalidateAfterCommit(trx, `user:${user.id}`);
     await appendAuditEvent(trx, audit, { tenantId: adminTenantId, action: 'member.added', targetType: 'user', targetId: user.id, after: { roles: [deps.ownerRole], kind: 'direct' } }, now);
     await appendAuditEvent(trx, audit, { tenantId: user.id, action: 'user.created', targetType: 'user', targetId: user.id, after: { email, platformRole: 'super_admin' } }, now);
     return { user, created: true, adminTenantId };

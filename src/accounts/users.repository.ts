@@ -41,9 +41,13 @@ export function findUserById(db: Db | Tx, id: string): Promise<UserRow | undefin
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** The columns a request's principal is built from (and nothing secret, since the credential cache keeps them). */
-export function findPrincipalUser(db: Db, id: string): Promise<Pick<UserRow, 'id' | 'email' | 'email_verified_at' | 'platform_role'> | undefined> {
-  return db.selectFrom('users').select(['id', 'email', 'email_verified_at', 'platform_role']).where('id', '=', id).executeTakeFirst();
+/** The user without the password hash: what the credential cache keeps (nothing secret). */
+export function findPrincipalUser(db: Db, id: string): Promise<Omit<UserRow, 'password_hash'> | undefined> {
+  return db
+    .selectFrom('users')
+    .select(['id', 'email', 'name', 'email_verified_at', 'data', 'default_tenant_id', 'explicit_default_tenant_id', 'platform_role', 'created_at', 'updated_at'])
+    .where('id', '=', id)
+    .executeTakeFirst();
 }
 
 export async function updateUser(

@@ -3,7 +3,7 @@ import { findUserById } from '../accounts/users.repository.ts';
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
 import { MemberErrors } from '../members/members.errors.ts';
 import type { Clock } from '../platform/clock.ts';
-import { type Db, enterTenantContext, readSystem, withSystem, withTenant, withUser } from '../platform/db/context.ts';
+import { type Db, enterTenantContext, invalidateAfterCommit, readSystem, withSystem, withTenant, withUser } from '../platform/db/context.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { syncShadowAccess } from '../tenants/operator-access.ts';
@@ -92,6 +92,7 @@ export async function setDefaultTenant(deps: AdminDeps, userId: string, tenantId
     if (user === undefined || membership === undefined) throw new AppError(MemberErrors.MEMBER_NOT_FOUND, { detail: `${userId} is not a member of ${tenantId}` });
     if (user.default_tenant_id === tenantId && user.explicit_default_tenant_id === tenantId) return;
     await trx.updateTable('users').set({ default_tenant_id: tenantId, explicit_default_tenant_id: tenantId, updated_at: now }).where('id', '=', userId).execute();
+    invalidateAfterCommit(trx, `user:${userId}`);
     const change = { before: { defaultTenantId: user.default_tenant_id }, after: { defaultTenantId: tenantId } };
     await appendAuditEvent(trx, audit, { tenantId: userId, action: 'user.default_tenant_set', targetType: 'user', targetId: userId, ...change }, now);
     await enterTenantContext(trx, tenantId);

@@ -13,14 +13,12 @@ import {
   UseCookies,
   UserSchema,
 } from './auth.schemas.ts';
-import { findUserById } from '../accounts/users.repository.ts';
+import { findPrincipalUser } from '../accounts/users.repository.ts';
 import { accessOf } from '../permissions/authorize.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
-import { withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
-import { listMembershipsOfUser } from '../tenants/memberships.repository.ts';
-import { listTenantsToChoose, showsTenantSwitcher } from '../tenants/tenant-list.service.ts';
+import { listTenantsToChoose, showsTenantSwitcher, tenantListDeps } from '../tenants/tenant-list.service.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { clearAuthCookies, refreshTokenFromCookie, setAuthCookies } from './cookies.ts';
 import { login } from './login.service.ts';
@@ -59,7 +57,7 @@ export function sessionDeps(app: FastifyTypebox): SessionDeps {
     config: app.deps.config,
     keys: app.keys,
     reaches: async (subject, tenantId) => (await app.access.forUser(subject, tenantId)).visible,
-    tenantList: { preset: app.access.preset, accessTo: (subject, tenantId) => app.access.forUser(subject, tenantId) },
+    tenantList: tenantListDeps(app),
   };
 }
 
@@ -167,14 +165,11 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
     },
     async (request) => {
       const principal = requireUser(request);
-      // The person and their memberships in one transaction.
-      const { user, memberships } = await withUser(deps.db, principal.userId, async (trx) => ({
-        user: await findUserById(trx, principal.userId),
-        memberships: await listMembershipsOfUser(trx, principal.userId),
-      }));
+      // Both from memory when warm: the person as authentication read them, and their (cached) tenant list.
+      const user = app.credentials.users.get(principal.userId) ?? (await findPrincipalUser(deps.db, principal.userId));
       if (user === undefined) throw new AppError(AuthErrors.SESSION_ENDED);
       const subject = { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' };
-      const tenants = await listTenantsToChoose({ db: deps.db, preset: app.access.preset, accessTo: (who, id) => app.access.forUser(who, id) }, subject, memberships);
+      const tenants = await listTenantsToChoose(tenantListDeps(app), subject);
       // A tenant reached through an ancestor's role (or as platform admin) is active without a membership.
       const active = principal.tenantId !== null && (tenants.some((t) => t.tenantId === principal.tenantId) || (await accessOf(app, principal, principal.tenantId)).visible)
         ? principal.tenantId

@@ -28,7 +28,7 @@ export const UserSchema = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
 });
 
-export function presentUser(user: UserRow) {
+export function presentUser(user: Omit<UserRow, 'password_hash'>) {
   return {
     id: user.id,
     email: user.email,

@@ -36,8 +36,8 @@ export interface ApiKeyPrincipal {
 export type Principal = UserPrincipal | ApiKeyPrincipal;
 
 /** The principal for a person whose session was found live. */
-/** What a person's principal is built from: the user columns the credential cache holds. */
-export type PrincipalUser = Pick<UserRow, 'id' | 'email' | 'email_verified_at' | 'platform_role'>;
+/** What a person's principal (and `/auth/me`) is built from: the user as the credential cache holds it, without the password hash. */
+export type PrincipalUser = Omit<UserRow, 'password_hash'>;
 
 export function userPrincipal(user: PrincipalUser, session: { sessionId: string; tenantId: string | null; transport: UserPrincipal['transport'] }): UserPrincipal {
   return {

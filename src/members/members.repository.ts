@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Tx } from '../platform/db/context.ts';
+import { invalidateAfterCommit, type Tx } from '../platform/db/context.ts';
 import { cursorInstant } from '../platform/http/cursor.ts';
 
 /** A direct member of a tenant as the member list shows it. Shadow memberships are never members. */
@@ -104,6 +104,7 @@ export async function deleteMembership(trx: Tx, member: { tenantId: string; user
 
 /** Forgets `tenantId` as the user's landing tenant, if it was (the user no longer belongs there). */
 export async function clearDefaultTenant(trx: Tx, user: { tenantId: string; userId: string; now: Date }): Promise<void> {
+  invalidateAfterCommit(trx, `user:${user.userId}`);
   await trx
     .updateTable('users')
     .set({ default_tenant_id: null, updated_at: user.now })

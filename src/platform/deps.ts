@@ -8,6 +8,8 @@ import type { Preset } from '../presets/presets.ts';
 import type { KeyStore } from '../tokens/key-store.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
+import type { TaggedCache } from './tagged-cache.ts';
+import type { UserTenant } from '../tenants/memberships.repository.ts';
 import type { Database } from './db/database.ts';
 
 /** What the composition root hands every feature. Tests build their own (fresh database, manual clock). */
@@ -42,6 +44,8 @@ declare module 'fastify' {
     access: AccessResolver;
     /** Sessions, users and API keys as authentication reads them, cached and invalidated the same way. */
     credentials: CredentialCache;
+    /** Each person's tenant list (`GET /tenants`, `/auth/me`, sign-in), cached and invalidated the same way. */
+    tenantLists: TaggedCache<UserTenant[]>;
     /** The licence in force (TENANTRY_LICENCE_FILE): licensed features and the tenant limit. */
     licence: LicenceStore;
   }

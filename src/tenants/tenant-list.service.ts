@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import type { Access } from '../permissions/access.ts';
 import { resolveRole } from '../permissions/access.ts';
 import type { Subject } from '../permissions/access-resolver.ts';
@@ -7,12 +8,20 @@ import { loadCustomRoles } from '../roles/roles.repository.ts';
 import { mayGiveAway } from './deletion.service.ts';
 import { listMembershipsOfUser, type UserMembership, type UserTenant } from './memberships.repository.ts';
 import { listSubtree, type TreeNode } from './tenants.repository.ts';
+import type { TaggedCache } from '../platform/tagged-cache.ts';
 
 export interface TenantListDeps {
   db: Db;
   preset: Preset;
   /** The permission resolver's (cached) answer: decides whether a member may restore a tenant pending deletion. */
   accessTo: (subject: Subject, tenantId: string) => Promise<Access>;
+  /** The process's cache of lists (see `app.tenantLists`); absent, every call reads the database. */
+  cache?: TaggedCache<UserTenant[]>;
+}
+
+/** The app's: its database, preset, permission resolver and cache of lists. */
+export function tenantListDeps(app: FastifyInstance): TenantListDeps {
+  return { db: app.deps.database.db, preset: app.access.preset, accessTo: (subject, id) => app.access.forUser(subject, id), cache: app.tenantLists };
 }
 
 /**
@@ -28,18 +37,29 @@ export interface TenantListDeps {
  * Cost: one read-only transaction per tenant where the person holds a role that may reach below and that has tenants
  * below, which reads that subtree in the tenant's own context (RLS: a tenant may read its descendants' rows), never the
  * system context; plus one permission lookup (cached) per membership pending deletion. Nothing per descendant.
- * Opens its own transactions: call it outside any. `read`: the person's memberships, when the caller has just read them
- * (`listMembershipsOfUser`) in a transaction of its own.
+ * Opens its own transactions: call it outside any.
+ *
+ * Cached per person when `deps.cache` is given, tagged with the person and every tenant the list was read from (each
+ * membership's path, everything below that was reached): a change to any of them, or to the person's memberships
+ * anywhere, drops it.
  */
-export async function listTenantsToChoose(deps: TenantListDeps, subject: Subject, read?: UserMembership[]): Promise<UserTenant[]> {
-  const memberships = read ?? (await withUser(deps.db, subject.userId, (trx) => listMembershipsOfUser(trx, subject.userId)));
+export function listTenantsToChoose(deps: TenantListDeps, subject: Subject): Promise<UserTenant[]> {
+  if (deps.cache === undefined) return readTenantsToChoose(deps, subject, []);
+  const tags = [`user:${subject.userId}`];
+  return deps.cache.getOrLoad(`${subject.userId}|${subject.isSuperAdmin ? 1 : 0}`, () => readTenantsToChoose(deps, subject, tags), () => [...new Set(tags)]);
+}
+
+/** Reads the list; pushes onto `tags` every tenant it depends on. */
+async function readTenantsToChoose(deps: TenantListDeps, subject: Subject, tags: string[]): Promise<UserTenant[]> {
+  const memberships = await withUser(deps.db, subject.userId, (trx) => listMembershipsOfUser(trx, subject.userId));
+  for (const m of memberships) tags.push(...m.path);
   const listed: UserTenant[] = [];
   for (const m of memberships) {
     if (!m.entersByMembership) continue;
     if (m.status === 'pending_deletion' && !mayGiveAway(await deps.accessTo(subject, m.tenantId), m.statusBeforeDeletion ?? 'active')) continue;
     listed.push(asListed(m));
   }
-  return [...listed, ...(await listInherited(deps, subject, memberships, new Set(listed.map((t) => t.tenantId))))];
+  return [...listed, ...(await listInherited(deps, subject, memberships, new Set(listed.map((t) => t.tenantId)), tags))];
 }
 
 function asListed(m: UserMembership): UserTenant {
@@ -56,7 +76,7 @@ interface Reach {
   permissions: Set<string>;
 }
 
-async function listInherited(deps: TenantListDeps, subject: Subject, memberships: UserMembership[], listed: ReadonlySet<string>): Promise<UserTenant[]> {
+async function listInherited(deps: TenantListDeps, subject: Subject, memberships: UserMembership[], listed: ReadonlySet<string>, tags: string[]): Promise<UserTenant[]> {
   const reached = new Map<string, Reach>();
   const subtrees: Array<{ from: UserMembership; below: TreeNode[] }> = [];
   for (const m of memberships) {
@@ -72,6 +92,7 @@ async function listInherited(deps: TenantListDeps, subject: Subject, memberships
     });
     if (found === undefined) continue;
     subtrees.push({ from: m, below: found.below });
+    for (const node of found.below) tags.push(node.id);
     for (const node of found.below) {
       let reach = reached.get(node.id);
       if (reach === undefined || reach.from.path.length < m.path.length) {

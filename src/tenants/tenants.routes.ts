@@ -20,7 +20,7 @@ import { assertDeletable, type DeletionCaller, type DeletionDeps, mayGiveAway, r
 import type { TenantDetails, TenantStanding, TreeNode } from './tenants.repository.ts';
 import { SLUG_PATTERN } from './tenants.repository.ts';
 import type { UserTenant } from './memberships.repository.ts';
-import { listTenantsToChoose, type TenantListDeps } from './tenant-list.service.ts';
+import { listTenantsToChoose, tenantListDeps } from './tenant-list.service.ts';
 import { createTenant, getTenant, listTree, setSuspended, type TenantDeps, updateTenantDetails } from './tenants.service.ts';
 
 const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 2, maxLength: 63, description: 'Lowercase letters, digits and dashes' });
@@ -106,7 +106,6 @@ function assertMayMove(access: Access): void {
 
 export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
   const deps = (): TenantDeps => ({ db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset });
-  const tenantListDeps = (): TenantListDeps => ({ db: app.deps.database.db, preset: app.access.preset, accessTo: (subject, id) => app.access.forUser(subject, id) });
 
   /**
    * An API key acts only in its own tenant, so it may create tenants under it (children) or, like seed 000's
@@ -171,7 +170,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
         const entry: UserTenant = { ...own, tenantId: own.id, kind: 'direct', roles: [], joinedAt: own.createdAt };
         return { tenants: [{ id: own.id, slug: own.slug, name: own.name, roles: [], shadow: false, joinedAt: own.createdAt.toISOString(), ...presentListStanding(entry) }] };
       }
-      const tenants = await listTenantsToChoose(tenantListDeps(), { userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' });
+      const tenants = await listTenantsToChoose(tenantListDeps(app), { userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' });
       return {
         tenants: tenants.map((t) => ({
           id: t.tenantId,

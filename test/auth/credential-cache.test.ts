@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import { withTenant } from '../../src/platform/db/context.ts';
 import { openDatabase } from '../../src/platform/db/database.ts';
+import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { TaggedCache } from '../../src/platform/tagged-cache.ts';
 import { createKey, machineToken } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
@@ -50,6 +52,13 @@ for (const engine of testEngines()) {
         assert.equal(again.json().allowed, true, `${what}: ${again.body}`);
         assert.equal(counter.count, 0, `${what}: a warm request sent ${counter.count} statements`);
       }
+      for (const url of ['/api/v1/auth/me', '/api/v1/tenants']) {
+        assert.equal((await t.app.inject({ url, headers: bearer(owner.accessToken) })).statusCode, 200);
+        counter.count = 0;
+        const again = await t.app.inject({ url, headers: bearer(owner.accessToken) });
+        assert.equal(again.statusCode, 200, again.body);
+        assert.equal(counter.count, 0, `${url}: a warm request sent ${counter.count} statements`);
+      }
       // "Last used" is still written, once per minute of use, not per request.
       t.clock.advance(61_000);
       counter.count = 0;
@@ -94,6 +103,45 @@ for (const engine of testEngines()) {
       assertProblem(await check(key.secret, branch), 403, 'tenant_suspended');
       assert.equal((await status('resume')).statusCode, 200);
       assert.equal((await check(key.secret, branch)).statusCode, 200);
+    });
+  });
+}
+
+for (const engine of testEngines()) {
+  describe(`tenant lists from memory [${engine}]`, () => {
+    let t: TestApp;
+    before(async () => {
+      const database = await createTestDatabase(engine);
+      // Deaf to NOTIFY, as above: this node must drop what its own commits change.
+      t = await createTestApp(engine, { database: { ...database, listen: async () => async () => {} }, env: RATE });
+    });
+    after(() => t.close());
+
+    const names = async (token: string) => {
+      const res = await t.app.inject({ url: '/api/v1/tenants', headers: bearer(token) });
+      assert.equal(res.statusCode, 200, res.body);
+      return (res.json().tenants as Array<{ name: string }>).map((x) => x.name).sort();
+    };
+    const meNames = async (token: string) => ((await t.app.inject({ url: '/api/v1/auth/me', headers: bearer(token) })).json().authorization as Array<{ name: string }> | Record<string, { name: string }>);
+
+    it('shows at once a tenant one creates, is added to, or that is renamed', async () => {
+      const founder = await signUp(t, { name: 'Fay' });
+      const other = await signUp(t, { name: 'Otto' });
+      assert.deepEqual(await names(founder.accessToken), ["Fay's workspace"]);
+      assert.ok(JSON.stringify(await meNames(founder.accessToken)).includes("Fay's workspace"), 'now cached for /auth/me too');
+
+      const created = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(founder.accessToken), payload: { name: 'Second', slug: `second-${engine}-${process.pid}` } });
+      assert.equal(created.statusCode, 201, created.body);
+      assert.deepEqual(await names(founder.accessToken), ["Fay's workspace", 'Second']);
+
+      // Someone else's tenant adds Fay: her list (cached, tagged only with her own tenants) must show it.
+      await withTenant(t.database.db, other.tenantId, (trx) => insertMembership(trx, { tenantId: other.tenantId, userId: founder.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+      assert.deepEqual(await names(founder.accessToken), ["Fay's workspace", "Otto's workspace", 'Second']);
+      assert.ok(JSON.stringify(await meNames(founder.accessToken)).includes("Otto's workspace"));
+
+      const renamed = await t.app.inject({ method: 'PATCH', url: `/api/v1/tenants/${other.tenantId}`, headers: bearer(other.accessToken), payload: { name: 'Otto & Co' } });
+      assert.equal(renamed.statusCode, 200, renamed.body);
+      assert.deepEqual(await names(founder.accessToken), ["Fay's workspace", 'Otto & Co', 'Second']);
     });
   });
 }
@@ -160,6 +208,27 @@ if (testEngines().includes('postgres')) {
       assert.equal(await me(person.accessToken)(), 200, 'node B has cached the session');
       assert.equal((await nodeA.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(person.accessToken) })).statusCode, 204);
       assert.equal(await nodeBWithinOneSecond(me(person.accessToken), 401), 401, 'node B still honoured a session ended a second ago');
+    });
+
+    it("a person's tenant list on the other node follows a membership and a rename within one second", async () => {
+      const person = await signUp(nodeA, { name: 'Nia' });
+      const other = await signUp(nodeA, { name: 'Ola' });
+      const list = async () => ((await nodeB.app.inject({ url: '/api/v1/tenants', headers: bearer(person.accessToken) })).json().tenants as Array<{ name: string }>).map((x) => x.name).sort().join(', ');
+      assert.equal(await list(), "Nia's workspace", 'node B has cached the list');
+      const until = async (expected: string) => {
+        const deadline = Date.now() + 1000;
+        let seen = await list();
+        while (seen !== expected && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          seen = await list();
+        }
+        return seen;
+      };
+      // Through node A's own connection: node B hears of it only through NOTIFY.
+      await withTenant(first.db, other.tenantId, (trx) => insertMembership(trx, { tenantId: other.tenantId, userId: person.userId, kind: 'direct', roles: ['member'], now: nodeA.clock.now() }));
+      assert.equal(await until("Nia's workspace, Ola's workspace"), "Nia's workspace, Ola's workspace");
+      assert.equal((await nodeA.app.inject({ method: 'PATCH', url: `/api/v1/tenants/${other.tenantId}`, headers: bearer(other.accessToken), payload: { name: 'Ola Ltd' } })).statusCode, 200);
+      assert.equal(await until("Nia's workspace, Ola Ltd"), "Nia's workspace, Ola Ltd");
     });
 
     it('a key revoked on one node stops working on the other within one second', async () => {

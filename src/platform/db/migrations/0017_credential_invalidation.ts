@@ -1,13 +1,17 @@
 import { type Kysely, sql } from 'kysely';
 
 /**
- * Issue 13: requests no longer read their session, user and API key from the database; each node caches them and
- * drops an entry when the row changes. This node learns at commit (`invalidateAfterCommit`), every other node from
- * these NOTIFYs on `tenantry_invalidate` (the channel the permission cache already listens to):
+ * Issue 13: requests no longer read their session, user, API key or tenant list from the database; each node caches
+ * them and drops an entry when the rows it came from change. This node learns at commit (`invalidateAfterCommit`,
+ * `onCommittedScope`), every other node from the NOTIFYs on `tenantry_invalidate` (the channel the permission cache
+ * already listens to), which now also say:
  * - `session:<id>` when a session is revoked, its expiry moves or it is deleted;
  * - `key:<id>` when an API key is revoked, its expiry or permissions change, or it is deleted (a purge);
- * - `user:<id>` when what a request's principal carries (email, verification, platform role) changes, or the user goes.
- * Only the columns the caches hold fire: "last used" writes notify nobody.
+ * - `user:<id>` when anything about the user changes (the cache holds the whole row but the password hash), and
+ *   when their memberships or roles change anywhere (their tenant list);
+ * - a tenant's id on any change to it (its name and slug are in tenant lists), and the parent's id when a tenant
+ *   joins, leaves or moves under it (whether it has children, what reaches below it).
+ * "Last used" writes to sessions and keys notify nobody.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
@@ -21,14 +25,20 @@ export async function up(db: Kysely<unknown>): Promise<void> {
         WHEN 'api_keys' THEN 'key:' || (row ->> 'id')
         WHEN 'tenants' THEN row ->> 'id'
         ELSE row ->> 'tenant_id' END);
+      IF TG_TABLE_NAME IN ('memberships', 'membership_roles') THEN
+        PERFORM pg_notify('tenantry_invalidate', 'user:' || (row ->> 'user_id'));
+      END IF;
+      IF TG_TABLE_NAME = 'tenant_tree' THEN
+        IF row ->> 'parent_id' IS NOT NULL THEN PERFORM pg_notify('tenantry_invalidate', row ->> 'parent_id'); END IF;
+        IF TG_OP = 'UPDATE' AND OLD.parent_id IS NOT NULL THEN PERFORM pg_notify('tenantry_invalidate', OLD.parent_id); END IF;
+      END IF;
       RETURN NULL;
     END $$
   `.execute(db);
-  await sql`DROP TRIGGER notify_invalidate ON users`.execute(db);
-  await sql`
-    CREATE TRIGGER notify_invalidate AFTER UPDATE OF platform_role, email, email_verified_at OR DELETE ON users
-    FOR EACH ROW EXECUTE FUNCTION tenantry_notify_invalidate()
-  `.execute(db);
+  for (const table of ['users', 'tenants']) {
+    await sql`DROP TRIGGER notify_invalidate ON ${sql.table(table)}`.execute(db);
+    await sql`CREATE TRIGGER notify_invalidate AFTER UPDATE OR DELETE ON ${sql.table(table)} FOR EACH ROW EXECUTE FUNCTION tenantry_notify_invalidate()`.execute(db);
+  }
   await sql`
     CREATE TRIGGER notify_invalidate AFTER UPDATE OF revoked_at, expires_at, user_id OR DELETE ON sessions
     FOR EACH ROW EXECUTE FUNCTION tenantry_notify_invalidate()
