@@ -194,7 +194,8 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
       if (!access.visible) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
       // SPEC 4: a tenant pending deletion is never the active tenant (restore it first).
       if (access.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is pending deletion: restore it before working in it' });
-      const tokens = await switchActiveTenant(deps, { userId: principal.userId, sessionId: principal.sessionId, tenantId: request.body.tenantId });
+      const tenants = await listTenantsToChoose(tenantListDeps(app), { userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' });
+      const tokens = await switchActiveTenant(deps, { userId: principal.userId, sessionId: principal.sessionId, tenantId: request.body.tenantId, tenants });
       return deliverTokens(app, reply, tokens, principal.transport === 'cookie');
     },
   );

@@ -227,17 +227,18 @@ export async function refreshSession(deps: SessionDeps, refreshToken: string, au
 
 /**
  * Re-issues tokens for another tenant the user can reach — a member (direct or shadow), through a role
- * inherited from an ancestor, or as platform admin; the caller has checked that (SPEC 4, switching). The session's other
+ * inherited from an ancestor, or as platform admin; the caller has checked that (SPEC 4, switching), and passes the
+ * person's tenant list (`listTenantsToChoose`, as sign-in does: usually from memory). The session's other
  * unused refresh tokens are expired — not marked used, so a client that lost this response is told
  * "invalid" rather than tripping reuse detection and losing the session.
  */
 export async function switchActiveTenant(
   deps: SessionDeps,
-  args: { userId: string; sessionId: string; tenantId: string },
+  args: { userId: string; sessionId: string; tenantId: string; tenants: UserTenant[] },
 ): Promise<SessionTokens> {
   const now = deps.clock.now();
+  const { tenants } = args;
   const pending = await withUser(deps.db, args.userId, async (trx) => {
-    const tenants = await listTenantsOfUser(trx, args.userId);
     await trx
       .updateTable('refresh_tokens')
       .set({ expires_at: now })

@@ -9,7 +9,7 @@ import { type Kysely, sql } from 'kysely';
  * - `key:<id>` when an API key is revoked, its expiry or permissions change, or it is deleted (a purge);
  * - `user:<id>` when anything about the user changes (the cache holds the whole row but the password hash), and
  *   when their memberships or roles change anywhere (their tenant list);
- * - a tenant's id on any change to it (its name and slug are in tenant lists), and the parent's id when a tenant
+ * - a tenant's id on any change to what lists and permissions show of it (name, slug, status, plan…), and the parent's id when a tenant
  *   joins, leaves or moves under it (whether it has children, what reaches below it).
  * "Last used" writes to sessions and keys notify nobody.
  */
@@ -35,10 +35,15 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       RETURN NULL;
     END $$
   `.execute(db);
-  for (const table of ['users', 'tenants']) {
-    await sql`DROP TRIGGER notify_invalidate ON ${sql.table(table)}`.execute(db);
-    await sql`CREATE TRIGGER notify_invalidate AFTER UPDATE OR DELETE ON ${sql.table(table)} FOR EACH ROW EXECUTE FUNCTION tenantry_notify_invalidate()`.execute(db);
-  }
+  await sql`DROP TRIGGER notify_invalidate ON users`.execute(db);
+  await sql`CREATE TRIGGER notify_invalidate AFTER UPDATE OR DELETE ON users FOR EACH ROW EXECUTE FUNCTION tenantry_notify_invalidate()`.execute(db);
+  // Not on the busy columns (last_active_at is written by every switch) nor on what no cache holds (data, updated_at).
+  await sql`DROP TRIGGER notify_invalidate ON tenants`.execute(db);
+  await sql`
+    CREATE TRIGGER notify_invalidate
+    AFTER UPDATE OF slug, name, status, plan, is_admin_tenancy, platform_owned, deletion_requested_at, purge_after, status_before_deletion, suspended_at, suspension_reason
+    OR DELETE ON tenants FOR EACH ROW EXECUTE FUNCTION tenantry_notify_invalidate()
+  `.execute(db);
   await sql`
     CREATE TRIGGER notify_invalidate AFTER UPDATE OF revoked_at, expires_at, user_id OR DELETE ON sessions
     FOR EACH ROW EXECUTE FUNCTION tenantry_notify_invalidate()
