@@ -8,6 +8,7 @@ import { TaggedCache } from '../../src/platform/tagged-cache.ts';
 import { createKey, machineToken } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase, testEngines } from '../helpers/database.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { assertProblem, bearer, signUp } from '../helpers/users.ts';
 
 /** Counts the statements the app sends (every query passes through a plugin; BEGIN and COMMIT do not). */
@@ -192,15 +193,7 @@ if (testEngines().includes('postgres')) {
     });
 
     /** Asks node B until it answers `expected`, for at most one second (NOTIFY's delivery); returns its last status. */
-    async function nodeBWithinOneSecond(ask: () => Promise<number>, expected: number): Promise<number> {
-      const deadline = Date.now() + 1000;
-      let status = await ask();
-      while (status !== expected && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        status = await ask();
-      }
-      return status;
-    }
+    const nodeBWithinOneSecond = (ask: () => Promise<number>, expected: number) => eventually(ask, (status) => status === expected);
     const me = (credential: string) => async () => (await nodeB.app.inject({ url: '/api/v1/auth/me', headers: bearer(credential) })).statusCode;
 
     it('a sign-out on one node ends the session on the other within one second', async () => {
@@ -215,15 +208,7 @@ if (testEngines().includes('postgres')) {
       const other = await signUp(nodeA, { name: 'Ola' });
       const list = async () => ((await nodeB.app.inject({ url: '/api/v1/tenants', headers: bearer(person.accessToken) })).json().tenants as Array<{ name: string }>).map((x) => x.name).sort().join(', ');
       assert.equal(await list(), "Nia's workspace", 'node B has cached the list');
-      const until = async (expected: string) => {
-        const deadline = Date.now() + 1000;
-        let seen = await list();
-        while (seen !== expected && Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          seen = await list();
-        }
-        return seen;
-      };
+      const until = (expected: string) => eventually(list, (seen) => seen === expected);
       // Through node A's own connection: node B hears of it only through NOTIFY.
       await withTenant(first.db, other.tenantId, (trx) => insertMembership(trx, { tenantId: other.tenantId, userId: person.userId, kind: 'direct', roles: ['member'], now: nodeA.clock.now() }));
       assert.equal(await until("Nia's workspace, Ola's workspace"), "Nia's workspace, Ola's workspace");

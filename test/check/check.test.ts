@@ -5,6 +5,7 @@ import { openDatabase } from '../../src/platform/db/database.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase, testEngines } from '../helpers/database.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { seatRoles } from '../helpers/roles.ts';
 import { seedTenant } from '../helpers/tenants.ts';
 import { assertProblem, bearer, signUp, type SignedUp } from '../helpers/users.ts';
@@ -114,15 +115,7 @@ if (testEngines().includes('postgres')) {
     }
 
     /** Asks node B until it answers `expected`, for at most one second; returns its last answer. */
-    async function nodeBAnswersWithinOneSecond(ask: () => Promise<boolean>, expected: boolean): Promise<boolean> {
-      const deadline = Date.now() + 1000;
-      let answer = await ask();
-      while (answer !== expected && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        answer = await ask();
-      }
-      return answer;
-    }
+    const nodeBAnswersWithinOneSecond = (ask: () => Promise<boolean>, expected: boolean) => eventually(ask, (answer) => answer === expected);
 
     const askOn = (node: TestApp, token: string, tenantId: string, permission: string) => async (): Promise<boolean> => {
       const res = await node.app.inject({ method: 'POST', url: '/api/v1/check', headers: bearer(token), payload: { tenantId, permission } });
