@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import pg from 'pg';
 import { startBetterAuth } from './better-auth.ts';
+import { checkWorld, coldCheck, mapCheck, sqlFloor, warmCheck } from './checks.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
@@ -351,6 +352,29 @@ async function peerScenarios(engine: 'pglite' | 'postgres', base: string, world:
   }
 }
 
+/** The check itself, in-process: warm against a Map walk, cold against one SQL statement (bench/checks.ts). */
+async function checkScenarios(engine: 'pglite' | 'postgres', rows: Row[]): Promise<void> {
+  const own = engine === 'postgres' ? await freshPostgres(`tenantry_bench_checks_${process.pid}`) : undefined;
+  const world = await checkWorld(engine, own?.url);
+  const floor = await sqlFloor(world);
+  try {
+    const warm = await interleaved(
+      () => inProcess(warmCheck(world), 1),
+      () => inProcess(mapCheck(world), 1),
+    );
+    rows.push(row(engine, 'warm permission check in-process, inherited 6 levels, c=1', warm, 'Map walking ≤ 7 ancestors'));
+    const cold = await interleaved(
+      () => inProcess(coldCheck(world), 1),
+      () => inProcess(floor.check, 1),
+    );
+    rows.push(row(engine, 'cold permission check in-process, inherited 6 levels, c=1', cold, 'one SQL statement (the floor)', '≥ 0.5×'));
+  } finally {
+    await floor.close();
+    await world.database.close();
+    await own?.drop();
+  }
+}
+
 function row(engine: string, scenario: string, r: { tenantry: Figure; reference?: Figure }, referenceName?: string, target?: string): Row {
   return {
     engine,
@@ -384,6 +408,7 @@ async function main(): Promise<void> {
   for (const engine of engines) {
     console.error(`— ${engine}`);
     await runEngine(engine, rows, notes);
+    await checkScenarios(engine, rows);
   }
   const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, seconds: SECONDS, repetitions: REPS };
   const out = table(rows);

@@ -1,7 +1,8 @@
-import type { Preset } from '../presets/presets.ts';
-import { loadCustomRoles } from '../roles/roles.repository.ts';
-import { type Db, readTenant, type Tx } from '../platform/db/context.ts';
-import type { MembershipKind } from '../platform/db/schema.ts';
+import { sql } from 'kysely';
+import type { Db } from '../platform/db/context.ts';
+import type { MembershipKind, TenantStatus } from '../platform/db/schema.ts';
+import type { Preset, RoleDefinition } from '../presets/presets.ts';
+import { customRoleDefinition } from '../roles/roles.repository.ts';
 import { TaggedCache } from '../platform/tagged-cache.ts';
 import { type Access, computeAccess } from './access.ts';
 
@@ -51,7 +52,7 @@ export class AccessResolver {
     return this.#cached(
       `${subject.userId}|${subject.isSuperAdmin ? 1 : 0}|${tenantId}`,
       `user:${subject.userId}`,
-      () => readTenant(this.#db, tenantId, (trx) => loadAccess(trx, this.#preset, this.#licensedFeatures(), subject, tenantId, shadowSources), subject.userId),
+      () => loadAccess(this.#db, this.#preset, this.#licensedFeatures(), subject, tenantId, shadowSources),
       shadowSources,
     );
   }
@@ -64,7 +65,7 @@ export class AccessResolver {
     const permissions = [...key.permissions].sort();
     return this.#cached(`${key.keyId}|${permissions.join(' ')}|${tenantId}`, `key:${key.keyId}`, () =>
       tenantId === key.tenantId
-        ? readTenant(this.#db, tenantId, (trx) => loadAccess(trx, this.#preset, this.#licensedFeatures(), { keyId: key.keyId, permissions }, tenantId))
+        ? loadAccess(this.#db, this.#preset, this.#licensedFeatures(), { keyId: key.keyId, permissions }, tenantId)
         : Promise.resolve(nobody(this.#preset, tenantId)),
     );
   }
@@ -96,45 +97,49 @@ function nobody(preset: Preset, tenantId: string): Access {
   });
 }
 
+/** What `tenantry_access_input` returns (migration 0018). */
+interface AccessInput {
+  name: string;
+  status: TenantStatus;
+  path: string[];
+  features: Record<string, boolean>;
+  memberships: Array<{ tenantId: string; kind: MembershipKind; shadowOf: string | null; role: string | null }>;
+  roles: Array<{ tenantId: string; key: string; name: string; description: string | null; scope: RoleDefinition['scope']; permissions: string[] }>;
+}
+
 /**
- * Reads everything computeAccess needs; the transaction is in T's context (and a user subject's own
- * context). A key subject has no memberships: its permissions stand in for roles. The admin tenancies behind
- * the subject's shadow memberships on the path go into `shadowSources`.
+ * Reads everything computeAccess needs in one statement (`tenantry_access_input`, migration 0018), in T's
+ * row-level-security context (and a user subject's own context). A key subject has no memberships: its permissions
+ * stand in for roles. The admin tenancies behind the subject's shadow memberships on the path go into `shadowSources`.
  */
 async function loadAccess(
-  trx: Tx,
+  db: Db,
   preset: Preset,
   licensedFeatures: ReadonlySet<string> | null,
   subject: Subject | { keyId: string; permissions: readonly string[] },
   tenantId: string,
   shadowSources: string[] = [],
 ): Promise<Access> {
-  const tenant = await trx
-    .selectFrom('tenants as t')
-    .innerJoin('tenant_tree as tt', 'tt.tenant_id', 't.id')
-    .select(['t.name', 't.status', 'tt.path'])
-    .where('t.id', '=', tenantId)
-    .executeTakeFirst();
-  if (tenant === undefined) return nobody(preset, tenantId);
-  const features = await trx.selectFrom('tenant_features').select(['feature', 'enabled']).where('tenant_id', '=', tenantId).execute();
-  const base = { tenantId, tenantName: tenant.name, status: tenant.status, path: tenant.path, featureOverrides: new Map(features.map((f) => [f.feature, f.enabled])), licensedFeatures };
+  const userId = 'keyId' in subject ? null : subject.userId;
+  const { rows } = await sql<{ input: AccessInput | null }>`SELECT tenantry_access_input(${tenantId}, ${userId}) AS input`.execute(db);
+  const input = rows[0]?.input ?? null;
+  if (input === null) return nobody(preset, tenantId);
+  const base = { tenantId, tenantName: input.name, status: input.status, path: input.path, featureOverrides: new Map(Object.entries(input.features)), licensedFeatures };
   if ('keyId' in subject) {
     return computeAccess(preset, { ...base, memberships: [], customRoles: new Map(), isSuperAdmin: false, apiKey: subject });
   }
-  const rows = await trx
-    .selectFrom('memberships as m')
-    .leftJoin('membership_roles as r', (j) => j.onRef('r.tenant_id', '=', 'm.tenant_id').onRef('r.user_id', '=', 'm.user_id'))
-    .select(['m.tenant_id', 'm.kind', 'm.shadow_of', 'r.role_key'])
-    .where('m.user_id', '=', subject.userId)
-    .where('m.tenant_id', 'in', tenant.path)
-    .execute();
   const memberships = new Map<string, { tenantId: string; kind: MembershipKind; roles: string[] }>();
-  for (const row of rows) {
-    if (row.shadow_of !== null && !shadowSources.includes(row.shadow_of)) shadowSources.push(row.shadow_of);
-    const m = memberships.get(row.tenant_id) ?? { tenantId: row.tenant_id, kind: row.kind, roles: [] };
-    if (row.role_key !== null) m.roles.push(row.role_key);
-    memberships.set(row.tenant_id, m);
+  for (const row of input.memberships) {
+    if (row.shadowOf !== null && !shadowSources.includes(row.shadowOf)) shadowSources.push(row.shadowOf);
+    const m = memberships.get(row.tenantId) ?? { tenantId: row.tenantId, kind: row.kind, roles: [] };
+    if (row.role !== null) m.roles.push(row.role);
+    memberships.set(row.tenantId, m);
   }
-  const customRoles = await loadCustomRoles(trx, tenant.path);
+  const customRoles = new Map<string, Map<string, RoleDefinition>>();
+  for (const r of input.roles) {
+    const roles = customRoles.get(r.tenantId) ?? new Map<string, RoleDefinition>();
+    roles.set(r.key, customRoleDefinition(r));
+    customRoles.set(r.tenantId, roles);
+  }
   return computeAccess(preset, { ...base, memberships: [...memberships.values()], customRoles, isSuperAdmin: subject.isSuperAdmin });
 }

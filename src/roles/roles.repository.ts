@@ -24,10 +24,15 @@ export async function loadCustomRoles(trx: Tx, path: readonly string[]): Promise
   const byTenant = new Map<string, Map<string, RoleDefinition>>();
   for (const r of rows) {
     const roles = byTenant.get(r.tenant_id) ?? new Map<string, RoleDefinition>();
-    roles.set(r.key, { key: r.key, name: r.name, description: r.description ?? '', scope: r.scope, permissions: new Set(r.permissions), builtIn: false });
+    roles.set(r.key, customRoleDefinition(r));
     byTenant.set(r.tenant_id, roles);
   }
   return byTenant;
+}
+
+/** A stored custom role in the shape `resolveRole` takes. */
+export function customRoleDefinition(r: Pick<RoleRow, 'key' | 'name' | 'description' | 'scope' | 'permissions'>): RoleDefinition {
+  return { key: r.key, name: r.name, description: r.description ?? '', scope: r.scope, permissions: new Set(r.permissions), builtIn: false };
 }
 
 /** A custom role defined in `tenantId` itself, locked for the rest of the transaction (edits and deletes). */
