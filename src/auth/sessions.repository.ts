@@ -95,6 +95,24 @@ export async function touchSession(trx: Tx, id: string, changes: { activeTenantI
     .execute();
 }
 
+/**
+ * Points the session at another tenant with a new refresh token, in one statement: the session's unused refresh tokens
+ * expire (not marked used, so a client that lost the response is told "invalid" rather than tripping reuse detection),
+ * the new one is stored, and the session is touched. The expiring update cannot see the row the same statement inserts.
+ */
+export async function reissueForTenant(trx: Tx, s: { sessionId: string; tenantId: string; refreshTokenHash: string; expiresAt: Date; now: Date }): Promise<void> {
+  invalidateAfterCommit(trx, `session:${s.sessionId}`);
+  await trx
+    .with('expired', (db) =>
+      db.updateTable('refresh_tokens').set({ expires_at: s.now }).where('session_id', '=', s.sessionId).where('used_at', 'is', null).where('expires_at', '>', s.now).returning('token_hash'),
+    )
+    .with('issued', (db) => db.insertInto('refresh_tokens').values({ token_hash: s.refreshTokenHash, session_id: s.sessionId, created_at: s.now, expires_at: s.expiresAt }).returning('token_hash'))
+    .updateTable('sessions')
+    .set({ last_used_at: s.now, active_tenant_id: s.tenantId, expires_at: s.expiresAt })
+    .where('id', '=', s.sessionId)
+    .execute();
+}
+
 /** Returns whether a live session was revoked. */
 export async function revokeSession(trx: Tx, id: string, reason: string, now: Date): Promise<boolean> {
   invalidateAfterCommit(trx, `session:${id}`);

@@ -9,10 +9,11 @@ import { hashSecret, newSecret } from '../platform/secrets.ts';
 import { listTenantsOfUser, type UserTenant } from '../tenants/memberships.repository.ts';
 import type { TenantListDeps } from '../tenants/tenant-list.service.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
+import { markTenantActive } from '../tenants/tenants.repository.ts';
 import { signAccessToken } from '../tokens/access-tokens.ts';
 import type { KeyStore } from '../tokens/key-store.ts';
 import { AuthErrors } from './auth.errors.ts';
-import { claimRefreshToken, insertRefreshToken, insertSession, revokeSession, touchSession } from './sessions.repository.ts';
+import { claimRefreshToken, insertRefreshToken, insertSession, reissueForTenant, revokeSession, touchSession } from './sessions.repository.ts';
 
 export const REFRESH_TOKEN_PREFIX = 'tnr_rt_';
 /** A session lives this long after its last refresh. */
@@ -239,19 +240,11 @@ export async function switchActiveTenant(
   const now = deps.clock.now();
   const { tenants } = args;
   const pending = await withUser(deps.db, args.userId, async (trx) => {
-    await trx
-      .updateTable('refresh_tokens')
-      .set({ expires_at: now })
-      .where('session_id', '=', args.sessionId)
-      .where('used_at', 'is', null)
-      .where('expires_at', '>', now)
-      .execute();
     const refreshToken = newSecret(REFRESH_TOKEN_PREFIX);
     const refreshTokenExpiresAt = new Date(now.getTime() + SESSION_IDLE_MS);
-    await insertRefreshToken(trx, { hash: hashSecret(refreshToken), sessionId: args.sessionId, expiresAt: refreshTokenExpiresAt, now });
-    await touchSession(trx, args.sessionId, { activeTenantId: args.tenantId, expiresAt: refreshTokenExpiresAt }, now);
+    await reissueForTenant(trx, { sessionId: args.sessionId, tenantId: args.tenantId, refreshTokenHash: hashSecret(refreshToken), expiresAt: refreshTokenExpiresAt, now });
     await enterTenantContext(trx, args.tenantId);
-    await trx.updateTable('tenants').set({ last_active_at: now }).where('id', '=', args.tenantId).execute();
+    await markTenantActive(trx, args.tenantId, now);
     return { userId: args.userId, sessionId: args.sessionId, refreshToken, refreshTokenExpiresAt, activeTenantId: args.tenantId, tenants };
   });
   return finishTokens(deps, pending);

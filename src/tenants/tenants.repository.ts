@@ -196,3 +196,8 @@ export async function listSubtree(trx: Tx, tenantId: string, options: { children
   const rows = await query.orderBy(sql`array_to_string(tt.path, '/')`).execute();
   return rows.map((r) => ({ id: r.id, slug: r.slug, name: r.name, status: r.status, parentId: r.parent_id, depth: Number(r.depth), ...standingOf(r) }));
 }
+
+/** Records that someone switched into the tenant (its `lastActiveAt`); caller is in the tenant's context. */
+export async function markTenantActive(trx: Tx, tenantId: string, now: Date): Promise<void> {
+  await trx.updateTable('tenants').set({ last_active_at: now }).where('id', '=', tenantId).execute();
+}

@@ -98,7 +98,9 @@ for (const engine of testEngines()) {
         404,
         'tenant_not_found',
       );
-      // The refresh token from the switch carries the new tenant.
+      // The refresh token from before the switch is expired (invalid, not reuse: the session lives on)…
+      assertProblem(await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: user.refreshToken } }), 401, 'invalid_refresh_token');
+      // …and the one from the switch, stored by the same statement, works and carries the new tenant.
       const refreshed = await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: switched.json().refreshToken } });
       assert.equal(refreshed.json().activeTenantId, second);
     });
