@@ -13,7 +13,6 @@ import {
   UseCookies,
   UserSchema,
 } from './auth.schemas.ts';
-import { findPrincipalUser } from '../accounts/users.repository.ts';
 import { accessOf } from '../permissions/authorize.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { AppError } from '../platform/http/errors.ts';
@@ -22,7 +21,7 @@ import { listTenantsToChoose, showsTenantSwitcher, tenantListDeps } from '../ten
 import { AuthErrors } from './auth.errors.ts';
 import { clearAuthCookies, refreshTokenFromCookie, setAuthCookies } from './cookies.ts';
 import { login } from './login.service.ts';
-import { auditContextOf, requireUser } from './principal.ts';
+import { auditContextOf, requireUser, subjectOf } from './principal.ts';
 import { authorizationView, endSession, refreshSession, type SessionDeps, type SessionTokens, switchActiveTenant } from './sessions.service.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
@@ -166,7 +165,7 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
     async (request) => {
       const principal = requireUser(request);
       // Both from memory when warm: the person as authentication read them, and their (cached) tenant list.
-      const user = app.credentials.users.get(principal.userId) ?? (await findPrincipalUser(deps.db, principal.userId));
+      const user = await app.credentials.user(deps.db, principal.userId);
       if (user === undefined) throw new AppError(AuthErrors.SESSION_ENDED);
       const subject = { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' };
       const tenants = await listTenantsToChoose(tenantListDeps(app), subject);
@@ -194,8 +193,7 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
       if (!access.visible) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
       // SPEC 4: a tenant pending deletion is never the active tenant (restore it first).
       if (access.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is pending deletion: restore it before working in it' });
-      const tenants = await listTenantsToChoose(tenantListDeps(app), { userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' });
-      const tokens = await switchActiveTenant(deps, { userId: principal.userId, sessionId: principal.sessionId, tenantId: request.body.tenantId, tenants });
+      const tokens = await switchActiveTenant(deps, { subject: subjectOf(principal), sessionId: principal.sessionId, tenantId: request.body.tenantId });
       return deliverTokens(app, reply, tokens, principal.transport === 'cookie');
     },
   );

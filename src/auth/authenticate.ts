@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { findPrincipalUser } from '../accounts/users.repository.ts';
 import { type ApiKeyDeps, authenticateKeyId, authenticateSecret, type UsableKey } from '../api-keys/api-keys.service.ts';
 import { looksLikeApiKeySecret } from '../api-keys/credentials.ts';
 import { AppError } from '../platform/http/errors.ts';
@@ -9,7 +8,6 @@ import type { KeyStore } from '../tokens/key-store.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { ACCESS_COOKIE, CSRF_HEADER, csrfTokenFor } from './cookies.ts';
 import { type ApiKeyPrincipal, userPrincipal } from './principal.ts';
-import { findSessionState } from './sessions.repository.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -54,12 +52,9 @@ export function installAuthentication(app: FastifyInstance, keys: KeyStore): voi
       request.principal = keyPrincipal({ ...key, permissions: key.permissions.filter((p) => scope.has(p)) }, 'token');
       return;
     }
-    const { sessions, users } = app.credentials;
-    const sid = claims.sid;
-    const session = sid === undefined ? undefined : await sessions.getOrLoad(sid, () => findSessionState(database.db, sid), (s) => [`session:${s.id}`, `user:${s.user_id}`]);
+    const session = claims.sid === undefined ? undefined : await app.credentials.session(database.db, claims.sid);
     const live = session !== undefined && session.revoked_at === null && session.expires_at.getTime() > clock.now().getTime();
-    const userId = session?.user_id;
-    const user = !live || userId === undefined ? undefined : await users.getOrLoad(userId, () => findPrincipalUser(database.db, userId), (u) => [`user:${u.id}`]);
+    const user = live ? await app.credentials.user(database.db, session.user_id) : undefined;
     if (session === undefined || user === undefined || user.id !== claims.sub) throw new AppError(AuthErrors.SESSION_ENDED);
     if (credentials.transport === 'cookie' && !SAFE_METHODS.has(request.method)) {
       const header = request.headers[CSRF_HEADER];

@@ -1,7 +1,9 @@
+import { findPrincipalUser } from '../accounts/users.repository.ts';
 import type { KeyState } from '../api-keys/api-keys.service.ts';
+import type { Db } from '../platform/db/context.ts';
 import { TaggedCache } from '../platform/tagged-cache.ts';
 import type { PrincipalUser } from './principal.ts';
-import type { SessionState } from './sessions.repository.ts';
+import { findSessionState, type SessionState } from './sessions.repository.ts';
 
 /**
  * What authenticating a request reads — its session, its user, its API key and the key's tenant — held in this
@@ -23,6 +25,16 @@ export class CredentialCache {
     this.sessions = new TaggedCache(maxEntries);
     this.users = new TaggedCache(maxEntries);
     this.keys = new TaggedCache(maxEntries);
+  }
+
+  /** The session, live or not, from memory or the database. */
+  session(db: Db, id: string): Promise<SessionState | undefined> {
+    return this.sessions.getOrLoad(id, () => findSessionState(db, id), (s) => [`session:${s.id}`, `user:${s.user_id}`]);
+  }
+
+  /** The user (without the password hash), from memory or the database. */
+  user(db: Db, id: string): Promise<PrincipalUser | undefined> {
+    return this.users.getOrLoad(id, () => findPrincipalUser(db, id), (u) => [`user:${u.id}`]);
   }
 
   invalidate(scope: string): void {

@@ -4,11 +4,9 @@ import { findUserByEmail, type UserRow } from '../accounts/users.repository.ts';
 import type { AuditContext } from '../audit/audit.repository.ts';
 import { withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
-import { listTenantsOfUser } from '../tenants/memberships.repository.ts';
-import { listTenantsToChoose } from '../tenants/tenant-list.service.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { clearLoginFailures, DEFAULT_LOCKOUT, findLockedUntil, type LockoutPolicy, recordLoginFailure } from './lockout.repository.ts';
-import { chooseActiveTenant, type ClientInfo, finishTokens, openSession, type SessionDeps, type SessionTokens } from './sessions.service.ts';
+import { chooseActiveTenant, type ClientInfo, finishTokens, listTenantsForTokens, openSession, type SessionDeps, type SessionTokens } from './sessions.service.ts';
 
 export interface LoginInput {
   email: string;
@@ -41,12 +39,8 @@ export async function login(
     throw new AppError(AuthErrors.INVALID_CREDENTIALS);
   }
   await clearLoginFailures(deps.db, email);
-  // The list is read before the session's transaction: it opens transactions of its own (one per tenant whose roles
-  // reach below, and the permission resolver's), which on the embedded engine's one connection cannot nest.
-  const subject = { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' };
-  const tenants = deps.tenantList === undefined
-    ? await withUser(deps.db, user.id, (trx) => listTenantsOfUser(trx, user.id))
-    : await listTenantsToChoose({ db: deps.db, ...deps.tenantList }, subject);
+  // The list is read before the session's transaction (see listTenantsForTokens).
+  const tenants = await listTenantsForTokens(deps, { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' });
   const activeTenantId = chooseActiveTenant(tenants, input.tenantId, user.default_tenant_id);
   const pending = await withUser(deps.db, user.id, (trx) => openSession(trx, deps, { user, activeTenantId, tenants, client, audit }));
   return { ...(await finishTokens(deps, pending)), user };

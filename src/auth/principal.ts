@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { UserRow } from '../accounts/users.repository.ts';
 import type { AuditContext } from '../audit/audit.repository.ts';
 import { AppError } from '../platform/http/errors.ts';
+import type { Subject } from '../permissions/access-resolver.ts';
 import { AuthErrors } from './auth.errors.ts';
 
 /** A signed-in person, re-validated on this request (session live, user present). */
@@ -64,6 +65,11 @@ export function requirePrincipal(request: FastifyRequest): Principal {
 }
 
 /** For endpoints that act for a person (their profile, sessions, invitations they accept): never for a key. */
+/** The person as the permission resolver and tenant lists know them. */
+export function subjectOf(principal: UserPrincipal): Subject {
+  return { userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' };
+}
+
 export function requireUser(request: FastifyRequest): UserPrincipal {
   const principal = requirePrincipal(request);
   if (principal.kind !== 'user') throw new AppError(AuthErrors.USER_REQUIRED);

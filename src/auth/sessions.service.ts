@@ -7,7 +7,8 @@ import { AppError } from '../platform/http/errors.ts';
 import { newId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
 import { listTenantsOfUser, type UserTenant } from '../tenants/memberships.repository.ts';
-import type { TenantListDeps } from '../tenants/tenant-list.service.ts';
+import { listTenantsToChoose, type TenantListDeps } from '../tenants/tenant-list.service.ts';
+import type { Subject } from '../permissions/access-resolver.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { markTenantActive } from '../tenants/tenants.repository.ts';
 import { signAccessToken } from '../tokens/access-tokens.ts';
@@ -179,6 +180,17 @@ export function chooseActiveTenant(tenants: UserTenant[], requested: string | un
   return null;
 }
 
+/**
+ * The tenants a new token speaks of: the person's tenant list (cached, `listTenantsToChoose`), or their memberships when
+ * no list is wired in. Read outside any transaction: it opens its own (one per tenant whose roles reach below, and the
+ * permission resolver's), which on the embedded engine's one connection cannot nest.
+ */
+export function listTenantsForTokens(deps: SessionDeps, subject: Subject): Promise<UserTenant[]> {
+  return deps.tenantList === undefined
+    ? withUser(deps.db, subject.userId, (trx) => listTenantsOfUser(trx, subject.userId))
+    : listTenantsToChoose({ db: deps.db, ...deps.tenantList }, subject);
+}
+
 /** Rotates a refresh token: the presented one is spent, a new one is issued in the same session (family). */
 export async function refreshSession(deps: SessionDeps, refreshToken: string, audit: AuditContext): Promise<SessionTokens> {
   const now = deps.clock.now();
@@ -228,24 +240,22 @@ export async function refreshSession(deps: SessionDeps, refreshToken: string, au
 
 /**
  * Re-issues tokens for another tenant the user can reach — a member (direct or shadow), through a role
- * inherited from an ancestor, or as platform admin; the caller has checked that (SPEC 4, switching), and passes the
- * person's tenant list (`listTenantsToChoose`, as sign-in does: usually from memory). The session's other
+ * inherited from an ancestor, or as platform admin; the caller has checked that (SPEC 4, switching). The token is
+ * built from the person's tenant list as sign-in's is (usually from memory). The session's other
  * unused refresh tokens are expired — not marked used, so a client that lost this response is told
  * "invalid" rather than tripping reuse detection and losing the session.
  */
-export async function switchActiveTenant(
-  deps: SessionDeps,
-  args: { userId: string; sessionId: string; tenantId: string; tenants: UserTenant[] },
-): Promise<SessionTokens> {
+export async function switchActiveTenant(deps: SessionDeps, args: { subject: Subject; sessionId: string; tenantId: string }): Promise<SessionTokens> {
   const now = deps.clock.now();
-  const { tenants } = args;
-  const pending = await withUser(deps.db, args.userId, async (trx) => {
+  const { userId } = args.subject;
+  const tenants = await listTenantsForTokens(deps, args.subject);
+  const pending = await withUser(deps.db, userId, async (trx) => {
     const refreshToken = newSecret(REFRESH_TOKEN_PREFIX);
     const refreshTokenExpiresAt = new Date(now.getTime() + SESSION_IDLE_MS);
     await reissueForTenant(trx, { sessionId: args.sessionId, tenantId: args.tenantId, refreshTokenHash: hashSecret(refreshToken), expiresAt: refreshTokenExpiresAt, now });
     await enterTenantContext(trx, args.tenantId);
     await markTenantActive(trx, args.tenantId, now);
-    return { userId: args.userId, sessionId: args.sessionId, refreshToken, refreshTokenExpiresAt, activeTenantId: args.tenantId, tenants };
+    return { userId, sessionId: args.sessionId, refreshToken, refreshTokenExpiresAt, activeTenantId: args.tenantId, tenants };
   });
   return finishTokens(deps, pending);
 }

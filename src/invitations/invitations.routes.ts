@@ -1,8 +1,7 @@
 import { Type } from 'typebox';
 import { credentialRateLimit, deliverTokens, sessionDeps } from '../auth/auth.routes.ts';
 import { Email, Problems, TenantId, TokenFields } from '../auth/auth.schemas.ts';
-import { auditContextOf, requireUser } from '../auth/principal.ts';
-import { listTenantsToChoose, tenantListDeps } from '../tenants/tenant-list.service.ts';
+import { auditContextOf, requireUser, subjectOf } from '../auth/principal.ts';
 import { switchActiveTenant } from '../auth/sessions.service.ts';
 import { authorize } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
@@ -187,9 +186,8 @@ export async function invitationRoutes(app: FastifyTypebox): Promise<void> {
     async (request, reply) => {
       const principal = requireUser(request);
       const joined = await acceptInvitation(deps, principal, request.params.token, auditContextOf(request));
-      // Read after the acceptance committed (which dropped this process's cached lists): it includes the new tenant.
-      const tenants = await listTenantsToChoose(tenantListDeps(app), { userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' });
-      const tokens = await switchActiveTenant(sessionDeps(app), { userId: principal.userId, sessionId: principal.sessionId, tenantId: joined.tenantId, tenants });
+      // After the acceptance committed (which dropped this process's cached lists): the token speaks of the new tenant.
+      const tokens = await switchActiveTenant(sessionDeps(app), { subject: subjectOf(principal), sessionId: principal.sessionId, tenantId: joined.tenantId });
       return { tenantId: joined.tenantId, roles: joined.roles, ...deliverTokens(app, reply, tokens, principal.transport === 'cookie') };
     },
   );

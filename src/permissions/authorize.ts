@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditContext } from '../audit/audit.repository.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
-import { actorOf, type Principal, requirePrincipal } from '../auth/principal.ts';
+import { actorOf, type Principal, requirePrincipal, subjectOf } from '../auth/principal.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { RoleDefinition } from '../presets/presets.ts';
 import type { Access } from './access.ts';
@@ -35,7 +35,7 @@ export async function authorize(app: FastifyInstance, request: FastifyRequest, t
 /** What a principal may do in `tenantId`: a person through their roles, a key through its own permissions. */
 export function accessOf(app: FastifyInstance, principal: Principal, tenantId: string): Promise<Access> {
   return principal.kind === 'user'
-    ? app.access.forUser({ userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' }, tenantId)
+    ? app.access.forUser(subjectOf(principal), tenantId)
     : app.access.forKey(principal, tenantId);
 }
 

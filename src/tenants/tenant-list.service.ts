@@ -92,8 +92,8 @@ async function listInherited(deps: TenantListDeps, subject: Subject, memberships
     });
     if (found === undefined) continue;
     subtrees.push({ from: m, below: found.below });
-    for (const node of found.below) tags.push(node.id);
     for (const node of found.below) {
+      tags.push(node.id);
       let reach = reached.get(node.id);
       if (reach === undefined || reach.from.path.length < m.path.length) {
         reach = { node, from: m, roles: found.reaching.map((r) => r.key), permissions: reach?.permissions ?? new Set() };

@@ -8,7 +8,7 @@ import type { AuditContext } from '../audit/audit.repository.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
 import { apiKeyDeps } from '../auth/authenticate.ts';
 import { Nullable, presentStanding as presentListStanding, Problems, TenantId, TenantStandingFields } from '../auth/auth.schemas.ts';
-import { type ApiKeyPrincipal, auditContextOf, requirePrincipal } from '../auth/principal.ts';
+import { type ApiKeyPrincipal, auditContextOf, requirePrincipal, subjectOf } from '../auth/principal.ts';
 import type { Access } from '../permissions/access.ts';
 import { accessOf, authorize } from '../permissions/authorize.ts';
 import { AppError } from '../platform/http/errors.ts';
@@ -170,7 +170,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
         const entry: UserTenant = { ...own, tenantId: own.id, kind: 'direct', roles: [], joinedAt: own.createdAt };
         return { tenants: [{ id: own.id, slug: own.slug, name: own.name, roles: [], shadow: false, joinedAt: own.createdAt.toISOString(), ...presentListStanding(entry) }] };
       }
-      const tenants = await listTenantsToChoose(tenantListDeps(app), { userId: principal.userId, isSuperAdmin: principal.platformRole === 'super_admin' });
+      const tenants = await listTenantsToChoose(tenantListDeps(app), subjectOf(principal));
       return {
         tenants: tenants.map((t) => ({
           id: t.tenantId,

@@ -11,19 +11,12 @@ export type Tx = Transaction<DB>;
  * it ends with the transaction and a pooled connection never carries it into another request.
  */
 export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: Tx) => Promise<T>): Promise<T> {
-  let also: ReadonlySet<string> | undefined;
-  const result = await db.transaction().execute(async (trx) => {
-    track(trx);
+  const result = await inTransaction(db, async (trx) => {
     await enterTenantContext(trx, tenantId);
     await runCommitHook(trx);
-    try {
-      return await fn(trx);
-    } finally {
-      also = alsoInvalidated.get(trx);
-    }
+    return fn(trx);
   });
   notifyCommitted(db, tenantId);
-  for (const scope of also ?? []) notifyCommitted(db, scope);
   return result;
 }
 
@@ -77,12 +70,8 @@ export function onCommittedScope(db: Db, listener: (scope: string) => void): () 
 }
 
 const alsoInvalidated = new WeakMap<Tx, Set<string>>();
-/** The transactions opened by the helpers here, which read `alsoInvalidated` when they commit. */
+/** The transactions opened by `inTransaction` (which every helper here builds on): they read `alsoInvalidated` at commit. */
 const tracked = new WeakSet<Tx>();
-
-function track(trx: Tx): void {
-  tracked.add(trx);
-}
 
 /**
  * Asks for `scope` (a tenant id, `user:<id>` or '*') to be dropped from this process's caches too when `trx`
@@ -123,8 +112,7 @@ export async function enterUserContext(trx: Tx, userId: string): Promise<void> {
  * each caller says why in a comment.
  */
 export async function withSystem<T>(db: Db, fn: (trx: Tx) => Promise<T>): Promise<T> {
-  const result = await db.transaction().execute(async (trx) => {
-    track(trx);
+  const result = await inTransaction(db, async (trx) => {
     await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(trx);
     await runCommitHook(trx);
     return fn(trx);
@@ -153,7 +141,7 @@ export async function withUser<T>(db: Db, userId: string, fn: (trx: Tx) => Promi
 export async function inTransaction<T>(db: Db, fn: (trx: Tx) => Promise<T>): Promise<T> {
   let also: ReadonlySet<string> | undefined;
   const result = await db.transaction().execute(async (trx) => {
-    track(trx);
+    tracked.add(trx);
     try {
       return await fn(trx);
     } finally {
