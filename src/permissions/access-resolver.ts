@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../platform/db/context.ts';
 import type { MembershipKind, TenantStatus } from '../platform/db/schema.ts';
 import type { Preset, RoleDefinition } from '../presets/presets.ts';
-import { customRoleDefinition } from '../roles/roles.repository.ts';
+import { customRolesByTenant } from '../roles/roles.repository.ts';
 import { TaggedCache } from '../platform/tagged-cache.ts';
 import { type Access, computeAccess } from './access.ts';
 
@@ -104,7 +104,8 @@ interface AccessInput {
   path: string[];
   features: Record<string, boolean>;
   memberships: Array<{ tenantId: string; kind: MembershipKind; shadowOf: string | null; role: string | null }>;
-  roles: Array<{ tenantId: string; key: string; name: string; description: string | null; scope: RoleDefinition['scope']; permissions: string[] }>;
+  /** The `roles` rows defined on the path, with their column names. */
+  roles: Array<{ tenant_id: string; key: string; name: string; description: string | null; scope: RoleDefinition['scope']; permissions: string[] }>;
 }
 
 /**
@@ -135,11 +136,5 @@ async function loadAccess(
     if (row.role !== null) m.roles.push(row.role);
     memberships.set(row.tenantId, m);
   }
-  const customRoles = new Map<string, Map<string, RoleDefinition>>();
-  for (const r of input.roles) {
-    const roles = customRoles.get(r.tenantId) ?? new Map<string, RoleDefinition>();
-    roles.set(r.key, customRoleDefinition(r));
-    customRoles.set(r.tenantId, roles);
-  }
-  return computeAccess(preset, { ...base, memberships: [...memberships.values()], customRoles, isSuperAdmin: subject.isSuperAdmin });
+  return computeAccess(preset, { ...base, memberships: [...memberships.values()], customRoles: customRolesByTenant(input.roles), isSuperAdmin: subject.isSuperAdmin });
 }

@@ -20,19 +20,18 @@ export async function listCustomRolesOnPath(trx: Tx, path: readonly string[]): P
  * exactly these rows.
  */
 export async function loadCustomRoles(trx: Tx, path: readonly string[]): Promise<Map<string, Map<string, RoleDefinition>>> {
-  const rows = await listCustomRolesOnPath(trx, path);
+  return customRolesByTenant(await listCustomRolesOnPath(trx, path));
+}
+
+/** Stored custom roles by defining tenant, in the shape `resolveRole` takes (also for `tenantry_access_input`'s rows). */
+export function customRolesByTenant(rows: ReadonlyArray<Pick<RoleRow, 'tenant_id' | 'key' | 'name' | 'description' | 'scope' | 'permissions'>>): Map<string, Map<string, RoleDefinition>> {
   const byTenant = new Map<string, Map<string, RoleDefinition>>();
   for (const r of rows) {
     const roles = byTenant.get(r.tenant_id) ?? new Map<string, RoleDefinition>();
-    roles.set(r.key, customRoleDefinition(r));
+    roles.set(r.key, { key: r.key, name: r.name, description: r.description ?? '', scope: r.scope, permissions: new Set(r.permissions), builtIn: false });
     byTenant.set(r.tenant_id, roles);
   }
   return byTenant;
-}
-
-/** A stored custom role in the shape `resolveRole` takes. */
-export function customRoleDefinition(r: Pick<RoleRow, 'key' | 'name' | 'description' | 'scope' | 'permissions'>): RoleDefinition {
-  return { key: r.key, name: r.name, description: r.description ?? '', scope: r.scope, permissions: new Set(r.permissions), builtIn: false };
 }
 
 /** A custom role defined in `tenantId` itself, locked for the rest of the transaction (edits and deletes). */

@@ -36,7 +36,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
             FROM memberships m LEFT JOIN membership_roles r ON r.tenant_id = m.tenant_id AND r.user_id = m.user_id
             WHERE m.user_id = p_user AND m.tenant_id = ANY (t.path)), '[]'::jsonb) END,
           'roles', CASE WHEN p_user IS NULL THEN '[]'::jsonb ELSE coalesce((
-            SELECT jsonb_agg(jsonb_build_object('tenantId', ro.tenant_id, 'key', ro.key, 'name', ro.name, 'description', ro.description, 'scope', ro.scope, 'permissions', to_jsonb(ro.permissions)) ORDER BY ro.key, ro.tenant_id)
+            SELECT jsonb_agg(jsonb_build_object('tenant_id', ro.tenant_id, 'key', ro.key, 'name', ro.name, 'description', ro.description, 'scope', ro.scope, 'permissions', to_jsonb(ro.permissions)) ORDER BY ro.key, ro.tenant_id)
             FROM roles ro WHERE ro.tenant_id = ANY (t.path)), '[]'::jsonb) END
         );
       END IF;
