@@ -94,6 +94,8 @@ describe('the Settings page in a browser [pglite]', () => {
     await suspend.getByRole('textbox', { name: 'Reason' }).fill('Invoice 42 unpaid');
     await w.look(page, 'settings-suspend');
     await suspend.getByRole('button', { name: 'Suspend' }).click();
+    // The dialog's own textarea says it too until the dialog has faded out: wait for that, then for the banner.
+    await suspend.waitFor({ state: 'hidden' });
     await page.getByText(/Invoice 42 unpaid/).waitFor();
     const suspended = await get(t, owner, `/tenants/${north}`);
     assert.deepEqual([suspended.status, suspended.suspensionReason], ['suspended', 'Invoice 42 unpaid']);
