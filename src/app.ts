@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { OncePer } from './platform/once-per.ts';
+import { TENANT_ACTIVITY_GRANULARITY_MS } from './tenants/tenants.repository.ts';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { DestinationStream } from 'pino';
 import swagger from '@fastify/swagger';
@@ -89,6 +91,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
   app.decorate('access', new AccessResolver({ db: deps.database.db, preset: deps.preset, licensedFeatures: () => licence.current.features }));
   app.decorate('credentials', new CredentialCache());
   app.decorate('tenantLists', new TaggedCache<UserTenant[]>(50_000));
+  app.decorate('tenantActivity', new OncePer(TENANT_ACTIVITY_GRANULARITY_MS));
   // Every cache of database state drops what a change touched: at commit in this process, on NOTIFY from others.
   const invalidate = (scope: string) => {
     app.access.invalidate(scope);

@@ -57,6 +57,7 @@ export function sessionDeps(app: FastifyTypebox): SessionDeps {
     keys: app.keys,
     reaches: async (subject, tenantId) => (await app.access.forUser(subject, tenantId)).visible,
     tenantList: tenantListDeps(app),
+    tenantActivity: app.tenantActivity,
   };
 }
 

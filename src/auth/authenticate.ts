@@ -52,7 +52,7 @@ export function installAuthentication(app: FastifyInstance, keys: KeyStore): voi
       request.principal = keyPrincipal({ ...key, permissions: key.permissions.filter((p) => scope.has(p)) }, 'token');
       return;
     }
-    const session = claims.sid === undefined ? undefined : await app.credentials.session(database.db, claims.sid);
+    const session = claims.sid === undefined ? undefined : await app.credentials.session(database.db, claims.sid, clock.now());
     const live = session !== undefined && session.revoked_at === null && session.expires_at.getTime() > clock.now().getTime();
     const user = live ? await app.credentials.user(database.db, session.user_id) : undefined;
     if (session === undefined || user === undefined || user.id !== claims.sub) throw new AppError(AuthErrors.SESSION_ENDED);

@@ -11,7 +11,8 @@ import { findSessionState, type SessionState } from './sessions.repository.ts';
  * effect on the next request on every node: each entry is tagged with the rows it came from, this process drops
  * it when its own transaction changing them commits (`invalidateAfterCommit`), the others on the NOTIFY the
  * database sends for the same change (migration 0017), and everything goes when the LISTEN connection is lost.
- * Time-based ends (a session's or key's expiry) are checked against the clock on every request, not cached.
+ * Time-based ends (a session's or key's expiry) are checked against the clock on every request, not cached; a
+ * session's expiry moves without a notification, so a cached one that has passed is read again before refusing.
  */
 export class CredentialCache {
   /** By session id; tagged `session:<id>` and `user:<user id>` (so "sign out everywhere" drops them all). */
@@ -27,8 +28,13 @@ export class CredentialCache {
     this.keys = new TaggedCache(maxEntries);
   }
 
-  /** The session, live or not, from memory or the database. */
-  session(db: Db, id: string): Promise<SessionState | undefined> {
+  /**
+   * The session, live or not, from memory or the database. A cached session whose expiry has passed is read again:
+   * expiries only move forward, and another node's refresh moves them without telling this one (migration 0019).
+   */
+  async session(db: Db, id: string, now: Date): Promise<SessionState | undefined> {
+    const cached = this.sessions.get(id);
+    if (cached !== undefined && cached.expires_at.getTime() <= now.getTime()) this.sessions.delete(id);
     return this.sessions.getOrLoad(id, () => findSessionState(db, id), (s) => [`session:${s.id}`, `user:${s.user_id}`]);
   }
 

@@ -37,31 +37,61 @@ export async function insertRefreshToken(trx: Tx, t: { hash: string; sessionId: 
     .execute();
 }
 
-export type RefreshClaim =
-  | { outcome: 'claimed'; session: SessionRow }
-  | { outcome: 'reused'; sessionId: string }
-  | { outcome: 'invalid' };
-
 /**
- * Uses a refresh token once. A conditional UPDATE marks it used, so of two concurrent presentations only
- * one can win; presenting an already-used token is reuse (it was stolen, or the client is confused) and
- * the caller revokes the whole session.
+ * Spends a refresh token and issues its successor in one statement: the presented token of a live session is marked
+ * used (a conditional UPDATE, so of two concurrent presentations only one can win), the session gets a new idle
+ * expiry, and the new token joins its family; one statement, atomic without a transaction, and nothing for a cache to
+ * drop (the expiry only moves forward, see `CredentialCache.session`). Nothing comes back when the token was not spent here; `refreshTokenFate` says why.
  */
-export async function claimRefreshToken(trx: Tx, hash: string, now: Date): Promise<RefreshClaim> {
-  const claimed = await trx
-    .updateTable('refresh_tokens')
-    .set({ used_at: now })
-    .where('token_hash', '=', hash)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .returning('session_id')
+export interface RotatedSession {
+  id: string;
+  user_id: string;
+  active_tenant_id: string | null;
+  platform_role: string | null;
+}
+
+export async function rotateRefreshToken(db: Db | Tx, t: { hash: string; nextHash: string; expiresAt: Date; now: Date }): Promise<RotatedSession | undefined> {
+  const rotated = await db
+    .with('claimed', (db) =>
+      db
+        .updateTable('refresh_tokens')
+        .set({ used_at: t.now })
+        .from('sessions')
+        .whereRef('sessions.id', '=', 'refresh_tokens.session_id')
+        .where('refresh_tokens.token_hash', '=', t.hash)
+        .where('refresh_tokens.used_at', 'is', null)
+        .where('refresh_tokens.expires_at', '>', t.now)
+        .where('sessions.revoked_at', 'is', null)
+        .where('sessions.expires_at', '>', t.now)
+        .returning('refresh_tokens.session_id'),
+    )
+    .with('live', (db) =>
+      db
+        .updateTable('sessions')
+        .set({ last_used_at: t.now, expires_at: t.expiresAt })
+        .from('claimed')
+        .whereRef('sessions.id', '=', 'claimed.session_id')
+        .returning(['sessions.id', 'sessions.user_id', 'sessions.active_tenant_id']),
+    )
+    .with('issued', (db) =>
+      db.insertInto('refresh_tokens').columns(['token_hash', 'session_id', 'created_at', 'expires_at']).expression((eb) => eb.selectFrom('live').select([eb.val(t.nextHash).as('token_hash'), 'live.id', eb.val(t.now).as('created_at'), eb.val(t.expiresAt).as('expires_at')])).returning('session_id'),
+    )
+    .selectFrom('live')
+    .innerJoin('users', 'users.id', 'live.user_id')
+    .select(['live.id', 'live.user_id', 'live.active_tenant_id', 'users.platform_role'])
     .executeTakeFirst();
-  if (claimed === undefined) {
-    const known = await trx.selectFrom('refresh_tokens').select(['session_id', 'used_at']).where('token_hash', '=', hash).executeTakeFirst();
-    return known?.used_at ? { outcome: 'reused', sessionId: known.session_id } : { outcome: 'invalid' };
-  }
-  const session = await findLiveSession(trx, claimed.session_id, now);
-  return session === undefined ? { outcome: 'invalid' } : { outcome: 'claimed', session };
+  return rotated;
+}
+
+/** Why a refresh token was not spent: it was spent before (reuse: the caller revokes the family), or never was live. */
+export async function refreshTokenFate(trx: Tx, hash: string): Promise<{ outcome: 'reused'; sessionId: string; userId: string } | { outcome: 'invalid' }> {
+  const known = await trx
+    .selectFrom('refresh_tokens')
+    .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
+    .select(['refresh_tokens.session_id', 'refresh_tokens.used_at', 'sessions.user_id'])
+    .where('refresh_tokens.token_hash', '=', hash)
+    .executeTakeFirst();
+  return known?.used_at ? { outcome: 'reused', sessionId: known.session_id, userId: known.user_id } : { outcome: 'invalid' };
 }
 
 /** What authenticating a request needs of a session, live or not (the credential cache holds this). */
@@ -82,29 +112,17 @@ export function findLiveSession(db: Db | Tx, id: string, now: Date): Promise<Ses
     .executeTakeFirst();
 }
 
-export async function touchSession(trx: Tx, id: string, changes: { activeTenantId?: string | null; expiresAt?: Date }, now: Date): Promise<void> {
-  invalidateAfterCommit(trx, `session:${id}`);
-  await trx
-    .updateTable('sessions')
-    .set({
-      last_used_at: now,
-      ...(changes.activeTenantId === undefined ? {} : { active_tenant_id: changes.activeTenantId }),
-      ...(changes.expiresAt === undefined ? {} : { expires_at: changes.expiresAt }),
-    })
-    .where('id', '=', id)
-    .execute();
-}
-
 /**
- * Points the session at another tenant with a new refresh token, in one statement: the session's unused refresh tokens
- * expire (not marked used, so a client that lost the response is told "invalid" rather than tripping reuse detection),
- * the new one is stored, and the session is touched. The expiring update cannot see the row the same statement inserts.
+ * Points the session at another tenant with a new refresh token, in one statement (atomic without a transaction): the
+ * session's unused refresh tokens are deleted (not marked used, so a client that lost the response is told "invalid"
+ * rather than tripping reuse detection; and not kept, so a session switched many times does not pile them up), the
+ * new one is stored, and the session is touched. The delete cannot see the row the same statement inserts. No cache holds what changes here (the active tenant; the expiry only moves
+ * forward, see `CredentialCache.session`), so nothing is invalidated.
  */
-export async function reissueForTenant(trx: Tx, s: { sessionId: string; tenantId: string; refreshTokenHash: string; expiresAt: Date; now: Date }): Promise<void> {
-  invalidateAfterCommit(trx, `session:${s.sessionId}`);
-  await trx
-    .with('expired', (db) =>
-      db.updateTable('refresh_tokens').set({ expires_at: s.now }).where('session_id', '=', s.sessionId).where('used_at', 'is', null).where('expires_at', '>', s.now).returning('token_hash'),
+export async function reissueForTenant(db: Db | Tx, s: { sessionId: string; tenantId: string; refreshTokenHash: string; expiresAt: Date; now: Date }): Promise<void> {
+  await db
+    .with('replaced', (db) =>
+      db.deleteFrom('refresh_tokens').where('session_id', '=', s.sessionId).where('used_at', 'is', null).returning('token_hash'),
     )
     .with('issued', (db) => db.insertInto('refresh_tokens').values({ token_hash: s.refreshTokenHash, session_id: s.sessionId, created_at: s.now, expires_at: s.expiresAt }).returning('token_hash'))
     .updateTable('sessions')

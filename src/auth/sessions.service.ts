@@ -1,5 +1,5 @@
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
-import { findUserById, type UserRow } from '../accounts/users.repository.ts';
+import type { UserRow } from '../accounts/users.repository.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Config } from '../platform/config.ts';
 import { type Db, enterTenantContext, enterUserContext, inTransaction, type Tx, withUser } from '../platform/db/context.ts';
@@ -9,12 +9,13 @@ import { hashSecret, newSecret } from '../platform/secrets.ts';
 import { listTenantsOfUser, type UserTenant } from '../tenants/memberships.repository.ts';
 import { listTenantsToChoose, type TenantListDeps } from '../tenants/tenant-list.service.ts';
 import type { Subject } from '../permissions/access-resolver.ts';
+import type { OncePer } from '../platform/once-per.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { markTenantActive } from '../tenants/tenants.repository.ts';
 import { signAccessToken } from '../tokens/access-tokens.ts';
 import type { KeyStore } from '../tokens/key-store.ts';
 import { AuthErrors } from './auth.errors.ts';
-import { claimRefreshToken, insertRefreshToken, insertSession, reissueForTenant, revokeSession, touchSession } from './sessions.repository.ts';
+import { insertRefreshToken, insertSession, refreshTokenFate, reissueForTenant, revokeSession, type RotatedSession, rotateRefreshToken } from './sessions.repository.ts';
 
 export const REFRESH_TOKEN_PREFIX = 'tnr_rt_';
 /** A session lives this long after its last refresh. */
@@ -35,6 +36,8 @@ export interface SessionDeps {
    * may restore a tenant pending deletion). Without it sign-in lists memberships only.
    */
   tenantList?: Omit<TenantListDeps, 'db'>;
+  /** Which tenants' `last_active_at` was written lately (`app.tenantActivity`); without it a switch always writes it. */
+  tenantActivity?: OncePer;
 }
 
 export interface ClientInfo {
@@ -191,51 +194,50 @@ export function listTenantsForTokens(deps: SessionDeps, subject: Subject): Promi
     : listTenantsToChoose({ db: deps.db, ...deps.tenantList }, subject);
 }
 
-/** Rotates a refresh token: the presented one is spent, a new one is issued in the same session (family). */
+/**
+ * Rotates a refresh token: the presented one is spent, a new one is issued in the same session (family), in one
+ * statement. The tokens speak of the person's tenant list as sign-in's do (usually from memory, after the commit).
+ */
 export async function refreshSession(deps: SessionDeps, refreshToken: string, audit: AuditContext): Promise<SessionTokens> {
   const now = deps.clock.now();
-  const result = await inTransaction(deps.db, async (trx) => {
-    const claim = await claimRefreshToken(trx, hashSecret(refreshToken), now);
-    if (claim.outcome === 'reused') {
+  const hash = hashSecret(refreshToken);
+  const next = newSecret(REFRESH_TOKEN_PREFIX);
+  const expiresAt = new Date(now.getTime() + SESSION_IDLE_MS);
+  const session = await rotateRefreshToken(deps.db, { hash, nextHash: hashSecret(next), expiresAt, now });
+  if (session === undefined) return refuseRefresh(deps, hash, audit, now);
+  return tokensAfterRefresh(deps, session, next, expiresAt);
+}
+
+/** Why a refresh token was not spent, as the problem to answer; a reused one first revokes its whole session. */
+async function refuseRefresh(deps: SessionDeps, hash: string, audit: AuditContext, now: Date): Promise<never> {
+  const fate = await inTransaction(deps.db, async (trx) => {
+    const fate = await refreshTokenFate(trx, hash);
+    if (fate.outcome === 'reused') {
       // Commit the revocation, then refuse: whoever holds the family's tokens is locked out.
-      const session = await trx.selectFrom('sessions').select('user_id').where('id', '=', claim.sessionId).executeTakeFirst();
-      if ((await revokeSession(trx, claim.sessionId, 'refresh_token_reused', now)) && session !== undefined) {
-        await enterUserContext(trx, session.user_id);
+      if (await revokeSession(trx, fate.sessionId, 'refresh_token_reused', now)) {
+        await enterUserContext(trx, fate.userId);
         await appendAuditEvent(
           trx,
           { ...audit, actorType: 'system', actorId: null },
-          { tenantId: session.user_id, action: 'session.revoked', targetType: 'session', targetId: claim.sessionId, after: { reason: 'refresh_token_reused' } },
+          { tenantId: fate.userId, action: 'session.revoked', targetType: 'session', targetId: fate.sessionId, after: { reason: 'refresh_token_reused' } },
           now,
         );
       }
-      return claim;
     }
-    if (claim.outcome === 'invalid') return claim;
-    const { session } = claim;
-    await enterUserContext(trx, session.user_id);
-    const tenants = await listTenantsOfUser(trx, session.user_id);
-    const user = await findUserById(trx, session.user_id);
-    const next = newSecret(REFRESH_TOKEN_PREFIX);
-    const expiresAt = new Date(now.getTime() + SESSION_IDLE_MS);
-    await insertRefreshToken(trx, { hash: hashSecret(next), sessionId: session.id, expiresAt, now });
-    await touchSession(trx, session.id, { expiresAt, activeTenantId: session.active_tenant_id }, now);
-    return {
-      outcome: 'rotated' as const,
-      isSuperAdmin: user?.platform_role === 'super_admin',
-      pending: { userId: session.user_id, sessionId: session.id, refreshToken: next, refreshTokenExpiresAt: expiresAt, activeTenantId: session.active_tenant_id, tenants },
-    };
+    return fate;
   });
-  if (result.outcome === 'reused') throw new AppError(AuthErrors.REFRESH_TOKEN_REUSED);
-  if (result.outcome === 'invalid') throw new AppError(AuthErrors.INVALID_REFRESH_TOKEN);
-  const { pending } = result;
-  // The session keeps its tenant; the new token names it only while the person can still enter it. Asked
-  // after the commit: the resolver opens its own transaction (one connection on the embedded engine).
-  const active = pending.activeTenantId;
-  if (active !== null && !pending.tenants.some((t) => t.tenantId === active)) {
-    const reachable = (await deps.reaches?.({ userId: pending.userId, isSuperAdmin: result.isSuperAdmin }, active)) ?? false;
-    if (!reachable) pending.activeTenantId = null;
+  throw new AppError(fate.outcome === 'reused' ? AuthErrors.REFRESH_TOKEN_REUSED : AuthErrors.INVALID_REFRESH_TOKEN);
+}
+
+async function tokensAfterRefresh(deps: SessionDeps, session: RotatedSession, next: string, expiresAt: Date): Promise<SessionTokens> {
+  const subject = { userId: session.user_id, isSuperAdmin: session.platform_role === 'super_admin' };
+  const tenants = await listTenantsForTokens(deps, subject);
+  // The session keeps its tenant; the new token names it only while the person can still enter it.
+  let activeTenantId = session.active_tenant_id;
+  if (activeTenantId !== null && !tenants.some((t) => t.tenantId === activeTenantId)) {
+    if (!((await deps.reaches?.(subject, activeTenantId)) ?? false)) activeTenantId = null;
   }
-  return finishTokens(deps, pending);
+  return finishTokens(deps, { userId: session.user_id, sessionId: session.id, refreshToken: next, refreshTokenExpiresAt: expiresAt, activeTenantId, tenants });
 }
 
 /**
@@ -247,17 +249,18 @@ export async function refreshSession(deps: SessionDeps, refreshToken: string, au
  */
 export async function switchActiveTenant(deps: SessionDeps, args: { subject: Subject; sessionId: string; tenantId: string }): Promise<SessionTokens> {
   const now = deps.clock.now();
-  const { userId } = args.subject;
   const tenants = await listTenantsForTokens(deps, args.subject);
-  const pending = await withUser(deps.db, userId, async (trx) => {
-    const refreshToken = newSecret(REFRESH_TOKEN_PREFIX);
-    const refreshTokenExpiresAt = new Date(now.getTime() + SESSION_IDLE_MS);
-    await reissueForTenant(trx, { sessionId: args.sessionId, tenantId: args.tenantId, refreshTokenHash: hashSecret(refreshToken), expiresAt: refreshTokenExpiresAt, now });
-    await enterTenantContext(trx, args.tenantId);
-    await markTenantActive(trx, args.tenantId, now);
-    return { userId, sessionId: args.sessionId, refreshToken, refreshTokenExpiresAt, activeTenantId: args.tenantId, tenants };
-  });
-  return finishTokens(deps, pending);
+  const refreshToken = newSecret(REFRESH_TOKEN_PREFIX);
+  const refreshTokenExpiresAt = new Date(now.getTime() + SESSION_IDLE_MS);
+  await reissueForTenant(deps.db, { sessionId: args.sessionId, tenantId: args.tenantId, refreshTokenHash: hashSecret(refreshToken), expiresAt: refreshTokenExpiresAt, now });
+  // Bookkeeping, at most once a minute per tenant, after the switch itself: losing it loses no access.
+  if (deps.tenantActivity?.due(args.tenantId, now) ?? true) {
+    await inTransaction(deps.db, async (trx) => {
+      await enterTenantContext(trx, args.tenantId);
+      await markTenantActive(trx, args.tenantId, now);
+    });
+  }
+  return finishTokens(deps, { userId: args.subject.userId, sessionId: args.sessionId, refreshToken, refreshTokenExpiresAt, activeTenantId: args.tenantId, tenants });
 }
 
 export async function endSession(deps: SessionDeps, args: { userId: string; sessionId: string; audit: AuditContext }): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { OncePer } from './once-per.ts';
 import type { CredentialCache } from '../auth/credential-cache.ts';
 import type { MailTransport } from '../mail/mail.types.ts';
 import type { OutboxWorker } from '../mail/outbox.ts';
@@ -46,6 +47,8 @@ declare module 'fastify' {
     credentials: CredentialCache;
     /** Each person's tenant list (`GET /tenants`, `/auth/me`, sign-in), cached and invalidated the same way. */
     tenantLists: TaggedCache<UserTenant[]>;
+    /** Which tenants' `last_active_at` this process wrote in the last minute (switching records it at most that often). */
+    tenantActivity: OncePer;
     /** The licence in force (TENANTRY_LICENCE_FILE): licensed features and the tenant limit. */
     licence: LicenceStore;
   }

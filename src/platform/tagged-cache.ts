@@ -47,6 +47,11 @@ export class TaggedCache<V> {
     }
   }
 
+  /** Drops one entry that has gone stale by itself (no row changed, so loads under way are kept). */
+  delete(key: string): void {
+    this.#delete(key);
+  }
+
   /** Drops the entries tagged `tag`; '*' (or '') drops everything. */
   invalidate(tag: string): void {
     this.#generation++;

@@ -198,6 +198,15 @@ export async function listSubtree(trx: Tx, tenantId: string, options: { children
 }
 
 /** Records that someone switched into the tenant (its `lastActiveAt`); caller is in the tenant's context. */
+/** `lastActiveAt` is recorded at this granularity: switching writes it at most once a minute per tenant. */
+export const TENANT_ACTIVITY_GRANULARITY_MS = 60_000;
+
+/** Records that someone entered the tenant, unless that was recorded less than a minute ago. */
 export async function markTenantActive(trx: Tx, tenantId: string, now: Date): Promise<void> {
-  await trx.updateTable('tenants').set({ last_active_at: now }).where('id', '=', tenantId).execute();
+  await trx
+    .updateTable('tenants')
+    .set({ last_active_at: now })
+    .where('id', '=', tenantId)
+    .where((eb) => eb.or([eb('last_active_at', 'is', null), eb('last_active_at', '<', new Date(now.getTime() - TENANT_ACTIVITY_GRANULARITY_MS))]))
+    .execute();
 }

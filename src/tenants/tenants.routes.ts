@@ -27,6 +27,32 @@ const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 2, maxLength: 63, d
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 const TenantParams = Type.Object({ tenantId: TenantId });
 
+/**
+ * `GET /tenants`' entries. A cached list is the same array until a change drops it, so its presentation is kept with
+ * it: someone in 500 tenants is not mapped again on every request (issue 13).
+ */
+const presentedLists = new WeakMap<readonly UserTenant[], ReturnType<typeof presentTenantEntry>[]>();
+function presentTenantList(tenants: readonly UserTenant[]) {
+  let presented = presentedLists.get(tenants);
+  if (presented === undefined) {
+    presented = tenants.map(presentTenantEntry);
+    presentedLists.set(tenants, presented);
+  }
+  return presented;
+}
+
+function presentTenantEntry(t: UserTenant) {
+  return {
+    id: t.tenantId,
+    slug: t.slug,
+    name: t.name,
+    roles: t.roles,
+    shadow: t.kind === 'shadow',
+    joinedAt: t.joinedAt?.toISOString() ?? null,
+    ...presentListStanding(t),
+  };
+}
+
 /** Where a tenant stands (issue 11), in every tenant shape: details, tree nodes, lists. */
 const StandingSchema = {
   suspendedAt: Nullable(Type.String({ format: 'date-time', description: 'When it was suspended; kept while pending deletion (a restore brings the suspension back)' })),
@@ -170,18 +196,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
         const entry: UserTenant = { ...own, tenantId: own.id, kind: 'direct', roles: [], joinedAt: own.createdAt };
         return { tenants: [{ id: own.id, slug: own.slug, name: own.name, roles: [], shadow: false, joinedAt: own.createdAt.toISOString(), ...presentListStanding(entry) }] };
       }
-      const tenants = await listTenantsToChoose(tenantListDeps(app), subjectOf(principal));
-      return {
-        tenants: tenants.map((t) => ({
-          id: t.tenantId,
-          slug: t.slug,
-          name: t.name,
-          roles: t.roles,
-          shadow: t.kind === 'shadow',
-          joinedAt: t.joinedAt?.toISOString() ?? null,
-          ...presentListStanding(t),
-        })),
-      };
+      return { tenants: presentTenantList(await listTenantsToChoose(tenantListDeps(app), subjectOf(principal))) };
     },
   );
 

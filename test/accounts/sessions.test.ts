@@ -140,6 +140,26 @@ for (const engine of testEngines()) {
       assertProblem(await refresh('tnr_rt_made-up-token-value'), 401, 'invalid_refresh_token');
     });
 
+    it('switching replaces the refresh token: the old one is merely invalid, the new one refreshes into the chosen tenant', async () => {
+      const user = await signUp(t);
+      const other = await addTenant(user, 'Switched To');
+      const refresh = (refreshToken: string) => t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken } });
+      let latest = user.refreshToken;
+      for (const tenantId of [other, user.tenantId, other]) {
+        const switched = await t.app.inject({ method: 'POST', url: '/api/v1/auth/active-tenant', headers: bearer(user.accessToken), payload: { tenantId } });
+        assert.equal(switched.statusCode, 200, switched.body);
+        // A client that lost this answer still holds the previous token: "invalid", not reuse (the session lives on).
+        assertProblem(await refresh(latest), 401, 'invalid_refresh_token');
+        latest = switched.json().refreshToken;
+      }
+      const refreshed = await refresh(latest);
+      assert.equal(refreshed.statusCode, 200, refreshed.body);
+      assert.equal(refreshed.json().activeTenantId, other);
+      assert.equal((await me(refreshed.json().accessToken)).json().activeTenantId, other);
+      const unused = await t.database.db.selectFrom('refresh_tokens').innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id').select((eb) => eb.fn.countAll<number>().as('n')).where('sessions.user_id', '=', user.userId).where('refresh_tokens.used_at', 'is', null).executeTakeFirstOrThrow();
+      assert.equal(Number(unused.n), 1, 'switching piles up no refresh tokens: the session holds one live token');
+    });
+
     it('ends the session at logout: its access and refresh tokens stop working at once', async () => {
       const user = await signUp(t);
       const out = await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(user.accessToken) });

@@ -216,6 +216,29 @@ if (testEngines().includes('postgres')) {
       assert.equal(await until("Nia's workspace, Ola Ltd"), "Nia's workspace, Ola Ltd");
     });
 
+    it('a session refreshed on one node is honoured on the other past the expiry that node cached', async () => {
+      // Moving an expiry notifies nobody (migration 0019): node B must read the session again, not refuse it.
+      const person = await signUp(nodeA);
+      assert.equal(await me(person.accessToken)(), 200, 'node B has cached the session and its expiry');
+      const advance = (ms: number) => {
+        nodeA.clock.advance(ms);
+        nodeB.clock.advance(ms);
+      };
+      const refresh = async (refreshToken: string) => {
+        const res = await nodeA.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken } });
+        assert.equal(res.statusCode, 200, res.body);
+        return res.json() as { accessToken: string; refreshToken: string };
+      };
+      const day = 24 * 60 * 60_000;
+      advance(29 * day);
+      const renewed = await refresh(person.refreshToken);
+      advance(2 * day); // past the expiry node B cached, within the new one
+      const again = await refresh(renewed.refreshToken);
+      assert.equal(await me(again.accessToken)(), 200, 'node B refused a live session on the expiry it had cached');
+      advance(31 * day); // past every expiry: refused
+      assert.equal(await me(again.accessToken)(), 401);
+    });
+
     it('a key revoked on one node stops working on the other within one second', async () => {
       const owner = await signUp(nodeA);
       const key = await createKey(nodeA, owner.accessToken, owner.tenantId, ['members.read']);
