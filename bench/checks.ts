@@ -30,6 +30,11 @@ export interface CheckWorld {
   tree: Map<string, { parent: string | null; grants: Map<string, ReadonlySet<string>> }>;
   /** Roles whose permissions include PERMISSION, for the SQL floor (the preset's role table lives in code). */
   granting: string[];
+  /** The same data for the in-memory peers: every membership, each tenant's path (root first), the preset's roles. */
+  memberships: Array<{ tenantId: string; userId: string; roles: string[] }>;
+  paths: Map<string, string[]>;
+  roles: Array<{ key: string; scope: 'tenant' | 'tenant_and_descendants'; permissions: string[] }>;
+  permission: string;
 }
 
 export async function checkWorld(engine: 'pglite' | 'postgres', postgresUrl: string | undefined): Promise<CheckWorld> {
@@ -41,6 +46,8 @@ export async function checkWorld(engine: 'pglite' | 'postgres', postgresUrl: str
   const now = new Date();
   const userId = newId('user');
   const tree: CheckWorld['tree'] = new Map();
+  const memberships: CheckWorld['memberships'] = [];
+  const paths: CheckWorld['paths'] = new Map();
   let parent: string | null = null;
   let leaf = '';
   await withSystem(database.db, async (trx) => {
@@ -52,9 +59,12 @@ export async function checkWorld(engine: 'pglite' | 'postgres', postgresUrl: str
       const tenantId = newTenantId();
       await insertTenant(trx, { id: tenantId, slug: `chain-${tenantId}`, name: `Level ${depth}`, parentId: parent, now });
       await insertMembership(trx, { tenantId, userId: owner, kind: 'direct', roles: ['owner'], now });
+      memberships.push({ tenantId, userId: owner, roles: ['owner'] });
+      paths.set(tenantId, [...(parent === null ? [] : (paths.get(parent) ?? [])), tenantId]);
       const grants = new Map<string, ReadonlySet<string>>();
       if (depth === 0) {
         await insertMembership(trx, { tenantId, userId, kind: 'direct', roles: ['admin'], now });
+        memberships.push({ tenantId, userId, roles: ['admin'] });
         grants.set(userId, new Set([PERMISSION]));
       }
       tree.set(tenantId, { parent, grants });
@@ -63,7 +73,8 @@ export async function checkWorld(engine: 'pglite' | 'postgres', postgresUrl: str
     }
   });
   const granting = [...preset.roles.values()].filter((r) => r.permissions.has('*') || r.permissions.has(PERMISSION)).map((r) => r.key);
-  return { database, ...(pglite ? { pglite } : { postgresUrl }), resolver: new AccessResolver({ db: database.db, preset }), userId, leaf, tree, granting };
+  const roles = [...preset.roles.values()].map((r) => ({ key: r.key, scope: r.scope, permissions: [...r.permissions] }));
+  return { database, ...(pglite ? { pglite } : { postgresUrl }), resolver: new AccessResolver({ db: database.db, preset }), userId, leaf, tree, granting, memberships, paths, roles, permission: PERMISSION };
 }
 
 export function warmCheck(world: CheckWorld): () => Promise<boolean> {

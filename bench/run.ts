@@ -23,6 +23,7 @@ import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import pg from 'pg';
 import { startBetterAuth } from './better-auth.ts';
 import { checkWorld, coldCheck, mapCheck, sqlFloor, warmCheck } from './checks.ts';
+import { casbinCheck, caslCheck } from './peers.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
@@ -410,6 +411,17 @@ async function checkScenarios(engine: 'pglite' | 'postgres', rows: Row[]): Promi
       () => inProcess(mapCheck(world), 1),
     );
     rows.push(row(engine, 'warm permission check in-process, inherited 6 levels, c=1', warm, 'Map walking ≤ 7 ancestors'));
+    const casbin = await casbinCheck(world);
+    const againstCasbin = await interleaved(
+      () => inProcess(warmCheck(world), 1),
+      () => inProcess(casbin, 1),
+    );
+    rows.push(row(engine, 'warm permission check in-process, inherited 6 levels, c=1', againstCasbin, 'casbin, RBAC with domains (keyMatch on tenant paths)'));
+    const againstCasl = await interleaved(
+      () => inProcess(warmCheck(world), 1),
+      () => inProcess(caslCheck(world), 1),
+    );
+    rows.push(row(engine, 'warm permission check in-process, inherited 6 levels, c=1', againstCasl, 'CASL ability, rules on tenant paths'));
     const cold = await interleaved(
       () => inProcess(coldCheck(world), 1),
       () => inProcess(floor.check, 1),
