@@ -17,6 +17,8 @@ export interface BetterAuthPeer {
   listOrganizations(who: 'one' | 'many'): Promise<unknown>;
   /** `setActiveOrganization` for the person in `manyOrgs` organizations, alternating between two. */
   setActiveOrganization(): Promise<unknown>;
+  /** `addMember` (server-side, an existing user) then `removeMember` by the owner: one pair. */
+  addAndRemoveMember(): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -55,7 +57,9 @@ export async function startBetterAuth(engine: 'pglite' | 'postgres', postgresUrl
   };
   const one = await signUp('one@bench.test');
   const many = await signUp('many@bench.test');
-  await auth.api.createOrganization({ body: { name: 'One', slug: 'one' }, headers: one.headers });
+  const joiner = await signUp('joiner@bench.test');
+  const oneOrg = await auth.api.createOrganization({ body: { name: 'One', slug: 'one' }, headers: one.headers });
+  if (oneOrg === null) throw new Error('better-auth createOrganization returned nothing');
   const orgIds: string[] = [];
   for (let i = 0; i < manyOrgs; i++) {
     const org = await auth.api.createOrganization({ body: { name: `Org ${i}`, slug: `org-${i}` }, headers: many.headers });
@@ -67,6 +71,10 @@ export async function startBetterAuth(engine: 'pglite' | 'postgres', postgresUrl
     getSession: () => auth.api.getSession({ headers: one.headers }),
     listOrganizations: (who) => auth.api.listOrganizations({ headers: (who === 'one' ? one : many).headers }),
     setActiveOrganization: () => auth.api.setActiveOrganization({ body: { organizationId: orgIds[flip++ % 2] }, headers: many.headers }),
+    addAndRemoveMember: async () => {
+      await auth.api.addMember({ body: { userId: joiner.id, role: 'member', organizationId: oneOrg.id } });
+      await auth.api.removeMember({ body: { memberIdOrEmail: 'joiner@bench.test', organizationId: oneOrg.id }, headers: one.headers });
+    },
     close,
   };
 }

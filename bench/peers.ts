@@ -8,7 +8,7 @@
  * - CASL: the person's ability, built once from their memberships; a tenant is a subject carrying its path, and a
  *   rule that reaches below matches any tenant whose path contains the membership's tenant.
  */
-import { AbilityBuilder, createMongoAbility, subject } from '@casl/ability';
+import { AbilityBuilder, createMongoAbility, type MongoQuery, subject } from '@casl/ability';
 import { newEnforcer, newModelFromString, StringAdapter, Util } from 'casbin';
 import type { CheckWorld } from './checks.ts';
 
@@ -49,7 +49,7 @@ export function caslCheck(world: CheckWorld): () => boolean {
     for (const key of m.roles) {
       const role = world.roles.find((r) => r.key === key);
       if (role === undefined) continue;
-      const where = role.scope === 'tenant_and_descendants' ? { path: { $in: [m.tenantId] } } : { id: m.tenantId };
+      const where: MongoQuery = role.scope === 'tenant_and_descendants' ? { path: { $in: [m.tenantId] } } : { id: m.tenantId };
       for (const permission of role.permissions) {
         if (permission === '*') can('manage', 'Tenant', where);
         else can(permission, 'Tenant', where);

@@ -108,6 +108,25 @@ async function rotating(url: string, tokens: string[], connections: number): Pro
   return { opsPerSec: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
+/** A fixed cycle of requests on one connection (each must succeed): ops/s counts every request. */
+async function httpSequence(url: string, headers: Record<string, string>, requests: Array<{ method: 'POST' | 'DELETE'; path?: string; body?: string }>): Promise<Figure> {
+  const result = await autocannon({
+    url,
+    connections: 1,
+    duration: SECONDS,
+    // A body-less request says no content type (Fastify refuses an empty JSON body).
+    requests: requests.map((r) => ({
+      method: r.method,
+      headers: r.body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      ...(r.path === undefined ? {} : { path: r.path }),
+      ...(r.body === undefined ? {} : { body: r.body }),
+    })),
+  });
+  const bad = result.non2xx + result.errors + result.timeouts;
+  if (bad > 0) throw new Error(`${url}: ${bad} of ${result.requests.total} requests failed (non-2xx ${result.non2xx}, errors ${result.errors})`);
+  return { opsPerSec: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
 /** An in-process reference: `op` run `concurrency` at a time for the duration; latencies in ms. */
 async function inProcess(op: () => Promise<unknown> | unknown, concurrency: number, seconds = SECONDS): Promise<Figure> {
   const latencies: number[] = [];
@@ -386,6 +405,26 @@ async function peerScenarios(engine: 'pglite' | 'postgres', base: string, world:
       );
       rows.push(row(engine, `list my tenants (in ${MANY_TENANTS}), c=1`, inMany, 'Better Auth listOrganizations'));
       rows.push({ engine, scenario: `list my tenants: p99 in ${MANY_TENANTS} vs in 1`, tenantry: inMany.tenantry, reference: { name: 'in 1 tenant', ...r.tenantry }, ratio: inMany.tenantry.p99 / Math.max(r.tenantry.p99, 1), target: '≤ 3×' });
+    }
+    {
+      // Adding an existing account directly, then removing it (so the next add has someone to add): one pair per
+      // iteration on both sides. Tenantry: a key with members.manage; Better Auth: server-side addMember, owner's removeMember.
+      const joiner = await call<{ user: { id: string } }>(base, 'POST', '/auth/signup', { email: `joiner-${randomBytes(4).toString('hex')}@example.com`, password: PASSWORD, name: 'Joiner' });
+      const manager = await call<{ secret: string }>(base, 'POST', `/tenants/${world.tenantId}/api-keys`, { name: 'members', permissions: ['members.manage', 'members.read', 'tenant.read'] }, world.accessToken);
+      const headers = { authorization: `Bearer ${manager.secret}` };
+      const r = await interleaved(
+        async () => {
+          // The previous measurement may have stopped between an add and its removal.
+          await fetch(`${base}/api/v1/tenants/${world.tenantId}/members/${joiner.user.id}`, { method: 'DELETE', headers });
+          const pairs = await httpSequence(`${base}/api/v1/tenants/${world.tenantId}/members`, headers, [
+            { method: 'POST', body: JSON.stringify({ userId: joiner.user.id, roles: ['member'] }) },
+            { method: 'DELETE', path: `/api/v1/tenants/${world.tenantId}/members/${joiner.user.id}` },
+          ]);
+          return { ...pairs, opsPerSec: pairs.opsPerSec / 2 };
+        },
+        () => inProcess(() => peer.addAndRemoveMember(), 1),
+      );
+      rows.push(row(engine, 'add an existing account directly, then remove it (pairs), c=1', r, 'Better Auth addMember + removeMember', '≥ 2×'));
     }
     {
       const [a, b] = many.tenantIds as [string, string];

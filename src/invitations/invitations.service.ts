@@ -19,6 +19,7 @@ import { assertRoom, lockPlan } from '../plans/plans.service.ts';
 import { newId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
 import type { Preset, RoleDefinition } from '../presets/presets.ts';
+import { isUniqueViolation } from '../platform/db/errors.ts';
 import { insertMembership } from '../tenants/memberships.repository.ts';
 import { InvitationErrors } from './invitations.errors.ts';
 import {
@@ -377,10 +378,6 @@ function permissionsOf(roles: Iterable<RoleDefinition>): Set<string> {
   const all = new Set<string>();
   for (const role of roles) for (const p of role.permissions) all.add(p);
   return all;
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
 
 function encodeCursor(position: InvitationPosition): string {

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { Problems, TenantId } from '../auth/auth.schemas.ts';
-import { requirePrincipal, requireUser } from '../auth/principal.ts';
+import { requirePrincipal, requireUser, subjectOf } from '../auth/principal.ts';
 import { ApprovalAccepted, holdForApproval, isHeldFor } from '../approvals/approvals.routes.ts';
 import { needsApproval } from '../approvals/approvals.service.ts';
 import { authorize } from '../permissions/authorize.ts';
@@ -8,13 +8,15 @@ import { AppError } from '../platform/http/errors.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { getTenant } from '../tenants/tenants.service.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
+import { MemberErrors } from './members.errors.ts';
 import type { MemberRecord } from './members.repository.ts';
-import { changeMemberRoles, leaveTenant, listMembers, type MemberDeps, removeMember, rolesGrant, transferOwnership } from './members.service.ts';
+import { addMember, changeMemberRoles, leaveTenant, listMembers, type MemberDeps, removeMember, rolesGrant, transferOwnership } from './members.service.ts';
 
 const RoleKey = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'A built-in role of the preset or a custom role of this tenant or an ancestor' });
 // Any text: an id that cannot exist is simply not a member (404), like any other stranger.
 const UserId = Type.String({ minLength: 1, maxLength: 100, description: 'A user id' });
 const MemberParams = Type.Object({ tenantId: TenantId, userId: UserId });
+const Roles = Type.Array(RoleKey, { minItems: 1, maxItems: 50, uniqueItems: true });
 
 const MemberSchema = Type.Object({
   userId: Type.String(),
@@ -75,6 +77,40 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
     },
   );
 
+  app.post(
+    '/tenants/:tenantId/members',
+    {
+      schema: {
+        tags: ['members'],
+        summary: 'Add a person who already has an account, without an invitation (API keys and platform operators)',
+        description:
+          'For automation (seed 000\'s Mgmt REST API, "manage members programmatically") and the platform\'s operators: an API key with ' +
+          '`members.manage`, or a platform super admin. Everyone else invites (`POST /tenants/{tenantId}/invitations`), and is told so with ' +
+          '`403 direct_add_not_allowed`: a person joins a tenant by accepting. Name the person by `userId` or `email` (`404 user_not_found` if ' +
+          'there is no such account). The roles must exist here (`422 unknown_role`) and give nothing beyond the caller\'s; `409 already_member`; ' +
+          '`409 plan_limit_reached` when the plan has no room. An operator\'s shadow membership becomes a direct one with exactly these roles.',
+        params: Type.Object({ tenantId: TenantId }),
+        body: Type.Union([
+          Type.Object({ userId: UserId, roles: Roles }, { additionalProperties: false }),
+          Type.Object({ email: Type.String({ minLength: 3, maxLength: 254 }), roles: Roles }, { additionalProperties: false }),
+        ]),
+        response: { 201: Type.Object({ member: MemberSchema }), ...Problems },
+      },
+    },
+    async (request, reply) => {
+      const { tenantId } = request.params;
+      const { access, audit } = await authorize(app, request, tenantId, 'members.manage');
+      const principal = requirePrincipal(request);
+      if (principal.kind === 'user' && !subjectOf(principal).isSuperAdmin) {
+        throw new AppError(MemberErrors.DIRECT_ADD_NOT_ALLOWED, { detail: 'invite them: POST /api/v1/tenants/{tenantId}/invitations' });
+      }
+      const { roles, ...who } = request.body;
+      const member = await addMember(deps, { access, audit }, tenantId, who, roles);
+      reply.code(201);
+      return { member: presentMember(member) };
+    },
+  );
+
   app.patch(
     '/tenants/:tenantId/members/:userId',
     {
@@ -86,7 +122,7 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
           'The tenant always keeps at least one owner (`409 last_owner`). Where the policy holds `member.remove_admin` (company-tree), taking ' +
           '`members.manage` away from a member who administers the tenant answers `202` with an approval request, as removing them would.',
         params: MemberParams,
-        body: Type.Object({ roles: Type.Array(RoleKey, { minItems: 1, maxItems: 50, uniqueItems: true }) }, { additionalProperties: false }),
+        body: Type.Object({ roles: Roles }, { additionalProperties: false }),
         response: { 200: Type.Object({ member: MemberSchema }), 202: ApprovalAccepted, ...Problems },
       },
     },

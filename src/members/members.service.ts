@@ -1,4 +1,12 @@
+import { AccountErrors } from '../accounts/accounts.errors.ts';
+import { normalizeEmail } from '../accounts/email.ts';
+import { findUserByEmail, findUserById } from '../accounts/users.repository.ts';
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
+import { InvitationErrors } from '../invitations/invitations.errors.ts';
+import { findMembershipForUpdate, promoteShadowMembership } from '../invitations/invitations.repository.ts';
+import { assertRoom, lockPlan } from '../plans/plans.service.ts';
+import { isUniqueViolation } from '../platform/db/errors.ts';
+import { insertMembership } from '../tenants/memberships.repository.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
 import { type Access, resolveRole } from '../permissions/access.ts';
 import { assertCanGrantRoles } from '../permissions/authorize.ts';
@@ -45,6 +53,49 @@ export async function listMembers(deps: MemberDeps, tenantId: string, page: { li
   const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
   const result = await readTenant(deps.db, tenantId, (trx) => listDirectMembers(trx, { tenantId, limit: page.limit, ...(after ? { after } : {}) }));
   return { members: result.members, nextCursor: result.next === null ? null : encodeCursor(result.next) };
+}
+
+/**
+ * Adds a person who already has an account, without an invitation (issue 13; seed 000's Mgmt REST API "manage members
+ * programmatically"): the route lets API keys and platform operators do this, everyone else invites. As for an
+ * invitation, the roles must resolve in the tenant and give nothing beyond the caller's, and the plan must have room
+ * (its member count is locked for the transaction). An operator's shadow membership becomes a direct one holding
+ * exactly these roles. Audited as `member.added`; in the admin tenancy the new staffer's shadow access follows.
+ */
+export async function addMember(deps: MemberDeps, acting: Acting, tenantId: string, input: { userId: string } | { email: string }, roles: readonly string[]): Promise<MemberRecord> {
+  const wanted = [...new Set(roles)].sort();
+  const now = deps.clock.now();
+  return withTenant(deps.db, tenantId, async (trx) => {
+    const user = 'userId' in input ? await findUserById(trx, input.userId) : await findUserByEmail(trx, normalizeEmail(input.email) ?? input.email);
+    if (user === undefined) throw new AppError(AccountErrors.USER_NOT_FOUND, { detail: 'no account with that id or email: invite the person instead' });
+    const room = await lockPlan(trx, deps, tenantId);
+    await lockOwnCustomRoles(trx, { tenantId, keys: wanted });
+    const resolve = await roleResolver(trx, deps.preset, acting.access, tenantId);
+    const unknown = wanted.filter((key) => resolve(key) === undefined);
+    if (unknown.length > 0) throw new AppError(MemberErrors.UNKNOWN_ROLE, { detail: `no role ${unknown.join(', ')} in this tenant`, roles: unknown });
+    assertCanGrantRoles(acting.access, wanted.flatMap((key) => resolve(key) ?? []));
+    const membership = await findMembershipForUpdate(trx, { tenantId, userId: user.id });
+    if (membership?.kind === 'direct') throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: `${user.email} is already a member here` });
+    if (membership?.kind === 'shadow') await promoteShadowMembership(trx, { tenantId, userId: user.id, roles: wanted });
+    else {
+      assertRoom(room, 'members', 1);
+      try {
+        await insertMembership(trx, { tenantId, userId: user.id, kind: 'direct', roles: wanted, now });
+      } catch (error) {
+        // Added by someone else between our read and this insert (the primary key decides).
+        if (isUniqueViolation(error)) throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: `${user.email} is already a member here` });
+        throw error;
+      }
+    }
+    await appendAuditEvent(
+      trx,
+      acting.audit,
+      { tenantId, action: 'member.added', targetType: 'user', targetId: user.id, before: membership === undefined ? null : { kind: membership.kind }, after: { roles: wanted, kind: 'direct' } },
+      now,
+    );
+    await syncShadowAccess(trx, { userIds: [user.id], source: tenantId, returnTo: tenantId }, acting.audit, now);
+    return { userId: user.id, email: user.email, name: user.name, roles: wanted, joinedAt: now };
+  });
 }
 
 /**

@@ -1303,7 +1303,82 @@ export interface paths {
             };
         };
         put?: never;
-        post?: never;
+        /**
+         * Add a person who already has an account, without an invitation (API keys and platform operators)
+         * @description For automation (seed 000's Mgmt REST API, "manage members programmatically") and the platform's operators: an API key with `members.manage`, or a platform super admin. Everyone else invites (`POST /tenants/{tenantId}/invitations`), and is told so with `403 direct_add_not_allowed`: a person joins a tenant by accepting. Name the person by `userId` or `email` (`404 user_not_found` if there is no such account). The roles must exist here (`422 unknown_role`) and give nothing beyond the caller's; `409 already_member`; `409 plan_limit_reached` when the plan has no room. An operator's shadow membership becomes a direct one with exactly these roles.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key and body within 24 h replays the first response (`Idempotent-Replayed: true`); the same key with another body is `422`. */
+                    "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                };
+                path: {
+                    /** @description A tenant id */
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description A user id */
+                        userId: string;
+                        roles: string[];
+                    } | {
+                        email: string;
+                        roles: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            member: {
+                                userId: string;
+                                email: string;
+                                name: string | null;
+                                /** @description Sorted */
+                                roles: string[];
+                                /**
+                                 * @description Shadow (operator) memberships are never listed
+                                 * @enum {string}
+                                 */
+                                kind: "direct";
+                                /** Format: date-time */
+                                joinedAt: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            /** @description Stable machine-readable error code */
+                            code: string;
+                            detail?: string;
+                            instance?: string;
+                            requestId: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
