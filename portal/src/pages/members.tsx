@@ -396,8 +396,10 @@ function RemoveModal({ tenantId, member, self, tenantWord, onClose, onHeld }: { 
     onSuccess: async (outcome) => {
       if (outcome === 'held') return onHeld();
       if (self) {
-        await reset();
+        // Leave the signed-in frame first: refetched with no active tenant, it would redirect on its own
+        // (to /choose-tenant?next=/members), racing this navigation.
         navigate('/choose-tenant');
+        await reset();
         return;
       }
       await refreshAfterMemberChange(queries, tenantId);
