@@ -11,7 +11,7 @@ import { withSystem } from '../src/platform/db/context.ts';
 import { APP_ROLE, type Database, openDatabase } from '../src/platform/db/database.ts';
 import { newId, newTenantId } from '../src/platform/ids.ts';
 import { applyPresetSettings } from '../src/presets/apply.ts';
-import { loadPreset } from '../src/presets/presets.ts';
+import { loadPreset, type Preset } from '../src/presets/presets.ts';
 import { insertMembership } from '../src/tenants/memberships.repository.ts';
 import { insertTenant } from '../src/tenants/tenants.repository.ts';
 
@@ -37,12 +37,18 @@ export interface CheckWorld {
   permission: string;
 }
 
-export async function checkWorld(engine: 'pglite' | 'postgres', postgresUrl: string | undefined): Promise<CheckWorld> {
-  const pglite = engine === 'pglite' ? await PGlite.create() : undefined;
+/** A migrated database with the default preset applied: PGlite (in memory, or in `dataDir`) or the PostgreSQL database at the URL. */
+export async function benchDatabase(engine: 'pglite' | 'postgres', postgresUrl: string | undefined, dataDir?: string): Promise<{ database: Database; pglite?: PGlite; preset: Preset }> {
+  const pglite = engine === 'pglite' ? await PGlite.create(dataDir) : undefined;
   const database = pglite !== undefined ? await openDatabase({ engine: 'pglite', instance: pglite }) : await openDatabase({ engine: 'postgres', url: postgresUrl as string });
   await database.migrate();
   const preset = loadPreset('default');
   await applyPresetSettings(database, preset);
+  return { database, ...(pglite === undefined ? {} : { pglite }), preset };
+}
+
+export async function checkWorld(engine: 'pglite' | 'postgres', postgresUrl: string | undefined): Promise<CheckWorld> {
+  const { database, pglite, preset } = await benchDatabase(engine, postgresUrl);
   const now = new Date();
   const userId = newId('user');
   const tree: CheckWorld['tree'] = new Map();

@@ -7,7 +7,7 @@
  *   npm run bench               full run (10 s per measurement)
  *   npm run bench -- --quick    2 s per measurement, under 3 minutes
  *   npm run bench -- --engine pglite|postgres
- *   npm run bench -- --only check,key,signin,grants,peer,checks
+ *   npm run bench -- --only check,key,signin,grants,peer,checks,dataset
  */
 import { hash, verify } from '@node-rs/argon2';
 import autocannon from 'autocannon';
@@ -24,6 +24,8 @@ import pg from 'pg';
 import { startBetterAuth } from './better-auth.ts';
 import { checkWorld, coldCheck, mapCheck, sqlFloor, warmCheck } from './checks.ts';
 import { casbinCheck, caslCheck } from './peers.ts';
+import { addUnit, coldSampleCheck, samplePairs, UNIT, warmSampleCheck } from './dataset.ts';
+import { benchDatabase } from './checks.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
@@ -473,6 +475,41 @@ async function checkScenarios(engine: 'pglite' | 'postgres', rows: Row[]): Promi
   }
 }
 
+/**
+ * Dataset D and D×10 (bench/dataset.ts): the check over a sample of a thousand questions, warm and cold, at D and
+ * after growing it tenfold; the ratio is D×10's throughput over D's. `--quick` stops at D.
+ */
+async function datasetScenarios(engine: 'pglite' | 'postgres', rows: Row[], notes: string[]): Promise<void> {
+  const own = engine === 'postgres' ? await freshPostgres(`tenantry_bench_dataset_${process.pid}`) : undefined;
+  const dir = engine === 'pglite' ? await mkdtemp(path.join(os.tmpdir(), 'tenantry-dataset-')) : undefined;
+  const { database, preset } = await benchDatabase(engine, own?.url, dir);
+  try {
+    const measure = async () => {
+      const pairs = await samplePairs(database);
+      const warm = await interleaved(async () => inProcess(await warmSampleCheck(database, preset, pairs), 1));
+      const cold = await interleaved(() => inProcess(coldSampleCheck(database, preset, pairs), 1));
+      return { warm: warm.tenantry, cold: cold.tenantry };
+    };
+    let began = performance.now();
+    await addUnit(database, 0);
+    notes.push(`${engine}: dataset D (${UNIT.tenants.toLocaleString('en-GB')} tenants, ${UNIT.users.toLocaleString('en-GB')} users, ${(2 * UNIT.users).toLocaleString('en-GB')} memberships, ${((UNIT.tenants / UNIT.customRoleEvery) * UNIT.customRolesPerTen).toLocaleString('en-GB')} custom roles) seeded in ${Math.round((performance.now() - began) / 1000)} s`);
+    const atD = await measure();
+    rows.push({ engine, scenario: 'warm check in-process, dataset D, 1,000 questions, c=1', tenantry: atD.warm });
+    rows.push({ engine, scenario: 'cold check in-process, dataset D, 1,000 questions, c=1', tenantry: atD.cold });
+    if (args.quick) return;
+    began = performance.now();
+    for (let unit = 1; unit < 10; unit++) await addUnit(database, unit);
+    notes.push(`${engine}: grown to D×10 in ${Math.round((performance.now() - began) / 1000)} s`);
+    const atD10 = await measure();
+    rows.push({ engine, scenario: 'warm check in-process, dataset D×10, same questions, c=1', tenantry: atD10.warm, reference: { name: 'the same at D', ...atD.warm }, ratio: atD10.warm.opsPerSec / atD.warm.opsPerSec, target: '≥ 0.7×' });
+    rows.push({ engine, scenario: 'cold check in-process, dataset D×10, same questions, c=1', tenantry: atD10.cold, reference: { name: 'the same at D', ...atD.cold }, ratio: atD10.cold.opsPerSec / atD.cold.opsPerSec, target: '≥ 0.7×' });
+  } finally {
+    await database.close();
+    await own?.drop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  }
+}
+
 function row(engine: string, scenario: string, r: { tenantry: Figure; reference?: Figure }, referenceName?: string, target?: string): Row {
   return {
     engine,
@@ -507,6 +544,7 @@ async function main(): Promise<void> {
     console.error(`— ${engine}`);
     await runEngine(engine, rows, notes);
     if (wants('checks')) await checkScenarios(engine, rows);
+    if (wants('dataset')) await datasetScenarios(engine, rows, notes);
   }
   const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, seconds: SECONDS, repetitions: REPS };
   const out = table(rows);
