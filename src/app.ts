@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { OncePer } from './platform/once-per.ts';
-import { TENANT_ACTIVITY_GRANULARITY_MS } from './tenants/tenants.repository.ts';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { DestinationStream } from 'pino';
 import swagger from '@fastify/swagger';
@@ -16,6 +14,8 @@ import { createMailTransport } from './mail/transports.ts';
 import { OutboxWorker } from './mail/outbox.ts';
 import { CredentialCache } from './auth/credential-cache.ts';
 import { TaggedCache } from './platform/tagged-cache.ts';
+import { OncePer } from './platform/once-per.ts';
+import { TENANT_ACTIVITY_GRANULARITY_MS } from './tenants/tenants.repository.ts';
 import type { UserTenant } from './tenants/memberships.repository.ts';
 import { AccessResolver, INVALIDATE_CHANNEL } from './permissions/access-resolver.ts';
 import { onCommittedScope } from './platform/db/context.ts';

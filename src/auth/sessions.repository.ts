@@ -37,12 +37,6 @@ export async function insertRefreshToken(trx: Tx, t: { hash: string; sessionId: 
     .execute();
 }
 
-/**
- * Spends a refresh token and issues its successor in one statement: the presented token of a live session is marked
- * used (a conditional UPDATE, so of two concurrent presentations only one can win), the session gets a new idle
- * expiry, and the new token joins its family; one statement, atomic without a transaction, and nothing for a cache to
- * drop (the expiry only moves forward, see `CredentialCache.session`). Nothing comes back when the token was not spent here; `refreshTokenFate` says why.
- */
 export interface RotatedSession {
   id: string;
   user_id: string;
@@ -50,10 +44,17 @@ export interface RotatedSession {
   platform_role: string | null;
 }
 
-export async function rotateRefreshToken(db: Db | Tx, t: { hash: string; nextHash: string; expiresAt: Date; now: Date }): Promise<RotatedSession | undefined> {
-  const rotated = await db
-    .with('claimed', (db) =>
-      db
+/**
+ * Spends a refresh token and issues its successor in one statement, atomic without a transaction: the presented token
+ * of a live session is marked used (a conditional UPDATE, so of two concurrent presentations only one can win), the
+ * session gets a new idle expiry, and the new token joins its family. Nothing for a cache to drop: the expiry only
+ * moves forward (see `CredentialCache.session`). Nothing comes back when the token was not spent here;
+ * `refreshTokenFate` says why.
+ */
+export function rotateRefreshToken(db: Db | Tx, t: { hash: string; nextHash: string; expiresAt: Date; now: Date }): Promise<RotatedSession | undefined> {
+  return db
+    .with('claimed', (q) =>
+      q
         .updateTable('refresh_tokens')
         .set({ used_at: t.now })
         .from('sessions')
@@ -65,22 +66,25 @@ export async function rotateRefreshToken(db: Db | Tx, t: { hash: string; nextHas
         .where('sessions.expires_at', '>', t.now)
         .returning('refresh_tokens.session_id'),
     )
-    .with('live', (db) =>
-      db
+    .with('live', (q) =>
+      q
         .updateTable('sessions')
         .set({ last_used_at: t.now, expires_at: t.expiresAt })
         .from('claimed')
         .whereRef('sessions.id', '=', 'claimed.session_id')
         .returning(['sessions.id', 'sessions.user_id', 'sessions.active_tenant_id']),
     )
-    .with('issued', (db) =>
-      db.insertInto('refresh_tokens').columns(['token_hash', 'session_id', 'created_at', 'expires_at']).expression((eb) => eb.selectFrom('live').select([eb.val(t.nextHash).as('token_hash'), 'live.id', eb.val(t.now).as('created_at'), eb.val(t.expiresAt).as('expires_at')])).returning('session_id'),
+    .with('issued', (q) =>
+      q
+        .insertInto('refresh_tokens')
+        .columns(['token_hash', 'session_id', 'created_at', 'expires_at'])
+        .expression((eb) => eb.selectFrom('live').select([eb.val(t.nextHash).as('token_hash'), 'live.id', eb.val(t.now).as('created_at'), eb.val(t.expiresAt).as('expires_at')]))
+        .returning('session_id'),
     )
     .selectFrom('live')
     .innerJoin('users', 'users.id', 'live.user_id')
     .select(['live.id', 'live.user_id', 'live.active_tenant_id', 'users.platform_role'])
     .executeTakeFirst();
-  return rotated;
 }
 
 /** Why a refresh token was not spent: it was spent before (reuse: the caller revokes the family), or never was live. */
@@ -116,15 +120,16 @@ export function findLiveSession(db: Db | Tx, id: string, now: Date): Promise<Ses
  * Points the session at another tenant with a new refresh token, in one statement (atomic without a transaction): the
  * session's unused refresh tokens are deleted (not marked used, so a client that lost the response is told "invalid"
  * rather than tripping reuse detection; and not kept, so a session switched many times does not pile them up), the
- * new one is stored, and the session is touched. The delete cannot see the row the same statement inserts. No cache holds what changes here (the active tenant; the expiry only moves
- * forward, see `CredentialCache.session`), so nothing is invalidated.
+ * new one is stored, and the session is touched. The delete cannot see the row the same statement inserts. No cache
+ * holds what changes here (the active tenant; the expiry only moves forward, see `CredentialCache.session`), so
+ * nothing is invalidated.
  */
 export async function reissueForTenant(db: Db | Tx, s: { sessionId: string; tenantId: string; refreshTokenHash: string; expiresAt: Date; now: Date }): Promise<void> {
   await db
-    .with('replaced', (db) =>
-      db.deleteFrom('refresh_tokens').where('session_id', '=', s.sessionId).where('used_at', 'is', null).returning('token_hash'),
+    .with('replaced', (q) =>
+      q.deleteFrom('refresh_tokens').where('session_id', '=', s.sessionId).where('used_at', 'is', null).returning('token_hash'),
     )
-    .with('issued', (db) => db.insertInto('refresh_tokens').values({ token_hash: s.refreshTokenHash, session_id: s.sessionId, created_at: s.now, expires_at: s.expiresAt }).returning('token_hash'))
+    .with('issued', (q) => q.insertInto('refresh_tokens').values({ token_hash: s.refreshTokenHash, session_id: s.sessionId, created_at: s.now, expires_at: s.expiresAt }).returning('token_hash'))
     .updateTable('sessions')
     .set({ last_used_at: s.now, active_tenant_id: s.tenantId, expires_at: s.expiresAt })
     .where('id', '=', s.sessionId)
