@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { createKey } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { bearer, enrol, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
+import { type Method, tenantRoutes, WRITES, writeBody } from './routes.ts';
 
 /**
  * Issue 14, cross-tenant (OWASP API1:2023, ASVS 5.0 V8): every tenant-scoped route of the committed OpenAPI document,
@@ -13,8 +13,6 @@ import { bearer, enrol, signUp, type SignedUp, uniqueEmail } from '../helpers/us
  * A's own path — answers 404 and leaves every row of B byte-identical (compared through the schema owner's connection,
  * which row-level security does not filter). A route the document adds without a request here fails the inventory test.
  */
-
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 interface World {
   a: SignedUp;
@@ -28,39 +26,8 @@ interface World {
   bRole: string;
 }
 
-/** A valid request body for each write route (what the schema needs, so the request reaches authorization). */
-function bodyFor(route: string, w: World, tenantSlug: string): object | undefined {
-  const bodies: Record<string, object> = {
-    'POST /api/v1/tenants/{tenantId}/members': { userId: w.bMember.userId, roles: ['member'] },
-    'PATCH /api/v1/tenants/{tenantId}/members/{userId}': { roles: ['viewer'] },
-    'POST /api/v1/tenants/{tenantId}/transfer-ownership': { userId: w.bMember.userId, confirm: tenantSlug },
-    'POST /api/v1/tenants/{tenantId}/invitations': { email: uniqueEmail('smuggled'), roles: ['member'] },
-    'PATCH /api/v1/tenants/{tenantId}': { name: 'Taken over' },
-    'DELETE /api/v1/tenants/{tenantId}': { confirm: tenantSlug },
-    'POST /api/v1/tenants/{tenantId}/suspend': { reason: 'hostile' },
-    'POST /api/v1/tenants/{tenantId}/resume': {},
-    'POST /api/v1/tenants/{tenantId}/roles': { key: 'intruder', name: 'Intruder', scope: 'tenant', permissions: ['tenant.read'] },
-    'PATCH /api/v1/tenants/{tenantId}/roles/{roleKey}': { permissions: ['tenant.read', 'members.manage'] },
-    'PUT /api/v1/tenants/{tenantId}/features': { features: { api_keys: false } },
-    'PUT /api/v1/tenants/{tenantId}/plan': { plan: 'pro' },
-    'POST /api/v1/tenants/{tenantId}/api-keys': { name: 'intruder', permissions: ['tenant.read'] },
-    'POST /api/v1/tenants/{tenantId}/approval-requests/{requestId}/approve': {},
-    'POST /api/v1/tenants/{tenantId}/approval-requests/{requestId}/decline': {},
-  };
-  return bodies[route];
-}
-
-const WRITES = new Set(['POST', 'PUT', 'PATCH']);
 /** A well-formed tenant id that no tenant has. */
 const NO_SUCH_TENANT = 'tzzzzzzzzzzzzzzz';
-
-/** Every tenant-scoped route of the API (`/tenants/{tenantId}…`), from docs/openapi.json. */
-function tenantRoutes(): Array<{ method: Method; path: string; hasBody: boolean }> {
-  const doc = JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
-  return Object.entries(doc.paths)
-    .filter(([path]) => path.startsWith('/api/v1/tenants/{tenantId}'))
-    .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ method: method.toUpperCase() as Method, path, hasBody: op.requestBody !== undefined })));
-}
 
 for (const engine of testEngines()) {
   describe(`hostile: another tenant's ids on every tenant-scoped route [${engine}]`, () => {
@@ -119,9 +86,8 @@ for (const engine of testEngines()) {
 
     it('has a request for every tenant-scoped route of the API document (a new route must be added here)', () => {
       const missing = tenantRoutes()
-        .filter((r) => r.hasBody && WRITES.has(r.method))
-        .map((r) => `${r.method} ${r.path}`)
-        .filter((route) => bodyFor(route, w, w.bSlug) === undefined);
+        .filter((r) => r.hasBody && WRITES.has(r.method) && writeBody(r, { userId: '', slug: '' }) === undefined)
+        .map((r) => `${r.method} ${r.path}`);
       assert.deepEqual(missing, []);
       assert.ok(tenantRoutes().length >= 30, `only ${tenantRoutes().length} tenant-scoped routes found`);
     });
@@ -142,7 +108,7 @@ for (const engine of testEngines()) {
         const before = await snapshot();
         const leaks: string[] = [];
         for (const route of tenantRoutes()) {
-          const body = route.hasBody ? bodyFor(`${route.method} ${route.path}`, w, w.bSlug) : undefined;
+          const body = route.hasBody ? writeBody(route, { userId: w.bMember.userId, slug: w.bSlug }) : undefined;
           // What a tenant that does not exist gets: B's tenants must get exactly that (no oracle), and it must refuse.
           const nowhere = await call(route.method, foreignPath(route.path, NO_SUCH_TENANT), token, body);
           const refusal = `${nowhere.statusCode} ${nowhere.json().code}`;
@@ -164,7 +130,7 @@ for (const engine of testEngines()) {
         assert.ok(objectRoutes.length >= 6);
         for (const route of objectRoutes) {
           const url = foreignPath(route.path, w.a.tenantId);
-          const res = await call(route.method, url, token, route.hasBody ? bodyFor(`${route.method} ${route.path}`, w, 'irrelevant') : undefined);
+          const res = await call(route.method, url, token, route.hasBody ? writeBody(route, { userId: w.bMember.userId, slug: 'irrelevant' }) : undefined);
           // A key may not touch people (403 user_required, whoever they are); everything else: not found here.
           const personOnly = credential === 'API key' && res.statusCode === 403 && res.json().code === 'user_required';
           assert.ok(res.statusCode === 404 || personOnly, `${route.method} ${url}: ${res.statusCode} ${res.body}`);
