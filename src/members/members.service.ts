@@ -76,9 +76,10 @@ export async function addMember(deps: MemberDeps, acting: Acting, tenantId: stri
     assertCanGrantRoles(acting.access, wanted.flatMap((key) => resolve(key) ?? []));
     const membership = await findMembershipForUpdate(trx, { tenantId, userId: user.id });
     if (membership?.kind === 'direct') throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: `${user.email} is already a member here` });
+    // A seat either way: shadow memberships never count toward the plan, direct ones do.
+    assertRoom(room, 'members', 1);
     if (membership?.kind === 'shadow') await promoteShadowMembership(trx, { tenantId, userId: user.id, roles: wanted });
     else {
-      assertRoom(room, 'members', 1);
       try {
         await insertMembership(trx, { tenantId, userId: user.id, kind: 'direct', roles: wanted, now });
       } catch (error) {

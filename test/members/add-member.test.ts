@@ -97,6 +97,21 @@ for (const engine of testEngines()) {
       assertProblem(await add(owner.tenantId, key.secret, { userId: (await signUp(t)).userId, roles: ['viewer'] }), 409, 'plan_limit_reached');
     });
 
+    it("counts an operator's shadow membership made direct against the plan", async () => {
+      const email = uniqueEmail('staff');
+      const staff = await createOperator({ db: t.database.db, clock: t.clock, ownerRole: 'owner' }, { email, password: GOOD_PASSWORD, name: 'Sam' });
+      const owner = await signUp(t);
+      const shadow = await readTenant(t.database.db, owner.tenantId, (trx) => trx.selectFrom('memberships').select('kind').where('tenant_id', '=', owner.tenantId).where('user_id', '=', staff.user.id).executeTakeFirst());
+      assert.equal(shadow?.kind, 'shadow', 'operator staff are shadow members of a tenant created after them');
+      const key = await createKey(t, owner.accessToken, owner.tenantId, ['members.manage', 'members.invite', 'members.read', 'tenant.read', 'data.read']);
+      for (const who of ['seat-a', 'seat-b']) {
+        const held = await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${owner.tenantId}/invitations`, headers: bearer(owner.accessToken), payload: { email: uniqueEmail(who), roles: ['viewer'] } });
+        assert.equal(held.statusCode, 201, held.body);
+      }
+      // Owner and two pending invitations fill Free's three seats; a shadow membership holds none, a direct one would.
+      assertProblem(await add(owner.tenantId, key.secret, { userId: staff.user.id, roles: ['viewer'] }), 409, 'plan_limit_reached');
+    });
+
     it('lets a platform operator add anyone, anywhere', async () => {
       const email = uniqueEmail('operator');
       await createOperator({ db: t.database.db, clock: t.clock, ownerRole: 'owner' }, { email, password: GOOD_PASSWORD, name: 'Olga' });
