@@ -7,6 +7,7 @@ import type { Principal, UserPrincipal } from '../auth/principal.ts';
 import { enqueueMail } from '../mail/outbox.ts';
 import { invitationEmail } from '../mail/templates.ts';
 import { lockOwnCustomRoles } from '../members/members.repository.ts';
+import { makeDirectMember } from '../members/members.service.ts';
 import { loadCustomRoles } from '../roles/roles.repository.ts';
 import { type Access, resolveRole } from '../permissions/access.ts';
 import { assertCanGrantRoles } from '../permissions/authorize.ts';
@@ -19,8 +20,6 @@ import { assertRoom, lockPlan } from '../plans/plans.service.ts';
 import { newId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
 import type { Preset, RoleDefinition } from '../presets/presets.ts';
-import { isUniqueViolation } from '../platform/db/errors.ts';
-import { insertMembership } from '../tenants/memberships.repository.ts';
 import { InvitationErrors } from './invitations.errors.ts';
 import {
   claimInvitation,
@@ -37,7 +36,6 @@ import {
   isDirectMemberByEmail,
   listInvitations as listInvitationRows,
   markRevoked,
-  promoteShadowMembership,
   upsertPendingInvitation,
 } from './invitations.repository.ts';
 
@@ -296,18 +294,7 @@ export async function joinByInvitation(trx: Tx, deps: Pick<InvitationDeps, 'cloc
 
   const membership = await findMembershipForUpdate(trx, { tenantId, userId });
   if (membership?.kind === 'direct') throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: 'you are already a member here' });
-  let roles = [...claimed.roles];
-  if (membership?.kind === 'shadow') {
-    roles = await promoteShadowMembership(trx, { tenantId, userId, roles });
-  } else {
-    try {
-      await insertMembership(trx, { tenantId, userId, kind: 'direct', roles, now });
-    } catch (error) {
-      // Added by someone else between our read and this insert (the primary key decides).
-      if (isUniqueViolation(error)) throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: 'you are already a member here' });
-      throw error;
-    }
-  }
+  const roles = await makeDirectMember(trx, { tenantId, userId, roles: claimed.roles, now }, membership, 'you are already a member here');
   const actor: AuditContext = { ...audit, actorType: 'user', actorId: userId, via: 'direct' };
   await appendAuditEvent(trx, actor, { tenantId, action: 'invitation.accepted', targetType: 'invitation', targetId: claimed.id, before: { status: 'pending' }, after: { status: 'accepted', userId } }, now);
   await appendAuditEvent(

@@ -7,6 +7,7 @@ import { findMembershipForUpdate, promoteShadowMembership } from '../invitations
 import { assertRoom, lockPlan } from '../plans/plans.service.ts';
 import { isUniqueViolation } from '../platform/db/errors.ts';
 import { insertMembership } from '../tenants/memberships.repository.ts';
+import type { MembershipKind } from '../platform/db/schema.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
 import { type Access, resolveRole } from '../permissions/access.ts';
 import { assertCanGrantRoles } from '../permissions/authorize.ts';
@@ -78,16 +79,7 @@ export async function addMember(deps: MemberDeps, acting: Acting, tenantId: stri
     if (membership?.kind === 'direct') throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: `${user.email} is already a member here` });
     // A seat either way: shadow memberships never count toward the plan, direct ones do.
     assertRoom(room, 'members', 1);
-    if (membership?.kind === 'shadow') await promoteShadowMembership(trx, { tenantId, userId: user.id, roles: wanted });
-    else {
-      try {
-        await insertMembership(trx, { tenantId, userId: user.id, kind: 'direct', roles: wanted, now });
-      } catch (error) {
-        // Added by someone else between our read and this insert (the primary key decides).
-        if (isUniqueViolation(error)) throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: `${user.email} is already a member here` });
-        throw error;
-      }
-    }
+    await makeDirectMember(trx, { tenantId, userId: user.id, roles: wanted, now }, membership, `${user.email} is already a member here`);
     await appendAuditEvent(
       trx,
       acting.audit,
@@ -97,6 +89,23 @@ export async function addMember(deps: MemberDeps, acting: Acting, tenantId: stri
     await syncShadowAccess(trx, { userIds: [user.id], source: tenantId, returnTo: tenantId }, acting.audit, now);
     return { userId: user.id, email: user.email, name: user.name, roles: wanted, joinedAt: now };
   });
+}
+
+/**
+ * Makes the user a direct member holding exactly `roles`, given the membership they had — read `FOR UPDATE` by the
+ * caller, who has refused a direct one: a shadow (operator) membership is promoted, otherwise one is inserted; someone
+ * adding them between that read and the insert is `409 already_member` (the primary key decides). Returns the roles
+ * now held. Used by adding a member and by accepting an invitation.
+ */
+export async function makeDirectMember(trx: Tx, m: { tenantId: string; userId: string; roles: readonly string[]; now: Date }, had: { kind: MembershipKind } | undefined, alreadyDetail: string): Promise<string[]> {
+  if (had?.kind === 'shadow') return promoteShadowMembership(trx, m);
+  try {
+    await insertMembership(trx, { tenantId: m.tenantId, userId: m.userId, kind: 'direct', roles: m.roles, now: m.now });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: alreadyDetail });
+    throw error;
+  }
+  return [...m.roles];
 }
 
 /**
