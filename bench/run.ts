@@ -75,12 +75,21 @@ async function http(url: string, options: { method?: string; headers?: Record<st
     connections: options.connections,
     duration: options.seconds ?? SECONDS,
   });
-  const bad = result.non2xx + result.errors + result.timeouts;
-  if (bad > 0) {
+  if (failures(result) > 0) {
     const sample = await fetch(url, { method: options.method ?? 'GET', headers: { 'content-type': 'application/json', ...options.headers }, ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }) });
     console.error(`a sample answer: ${sample.status} ${(await sample.text()).slice(0, 300)}`);
   }
-  if (bad > 0) throw new Error(`${options.method ?? 'GET'} ${url}: ${bad} of ${result.requests.total} requests failed (non-2xx ${result.non2xx}, errors ${result.errors})`);
+  return figureOf(result, `${options.method ?? 'GET'} ${url}`);
+}
+
+function failures(result: autocannon.Result): number {
+  return result.non2xx + result.errors + result.timeouts;
+}
+
+/** A load run's figure; any request that failed fails the measurement. */
+function figureOf(result: autocannon.Result, what: string): Figure {
+  const bad = failures(result);
+  if (bad > 0) throw new Error(`${what}: ${bad} of ${result.requests.total} requests failed (non-2xx ${result.non2xx}, errors ${result.errors})`);
   return { opsPerSec: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
@@ -105,9 +114,7 @@ async function rotating(url: string, tokens: string[], connections: number): Pro
       },
     ],
   });
-  const bad = result.non2xx + result.errors + result.timeouts;
-  if (bad > 0) throw new Error(`POST ${url}: ${bad} of ${result.requests.total} requests failed (non-2xx ${result.non2xx}, errors ${result.errors})`);
-  return { opsPerSec: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+  return figureOf(result, `POST ${url}`);
 }
 
 /** A fixed cycle of requests on one connection (each must succeed): ops/s counts every request. */
@@ -124,9 +131,7 @@ async function httpSequence(url: string, headers: Record<string, string>, reques
       ...(r.body === undefined ? {} : { body: r.body }),
     })),
   });
-  const bad = result.non2xx + result.errors + result.timeouts;
-  if (bad > 0) throw new Error(`${url}: ${bad} of ${result.requests.total} requests failed (non-2xx ${result.non2xx}, errors ${result.errors})`);
-  return { opsPerSec: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+  return figureOf(result, url);
 }
 
 /** An in-process reference: `op` run `concurrency` at a time for the duration; latencies in ms. */

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { sql } from 'kysely';
 import { createKey } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
+import { snapshotRows, tenantScopedTables } from '../helpers/snapshot.ts';
 import { bearer, enrol, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
 import { type Method, tenantRoutes, WRITES, writeBody } from './routes.ts';
 
@@ -56,26 +56,8 @@ for (const engine of testEngines()) {
       const bSlug = (await call('GET', `/api/v1/tenants/${b.tenantId}`, b.accessToken)).json().slug as string;
       w = { a, aKey, b, bSlug, bChild: child.json().id, bMember, bInvitation: invitation.json().id, bKey: bKey.id, bRole: 'auditor' };
 
-      const tables = await t.database.withOwner(async (owner) =>
-        (
-          await sql<{ table: string }>`
-            SELECT c.table_name AS table FROM information_schema.columns c
-            JOIN information_schema.tables USING (table_schema, table_name)
-            WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND table_type = 'BASE TABLE' ORDER BY 1
-          `.execute(owner)
-        ).rows.map((r) => r.table),
-      );
-      const ofB = [w.b.tenantId, w.bChild];
-      snapshot = () =>
-        t.database.withOwner(async (owner) => {
-          const parts: string[] = [];
-          for (const table of [...tables, 'tenants']) {
-            const column = table === 'tenants' ? 'id' : 'tenant_id';
-            const rows = await sql<{ row: string }>`SELECT to_jsonb(x)::text AS row FROM ${sql.table(table)} x WHERE ${sql.ref(column)} = ANY(${ofB}) ORDER BY 1`.execute(owner);
-            parts.push(`${table}: ${rows.rows.map((r) => r.row).join('\n')}`);
-          }
-          return parts.join('\n');
-        });
+      const tables = [...(await tenantScopedTables(t.database)), 'tenants'];
+      snapshot = () => snapshotRows(t.database, tables, [w.b.tenantId, w.bChild]);
     });
     after(() => t.close());
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { sql } from 'kysely';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
+import { snapshotRows, tenantScopedTables } from '../helpers/snapshot.ts';
 import { assertProblem, bearer, enrol, GOOD_PASSWORD, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
 import { tenantRoutes, WRITES, writeBody } from './routes.ts';
 
@@ -38,28 +38,8 @@ for (const engine of testEngines()) {
       owner = await signUp(t);
       member = await enrol(t, owner.tenantId, ['member']);
       slug = (await t.app.inject({ url: `/api/v1/tenants/${owner.tenantId}`, headers: bearer(owner.accessToken) })).json().slug;
-      const tables = await t.database.withOwner(async (db) =>
-        (
-          await sql<{ table: string }>`
-            SELECT c.table_name AS table FROM information_schema.columns c
-            JOIN information_schema.tables USING (table_schema, table_name)
-            WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND table_type = 'BASE TABLE' ORDER BY 1
-          `.execute(db)
-        ).rows.map((r) => r.table),
-      );
-      snapshot = () =>
-        t.database.withOwner(async (db) => {
-          const parts: string[] = [];
-          for (const table of tables) {
-            const rows = await sql<{ row: string }>`SELECT to_jsonb(x)::text AS row FROM ${sql.table(table)} x WHERE tenant_id = ${owner.tenantId} ORDER BY 1`.execute(db);
-            parts.push(`${table}: ${rows.rows.map((r) => r.row).join('\n')}`);
-          }
-          for (const table of ['tenants', 'users']) {
-            const rows = await sql<{ row: string }>`SELECT to_jsonb(x)::text AS row FROM ${sql.table(table)} x ORDER BY 1`.execute(db);
-            parts.push(`${table}: ${rows.rows.map((r) => r.row).join('\n')}`);
-          }
-          return parts.join('\n');
-        });
+      const tables = await tenantScopedTables(t.database);
+      snapshot = async () => `${await snapshotRows(t.database, tables, [owner.tenantId])}\n${await snapshotRows(t.database, ['tenants', 'users'])}`;
     });
     after(() => t.close());
 

@@ -9,6 +9,7 @@ import { findIsolationProblems } from '../../src/platform/db/safety.ts';
 import { newTenantId } from '../../src/platform/ids.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, testEngines } from '../helpers/database.ts';
+import { tenantScopedTables } from '../helpers/snapshot.ts';
 import { signUpInvited } from '../helpers/invited.ts';
 import { seedTenant } from '../helpers/tenants.ts';
 import { bearer, GOOD_PASSWORD, uniqueEmail } from '../helpers/users.ts';
@@ -178,16 +179,7 @@ for (const engine of testEngines()) {
       await furnish(child, alice.accessToken, 'probe_child', alice.userId);
       await furnish(b, bob.accessToken, 'probe_b', bob.userId);
 
-      tables = await t.database.withOwner(async (owner) =>
-        (
-          await sql<{ table: string }>`
-            SELECT c.table_name AS table FROM information_schema.columns c
-            JOIN information_schema.tables USING (table_schema, table_name)
-            WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND table_type = 'BASE TABLE'
-            ORDER BY 1
-          `.execute(owner)
-        ).rows.map((r) => r.table),
-      );
+      tables = await tenantScopedTables(t.database);
       pathOf = new Map((await ownerRows('tenant_tree')).map((r) => [r.tenant_id, (JSON.parse(r.row) as { path: string[] }).path]));
     });
     after(() => t.close());

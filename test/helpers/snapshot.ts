@@ -1,0 +1,37 @@
+import { sql } from 'kysely';
+import type { Database } from '../../src/platform/db/database.ts';
+
+/** Every public table with a `tenant_id` column, from the catalogue. */
+export function tenantScopedTables(database: Database): Promise<string[]> {
+  return database.withOwner(async (owner) =>
+    (
+      await sql<{ table: string }>`
+        SELECT c.table_name AS table FROM information_schema.columns c
+        JOIN information_schema.tables USING (table_schema, table_name)
+        WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND table_type = 'BASE TABLE'
+        ORDER BY 1
+      `.execute(owner)
+    ).rows.map((r) => r.table),
+  );
+}
+
+/**
+ * The rows of `tables` as text, each as JSON and sorted, read as the schema owner in the system context (row-level
+ * security filters nothing, should the owner not be a superuser): only `tenantIds`' rows where given (the `tenants`
+ * table by `id`, others by `tenant_id`), every row otherwise. Two equal snapshots mean nothing changed.
+ */
+export function snapshotRows(database: Database, tables: readonly string[], tenantIds?: readonly string[]): Promise<string> {
+  return database.withOwner((owner) =>
+    owner.transaction().execute(async (trx) => {
+      await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(trx);
+      const parts: string[] = [];
+      for (const table of tables) {
+        const column = table === 'tenants' ? 'id' : 'tenant_id';
+        const only = tenantIds === undefined ? sql`true` : sql`${sql.ref(column)} = ANY(${[...tenantIds]})`;
+        const rows = await sql<{ row: string }>`SELECT to_jsonb(x)::text AS row FROM ${sql.table(table)} x WHERE ${only} ORDER BY 1`.execute(trx);
+        parts.push(`${table}: ${rows.rows.map((r) => r.row).join('\n')}`);
+      }
+      return parts.join('\n');
+    }),
+  );
+}
