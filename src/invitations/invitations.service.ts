@@ -14,6 +14,7 @@ import { assertCanGrantRoles } from '../permissions/authorize.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Config } from '../platform/config.ts';
 import { type Db, readSystem, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
+import { faultPoint } from '../platform/db/faults.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { assertRoom, lockPlan } from '../plans/plans.service.ts';
@@ -287,6 +288,7 @@ export async function joinByInvitation(trx: Tx, deps: Pick<InvitationDeps, 'cloc
     const current = await findInvitationByTokenInTenant(trx, { tenantId, tokenHash });
     throw statusProblem(current === undefined ? undefined : effectiveStatus(current, now));
   }
+  await faultPoint(trx, 'invitation.claimed');
   await lockOwnCustomRoles(trx, { tenantId, keys: claimed.roles });
   const definitions = await resolveRoles(trx, deps.preset, await pathOf(trx, tenantId), tenantId, claimed.roles);
   const gone = claimed.roles.filter((key) => !definitions.has(key));

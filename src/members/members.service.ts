@@ -13,6 +13,7 @@ import { type Access, resolveRole } from '../permissions/access.ts';
 import { assertCanGrantRoles } from '../permissions/authorize.ts';
 import type { Clock } from '../platform/clock.ts';
 import { type Db, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
+import { faultPoint } from '../platform/db/faults.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { Preset, RoleDefinition } from '../presets/presets.ts';
@@ -130,6 +131,7 @@ export async function changeMemberRoles(deps: MemberDeps, acting: Acting, target
     assertCanGrantRoles(acting.access, wanted.flatMap((key) => resolve(key) ?? []));
     if (sameRoles(member.roles, wanted)) return member;
     await replaceMemberRoles(trx, { ...target, roles: wanted });
+    await faultPoint(trx, 'members.roles-written');
     await appendAuditEvent(
       trx,
       acting.audit,

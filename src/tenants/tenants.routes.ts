@@ -8,7 +8,7 @@ import type { AuditContext } from '../audit/audit.repository.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
 import { apiKeyDeps } from '../auth/authenticate.ts';
 import { Nullable, presentStanding as presentListStanding, Problems, TenantId, TenantStandingFields } from '../auth/auth.schemas.ts';
-import { type ApiKeyPrincipal, auditContextOf, requirePrincipal, subjectOf } from '../auth/principal.ts';
+import { type ApiKeyPrincipal, auditContextOf, type Principal, requirePrincipal, subjectOf } from '../auth/principal.ts';
 import type { Access } from '../permissions/access.ts';
 import { accessOf, authorize } from '../permissions/authorize.ts';
 import { AppError } from '../platform/http/errors.ts';
@@ -106,6 +106,15 @@ const TreeNodeSchema = Type.Object({
   ...StandingSchema,
 });
 const presentNodes = (nodes: TreeNode[]) => ({ tenants: nodes.map((n) => ({ ...n, ...presentStanding(n) })) });
+
+/**
+ * The nodes the caller may read one by one (`tenant.read` there): a list never shows a tenant that `GET /tenants/:id`
+ * would answer 404 (OWASP API3:2023). A member whose roles stop at their own tenant sees no tenant below it.
+ */
+async function readableNodes(app: FastifyTypebox, principal: Principal, nodes: TreeNode[]): Promise<TreeNode[]> {
+  const access = await Promise.all(nodes.map((n) => accessOf(app, principal, n.id)));
+  return nodes.filter((_, i) => access[i]?.permissions.has('tenant.read') === true);
+}
 
 const parentOf = (access: Access): string | null => access.path.at(-2) ?? null;
 
@@ -314,13 +323,14 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
       schema: {
         tags: ['tenants'],
         summary: 'Direct children of a tenant, each with where it stands',
+        description: 'Only the children the caller may read themselves (`tenant.read` there).',
         params: TenantParams,
         response: { 200: Type.Object({ tenants: Type.Array(TreeNodeSchema) }), ...Problems },
       },
     },
     async (request) => {
-      await authorize(app, request, request.params.tenantId, 'tenant.read');
-      return presentNodes(await listTree(deps(), request.params.tenantId, { childrenOnly: true }));
+      const { principal } = await authorize(app, request, request.params.tenantId, 'tenant.read');
+      return presentNodes(await readableNodes(app, principal, await listTree(deps(), request.params.tenantId, { childrenOnly: true })));
     },
   );
 
@@ -330,13 +340,14 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
       schema: {
         tags: ['tenants'],
         summary: 'The tenant and its whole subtree, depth-first, with depths and where each stands',
+        description: 'Only the tenants the caller may read themselves (`tenant.read` there): a role that stops at this tenant shows no tenant below it.',
         params: TenantParams,
         response: { 200: Type.Object({ tenants: Type.Array(TreeNodeSchema) }), ...Problems },
       },
     },
     async (request) => {
-      await authorize(app, request, request.params.tenantId, 'tenant.read');
-      return presentNodes(await listTree(deps(), request.params.tenantId, { childrenOnly: false }));
+      const { principal } = await authorize(app, request, request.params.tenantId, 'tenant.read');
+      return presentNodes(await readableNodes(app, principal, await listTree(deps(), request.params.tenantId, { childrenOnly: false })));
     },
   );
 

@@ -2,6 +2,7 @@ import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.t
 import type { Clock } from '../platform/clock.ts';
 import { applyDataPatch } from '../platform/data-object.ts';
 import { type Db, enterTenantContext, readTenant, withTenant, withUser } from '../platform/db/context.ts';
+import { faultPoint } from '../platform/db/faults.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { newTenantId } from '../platform/ids.ts';
 import { licenceLimitError } from '../licence/licence.errors.ts';
@@ -59,6 +60,7 @@ export async function createTenant(deps: TenantDeps, owners: NewTenantOwners, in
       if (input.parentId) assertRoom(await lockPlan(trx, deps, input.parentId), 'childTenants');
       const row = await insertTenant(trx, { id, slug: input.slug, name: input.name.trim(), parentId: input.parentId ?? null, platformOwned: 'platform' in owners, now });
       if (row === undefined) throw new AppError(TenantErrors.SLUG_TAKEN);
+      await faultPoint(trx, 'tenant.created');
       await appendAuditEvent(trx, audit, { tenantId: id, action: 'tenant.created', targetType: 'tenant', targetId: id, after: { name: row.name, slug: row.slug, parentId: input.parentId ?? null, ...('platform' in owners ? { platformOwned: true } : {}) } }, now);
       for (const userId of ownerIds) {
         await insertMembership(trx, { tenantId: id, userId, kind: 'direct', roles: [deps.preset.ownerRole], now });

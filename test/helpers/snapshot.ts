@@ -18,9 +18,10 @@ export function tenantScopedTables(database: Database): Promise<string[]> {
 /**
  * The rows of `tables` as text, each as JSON and sorted, read as the schema owner in the system context (row-level
  * security filters nothing, should the owner not be a superuser): only `tenantIds`' rows where given (the `tenants`
- * table by `id`, others by `tenant_id`), every row otherwise. Two equal snapshots mean nothing changed.
+ * table by `id`, others by `tenant_id`), every row otherwise; without the `ignore` columns (usage stamps such as
+ * `last_used_at`, which an authenticated but refused request may move). Two equal snapshots mean nothing changed.
  */
-export function snapshotRows(database: Database, tables: readonly string[], tenantIds?: readonly string[]): Promise<string> {
+export function snapshotRows(database: Database, tables: readonly string[], tenantIds?: readonly string[], options: { ignore?: readonly string[] } = {}): Promise<string> {
   return database.withOwner((owner) =>
     owner.transaction().execute(async (trx) => {
       await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(trx);
@@ -28,7 +29,8 @@ export function snapshotRows(database: Database, tables: readonly string[], tena
       for (const table of tables) {
         const column = table === 'tenants' ? 'id' : 'tenant_id';
         const only = tenantIds === undefined ? sql`true` : sql`${sql.ref(column)} = ANY(${[...tenantIds]})`;
-        const rows = await sql<{ row: string }>`SELECT to_jsonb(x)::text AS row FROM ${sql.table(table)} x WHERE ${only} ORDER BY 1`.execute(trx);
+        const row = (options.ignore ?? []).reduce((json, column) => sql`${json} - ${column}::text`, sql`to_jsonb(x)`);
+        const rows = await sql<{ row: string }>`SELECT (${row})::text AS row FROM ${sql.table(table)} x WHERE ${only} ORDER BY 1`.execute(trx);
         parts.push(`${table}: ${rows.rows.map((r) => r.row).join('\n')}`);
       }
       return parts.join('\n');

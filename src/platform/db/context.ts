@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Kysely, sql, type Transaction } from 'kysely';
+import { armTransaction } from './faults.ts';
 import type { DB } from './schema.ts';
 
 export type Db = Kysely<DB>;
@@ -142,8 +143,11 @@ export async function inTransaction<T>(db: Db, fn: (trx: Tx) => Promise<T>): Pro
   let also: ReadonlySet<string> | undefined;
   const result = await db.transaction().execute(async (trx) => {
     tracked.add(trx);
+    const faults = armTransaction(db, trx);
     try {
-      return await fn(trx);
+      const result = await fn(trx);
+      await faults?.('commit');
+      return result;
     } finally {
       also = alsoInvalidated.get(trx);
     }
