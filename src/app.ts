@@ -25,7 +25,7 @@ import { KeyStore } from './tokens/key-store.ts';
 import type { AppDeps } from './platform/deps.ts';
 import { AppError, HttpErrors } from './platform/http/errors.ts';
 import { installIdempotency, withIdempotencyKeyParameter } from './platform/http/idempotency.ts';
-import { installInputGuard } from './platform/http/input-guard.ts';
+import { installInputGuard, installJsonParser } from './platform/http/input-guard.ts';
 import { createMetrics, instrumentHttp } from './platform/http/metrics.ts';
 import { installProblemHandlers, sendProblem } from './platform/http/problem.ts';
 import { installPortal } from './portal/portal.ts';
@@ -167,6 +167,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
 
   // Only JSON is parsed (and forms, by the endpoints that declare them); anything else is a 415.
   app.removeContentTypeParser('text/plain');
+  installJsonParser(app);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, HttpErrors } from './errors.ts';
 
@@ -111,4 +112,24 @@ function inspect(request: FastifyRequest): InputProblem | undefined {
     findUnstorable(request.headers, 'headers') ??
     findUnstorable(request.body, 'body')
   );
+}
+
+/**
+ * JSON bodies are UTF-8 (RFC 8259 §8.1). Fastify's parser decodes whatever arrives, putting U+FFFD where bytes are
+ * not UTF-8 — so two different byte strings could become one password — and ignores a declared charset. Here a
+ * charset other than UTF-8 is `415 unsupported_media_type` and bytes that are not UTF-8 are `422 invalid_text`;
+ * everything else goes to Fastify's own parser (prototype-poisoning protection included).
+ */
+export function installJsonParser(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      return done(new AppError(HttpErrors.UNSUPPORTED_MEDIA_TYPE, { detail: `JSON bodies are UTF-8, not ${charset}` }), undefined);
+    }
+    const bytes = body as Buffer;
+    if (!isUtf8(bytes)) return done(new AppError(HttpErrors.INVALID_TEXT, { detail: 'the body is not valid UTF-8' }), undefined);
+    parse(request, bytes.toString('utf8'), done);
+  });
 }
