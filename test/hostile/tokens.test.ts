@@ -27,7 +27,7 @@ for (const engine of testEngines()) {
       for (const part of token.split('.').filter((p) => p.length > 16)) assert.ok(!res.body.includes(part), 'the problem echoes the token');
     };
     const issuer = () => w.t.config.publicUrl;
-    const forgedWith = async (header: Record<string, unknown>, payload: Record<string, unknown>, key: CryptoKey | Uint8Array) =>
+    const forgedWith = async (header: Record<string, unknown>, payload: Record<string, unknown>, key: Parameters<SignJWT['sign']>[0]) =>
       new SignJWT(payload).setProtectedHeader(header as { alg: string }).sign(key);
 
     before(async () => {
@@ -92,7 +92,7 @@ for (const engine of testEngines()) {
     it("gives a validly signed token naming B nothing in B: authority comes from memberships at each request, not from claims", async () => {
       const { token } = await signAccessToken(
         w.t.app.keys,
-        { sub: w.a.owner.userId, sid: claims.sid as string, tid: w.b.id, roles: ['owner'], authorization: { [w.b.id]: { roles: ['owner'], permissions: ['members.manage'] } } },
+        { sub: w.a.owner.userId, sid: claims.sid as string, tid: w.b.id, roles: ['owner'], authorization: { [w.b.id]: { tenantId: w.b.id, name: 'B', roles: ['owner'] } } },
         { issuer: issuer(), clock: w.t.clock },
       );
       assertProblem(await w.call('GET', `/api/v1/tenants/${w.b.id}/members`, token), 404, 'tenant_not_found');
