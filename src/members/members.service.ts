@@ -20,7 +20,7 @@ import type { Preset, RoleDefinition } from '../presets/presets.ts';
 import { loadCustomRoles } from '../roles/roles.repository.ts';
 import { syncShadowAccess } from '../tenants/operator-access.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
-import { findTenant } from '../tenants/tenants.repository.ts';
+import { findTenant, lockTenantStatus } from '../tenants/tenants.repository.ts';
 import { MemberErrors } from './members.errors.ts';
 import {
   clearDefaultTenant,
@@ -222,10 +222,18 @@ async function endMembership(deps: MemberDeps, acting: Acting, target: { tenantI
   });
 }
 
-/** `withTenant`, with the last-owner trigger's refusal (raised at commit) turned into `409 last_owner`. */
+/**
+ * `withTenant`, with the last-owner trigger's refusal (raised at commit) turned into `409 last_owner`. The tenant's
+ * row is locked first: the trigger locks it at commit, and a transaction that took the audit head before that
+ * deadlocked with one that locks the tenant before the audit head (every plan-limited write: an invitation racing
+ * the removal of its inviter was a 500, found by test/hostile/races.test.ts).
+ */
 async function commitOwnerChange<T>(deps: MemberDeps, tenantId: string, fn: (trx: Tx) => Promise<T>): Promise<T> {
   try {
-    return await withTenant(deps.db, tenantId, fn);
+    return await withTenant(deps.db, tenantId, async (trx) => {
+      await lockTenantStatus(trx, tenantId);
+      return fn(trx);
+    });
   } catch (error) {
     if (isLastOwnerViolation(error)) {
       throw new AppError(MemberErrors.LAST_OWNER, { detail: `every tenant keeps at least one ${deps.preset.ownerRole}; make someone else ${deps.preset.ownerRole} first` });

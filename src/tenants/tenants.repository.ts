@@ -95,7 +95,6 @@ export interface TenantDetails extends TenantStanding {
   lastActiveAt: Date | null;
 }
 
-/** Caller is in the tenant's context (or an ancestor's, which may read descendants' tenant rows). */
 /** The tenant's status, its row locked for the rest of the transaction (lifecycle changes). */
 export async function lockTenantStatus(trx: Tx, tenantId: string): Promise<{ status: TenantStatus; isAdminTenancy: boolean } | undefined> {
   const row = await trx.selectFrom('tenants').select(['status', 'is_admin_tenancy']).where('id', '=', tenantId).forUpdate().executeTakeFirst();
