@@ -71,7 +71,8 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
       request.log.error({ err: error }, 'router error');
       return sendProblem(reply, HttpErrors.INTERNAL);
     },
-    trustProxy: false,
+    // X-Forwarded-For counts only from the proxies the operator named (rate limits and audit use the client IP).
+    trustProxy: deps.config.trustedProxies.length === 0 ? false : deps.config.trustedProxies,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('deps', deps);

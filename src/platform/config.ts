@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 /**
@@ -21,6 +22,8 @@ export interface Config {
   logLevel: string;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
+  /** Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); none by default, so the header is ignored. */
+  trustedProxies: string[];
   /** Requests per minute and client IP to each credential endpoint (sign-in, sign-up, reset, tokens). */
   authRateLimitPerMinute: number;
   /** Deepest tenant tree allowed (the root is level 1); undefined = the preset's `maxDepth` (7 in every built-in). */
@@ -70,6 +73,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: nonEmpty(env.REDIS_URL),
     logLevel: nonEmpty(env.TENANTRY_LOG_LEVEL) ?? 'info',
     bodyLimit: integer(env, 'TENANTRY_BODY_LIMIT', 1024 * 1024, { min: 1024, max: 64 * 1024 * 1024 }),
+    trustedProxies: addressList(env, 'TENANTRY_TRUSTED_PROXIES'),
     authRateLimitPerMinute: integer(env, 'TENANTRY_AUTH_RATE_LIMIT', 30, { min: 1, max: 1_000_000 }),
     maxTreeDepth: nonEmpty(env.TENANTRY_MAX_TREE_DEPTH) === undefined ? undefined : integer(env, 'TENANTRY_MAX_TREE_DEPTH', 7, { min: 1, max: 32 }),
     invitationTtlHours: integer(env, 'TENANTRY_INVITATION_TTL_HOURS', 48, { min: 1, max: 24 * 365 }),
@@ -128,4 +132,18 @@ function slug(env: Env, name: string): string | undefined {
     throw new ConfigError(`${name} must be lowercase letters, digits and dashes (2–63 characters), got "${raw}"`);
   }
   return raw;
+}
+
+/** A comma-separated list of IP addresses and CIDR ranges (`10.0.0.0/8`); anything else stops the start. */
+function addressList(env: Record<string, string | undefined>, name: string): string[] {
+  const entries = (nonEmpty(env[name]) ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const version = isIP(address ?? '');
+    const prefix = bits === undefined ? undefined : Number(bits);
+    if (version === 0 || extra !== undefined || (prefix !== undefined && !(Number.isInteger(prefix) && prefix >= 0 && prefix <= (version === 4 ? 32 : 128)))) {
+      throw new ConfigError(`${name}: "${entry}" is not an IP address or CIDR range`);
+    }
+  }
+  return entries;
 }
