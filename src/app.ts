@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
+import { installDenialAudit } from './audit/denials.ts';
 import { Redis } from 'ioredis';
 import { installAuthentication } from './auth/authenticate.ts';
 import { features } from './features.ts';
@@ -160,6 +161,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
       new AppError(HttpErrors.RATE_LIMITED, { detail: `retry in ${Math.ceil(context.ttl / 1000)} s` }),
   });
   installAuthentication(app, app.keys);
+  installDenialAudit(app);
   installIdempotency(app);
   installInputGuard(app);
   installValidators(app);

@@ -1,7 +1,7 @@
 import { normalizeEmail } from '../accounts/email.ts';
 import { decoyHash, verifyPassword } from '../accounts/passwords.ts';
 import { findUserByEmail, type UserRow } from '../accounts/users.repository.ts';
-import type { AuditContext } from '../audit/audit.repository.ts';
+import { type AuditContext, appendAuditEvent } from '../audit/audit.repository.ts';
 import { withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { AuthErrors } from './auth.errors.ts';
@@ -36,6 +36,10 @@ export async function login(
   const matches = await verifyPassword(user?.password_hash ?? (await decoyHash()), input.password);
   if (user === undefined || user.password_hash === null || !matches) {
     await recordLoginFailure(deps.db, email, now, deps.lockout ?? DEFAULT_LOCKOUT);
+    // An account's own trail shows every wrong password tried on it; an address without an account has no trail.
+    if (user !== undefined) {
+      await withUser(deps.db, user.id, (trx) => appendAuditEvent(trx, { ...audit, actorType: 'user', actorId: null }, { tenantId: user.id, action: 'user.sign_in_failed', targetType: 'user', targetId: user.id }, now));
+    }
     throw new AppError(AuthErrors.INVALID_CREDENTIALS);
   }
   await clearLoginFailures(deps.db, email);

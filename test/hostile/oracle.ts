@@ -151,7 +151,29 @@ export async function listOracleProblems(w: World): Promise<string[]> {
   return problems;
 }
 
-/** Both checks, as one assertion: what every family's `after` runs. */
+/**
+ * Where a secret of the world shows up that it must not: a log line, an audit row (read as the schema owner) or an
+ * error body the app sent. A secret is matched whole, and by its distinctive tail (a logged prefix would still leak
+ * the rest). `extra` adds secrets a family made itself.
+ */
+export async function leakedSecrets(w: World, extra: readonly string[] = []): Promise<string[]> {
+  const audit = await ownerRows<{ row: string }>(w.t.database, 'SELECT to_jsonb(e)::text AS row FROM audit_events e');
+  const places: Array<[string, string]> = [
+    ...w.t.logs.map((line): [string, string] => ['log', JSON.stringify(line)]),
+    ...audit.map((r): [string, string] => ['audit row', r.row]),
+    ...w.errorBodies.map((body): [string, string] => ['error body', body]),
+  ];
+  const found: string[] = [];
+  for (const secret of [...w.secrets, ...extra]) {
+    const tail = secret.slice(-24);
+    for (const [where, text] of places) {
+      if (text.includes(secret) || text.includes(tail)) found.push(`${where} holds …${tail.slice(-8)}: ${text.slice(0, 200)}`);
+    }
+  }
+  return found;
+}
+
+/** Every check, as one assertion: what every family's `after` runs. */
 export async function assertWorldHolds(w: World): Promise<void> {
-  assert.deepEqual([...(await brokenInvariants(w.t.database, w.t.app.access.preset)), ...(await listOracleProblems(w))], []);
+  assert.deepEqual([...(await brokenInvariants(w.t.database, w.t.app.access.preset)), ...(await listOracleProblems(w)), ...(await leakedSecrets(w))], []);
 }

@@ -47,6 +47,10 @@ export interface World {
   /** Pending, into A as member. */
   invitation: { id: string; email: string; token: string };
   call(method: Method, url: string, credential?: string, payload?: unknown): Promise<LightMyRequestResponse>;
+  /** Every error response body the app sent, whoever called it (for the leak check). */
+  errorBodies: string[];
+  /** Secrets the world made (passwords, tokens, key secrets, the invitation token), which no log, audit row or error may hold. */
+  secrets: string[];
 }
 
 /** The depth limit the world runs with: A (depth 1) and its seven-tenant chain fill it exactly. */
@@ -57,7 +61,18 @@ export const AUDITOR_PERMISSIONS = ['tenant.read', 'members.read', 'audit.read']
 let worlds = 0;
 
 export async function buildWorld(engine: Engine, options: TestAppOptions = {}): Promise<World> {
-  const t = await createTestApp(engine, { ...options, env: { TENANTRY_AUTH_RATE_LIMIT: '100000', TENANTRY_MAX_TREE_DEPTH: String(WORLD_MAX_DEPTH), ...options.env } });
+  const errorBodies: string[] = [];
+  const t = await createTestApp(engine, {
+    ...options,
+    env: { TENANTRY_AUTH_RATE_LIMIT: '100000', TENANTRY_MAX_TREE_DEPTH: String(WORLD_MAX_DEPTH), ...options.env },
+    extend: (app) => {
+      options.extend?.(app);
+      app.addHook('onSend', async (_request, reply, payload) => {
+        if (reply.statusCode >= 400 && typeof payload === 'string') errorBodies.push(payload);
+        return payload;
+      });
+    },
+  });
   const call = (method: Method, url: string, credential?: string, payload?: unknown) =>
     t.app.inject({ method, url, headers: credential === undefined ? {} : bearer(credential), ...(payload === undefined ? {} : { payload: payload as object }) });
   // Plan limits are the race tests' own business: the world's tenants start on a plan without limits.
@@ -101,5 +116,14 @@ export async function buildWorld(engine: Engine, options: TestAppOptions = {}): 
   const invited = await call('POST', `/api/v1/tenants/${a.id}/invitations`, a.owner.accessToken, { email, roles: ['member'] });
   assert.equal(invited.statusCode, 201, invited.body);
   const invitation = { id: invited.json().id as string, email, token: await invitationTokenFor(t, email, a.id) };
-  return { t, engine, operator: { userId: operator.user.id, email: operatorEmail, accessToken: operatorLogin.json().accessToken }, a, b, both, unverified, invitation, call };
+  const people = [a.owner, a.admin, a.member, a.auditor, b.owner, b.admin, b.member, b.auditor, both, unverified];
+  const secrets = [
+    GOOD_PASSWORD,
+    operatorLogin.json().accessToken,
+    operatorLogin.json().refreshToken,
+    ...people.flatMap((p) => [p.accessToken, p.refreshToken]),
+    ...[a, b].flatMap((s) => [s.readKey.secret, s.writeKey.secret]),
+    invitation.token,
+  ];
+  return { t, engine, operator: { userId: operator.user.id, email: operatorEmail, accessToken: operatorLogin.json().accessToken }, a, b, both, unverified, invitation, call, errorBodies, secrets };
 }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError, type ErrorSpec, HttpErrors, type ProblemExtras } from './errors.ts';
+import { redactUrl } from './redact.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -47,7 +48,8 @@ export function sendProblem(
       status: spec.status,
       code: spec.code,
       ...(detail === undefined ? {} : { detail }),
-      instance: request.url.split('?')[0],
+      // Never the credential in a link's path (an invitation or reset token): the same masking as the logs.
+      instance: redactUrl(request.url.split('?')[0] ?? ''),
       requestId: request.id,
     });
 }
