@@ -98,7 +98,7 @@ function objectOf(schema: JsonSchema, known: readonly string[]): fc.Arbitrary<Re
       {
         weight: 1,
         arbitrary: fc.tuple(fc.constantFrom('__proto__', 'constructor', 'prototype', 'tenantId', 'roles', 'status', 'emailVerified', 'isAdmin', 'platformRole', 'id'), fc.anything({ maxDepth: 1 })).map(([k, v]) =>
-          JSON.parse(`${JSON.stringify(value).slice(0, -1)}${Object.keys(value).length > 0 ? ',' : ''}${JSON.stringify(k)}:${JSON.stringify(v ?? null)}}`),
+          JSON.parse(`${JSON.stringify(value).slice(0, -1)}${JSON.stringify(value) === '{}' ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v ?? null)}}`),
         ),
       },
     ),

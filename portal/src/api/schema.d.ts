@@ -2613,7 +2613,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Direct children of a tenant, each with where it stands */
+        /**
+         * Direct children of a tenant, each with where it stands
+         * @description Only the children the caller may read themselves (`tenant.read` there).
+         */
         get: {
             parameters: {
                 query?: never;
@@ -2686,7 +2689,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The tenant and its whole subtree, depth-first, with depths and where each stands */
+        /**
+         * The tenant and its whole subtree, depth-first, with depths and where each stands
+         * @description Only the tenants the caller may read themselves (`tenant.read` there): a role that stops at this tenant shows no tenant below it.
+         */
         get: {
             parameters: {
                 query?: never;

@@ -55,6 +55,7 @@ export const HttpErrors = defineErrors({
   RATE_LIMITED: { status: 429, code: 'rate_limited', title: 'Too many requests' },
   SHUTTING_DOWN: { status: 503, code: 'shutting_down', title: 'The server is shutting down' },
   NOT_READY: { status: 503, code: 'not_ready', title: 'The server is not ready' },
+  DATABASE_UNAVAILABLE: { status: 503, code: 'database_unavailable', title: 'The database cannot be reached right now' },
   INTERNAL: { status: 500, code: 'internal_error', title: 'Internal server error' },
   BAD_REQUEST: { status: 400, code: 'bad_request', title: 'Bad request' },
 });

@@ -54,13 +54,31 @@ export function sendProblem(
     });
 }
 
-/**
- * Known errors pass through as problem documents; Fastify's own 4xx errors (parsing, size, media type,
- * validation) are mapped; everything else is logged in full and answered as a bare 500 — never a stack trace.
- */
 /** Answers a GET of a page route with the portal's index.html (null: not a page, or no portal). */
 export type PageFallback = (path: string, method: string, accept: string | undefined) => Promise<string | null>;
 
+/** PostgreSQL's codes for "cannot talk to the database now": shutting down, starting, too many connections. */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+
+/**
+ * Whether `error` says the database cannot be reached (class 08 connection exceptions, a server shutting down or
+ * refusing connections, a dropped socket) rather than that a statement failed: a request that meets it is answered
+ * `503 database_unavailable` with Retry-After, never a 500 — and never an answer from memory alone.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_SOCKET_CODES.has(code))) return true;
+  const message = (error as { message?: unknown }).message;
+  return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|is not currently accepting connections/.test(message);
+}
+
+/**
+ * Known errors pass through as problem documents; Fastify's own 4xx errors (parsing, size, media type,
+ * validation) are mapped; an unreachable database is a 503; everything else is logged in full and answered as a
+ * bare 500 — never a stack trace.
+ */
 export function installProblemHandlers(app: FastifyInstance, pageFallback: PageFallback = async () => null): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof AppError) {
@@ -85,6 +103,10 @@ export function installProblemHandlers(app: FastifyInstance, pageFallback: PageF
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
       return sendProblem(reply, HttpErrors.BAD_REQUEST, { detail: error.message });
     }
+    if (isDatabaseUnavailable(error)) {
+      request.log.error({ err: error }, 'the database is unavailable');
+      return sendProblem(reply, HttpErrors.DATABASE_UNAVAILABLE, { detail: 'retry shortly' }, { 'retry-after': '5' });
+    }
     request.log.error({ err: error }, 'unhandled error');
     return sendProblem(reply, HttpErrors.INTERNAL);
   });
@@ -93,6 +115,7 @@ export function installProblemHandlers(app: FastifyInstance, pageFallback: PageF
     const path = request.url.split('?')[0] ?? '/';
     const page = await pageFallback(path, request.method, request.headers.accept);
     if (page !== null) return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page);
-    return sendProblem(reply, HttpErrors.ROUTE_NOT_FOUND, { detail: `${request.method} ${path} is not an endpoint` });
+    // Masked like the logs: a link's credential (an invitation or reset token) is never echoed back.
+    return sendProblem(reply, HttpErrors.ROUTE_NOT_FOUND, { detail: `${request.method} ${redactUrl(path)} is not an endpoint` });
   });
 }
