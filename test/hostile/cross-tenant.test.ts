@@ -6,6 +6,7 @@ import { testEngines } from '../helpers/database.ts';
 import { snapshotRows, tenantScopedTables } from '../helpers/snapshot.ts';
 import { bearer, enrol, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
 import { type Method, tenantRoutes, WRITES, writeBody } from './routes.ts';
+import { closeChecked } from './oracle.ts';
 
 /**
  * Issue 14, cross-tenant (OWASP API1:2023, ASVS 5.0 V8): every tenant-scoped route of the committed OpenAPI document,
@@ -59,7 +60,7 @@ for (const engine of testEngines()) {
       const tables = [...(await tenantScopedTables(t.database)), 'tenants'];
       snapshot = () => snapshotRows(t.database, tables, [w.b.tenantId, w.bChild]);
     });
-    after(() => t.close());
+    after(() => closeChecked(t));
 
     it("sees B's rows in the snapshot it compares (tenant, child, member, invitation, key, custom role)", async () => {
       const seen = await snapshot();

@@ -4,6 +4,7 @@ import { createKey } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { assertProblem, bearer, enrol, signUp, uniqueEmail } from '../helpers/users.ts';
+import { closeChecked } from './oracle.ts';
 
 /**
  * Issue 14, privilege escalation (API5:2023, ASVS 5.0 V8.2): nobody ends a request holding more than someone who held
@@ -21,7 +22,7 @@ for (const engine of testEngines()) {
     before(async () => {
       t = await createTestApp(engine, { env: { TENANTRY_AUTH_RATE_LIMIT: '10000' } });
     });
-    after(() => t.close());
+    after(() => closeChecked(t));
 
     it('an admin cannot make themselves owner, nor a member make themselves anything', async () => {
       const owner = await signUp(t);

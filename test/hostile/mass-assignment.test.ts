@@ -5,6 +5,7 @@ import { testEngines } from '../helpers/database.ts';
 import { snapshotRows, tenantScopedTables } from '../helpers/snapshot.ts';
 import { assertProblem, bearer, enrol, GOOD_PASSWORD, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
 import { tenantRoutes, WRITES, writeBody } from './routes.ts';
+import { closeChecked } from './oracle.ts';
 
 /**
  * Issue 14, mass assignment (API3:2023, ASVS 5.0 V15): what the server decides — who someone is, whether their email
@@ -41,7 +42,7 @@ for (const engine of testEngines()) {
       const tables = await tenantScopedTables(t.database);
       snapshot = async () => `${await snapshotRows(t.database, tables, [owner.tenantId])}\n${await snapshotRows(t.database, ['tenants', 'users'])}`;
     });
-    after(() => t.close());
+    after(() => closeChecked(t));
 
     for (const [field, value] of Object.entries(SMUGGLED)) {
       it(`refuses "${field}" in the body of every tenant-scoped write route, with 400 and no change`, async () => {

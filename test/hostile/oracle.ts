@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { verifyChain } from '../../src/audit/audit.service.ts';
 import type { Database } from '../../src/platform/db/database.ts';
 import type { Preset } from '../../src/presets/presets.ts';
+import type { TestApp } from '../helpers/app.ts';
 import { WORLD_MAX_DEPTH, type World } from './world.ts';
 
 /**
@@ -176,4 +177,13 @@ export async function leakedSecrets(w: World, extra: readonly string[] = []): Pr
 /** Every check, as one assertion: what every family's `after` runs. */
 export async function assertWorldHolds(w: World): Promise<void> {
   assert.deepEqual([...(await brokenInvariants(w.t.database, w.t.app.access.preset)), ...(await listOracleProblems(w)), ...(await leakedSecrets(w))], []);
+}
+
+/** For families without the fixture world: the database's invariants must hold when the family is done; then close. */
+export async function closeChecked(t: TestApp): Promise<void> {
+  try {
+    assert.deepEqual(await brokenInvariants(t.database, t.app.access.preset, 32), []);
+  } finally {
+    await t.close();
+  }
 }

@@ -7,6 +7,7 @@ import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { invitationTokenFor } from '../helpers/invited.ts';
 import { assertProblem, bearer, enrol, signUp, uniqueEmail } from '../helpers/users.ts';
+import { closeChecked } from './oracle.ts';
 
 /**
  * Issue 14, lifecycle (ASVS 5.0 V7.4): the moment a tenant is suspended, every credential that speaks for it stops —
@@ -19,7 +20,7 @@ for (const engine of testEngines()) {
     before(async () => {
       t = await createTestApp(engine, { env: { TENANTRY_AUTH_RATE_LIMIT: '10000' } });
     });
-    after(() => t.close());
+    after(() => closeChecked(t));
 
     it('stop working on the next request, warm caches and all, and come back on resume', async () => {
       const top = await signUp(t, { name: 'Top' });

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { assertProblem, bearer, enrol, signUp } from '../helpers/users.ts';
+import { closeChecked } from './oracle.ts';
 
 /**
  * Issue 14, tokens (ASVS 5.0 V7/V9, API2:2023). A token is never the last word: what it says is re-checked on every
@@ -14,7 +15,7 @@ for (const engine of testEngines()) {
     before(async () => {
       t = await createTestApp(engine, { env: { TENANTRY_AUTH_RATE_LIMIT: '10000' } });
     });
-    after(() => t.close());
+    after(() => closeChecked(t));
 
     const members = (tenantId: string, token: string) => t.app.inject({ url: `/api/v1/tenants/${tenantId}/members`, headers: bearer(token) });
 
@@ -54,7 +55,7 @@ if (testEngines().includes('postgres')) {
     before(async () => {
       t = await createTestApp('postgres', { env: { TENANTRY_AUTH_RATE_LIMIT: '10000' } });
     });
-    after(() => t.close());
+    after(() => closeChecked(t));
 
     it('lets one of three concurrent refreshes of one token win; the other is reuse, and the whole session ends', async () => {
       const person = await signUp(t);
