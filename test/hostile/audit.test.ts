@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { readSystem, withTenant } from '../../src/platform/db/context.ts';
 import { createKey } from '../helpers/api-keys.ts';
 import { testEngines } from '../helpers/database.ts';
 import { enrol, uniqueEmail } from '../helpers/users.ts';
-import { Faults } from './faults.ts';
-import { assertWorldHolds, leakedSecrets } from './oracle.ts';
-import { buildWorld, type World } from './world.ts';
+import { leakedSecrets } from './oracle.ts';
+import { hostileWorld, type World } from './world.ts';
 
 /**
  * Issue 14, audit (ASVS 5.0 V16, OWASP API9/API10:2023): one event per security-relevant action, allowed or refused;
@@ -17,18 +16,8 @@ import { buildWorld, type World } from './world.ts';
 for (const engine of testEngines()) {
   describe(`hostile: the audit trail [${engine}]`, () => {
     let w: World;
-    let faults: Faults;
-    before(async () => {
-      w = await buildWorld(engine);
-      faults = new Faults(w.t.database.db);
-    });
-    after(async () => {
-      faults.close();
-      try {
-        await assertWorldHolds(w);
-      } finally {
-        await w.t.close();
-      }
+    hostileWorld(engine, (built) => {
+      w = built;
     });
 
     /** Events of `chain` after `seq`, oldest first, as the schema owner reads them. */
@@ -95,11 +84,11 @@ for (const engine of testEngines()) {
 
     it('writes no event for a change that rolled back, and the chain still verifies', async () => {
       const head = await headOf(w.a.id);
-      faults.fail('members.roles-written');
+      w.faults.fail('members.roles-written');
       try {
         assert.equal((await w.call('PATCH', `/api/v1/tenants/${w.a.id}/members/${w.a.member.userId}`, w.a.owner.accessToken, { roles: ['viewer'] })).statusCode, 500);
       } finally {
-        faults.clear();
+        w.faults.clear();
       }
       assert.deepEqual((await eventsAfter(w.a.id, head)).map((e) => e.action), []);
       const verify = await w.call('GET', `/api/v1/tenants/${w.a.id}/audit-events/verify`, w.a.owner.accessToken);

@@ -122,6 +122,23 @@ for (const engine of testEngines()) {
       });
     }
 
+    it("answers a method a route does not have, with B's ids, as no endpoint at all (404 route_not_found), and changes nothing of B", async () => {
+      const before = await snapshot();
+      const methods: Method[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+      const byPath = new Map<string, Set<string>>();
+      for (const route of tenantRoutes()) byPath.set(route.path, (byPath.get(route.path) ?? new Set()).add(route.method));
+      let swapped = 0;
+      for (const [path, has] of byPath) {
+        for (const method of methods.filter((m) => !has.has(m))) {
+          const res = await call(method, foreignPath(path, w.b.tenantId), w.a.accessToken, WRITES.has(method) ? { name: 'swapped' } : undefined);
+          assert.equal(`${res.statusCode} ${res.json().code}`, '404 route_not_found', `${method} ${path}: ${res.body}`);
+          swapped += 1;
+        }
+      }
+      assert.ok(swapped >= 60, `${swapped} swapped methods tried`);
+      assert.equal(await snapshot(), before, "B's rows changed");
+    });
+
     it("ignores or refuses B's ids smuggled into A's bodies and queries: a child under B, a move under B, a check about B", async () => {
       const before = await snapshot();
       const underB = await call('POST', '/api/v1/tenants', w.a.accessToken, { name: 'Cuckoo', slug: `cuckoo-${engine}-${process.pid}`, parentId: w.b.tenantId });

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { testEngines } from '../helpers/database.ts';
 import { invitationTokenFor } from '../helpers/invited.ts';
 import { snapshotRows, tenantScopedTables } from '../helpers/snapshot.ts';
 import { assertProblem, enrol, GOOD_PASSWORD, signUp, uniqueEmail } from '../helpers/users.ts';
-import { Faults } from './faults.ts';
-import { assertWorldHolds } from './oracle.ts';
-import { buildWorld, type World } from './world.ts';
+import { hostileWorld, type World } from './world.ts';
 
 /**
  * Issue 14, invitations (ASVS 5.0 V6.4, V8.2; API1/API5:2023): an invitation is a bearer secret for one address, one
@@ -16,22 +14,12 @@ import { buildWorld, type World } from './world.ts';
 for (const engine of testEngines()) {
   describe(`hostile: invitations [${engine}]`, () => {
     let w: World;
-    let faults: Faults;
     let everything: () => Promise<string>;
-    before(async () => {
-      w = await buildWorld(engine);
-      faults = new Faults(w.t.database.db);
+    hostileWorld(engine, async (built) => {
+      w = built;
       // The trail records refusals (test/hostile/audit.test.ts); everything else must stay as it was.
       const tables = [...(await tenantScopedTables(w.t.database)).filter((t) => !t.startsWith('audit_')), 'tenants', 'users'];
       everything = () => snapshotRows(w.t.database, tables, undefined, { ignore: ['last_used_at', 'last_active_at'] });
-    });
-    after(async () => {
-      faults.close();
-      try {
-        await assertWorldHolds(w);
-      } finally {
-        await w.t.close();
-      }
     });
 
     /** A pending invitation into A for a fresh address, and a verified account holding that address. */
@@ -133,11 +121,11 @@ for (const engine of testEngines()) {
       const sent = await invite();
       const invitee = await enrol(w.t, w.b.id, ['member'], { email: sent.email });
       const before = await everything();
-      faults.fail('invitation.claimed');
+      w.faults.fail('invitation.claimed');
       try {
         assert.equal((await accept(sent.token, invitee.accessToken)).statusCode, 500);
       } finally {
-        faults.clear();
+        w.faults.clear();
       }
       assert.equal(await everything(), before);
       assert.equal((await accept(sent.token, invitee.accessToken)).statusCode, 200, 'the invitation still works');
@@ -147,13 +135,13 @@ for (const engine of testEngines()) {
       it('creates one membership when the invitee accepts twice at once, released together inside their transactions', async () => {
         const sent = await invite();
         const invitee = await enrol(w.t, w.b.id, ['member'], { email: sent.email });
-        const gate = faults.barrier('commit', 2);
+        const gate = w.faults.barrier('commit', 2);
         try {
           const answers = await Promise.all([accept(sent.token, invitee.accessToken), accept(sent.token, invitee.accessToken)]);
           assert.deepEqual(answers.map((r) => r.statusCode).sort(), [200, 410], answers.map((r) => r.body).join('\n'));
           assert.ok(gate.arrived() >= 1);
         } finally {
-          faults.clear();
+          w.faults.clear();
         }
         const members = (await w.call('GET', `/api/v1/tenants/${w.a.id}/members`, w.a.owner.accessToken)).json().members.filter((m: { userId: string }) => m.userId === invitee.userId);
         assert.equal(members.length, 1);

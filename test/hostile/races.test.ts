@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { sql } from 'kysely';
+import type { FaultPoint } from '../../src/platform/db/faults.ts';
 import { createKey } from '../helpers/api-keys.ts';
 import { testEngines } from '../helpers/database.ts';
 import { enrol, type SignedUp, signUp, uniqueEmail } from '../helpers/users.ts';
-import { Faults } from './faults.ts';
-import { assertWorldHolds, brokenInvariants } from './oracle.ts';
-import { buildWorld, type World } from './world.ts';
+import { brokenInvariants } from './oracle.ts';
+import { hostileWorld, type World } from './world.ts';
 
 /**
  * Issue 14, races (PostgreSQL only: PGlite runs one statement at a time, so nothing races there). Requests are released
@@ -16,18 +16,8 @@ import { buildWorld, type World } from './world.ts';
 for (const engine of testEngines().filter((e) => e === 'postgres')) {
   describe(`hostile: races [${engine}]`, () => {
     let w: World;
-    let faults: Faults;
-    before(async () => {
-      w = await buildWorld(engine);
-      faults = new Faults(w.t.database.db);
-    });
-    after(async () => {
-      faults.close();
-      try {
-        await assertWorldHolds(w);
-      } finally {
-        await w.t.close();
-      }
+    hostileWorld(engine, (built) => {
+      w = built;
     });
 
     /** A tenant with two owners, each signed in there. */
@@ -39,12 +29,12 @@ for (const engine of testEngines().filter((e) => e === 'postgres')) {
     const ownersOf = async (tenantId: string) =>
       (await w.call('GET', `/api/v1/tenants/${tenantId}/members`, w.operator.accessToken)).json().members.filter((m: { roles: string[] }) => m.roles.includes('owner')).length;
     /** Runs `requests` together, held at `point` until all are inside their transactions. */
-    const together = async <T>(point: Parameters<Faults['barrier']>[0], requests: Array<() => Promise<T>>): Promise<T[]> => {
-      faults.barrier(point, requests.length, 500);
+    const together = async <T>(point: FaultPoint, requests: Array<() => Promise<T>>): Promise<T[]> => {
+      w.faults.barrier(point, requests.length, 500);
       try {
         return await Promise.all(requests.map((r) => r()));
       } finally {
-        faults.clear();
+        w.faults.clear();
       }
     };
     const statuses = (answers: Array<{ statusCode: number }>) => answers.map((a) => a.statusCode).sort();

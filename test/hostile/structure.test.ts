@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { withTenant } from '../../src/platform/db/context.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { testEngines } from '../helpers/database.ts';
 import { assertProblem, enrol } from '../helpers/users.ts';
-import { assertWorldHolds } from './oracle.ts';
-import { buildWorld, type World } from './world.ts';
+import { hostileWorld, type World } from './world.ts';
 
 /**
  * Issue 14, escalation through structure (ASVS 5.0 V8.2, OWASP API5:2023): the tree is authority — what is held above
@@ -15,15 +14,8 @@ import { buildWorld, type World } from './world.ts';
 for (const engine of testEngines()) {
   describe(`hostile: escalation through the tree [${engine}]`, () => {
     let w: World;
-    before(async () => {
-      w = await buildWorld(engine);
-    });
-    after(async () => {
-      try {
-        await assertWorldHolds(w);
-      } finally {
-        await w.t.close();
-      }
+    hostileWorld(engine, (built) => {
+      w = built;
     });
 
     const move = (tenantId: string, parentId: string | null, credential: string) => w.call('PATCH', `/api/v1/tenants/${tenantId}`, credential, { parentId });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { createOperator } from '../../src/accounts/operator.service.ts';
 import { withTenant } from '../../src/platform/db/context.ts';
@@ -9,6 +10,8 @@ import { type CreatedKey, createKey } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp, type TestAppOptions } from '../helpers/app.ts';
 import { invitationTokenFor } from '../helpers/invited.ts';
 import { bearer, enrol, GOOD_PASSWORD, type SignedUp, signUp, uniqueEmail } from '../helpers/users.ts';
+import { Faults } from './faults.ts';
+import { assertWorldHolds } from './oracle.ts';
 
 /**
  * The hostile suite's fixture world (issue 14): a platform operator with shadow access to every tenant; tenants A and
@@ -51,6 +54,8 @@ export interface World {
   errorBodies: string[];
   /** Secrets the world made (passwords, tokens, key secrets, the invitation token), which no log, audit row or error may hold. */
   secrets: string[];
+  /** The fault points of the world's database, for races and half-done commands. */
+  faults: Faults;
 }
 
 /** The depth limit the world runs with: A (depth 1) and its seven-tenant chain fill it exactly. */
@@ -125,5 +130,27 @@ export async function buildWorld(engine: Engine, options: TestAppOptions = {}): 
     ...[a, b].flatMap((s) => [s.readKey.secret, s.writeKey.secret]),
     invitation.token,
   ];
-  return { t, engine, operator: { userId: operator.user.id, email: operatorEmail, accessToken: operatorLogin.json().accessToken }, a, b, both, unverified, invitation, call, errorBodies, secrets };
+  const faults = new Faults(t.database.db);
+  return { t, engine, operator: { userId: operator.user.id, email: operatorEmail, accessToken: operatorLogin.json().accessToken }, a, b, both, unverified, invitation, call, errorBodies, secrets, faults };
+}
+
+/**
+ * A family's world: built before its tests (then `onBuilt`, for what the family adds), and after them checked by the
+ * invariant checker, the list oracle and the leak check (`assertWorldHolds`), then closed.
+ */
+export function hostileWorld(engine: Engine, onBuilt: (w: World) => void | Promise<void>, options: TestAppOptions = {}): void {
+  let world: World | undefined;
+  before(async () => {
+    world = await buildWorld(engine, options);
+    await onBuilt(world);
+  });
+  after(async () => {
+    if (world === undefined) return;
+    world.faults.close();
+    try {
+      await assertWorldHolds(world);
+    } finally {
+      await world.t.close();
+    }
+  });
 }

@@ -143,7 +143,8 @@ for (const engine of testEngines()) {
       const users = await withSystem(t.database.db, (trx) => trx.selectFrom('users').select('id').where('id', 'in', [agent, admin.userId, operator.id]).execute());
       assert.deepEqual(users.map((u) => u.id).sort(), [admin.userId, operator.id].sort(), 'the agent belonged nowhere else; the staff keep the admin tenancy');
       const row = await withSystem(t.database.db, (trx) => trx.selectFrom('tenants').select(['status', 'name', 'slug']).where('id', '=', customer.tenantId).executeTakeFirstOrThrow());
-      assert.deepEqual(row, { status: 'deleted', name: '(deleted)', slug: `deleted-${customer.tenantId}` });
+      // The slug stays with the tombstone, never to be reused (migration 0021).
+      assert.deepEqual(row, { status: 'deleted', name: '(deleted)', slug: customer.slug });
       assertProblem(await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${customer.tenantId}/restore`, headers: bearer(admin.accessToken) }), 404, 'tenant_not_found');
     });
   });
