@@ -12,7 +12,6 @@ export const AccountErrors = defineErrors({
     title: 'The verification link is invalid, used or expired',
   },
   INVALID_RESET_TOKEN: { status: 400, code: 'invalid_reset_token', title: 'The reset link is invalid, used or expired' },
-  DATA_TOO_LARGE: { status: 422, code: 'data_too_large', title: 'The data object is too large' },
   SIGNUP_CLOSED: { status: 403, code: 'signup_closed', title: 'Sign-up is by invitation only here' },
   INVALID_SETUP_TOKEN: { status: 400, code: 'invalid_setup_token', title: 'The setup link is invalid, used or expired' },
 });

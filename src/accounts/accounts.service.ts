@@ -7,7 +7,7 @@ import { enqueueMail } from '../mail/outbox.ts';
 import { passwordResetEmail, verificationEmail } from '../mail/templates.ts';
 import { applyDataPatch } from '../platform/data-object.ts';
 import { enterTenantContext, enterUserContext, inTransaction, type Tx, withTenant, withUser } from '../platform/db/context.ts';
-import { AppError } from '../platform/http/errors.ts';
+import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import { newId, newTenantId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
 import { insertMembership } from '../tenants/memberships.repository.ts';
@@ -276,7 +276,7 @@ export async function updateProfile(deps: AccountDeps, userId: string, changes: 
     if (user === undefined) throw new AppError(AccountErrors.USER_NOT_FOUND);
     const data = changes.data === undefined
       ? undefined
-      : applyDataPatch(user.data, changes.data, (max) => new AppError(AccountErrors.DATA_TOO_LARGE, { detail: `data must stay under ${max} bytes as JSON` }));
+      : applyDataPatch(user.data, changes.data, (max) => new AppError(HttpErrors.DATA_TOO_LARGE, { detail: `data must stay under ${max} bytes as JSON` }));
     const name = changes.name === undefined ? undefined : changes.name?.trim() || null;
     const updated = await updateUser(trx, userId, { ...(name === undefined ? {} : { name }), ...(data === undefined ? {} : { data }) }, now);
     await appendAuditEvent(trx, audit, {

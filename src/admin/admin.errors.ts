@@ -8,6 +8,5 @@ export const AdminErrors = defineErrors({
   },
   SUPER_ADMIN_REQUIRED: { status: 403, code: 'super_admin_required', title: 'Only a platform super_admin may do this' },
   TENANT_NOT_ACTIVE: { status: 409, code: 'tenant_not_active', title: 'The tenant is not active' },
-  INVALID_CURSOR: { status: 400, code: 'invalid_cursor', title: 'The paging cursor is not valid' },
   SHADOW_MEMBERSHIP_NOT_FOUND: { status: 404, code: 'shadow_membership_not_found', title: 'The person has no shadow membership in this tenant' },
 });

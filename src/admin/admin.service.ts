@@ -5,10 +5,10 @@ import { MemberErrors } from '../members/members.errors.ts';
 import type { Clock } from '../platform/clock.ts';
 import { type Db, enterTenantContext, invalidateAfterCommit, readSystem, withSystem, withTenant, withUser } from '../platform/db/context.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
-import { AppError } from '../platform/http/errors.ts';
+import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import { syncShadowAccess } from '../tenants/operator-access.ts';
-import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { AdminErrors } from './admin.errors.ts';
+import { AuthErrors } from '../auth/auth.errors.ts';
 import {
   countLiveTenants,
   findAdminTenancyId,
@@ -39,7 +39,7 @@ export interface InstallTenantPage {
 
 /** Seed 001's admin tenants page: every live tenant of the install, oldest first, in pages. */
 export async function listInstall(deps: AdminDeps, page: { limit: number; cursor?: string }): Promise<InstallTenantPage> {
-  const after = page.cursor === undefined ? undefined : decodeKeysetCursor(page.cursor, AdminErrors.INVALID_CURSOR);
+  const after = page.cursor === undefined ? undefined : decodeKeysetCursor(page.cursor, HttpErrors.INVALID_CURSOR);
   return readSystem(deps.db, async (trx) => {
     const { tenants, next } = await listInstallTenants(trx, { limit: page.limit, ...(after === undefined ? {} : { after }) });
     return { tenants, inUse: await countLiveTenants(trx), nextCursor: next === null ? null : encodeKeysetCursor(next) };
@@ -62,7 +62,7 @@ export async function makeAdminTenancy(deps: AdminDeps, tenantId: string, audit:
   return withSystem(deps.db, async (trx) => {
     await lockAdminTenancyDesignation(trx);
     const target = await trx.selectFrom('tenants').select(['id', 'status', 'is_admin_tenancy']).where('id', '=', tenantId).forUpdate().executeTakeFirst();
-    if (target === undefined || target.status === 'deleted') throw new AppError(TenantErrors.TENANT_NOT_FOUND);
+    if (target === undefined || target.status === 'deleted') throw new AppError(AuthErrors.TENANT_NOT_FOUND);
     if (target.is_admin_tenancy) return { tenantId, previous: tenantId };
     if (target.status !== 'active') throw new AppError(AdminErrors.TENANT_NOT_ACTIVE, { detail: `the tenant is ${target.status.replace('_', ' ')}` });
     const previous = (await findAdminTenancyId(trx)) ?? null;
@@ -126,7 +126,7 @@ export interface ShadowMembershipPage {
  * someone leaves the staff. Platform-wide by nature (one person across every tenant): read in the system context.
  */
 export async function listShadowMemberships(deps: AdminDeps, userId: string, page: { limit: number; cursor?: string }): Promise<ShadowMembershipPage> {
-  const after = page.cursor === undefined ? undefined : decodeKeysetCursor(page.cursor, AdminErrors.INVALID_CURSOR);
+  const after = page.cursor === undefined ? undefined : decodeKeysetCursor(page.cursor, HttpErrors.INVALID_CURSOR);
   return readSystem(deps.db, async (trx) => {
     if ((await findUserById(trx, userId)) === undefined) throw new AppError(AccountErrors.USER_NOT_FOUND);
     const { memberships, next } = await listShadowMembershipsOf(trx, userId, { limit: page.limit, ...(after === undefined ? {} : { after }) });

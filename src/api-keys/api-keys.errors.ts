@@ -17,6 +17,5 @@ export const ApiKeyErrors = defineErrors({
   TENANT_SUSPENDED: { status: 403, code: 'tenant_suspended', title: 'The credential is valid, but its tenant is not active' },
   /** The key (or machine token) is valid, but a feature it needs is off for its tenant; `feature` names it. */
   FEATURE_DISABLED: { status: 403, code: 'feature_disabled', title: 'The credential is valid, but a feature it needs is off for its tenant' },
-  UNKNOWN_PERMISSION: { status: 422, code: 'unknown_permission', title: 'A permission is not in the catalogue' },
   INVALID_EXPIRY: { status: 422, code: 'invalid_expiry', title: 'expiresAt must be in the future' },
 });

@@ -13,6 +13,7 @@ import { hashSecret, safeEqual } from '../platform/secrets.ts';
 import { ApiKeyErrors } from './api-keys.errors.ts';
 import { type ApiKeyRow, findApiKey, findKeyTenantState, findLiveKeysMintedBy, type KeyTenantState, insertApiKey, listApiKeys, markRevoked, touchLastUsed } from './api-keys.repository.ts';
 import { newApiKeySecret, parseApiKeySecret } from './credentials.ts';
+import { RoleErrors } from '../roles/roles.errors.ts';
 
 export interface ApiKeyDeps {
   db: Db;
@@ -73,7 +74,7 @@ export const ALL_MY_PERMISSIONS = '*';
 
 function expandAll(deps: ApiKeyDeps, creator: KeyCreator, asked: readonly string[]): readonly string[] {
   if (!asked.includes(ALL_MY_PERMISSIONS)) return asked;
-  if (asked.length > 1) throw new AppError(ApiKeyErrors.UNKNOWN_PERMISSION, { detail: '"*" (every permission you hold here) stands alone', permissions: [ALL_MY_PERMISSIONS] });
+  if (asked.length > 1) throw new AppError(RoleErrors.UNKNOWN_PERMISSION, { detail: '"*" (every permission you hold here) stands alone', permissions: [ALL_MY_PERMISSIONS] });
   return creator.access === null ? [...deps.preset.permissions.keys()] : [...creator.access.roleGrants.keys()];
 }
 
@@ -84,7 +85,7 @@ function expandAll(deps: ApiKeyDeps, creator: KeyCreator, asked: readonly string
 export async function createApiKey(deps: ApiKeyDeps, creator: KeyCreator, tenantId: string, input: CreateApiKeyInput): Promise<{ key: ApiKeyView; secret: string }> {
   const permissions = [...new Set(expandAll(deps, creator, input.permissions))].sort();
   const unknown = permissions.filter((p) => !deps.preset.permissions.has(p));
-  if (unknown.length > 0) throw new AppError(ApiKeyErrors.UNKNOWN_PERMISSION, { detail: `not in the catalogue: ${unknown.join(', ')}`, permissions: unknown });
+  if (unknown.length > 0) throw new AppError(RoleErrors.UNKNOWN_PERMISSION, { detail: `not in the catalogue: ${unknown.join(', ')}`, permissions: unknown });
   if (creator.access !== null) assertCanGrant(creator.access, permissions);
   const now = deps.clock.now();
   const expiresAt = input.expiresAt ?? null;

@@ -7,6 +7,4 @@ export const ApprovalErrors = defineErrors({
   TARGET: { status: 403, code: 'approval_by_target', title: 'The person an action is about cannot decide it' },
   NOT_FROM_ABOVE: { status: 403, code: 'approval_not_from_above', title: 'Only someone above this tenant (or a platform super admin) may decide its requests' },
   NOT_INITIATOR: { status: 403, code: 'approval_not_initiator', title: 'Only the person who asked for the action can cancel the request' },
-  INVALID_CURSOR: { status: 400, code: 'invalid_cursor', title: 'The paging cursor is not valid' },
-  NOT_A_DECIDER: { status: 403, code: 'forbidden', title: 'Deciding needs approvals.decide in this tenant or above it' },
 });

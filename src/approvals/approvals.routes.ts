@@ -19,6 +19,7 @@ import {
   requestApproval,
 } from './approvals.service.ts';
 import { type AccessTo, approvalDeciders, decisionScope, standingIn, visibleBelow } from './deciders.ts';
+import { AuthErrors } from '../auth/auth.errors.ts';
 
 const DateTime = Type.String({ format: 'date-time' });
 const Status = Type.Union([
@@ -209,7 +210,7 @@ export async function approvalRoutes(app: FastifyTypebox): Promise<void> {
         const person = requireUser(request);
         const { audit } = await authorize(app, request, tenantId);
         const standing = await standingIn(policy, accessTo(person), tenantId);
-        if (standing === 'none') throw new AppError(ApprovalErrors.NOT_A_DECIDER, { detail: 'deciding needs approvals.decide in this tenant or above it', permission: 'approvals.decide' });
+        if (standing === 'none') throw new AppError(AuthErrors.FORBIDDEN, { detail: 'deciding needs approvals.decide in this tenant or above it', permission: 'approvals.decide' });
         const execute = executorFor({ db: deps.db, clock: deps.clock, access: app.access }, { requestId: request.id, ip: request.ip });
         const view = await decideApproval(deps, { userId: person.userId, audit, standing }, { tenantId, id: requestId }, { approve: verb === 'approve', note: request.body.note ?? null }, execute);
         return presentApproval(view);

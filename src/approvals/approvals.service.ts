@@ -1,9 +1,9 @@
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
 import type { Clock } from '../platform/clock.ts';
-import { type Db, readSystem, readTenant, type Tx, withCommitHook, withTenant } from '../platform/db/context.ts';
+import { type Db, readSystem, readTenant, type Tx, prependToFirstWrite, withTenant } from '../platform/db/context.ts';
 import type { ApprovalAction } from '../platform/db/schema.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
-import { AppError } from '../platform/http/errors.ts';
+import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { Preset } from '../presets/presets.ts';
 import { ApprovalErrors } from './approvals.errors.ts';
@@ -108,7 +108,7 @@ export async function listApprovals(
 ): Promise<{ approvalRequests: ApprovalView[]; nextCursor: string | null }> {
   const now = deps.clock.now();
   const { cursor, ...rest } = filter;
-  const after = cursor === undefined ? undefined : decodeKeysetCursor(cursor, ApprovalErrors.INVALID_CURSOR);
+  const after = cursor === undefined ? undefined : decodeKeysetCursor(cursor, HttpErrors.INVALID_CURSOR);
   const query: ApprovalListFilter = { ...rest, now, ...(after === undefined ? {} : { after }) };
   let page: ApprovalPage;
   if (tenants === 'all') page = await readSystem(deps.db, (trx) => listApprovalRequestsEverywhere(trx, query));
@@ -157,7 +157,7 @@ export async function decideApproval(
 
   if (!decision.approve) return withTenant(deps.db, key.tenantId, (trx) => close(trx, 'declined', null));
   try {
-    const { hooked } = await withCommitHook((trx) => close(trx, 'executed', null).then(() => undefined), () => execute(request));
+    const { hooked } = await prependToFirstWrite((trx) => close(trx, 'executed', null).then(() => undefined), () => execute(request));
     if (!hooked) await withTenant(deps.db, key.tenantId, (trx) => close(trx, 'executed', null));
   } catch (error) {
     if (!(error instanceof AppError) || error.spec === ApprovalErrors.NOT_PENDING) throw error;

@@ -1,7 +1,6 @@
 import { type Db, readTenant } from '../platform/db/context.ts';
 import type { ActorType } from '../platform/db/schema.ts';
-import { AppError } from '../platform/http/errors.ts';
-import { AuditErrors } from './audit.errors.ts';
+import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import { type AuditEventRow, type AuditFilter, findAuditHead, GENESIS_HASH, hashStoredEvent, listAuditEvents, readChain } from './audit.repository.ts';
 
 export interface AuditEventView {
@@ -100,6 +99,6 @@ function encodeCursor(seq: bigint): string {
 
 function decodeCursor(cursor: string): bigint {
   const match = /^seq:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (match?.[1] === undefined) throw new AppError(AuditErrors.INVALID_CURSOR);
+  if (match?.[1] === undefined) throw new AppError(HttpErrors.INVALID_CURSOR);
   return BigInt(match[1]);
 }

@@ -13,11 +13,9 @@ export const InvitationErrors = defineErrors({
   },
   EMAIL_NOT_VERIFIED: { status: 403, code: 'email_not_verified', title: 'Verify your email address before accepting the invitation' },
   ALREADY_MEMBER: { status: 409, code: 'already_member', title: 'This person is already a member of the tenant' },
-  UNKNOWN_ROLE: { status: 422, code: 'unknown_role', title: 'A role does not exist in this tenant' },
   ROLE_UNAVAILABLE: {
     status: 409,
     code: 'invitation_role_unavailable',
     title: 'A role of the invitation no longer exists in the tenant; ask for a new invitation',
   },
-  INVALID_CURSOR: { status: 400, code: 'invalid_cursor', title: 'The paging cursor is not valid' },
 });

@@ -16,12 +16,13 @@ import type { Config } from '../platform/config.ts';
 import { type Db, readSystem, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
 import { faultPoint } from '../platform/db/faults.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
-import { AppError } from '../platform/http/errors.ts';
+import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import { assertRoom, lockPlan } from '../plans/plans.service.ts';
 import { newId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
 import type { Preset, RoleDefinition } from '../presets/presets.ts';
 import { InvitationErrors } from './invitations.errors.ts';
+import { RoleErrors } from '../roles/roles.errors.ts';
 import {
   claimInvitation,
   type EffectiveStatus,
@@ -119,7 +120,7 @@ export async function createInvitation(deps: InvitationDeps, acting: Acting, ten
     await lockOwnCustomRoles(trx, { tenantId, keys: roles });
     const definitions = await resolveRoles(trx, deps.preset, acting.access.path, tenantId, roles);
     const unknown = roles.filter((key) => !definitions.has(key));
-    if (unknown.length > 0) throw new AppError(InvitationErrors.UNKNOWN_ROLE, { detail: `no role ${unknown.join(', ')} in this tenant`, roles: unknown });
+    if (unknown.length > 0) throw new AppError(RoleErrors.UNKNOWN_ROLE, { detail: `no role ${unknown.join(', ')} in this tenant`, roles: unknown });
     assertCanGrantRoles(acting.access, definitions.values());
     if (await isDirectMemberByEmail(trx, { tenantId, email })) throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: `${email} is already a member here` });
 
@@ -374,6 +375,6 @@ function encodeCursor(position: InvitationPosition): string {
 }
 
 function decodeCursor(cursor: string): InvitationPosition {
-  const { at, id } = decodeKeysetCursor(cursor, InvitationErrors.INVALID_CURSOR);
+  const { at, id } = decodeKeysetCursor(cursor, HttpErrors.INVALID_CURSOR);
   return { createdAt: at, id: id };
 }

@@ -15,13 +15,14 @@ import type { Clock } from '../platform/clock.ts';
 import { type Db, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
 import { faultPoint } from '../platform/db/faults.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
-import { AppError } from '../platform/http/errors.ts';
+import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import type { Preset, RoleDefinition } from '../presets/presets.ts';
 import { loadCustomRoles } from '../roles/roles.repository.ts';
 import { syncShadowAccess } from '../tenants/operator-access.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { findTenant, lockTenantStatus } from '../tenants/tenants.repository.ts';
 import { MemberErrors } from './members.errors.ts';
+import { RoleErrors } from '../roles/roles.errors.ts';
 import {
   clearDefaultTenant,
   deleteMembership,
@@ -74,7 +75,7 @@ export async function addMember(deps: MemberDeps, acting: Acting, tenantId: stri
     await lockOwnCustomRoles(trx, { tenantId, keys: wanted });
     const resolve = await roleResolver(trx, deps.preset, acting.access, tenantId);
     const unknown = wanted.filter((key) => resolve(key) === undefined);
-    if (unknown.length > 0) throw new AppError(MemberErrors.UNKNOWN_ROLE, { detail: `no role ${unknown.join(', ')} in this tenant`, roles: unknown });
+    if (unknown.length > 0) throw new AppError(RoleErrors.UNKNOWN_ROLE, { detail: `no role ${unknown.join(', ')} in this tenant`, roles: unknown });
     assertCanGrantRoles(acting.access, wanted.flatMap((key) => resolve(key) ?? []));
     const membership = await findMembershipForUpdate(trx, { tenantId, userId: user.id });
     if (membership?.kind === 'direct') throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: `${user.email} is already a member here` });
@@ -125,7 +126,7 @@ export async function changeMemberRoles(deps: MemberDeps, acting: Acting, target
     const resolve = await roleResolver(trx, deps.preset, acting.access, target.tenantId);
     const unknown = wanted.filter((key) => resolve(key) === undefined);
     if (unknown.length > 0) {
-      throw new AppError(MemberErrors.UNKNOWN_ROLE, { detail: `no role ${unknown.join(', ')} in this tenant`, roles: unknown });
+      throw new AppError(RoleErrors.UNKNOWN_ROLE, { detail: `no role ${unknown.join(', ')} in this tenant`, roles: unknown });
     }
     assertMayTouch(acting.access, member, resolve);
     assertCanGrantRoles(acting.access, wanted.flatMap((key) => resolve(key) ?? []));
@@ -289,6 +290,6 @@ function encodeCursor(position: MemberPosition): string {
 }
 
 function decodeCursor(cursor: string): MemberPosition {
-  const { at, id } = decodeKeysetCursor(cursor, MemberErrors.INVALID_CURSOR);
+  const { at, id } = decodeKeysetCursor(cursor, HttpErrors.INVALID_CURSOR);
   return { joinedAt: at, userId: id };
 }

@@ -77,7 +77,7 @@ export interface DeletionInput {
 export async function assertDeletable(deps: Pick<DeletionDeps, 'db'>, caller: DeletionCaller, tenantId: string, input: DeletionInput): Promise<SubtreeTenant[]> {
   const checked = await readSystem(deps.db, (trx) => listSubtreeForDeletion(trx, tenantId, { lock: false }));
   const top = checked.find((t) => t.id === tenantId);
-  if (top === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
+  if (top === undefined) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
   if (top.slug !== input.confirm) throw new AppError(TenantErrors.CONFIRMATION_MISMATCH, { detail: "type the tenant's slug in confirm to delete it" });
   if (top.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is already pending deletion' });
   if (caller.activeTenantId !== null && checked.some((t) => t.id === caller.activeTenantId)) throw new AppError(TenantErrors.ACTIVE_TENANT);
@@ -139,7 +139,7 @@ export async function restoreTenant(deps: DeletionDeps, caller: DeletionCaller, 
 /** The tenant (which must be pending deletion) and the tenants below it whose deletion was requested with it. */
 function restorable(subtree: SubtreeTenant[], tenantId: string): SubtreeTenant[] {
   const top = subtree.find((t) => t.id === tenantId);
-  if (top === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
+  if (top === undefined) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
   if (top.status !== 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'only a tenant pending deletion can be restored' });
   return subtree.filter((t) => t.status === 'pending_deletion' && t.deletionRequestedAt?.getTime() === top.deletionRequestedAt?.getTime());
 }

@@ -1,11 +1,9 @@
 import { defineErrors } from '../platform/http/errors.ts';
 
 export const TenantErrors = defineErrors({
-  TENANT_NOT_FOUND: { status: 404, code: 'tenant_not_found', title: 'No such tenant' },
   SLUG_TAKEN: { status: 409, code: 'slug_taken', title: 'Another tenant already has that slug' },
   TREE_TOO_DEEP: { status: 409, code: 'tree_too_deep', title: 'The tenant tree would be deeper than allowed' },
   TREE_CYCLE: { status: 409, code: 'tree_cycle', title: 'A tenant cannot be placed under itself or its own descendant' },
-  DATA_TOO_LARGE: { status: 422, code: 'data_too_large', title: 'The data object is too large' },
   STATUS_CONFLICT: { status: 409, code: 'tenant_status_conflict', title: "The tenant's status does not allow this" },
   ADMIN_TENANCY: { status: 409, code: 'admin_tenancy', title: 'The admin tenancy cannot be suspended or deleted' },
   CONFIRMATION_MISMATCH: { status: 422, code: 'confirmation_mismatch', title: "confirm must be the tenant's slug" },

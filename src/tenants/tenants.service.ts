@@ -3,7 +3,7 @@ import type { Clock } from '../platform/clock.ts';
 import { applyDataPatch } from '../platform/data-object.ts';
 import { type Db, enterTenantContext, readTenant, withTenant, withUser } from '../platform/db/context.ts';
 import { faultPoint } from '../platform/db/faults.ts';
-import { AppError } from '../platform/http/errors.ts';
+import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import { newTenantId } from '../platform/ids.ts';
 import { licenceLimitError } from '../licence/licence.errors.ts';
 import { assertRoom, lockPlan } from '../plans/plans.service.ts';
@@ -12,6 +12,7 @@ import { insertMembership, listDirectHolders, listTenantsOfUser, type UserTenant
 import { grantOperatorShadows } from './operator-access.ts';
 import { TenantErrors } from './tenants.errors.ts';
 import { findTenant, insertTenant, listSubtree, lockTenantStatus, moveTenant, type TenantDetails, type TreeNode, updateTenant } from './tenants.repository.ts';
+import { AuthErrors } from '../auth/auth.errors.ts';
 
 export interface TenantDeps {
   db: Db;
@@ -82,7 +83,7 @@ export async function createTenant(deps: TenantDeps, owners: NewTenantOwners, in
 
 export async function getTenant(deps: TenantDeps, tenantId: string): Promise<TenantDetails> {
   const tenant = await readTenant(deps.db, tenantId, (trx) => findTenant(trx, tenantId));
-  if (tenant === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
+  if (tenant === undefined) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
   return tenant;
 }
 
@@ -103,7 +104,7 @@ export async function updateTenantDetails(deps: TenantDeps, tenantId: string, ch
   try {
     await withTenant(deps.db, tenantId, async (trx) => {
       const before = await findTenant(trx, tenantId);
-      if (before === undefined) throw new AppError(TenantErrors.TENANT_NOT_FOUND);
+      if (before === undefined) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
       const { parentId } = changes;
       if (parentId !== undefined && parentId !== before.parentId) {
         if (parentId !== null) assertRoom(await lockPlan(trx, deps, parentId), 'childTenants');
@@ -113,7 +114,7 @@ export async function updateTenantDetails(deps: TenantDeps, tenantId: string, ch
       if (changes.name === undefined && changes.data === undefined) return;
       const data = changes.data === undefined
         ? undefined
-        : applyDataPatch(before.data, changes.data, (max) => new AppError(TenantErrors.DATA_TOO_LARGE, { detail: `data must stay under ${max} bytes as JSON` }));
+        : applyDataPatch(before.data, changes.data, (max) => new AppError(HttpErrors.DATA_TOO_LARGE, { detail: `data must stay under ${max} bytes as JSON` }));
       const name = changes.name?.trim();
       await updateTenant(trx, tenantId, { ...(name === undefined ? {} : { name }), ...(data === undefined ? {} : { data }) }, now);
       await appendAuditEvent(trx, audit, {
@@ -142,7 +143,7 @@ export async function setSuspended(deps: TenantDeps, tenantId: string, change: {
   const now = deps.clock.now();
   await withTenant(deps.db, tenantId, async (trx) => {
     const current = await lockTenantStatus(trx, tenantId);
-    if (current === undefined || current.status === 'deleted') throw new AppError(TenantErrors.TENANT_NOT_FOUND);
+    if (current === undefined || current.status === 'deleted') throw new AppError(AuthErrors.TENANT_NOT_FOUND);
     const target = change.suspend ? 'suspended' : 'active';
     if (current.status === target) return;
     if (current.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is pending deletion: restore it first' });

@@ -14,6 +14,7 @@ import { TENANT_ID_PATTERN } from '../../platform/ids.ts';
 import { loadPreset } from '../../presets/presets.ts';
 import { findTenant } from '../../tenants/tenants.repository.ts';
 import type { CliIo, Command } from '../command.ts';
+import { RoleErrors } from '../../roles/roles.errors.ts';
 
 const USAGE = [
   'Usage:',
@@ -176,7 +177,7 @@ function parse(sub: string | undefined, args: string[]): Request | string {
 }
 
 function describe(error: AppError, request: Request, presetName: string): string {
-  if (error.spec.code === ApiKeyErrors.UNKNOWN_PERMISSION.code) {
+  if (error.spec.code === RoleErrors.UNKNOWN_PERMISSION.code) {
     const unknown = Array.isArray(error.extras.permissions) ? error.extras.permissions.join(', ') : error.message;
     return `unknown permission(s), not in the "${presetName}" preset's catalogue: ${unknown}`;
   }

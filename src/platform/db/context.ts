@@ -14,7 +14,7 @@ export type Tx = Transaction<DB>;
 export async function withTenant<T>(db: Db, tenantId: string, fn: (trx: Tx) => Promise<T>): Promise<T> {
   const result = await inTransaction(db, async (trx) => {
     await enterTenantContext(trx, tenantId);
-    await runCommitHook(trx);
+    await runPrependedWrite(trx);
     return fn(trx);
   });
   notifyCommitted(db, tenantId);
@@ -115,7 +115,7 @@ export async function enterUserContext(trx: Tx, userId: string): Promise<void> {
 export async function withSystem<T>(db: Db, fn: (trx: Tx) => Promise<T>): Promise<T> {
   const result = await inTransaction(db, async (trx) => {
     await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(trx);
-    await runCommitHook(trx);
+    await runPrependedWrite(trx);
     return fn(trx);
   });
   notifyCommitted(db, '*');
@@ -156,12 +156,12 @@ export async function inTransaction<T>(db: Db, fn: (trx: Tx) => Promise<T>): Pro
   return result;
 }
 
-interface CommitHook {
+interface PrependedWrite {
   hook: (trx: Tx) => Promise<void>;
   ran: boolean;
 }
 
-const commitHooks = new AsyncLocalStorage<CommitHook>();
+const prependedWrites = new AsyncLocalStorage<PrependedWrite>();
 
 /**
  * Runs `fn`; the first write transaction it opens (`withTenant` or `withSystem`) runs `hook` first, in that
@@ -170,14 +170,14 @@ const commitHooks = new AsyncLocalStorage<CommitHook>();
  * action itself, whichever service carries the action out (and racing approvals queue on the request's row
  * before either action starts).
  */
-export async function withCommitHook<T>(hook: (trx: Tx) => Promise<void>, fn: () => Promise<T>): Promise<{ result: T; hooked: boolean }> {
-  const slot: CommitHook = { hook, ran: false };
-  const result = await commitHooks.run(slot, fn);
+export async function prependToFirstWrite<T>(hook: (trx: Tx) => Promise<void>, fn: () => Promise<T>): Promise<{ result: T; hooked: boolean }> {
+  const slot: PrependedWrite = { hook, ran: false };
+  const result = await prependedWrites.run(slot, fn);
   return { result, hooked: slot.ran };
 }
 
-async function runCommitHook(trx: Tx): Promise<void> {
-  const slot = commitHooks.getStore();
+async function runPrependedWrite(trx: Tx): Promise<void> {
+  const slot = prependedWrites.getStore();
   if (slot === undefined || slot.ran) return;
   slot.ran = true;
   await slot.hook(trx);

@@ -51,6 +51,8 @@ export const HttpErrors = defineErrors({
   /** A JSON body nested deeper than MAX_JSON_DEPTH (src/platform/http/input-guard.ts). */
   NESTING_TOO_DEEP: { status: 422, code: 'nesting_too_deep', title: 'The request body nests objects and arrays too deeply' },
   PAYLOAD_TOO_LARGE: { status: 413, code: 'payload_too_large', title: 'The request body is too large' },
+  INVALID_CURSOR: { status: 400, code: 'invalid_cursor', title: 'The paging cursor is not valid' },
+  DATA_TOO_LARGE: { status: 422, code: 'data_too_large', title: 'The data object is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', title: 'The request content type is not supported' },
   RATE_LIMITED: { status: 429, code: 'rate_limited', title: 'Too many requests' },
   SHUTTING_DOWN: { status: 503, code: 'shutting_down', title: 'The server is shutting down' },
