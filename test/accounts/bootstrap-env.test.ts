@@ -12,7 +12,7 @@ import { openDatabase } from '../../src/platform/db/database.ts';
 import { hashSecret } from '../../src/platform/secrets.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
 import { CLI_BIN } from '../helpers/cli.ts';
-import { createTestDatabase, type TestDatabase, testEngines } from '../helpers/database.ts';
+import { createTestDatabase, seedDataDir, type TestDatabase, testEngines } from '../helpers/database.ts';
 import { GOOD_PASSWORD } from '../helpers/users.ts';
 
 const PUBLIC_URL = 'http://tenantry.test';
@@ -63,6 +63,7 @@ for (const engine of testEngines()) {
         storage = { DATABASE_URL: pgDatabase.url, TENANTRY_SECRET_KEY: process.env.TENANTRY_SECRET_KEY };
       } else {
         delete process.env.TENANTRY_SECRET_KEY;
+        await seedDataDir(dataDir);
         storage = { DATABASE_URL: '', TENANTRY_DATA_DIR: dataDir };
       }
     });

@@ -12,7 +12,7 @@ import { newTenantId } from '../../src/platform/ids.ts';
 import { SECRET_SHAPE } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { runCli } from '../helpers/cli.ts';
-import { createTestDatabase, type TestDatabase, testEngines } from '../helpers/database.ts';
+import { createTestDatabase, seedDataDir, type TestDatabase, testEngines } from '../helpers/database.ts';
 import { seedTenant } from '../helpers/tenants.ts';
 import { assertProblem, bearer } from '../helpers/users.ts';
 
@@ -77,8 +77,7 @@ for (const engine of testEngines()) {
       dataDir = await mkdtemp(path.join(os.tmpdir(), 'tenantry-api-keys-cli-'));
       if (engine === 'pglite') {
         env = { TENANTRY_DATA_DIR: dataDir, DATABASE_URL: '' };
-        const migrated = await runCli(['migrate'], env);
-        assert.equal(migrated.code, 0, migrated.err);
+        await seedDataDir(dataDir);
       } else {
         postgres = await createTestDatabase('postgres');
         env = { TENANTRY_DATA_DIR: dataDir, DATABASE_URL: postgres.url ?? '' };

@@ -56,6 +56,16 @@ async function templateKey(): Promise<string> {
   return hash.digest('hex').slice(0, 16);
 }
 
+/**
+ * Makes `dir` a migrated PGlite data directory from the cached template, for tests that start a real server or CLI
+ * process on the embedded engine: loading the tarball takes well under a second, initdb in WebAssembly several.
+ */
+export async function seedDataDir(dir: string): Promise<void> {
+  // Where openDatabase keeps PGlite's files inside a data directory (src/platform/db/database.ts).
+  const instance = await PGlite.create({ dataDir: path.join(dir, 'pglite'), loadDataDir: new Blob([await migratedTemplate()]) });
+  await instance.close();
+}
+
 export type TestDatabase = Database & {
   /** PostgreSQL only: where it is, so a second "server process" can open it too. */
   url?: string;

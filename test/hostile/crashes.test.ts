@@ -16,7 +16,7 @@ import type { FaultPoint } from '../../src/platform/db/faults.ts';
 import { loadPreset } from '../../src/presets/presets.ts';
 import { replaceMemberRoles } from '../../src/members/members.repository.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
-import { createTestDatabase, testEngines, type TestDatabase } from '../helpers/database.ts';
+import { createTestDatabase, seedDataDir, testEngines, type TestDatabase } from '../helpers/database.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startTestSmtp } from '../helpers/smtp.ts';
 import { GOOD_PASSWORD, uniqueEmail } from '../helpers/users.ts';
@@ -100,6 +100,7 @@ for (const engine of testEngines()) {
     before(async () => {
       dataDir = mkdtempSync(path.join(tmpdir(), 'tenantry-crash-'));
       if (engine === 'postgres') pgDatabase = await createTestDatabase('postgres');
+      else await seedDataDir(dataDir);
     });
     after(async () => {
       rmSync(trigger, { force: true });

@@ -11,7 +11,7 @@ import { runAdmin } from '../../src/cli/commands/admin.ts';
 import { main } from '../../src/cli/run.ts';
 import { readSystem } from '../../src/platform/db/context.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCliProcess } from '../helpers/cli.ts';
 import { testEngines } from '../helpers/database.ts';
 import { GOOD_PASSWORD, signUp, uniqueEmail } from '../helpers/users.ts';
 
@@ -50,7 +50,7 @@ async function run(argv: string[], env: Record<string, string> = NEVER_OPENED): 
 
 describe('tenantry admin (command line)', () => {
   it('no longer crashes on --help (the one real process)', async () => {
-    const r = await runCli(['admin', '--help'], NEVER_OPENED);
+    const r = await runCliProcess(['admin', '--help'], NEVER_OPENED);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.err, '');
     assert.match(r.out, /^Usage:\n {2}tenantry admin create --email/);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { lockDataDir } from '../../src/platform/db/data-dir-lock.ts';
 import { openDatabase } from '../../src/platform/db/database.ts';
-import { CLI_BIN, runCli } from '../helpers/cli.ts';
+import { CLI_BIN, runCli, runCliProcess } from '../helpers/cli.ts';
 
 /** Resolves with the first stdout line matching `pattern`. */
 function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
@@ -50,7 +50,8 @@ describe('the tenantry CLI on the embedded database', () => {
   it('refuses a second opener of the same data directory with a clear message', async () => {
     const release = lockDataDir(dataDir);
     try {
-      const second = await runCli(['doctor'], { TENANTRY_DATA_DIR: dataDir, DATABASE_URL: '' });
+      // Another process: within this one the lock is this process's own.
+      const second = await runCliProcess(['doctor'], { TENANTRY_DATA_DIR: dataDir, DATABASE_URL: '' });
       assert.equal(second.code, 1);
       assert.match(second.err, /in use by another Tenantry process \(pid \d+\)/);
       await assert.rejects(openDatabase({ engine: 'pglite', dataDir }), /already open in this process/);

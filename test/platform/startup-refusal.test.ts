@@ -8,7 +8,7 @@ import { type Kysely, sql } from 'kysely';
 import { type Config, loadConfig } from '../../src/platform/config.ts';
 import { APP_ROLE, type Database, type Engine, openDatabase } from '../../src/platform/db/database.ts';
 import { startServer, UnsafeDatabaseError } from '../../src/server.ts';
-import { createTestDatabase, type TestDatabase, testEngines } from '../helpers/database.ts';
+import { createTestDatabase, seedDataDir, type TestDatabase, testEngines } from '../helpers/database.ts';
 
 const REFUSAL = 'refusing to serve: tenant isolation would not hold:';
 
@@ -122,8 +122,7 @@ for (const engine of testEngines()) {
             await database.close();
           }
         };
-        const database = await openDatabase({ engine: 'pglite', dataDir });
-        await database.migrate().finally(() => database.close());
+        await seedDataDir(dataDir);
         cleanup = () => rm(dataDir, { recursive: true, force: true });
       } else {
         const database: TestDatabase = await createTestDatabase('postgres');
