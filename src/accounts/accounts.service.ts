@@ -97,7 +97,7 @@ export async function signup(deps: AccountDeps, input: SignupInput, client: Clie
   requireGoodPassword(input.password, email);
   if (await findUserByEmail(deps.db, email)) throw new AppError(AccountErrors.EMAIL_TAKEN);
   // Hash before the transaction: argon2 takes tens of milliseconds and the embedded engine has one connection.
-  const passwordHash = await hashPassword(input.password);
+  const passwordHash = await hashPassword(input.password, deps.passwordHashing);
   const name = input.name?.trim() || null;
   const now = deps.clock.now();
   const verification = newSecret();
@@ -248,7 +248,7 @@ export async function resetPassword(deps: AccountDeps, token: string, password: 
     .where('purpose', '=', 'reset_password')
     .executeTakeFirst();
   requireGoodPassword(password, pendingUser?.email ?? '');
-  const passwordHash = await hashPassword(password);
+  const passwordHash = await hashPassword(password, deps.passwordHashing);
   const now = deps.clock.now();
   const email = await inTransaction(deps.db, async (trx) => {
     const redeemed = await redeemOneTimeToken(trx, hash, 'reset_password', now);

@@ -11,7 +11,7 @@ import { insertTenantWithFreeSlug } from '../tenants/tenants.repository.ts';
 import { AccountErrors } from './accounts.errors.ts';
 import { normalizeEmail } from './email.ts';
 import { redeemOneTimeToken, replaceOneTimeToken } from './one-time-tokens.repository.ts';
-import { hashPassword, passwordProblem } from './passwords.ts';
+import { hashPassword, type PasswordHashing, passwordProblem } from './passwords.ts';
 import { findUserByEmail, hasSuperAdmin, insertUser, updateUser, type UserRow } from './users.repository.ts';
 
 export const SETUP_TOKEN_TTL_MS = 24 * 60 * 60_000;
@@ -20,6 +20,8 @@ export interface OperatorDeps {
   db: Db;
   clock: Clock;
   ownerRole: string;
+  /** argon2 parameters for the new account's hash; default OWASP's. */
+  passwordHashing?: PasswordHashing;
 }
 
 export interface OperatorInput {
@@ -49,7 +51,7 @@ export async function createOperator(
     const problem = passwordProblem(input.password, { email });
     if (problem !== undefined) throw new AppError(AccountErrors.WEAK_PASSWORD, { detail: `The password ${problem}.` });
   }
-  const passwordHash = existing === undefined ? await hashPassword(input.password) : null;
+  const passwordHash = existing === undefined ? await hashPassword(input.password, deps.passwordHashing) : null;
   const now = deps.clock.now();
   const tenantId = newTenantId();
 

@@ -3,11 +3,15 @@ import { availableParallelism } from 'node:os';
 import { type Options, hash, verify } from '@node-rs/argon2';
 import pLimit from 'p-limit';
 
+/** argon2 parameters for new password hashes; a stored hash carries its own, so verifying needs none. */
+export type PasswordHashing = Pick<Options, 'algorithm' | 'memoryCost' | 'timeCost' | 'parallelism'>;
+
 /**
- * OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 lane. The library's `Algorithm`
- * is an ambient const enum, which type stripping cannot inline, so Argon2id's value (2) is written out.
+ * OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 lane — what every deployment uses (the
+ * composition root passes nothing else). The library's `Algorithm` is an ambient const enum, which type stripping
+ * cannot inline, so Argon2id's value (2) is written out.
  */
-const ARGON2: Options = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+export const PRODUCTION_PASSWORD_HASHING: PasswordHashing = Object.freeze({ algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
 
 export const MIN_PASSWORD_LENGTH = 8;
 export const MAX_PASSWORD_LENGTH = 256;
@@ -27,8 +31,8 @@ const COMMON = new Set(
  */
 const hashing = pLimit(Math.max(1, availableParallelism() - 1));
 
-export function hashPassword(password: string): Promise<string> {
-  return hashing(() => hash(password, ARGON2));
+export function hashPassword(password: string, parameters: PasswordHashing = PRODUCTION_PASSWORD_HASHING): Promise<string> {
+  return hashing(() => hash(password, parameters));
 }
 
 /** Never throws: a malformed stored hash is a mismatch. */
@@ -41,12 +45,16 @@ export async function verifyPassword(storedHash: string, password: string): Prom
 }
 
 /**
- * A real hash of a random password, so signing in with an unknown email costs the same argon2 work as a
- * wrong password and the two cannot be told apart by timing.
+ * A real hash of a random password, made with the parameters real hashes are made with, so signing in with an
+ * unknown email costs the same argon2 work as a wrong password and the two cannot be told apart by timing.
  */
-let decoy: Promise<string> | undefined;
-export function decoyHash(): Promise<string> {
-  decoy ??= hashPassword(crypto.randomUUID());
+const decoys = new WeakMap<PasswordHashing, Promise<string>>();
+export function decoyHash(parameters: PasswordHashing = PRODUCTION_PASSWORD_HASHING): Promise<string> {
+  let decoy = decoys.get(parameters);
+  if (decoy === undefined) {
+    decoy = hashPassword(crypto.randomUUID(), parameters);
+    decoys.set(parameters, decoy);
+  }
   return decoy;
 }
 

@@ -55,6 +55,7 @@ export function sessionDeps(app: FastifyTypebox): SessionDeps {
     clock: app.deps.clock,
     config: app.deps.config,
     keys: app.keys,
+    ...(app.deps.passwordHashing === undefined ? {} : { passwordHashing: app.deps.passwordHashing }),
     reaches: async (subject, tenantId) => (await app.access.forUser(subject, tenantId)).visible,
     tenantList: tenantListDeps(app),
     tenantActivity: app.tenantActivity,

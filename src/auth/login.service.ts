@@ -33,7 +33,7 @@ export async function login(
     throw new AppError(AuthErrors.ACCOUNT_LOCKED, { retryAfter: seconds }, { 'retry-after': String(seconds) });
   }
   const user = await findUserByEmail(deps.db, email);
-  const matches = await verifyPassword(user?.password_hash ?? (await decoyHash()), input.password);
+  const matches = await verifyPassword(user?.password_hash ?? (await decoyHash(deps.passwordHashing)), input.password);
   if (user === undefined || user.password_hash === null || !matches) {
     await recordLoginFailure(deps.db, email, now, deps.lockout ?? DEFAULT_LOCKOUT);
     // An account's own trail shows every wrong password tried on it; an address without an account has no trail.

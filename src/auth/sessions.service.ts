@@ -16,6 +16,7 @@ import { signAccessToken } from '../tokens/access-tokens.ts';
 import type { KeyStore } from '../tokens/key-store.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { insertRefreshToken, insertSession, refreshTokenFate, reissueForTenant, revokeSession, type RotatedSession, rotateRefreshToken } from './sessions.repository.ts';
+import type { PasswordHashing } from '../accounts/passwords.ts';
 
 export const REFRESH_TOKEN_PREFIX = 'tnr_rt_';
 /** A session lives this long after its last refresh. */
@@ -26,6 +27,8 @@ export interface SessionDeps {
   clock: Clock;
   config: Config;
   keys: KeyStore;
+  /** argon2 parameters for new hashes (sign-up, reset) and the unknown-email decoy; default OWASP's. */
+  passwordHashing?: PasswordHashing;
   /**
    * Whether the person may still enter a tenant they are not a member of (reached through an ancestor's
    * role, or as platform admin): the permission resolver's answer. Without it only memberships count.

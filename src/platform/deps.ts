@@ -5,6 +5,7 @@ import type { MailTransport } from '../mail/mail.types.ts';
 import type { OutboxWorker } from '../mail/outbox.ts';
 import type { LicenceStore } from '../licence/licence.ts';
 import type { AccessResolver } from '../permissions/access-resolver.ts';
+import type { PasswordHashing } from '../accounts/passwords.ts';
 import type { Preset } from '../presets/presets.ts';
 import type { KeyStore } from '../tokens/key-store.ts';
 import type { Clock } from './clock.ts';
@@ -24,6 +25,8 @@ export interface AppDeps {
   mailTransport?: MailTransport;
   /** Roles, permissions, features, plans and policies (TENANTRY_PRESET). */
   preset: Preset;
+  /** argon2 parameters for new password hashes; default (and in every deployment) OWASP's. Tests pass cheaper ones. */
+  passwordHashing?: PasswordHashing;
 }
 
 /** Process-level state shared by the HTTP layer. */

@@ -6,7 +6,7 @@ import { readSystem, readTenant, withSystem, withTenant } from '../../src/platfo
 import { newId } from '../../src/platform/ids.ts';
 import { loadPreset } from '../../src/presets/presets.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
-import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { createTestApp, TEST_PASSWORD_HASHING, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { seedTenant } from '../helpers/tenants.ts';
 import { assertProblem, bearer, GOOD_PASSWORD, uniqueEmail } from '../helpers/users.ts';
@@ -32,7 +32,7 @@ let counter = 0;
 
 /** A verified person with no tenant (company-tree has no self-service sign-up), signed in with no active tenant. */
 async function person(t: TestApp, label: string, platformRole: 'super_admin' | null = null): Promise<Person> {
-  passwordHash ??= hashPassword(GOOD_PASSWORD);
+  passwordHash ??= hashPassword(GOOD_PASSWORD, TEST_PASSWORD_HASHING);
   const hash = await passwordHash;
   const id = newId('user');
   const email = uniqueEmail(label.toLowerCase().replace(/[^a-z]/g, ''));

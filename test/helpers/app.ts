@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import type { PasswordHashing } from '../../src/accounts/passwords.ts';
 import { buildApp } from '../../src/app.ts';
 import { ManualClock } from '../../src/platform/clock.ts';
 import { type Config, loadConfig } from '../../src/platform/config.ts';
@@ -36,7 +37,16 @@ export interface TestAppOptions {
   database?: Database;
   /** Serve the built portal from here (browser tests); API tests serve none, whether or not one is built. */
   portalDir?: string;
+  /** argon2 parameters for new hashes: the cheap TEST_PASSWORD_HASHING unless a test asks for 'production'. */
+  passwordHashing?: PasswordHashing | 'production';
 }
+
+/**
+ * What tests hash passwords with: argon2id at 1 MiB and one pass instead of 19 MiB and two. The suite hashes and
+ * verifies hundreds of passwords and what they test is who may sign in, not the work factor; the production
+ * parameters are tested once (test/accounts/passwords.test.ts) and are what the server passes (none: the default).
+ */
+export const TEST_PASSWORD_HASHING: PasswordHashing = Object.freeze({ algorithm: 2, memoryCost: 1024, timeCost: 1, parallelism: 1 });
 
 export async function createTestApp(engine: Engine, options: TestAppOptions = {}): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase(engine));
@@ -54,7 +64,8 @@ export async function createTestApp(engine: Engine, options: TestAppOptions = {}
     const preset = loadPreset(config.preset);
     await applyPresetSettings(database, preset, config.maxTreeDepth);
     await ensureRootTenant({ db: database.db, clock, preset, config });
-    app = await buildApp({ config, database, clock, secretKey: TEST_SECRET_KEY, preset }, { logStream, portalDir: options.portalDir ?? NO_PORTAL });
+    const passwordHashing = options.passwordHashing === 'production' ? undefined : (options.passwordHashing ?? TEST_PASSWORD_HASHING);
+    app = await buildApp({ config, database, clock, secretKey: TEST_SECRET_KEY, preset, ...(passwordHashing === undefined ? {} : { passwordHashing }) }, { logStream, portalDir: options.portalDir ?? NO_PORTAL });
   } catch (error) {
     // A failed start must not keep the test process alive with an open pool or PGlite instance.
     if (options.database === undefined) await database.close();

@@ -7,7 +7,7 @@ import type { Engine } from '../../src/platform/db/database.ts';
 import { newId } from '../../src/platform/ids.ts';
 import { writePlatformSettings } from '../../src/presets/apply.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
-import { createTestApp, type TestApp } from './app.ts';
+import { createTestApp, TEST_PASSWORD_HASHING, type TestApp } from './app.ts';
 import { cellOf, EscalationOracle } from './escalation-oracle.ts';
 import { seedTenant } from './tenants.ts';
 import { GOOD_PASSWORD, uniqueEmail } from './users.ts';
@@ -47,7 +47,7 @@ export async function login(t: TestApp, email: string): Promise<string> {
 /** A verified person with no tenant yet (signing up would make a personal tenant), signed in. */
 export async function person(install: Install, label: string): Promise<string> {
   const { t } = install;
-  passwordHash ??= hashPassword(GOOD_PASSWORD);
+  passwordHash ??= hashPassword(GOOD_PASSWORD, TEST_PASSWORD_HASHING);
   const hash = await passwordHash;
   const id = newId('user');
   const email = uniqueEmail(label.toLowerCase().replace(/[^a-z]/g, ''));

@@ -5,9 +5,12 @@ import { insertUser } from '../../src/accounts/users.repository.ts';
 import { withTenant } from '../../src/platform/db/context.ts';
 import { newId } from '../../src/platform/ids.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
-import type { TestApp } from './app.ts';
+import { TEST_PASSWORD_HASHING, type TestApp } from './app.ts';
 
 let counter = 0;
+
+/** GOOD_PASSWORD hashed once per process (with the tests' cheap parameters): enrolled people all share it. */
+let passwordHash: Promise<string> | undefined;
 
 /** A fresh, valid address for this test process. */
 export function uniqueEmail(prefix = 'user'): string {
@@ -59,9 +62,10 @@ export async function enrol(t: TestApp, tenantId: string, roles: string[], overr
   const email = overrides.email ?? uniqueEmail();
   const now = t.clock.now();
   const userId = newId('user');
-  const passwordHash = await hashPassword(GOOD_PASSWORD);
+  passwordHash ??= hashPassword(GOOD_PASSWORD, TEST_PASSWORD_HASHING);
+  const hash = await passwordHash;
   await withTenant(t.database.db, tenantId, async (trx) => {
-    await insertUser(trx, { id: userId, email, name: overrides.name ?? null, passwordHash, emailVerifiedAt: now, platformRole: null, now });
+    await insertUser(trx, { id: userId, email, name: overrides.name ?? null, passwordHash: hash, emailVerifiedAt: now, platformRole: null, now });
     await insertMembership(trx, { tenantId, userId, kind: 'direct', roles, now });
   });
   const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: GOOD_PASSWORD, tenantId } });

@@ -8,7 +8,7 @@ import { createMigrator } from '../../src/platform/db/migrator.ts';
 import { withSystem, withTenant } from '../../src/platform/db/context.ts';
 import { newId } from '../../src/platform/ids.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
-import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { createTestApp, TEST_PASSWORD_HASHING, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { seedTenant } from '../helpers/tenants.ts';
 import { assertProblem, bearer, GOOD_PASSWORD, rootTenantOf, uniqueEmail } from '../helpers/users.ts';
@@ -67,7 +67,7 @@ for (const engine of testEngines()) {
 
     /** A verified person with a password and no tenant yet (company-tree has no self-service sign-up). */
     async function person(label: string, platformRole: 'super_admin' | null = null): Promise<Person> {
-      passwordHash ??= hashPassword(GOOD_PASSWORD);
+      passwordHash ??= hashPassword(GOOD_PASSWORD, TEST_PASSWORD_HASHING);
       const hash = await passwordHash;
       const id = newId('user');
       const email = uniqueEmail(label);
