@@ -1,12 +1,13 @@
 import { Type } from 'typebox';
-import { clientOf, credentialRateLimit, deliverTokens, sessionDeps } from '../auth/auth.routes.ts';
-import { Email, Password, presentUser, Problems, TokenFields, UseCookies, UserSchema } from '../auth/auth.schemas.ts';
+import { Email, Password, presentUser, TokenFields, UseCookies, UserSchema } from '../auth/auth.schemas.ts';
 import { auditContextOf, requireUser } from '../auth/principal.ts';
-import { invitationDeps, InvitationPreviewSchema, presentInvitationPreview } from '../invitations/invitations.routes.ts';
 import { findInvitationPreview, previewInvitationFor } from '../invitations/invitations.service.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { SLUG_PATTERN } from '../tenants/tenants.repository.ts';
 import { type AccountDeps, forgotPassword, resendVerification, resetPassword, signup, updateProfile, verifyEmail } from './accounts.service.ts';
+import { Problems } from '../platform/http/schemas.ts';
+import { clientOf, credentialRateLimit, deliverTokens, sessionDeps } from '../auth/auth.http.ts';
+import { invitationDeps, InvitationPreviewSchema, presentInvitationPreview } from '../invitations/invitations.http.ts';
 
 const OneTimeToken = Type.String({ minLength: 10, maxLength: 200 });
 const TenantName = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });

@@ -1,10 +1,11 @@
 import { Type } from 'typebox';
-import { clientOf, credentialRateLimit, deliverTokens, sessionDeps } from '../auth/auth.routes.ts';
-import { Email, Password, presentUser, Problems, TokenFields, UseCookies, UserSchema } from '../auth/auth.schemas.ts';
+import { Email, Password, presentUser, TokenFields, UseCookies, UserSchema } from '../auth/auth.schemas.ts';
 import { login } from '../auth/login.service.ts';
 import { auditContextOf } from '../auth/principal.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { createOperator } from './operator.service.ts';
+import { Problems } from '../platform/http/schemas.ts';
+import { clientOf, credentialRateLimit, deliverTokens, sessionDeps } from '../auth/auth.http.ts';
 
 /** First-run setup: the link printed at start-up creates the platform operator and signs them in. */
 export async function setupRoutes(app: FastifyTypebox): Promise<void> {

@@ -1,13 +1,13 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { AuditContext } from '../audit/audit.repository.ts';
-import { Nullable, Problems, TenantId } from '../auth/auth.schemas.ts';
 import { actorOf, requirePrincipal, requireUser } from '../auth/principal.ts';
 import { accessOf, authorize } from '../permissions/authorize.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { AdminErrors } from './admin.errors.ts';
 import { type AdminDeps, adminTenancyId, designatedStaffTenancy, endShadowMembership, listInstall, listShadowMemberships, makeAdminTenancy, setDefaultTenant, tenantsInUse } from './admin.service.ts';
+import { Nullable, Problems, TenantId, UserId } from '../platform/http/schemas.ts';
 
 const InstallTenantSchema = Type.Object({
   id: Type.String(),
@@ -20,7 +20,6 @@ const InstallTenantSchema = Type.Object({
   youAreHere: Type.Boolean({ description: "The caller's active tenant (the \"YOU ARE HERE\" marker)" }),
 });
 
-const UserIdParam = Type.String({ pattern: '^usr_[a-z2-7]{20}$' });
 
 const ShadowMembershipSchema = Type.Object({
   tenantId: Type.String(),
@@ -165,7 +164,7 @@ export async function adminRoutes(app: FastifyTypebox): Promise<void> {
           'roles there, and moving it away from the admin tenancy ends the shadow access that gave (each end audited in its tenant). ' +
           'A default tenant the platform re-points (when one is deleted) never designates anyone. Moving the default tenant of someone ' +
           'designated this way away from the admin tenancy also needs an operator (`403 not_an_operator`).',
-        params: Type.Object({ userId: Type.String({ pattern: '^usr_[a-z2-7]{20}$' }) }),
+        params: Type.Object({ userId: UserId }),
         body: Type.Object({ tenantId: TenantId }, { additionalProperties: false }),
         response: { 200: Type.Object({ userId: Type.String(), defaultTenantId: Type.String() }), ...Problems },
       },
@@ -194,7 +193,7 @@ export async function adminRoutes(app: FastifyTypebox): Promise<void> {
           'of the admin tenancy that granted it, with their current roles there. ' +
           StaffRule +
           ' Tenant administrators never see shadow memberships.',
-        params: Type.Object({ userId: UserIdParam }),
+        params: Type.Object({ userId: UserId }),
         querystring: Type.Object(
           {
             limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
@@ -226,7 +225,7 @@ export async function adminRoutes(app: FastifyTypebox): Promise<void> {
           'Platform super_admin only. Recorded in the tenant\'s audit chain (`member.removed`, kind shadow). The person keeps their other ' +
           'shadow memberships and their staff membership; to end them all, remove them from the admin tenancy or take its staff roles away. ' +
           '`404 shadow_membership_not_found` when they have none there (a direct member is removed through the tenant\'s members instead).',
-        params: Type.Object({ tenantId: TenantId, userId: UserIdParam }),
+        params: Type.Object({ tenantId: TenantId, userId: UserId }),
         response: { 204: Type.Null(), ...Problems },
       },
     },

@@ -3,11 +3,8 @@ import {
   Email,
   Password,
   presentTenantChoices,
-  presentTokens,
   presentUser,
-  Problems,
   TenantChoiceSchema,
-  TenantId,
   TokenFields,
   TokenResponse,
   UseCookies,
@@ -19,11 +16,12 @@ import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { listTenantsToChoose, showsTenantSwitcher, tenantListDeps } from '../tenants/tenant-list.service.ts';
 import { AuthErrors } from './auth.errors.ts';
-import { clearAuthCookies, refreshTokenFromCookie, setAuthCookies } from './cookies.ts';
+import { clearAuthCookies, refreshTokenFromCookie } from './cookies.ts';
 import { login } from './login.service.ts';
 import { auditContextOf, requireUser, subjectOf } from './principal.ts';
-import { authorizationView, endSession, refreshSession, type SessionDeps, type SessionTokens, switchActiveTenant } from './sessions.service.ts';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { authorizationView, endSession, refreshSession, switchActiveTenant } from './sessions.service.ts';
+import { Problems, TenantId } from '../platform/http/schemas.ts';
+import { clientOf, credentialRateLimit, deliverTokens, sessionDeps } from './auth.http.ts';
 
 const AuthorizationSchema = Type.Record(
   Type.String(),
@@ -43,36 +41,6 @@ const AuthorizationSchema = Type.Record(
       '(marked `inherited`), as in the sign-in list. The access token\'s `authorization` claim lists memberships only.',
   },
 );
-
-/** Rate limit for credential endpoints, per client IP. */
-export function credentialRateLimit(app: FastifyTypebox) {
-  return { rateLimit: { max: app.deps.config.authRateLimitPerMinute, timeWindow: 60_000 } };
-}
-
-export function sessionDeps(app: FastifyTypebox): SessionDeps {
-  return {
-    db: app.deps.database.db,
-    clock: app.deps.clock,
-    config: app.deps.config,
-    keys: app.keys,
-    ...(app.deps.passwordHashing === undefined ? {} : { passwordHashing: app.deps.passwordHashing }),
-    reaches: async (subject, tenantId) => (await app.access.forUser(subject, tenantId)).visible,
-    tenantList: tenantListDeps(app),
-    tenantActivity: app.tenantActivity,
-  };
-}
-
-/** Sends the tokens as the body, or in cookie mode as cookies; returns the body's token fields. */
-export function deliverTokens(app: FastifyTypebox, reply: FastifyReply, tokens: SessionTokens, cookieMode: boolean) {
-  const now = app.deps.clock.now();
-  if (cookieMode) setAuthCookies(reply, app.deps.config, app.deps.secretKey, tokens, now);
-  return presentTokens(tokens, cookieMode, now);
-}
-
-export function clientOf(request: FastifyRequest) {
-  const ua = request.headers['user-agent'];
-  return { ip: request.ip, userAgent: typeof ua === 'string' ? ua : null };
-}
 
 const ShowTenantSwitcher = Type.Boolean({
   description:

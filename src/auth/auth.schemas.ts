@@ -1,15 +1,11 @@
 import { Type } from 'typebox';
 import type { UserRow } from '../accounts/users.repository.ts';
-import { ProblemSchema } from '../platform/http/problem.ts';
+import { Nullable } from '../platform/http/schemas.ts';
 import type { UserTenant } from '../tenants/memberships.repository.ts';
 import type { SessionTokens } from './sessions.service.ts';
 
-export const Problems = { '4xx': ProblemSchema };
-
 export const Email = Type.String({ minLength: 3, maxLength: 254, description: 'Compared case-insensitively; ASCII only' });
 export const Password = Type.String({ minLength: 1, maxLength: 1024 });
-export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
-export const TenantId = Type.String({ pattern: '^t[a-z2-7]{15}$', description: 'A tenant id' });
 
 export const UseCookies = Type.Optional(
   Type.Boolean({

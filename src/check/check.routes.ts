@@ -1,14 +1,15 @@
 import { Type } from 'typebox';
-import { Problems, TenantId } from '../auth/auth.schemas.ts';
 import { requirePrincipal } from '../auth/principal.ts';
 import { findUserById } from '../accounts/users.repository.ts';
 import { explain } from '../permissions/access.ts';
 import { accessOf } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
+import { Problems, TenantId } from '../platform/http/schemas.ts';
+import { idPattern } from '../platform/ids.ts';
 
 const Check = Type.Object(
   {
-    subject: Type.Optional(Type.String({ pattern: '^usr_[a-z2-7]{20}$', description: 'A user id; omitted = the caller (a person or an API key)' })),
+    subject: Type.Optional(Type.String({ pattern: idPattern('user'), description: 'A user id; omitted = the caller (a person or an API key)' })),
     tenantId: TenantId,
     permission: Type.String({ minLength: 1, maxLength: 200 }),
   },

@@ -1,6 +1,5 @@
 import { Type } from 'typebox';
-import { credentialRateLimit, deliverTokens, sessionDeps } from '../auth/auth.routes.ts';
-import { Email, Problems, TenantId, TokenFields } from '../auth/auth.schemas.ts';
+import { Email, TokenFields } from '../auth/auth.schemas.ts';
 import { auditContextOf, requireUser, subjectOf } from '../auth/principal.ts';
 import { switchActiveTenant } from '../auth/sessions.service.ts';
 import { authorize } from '../permissions/authorize.ts';
@@ -8,13 +7,13 @@ import type { FastifyTypebox } from '../platform/http/types.ts';
 import {
   acceptInvitation,
   createInvitation,
-  type InvitationDeps,
-  type InvitationPreview,
-  type InvitationView,
   listInvitations,
   previewInvitation,
   revokeInvitation,
 } from './invitations.service.ts';
+import { Problems, TenantId } from '../platform/http/schemas.ts';
+import { credentialRateLimit, deliverTokens, sessionDeps } from '../auth/auth.http.ts';
+import { invitationDeps, InvitationPreviewSchema, presentInvitation, presentInvitationPreview } from './invitations.http.ts';
 
 const RoleKey = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'A built-in role of the preset or a custom role of this tenant or an ancestor' });
 // Any text: a token we never issued is simply not found (404), like a guessed one.
@@ -36,36 +35,6 @@ const InvitationSchema = Type.Object({
   acceptedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 });
-
-/** What the invitee sees before signing in; also carried by sign-up and email verification responses. */
-export const InvitationPreviewSchema = Type.Object({
-  tenantId: Type.String(),
-  tenantName: Type.String(),
-  roles: Type.Array(Type.String(), { description: 'Sorted role keys' }),
-  inviterName: Type.Union([Type.String(), Type.Null()]),
-  email: Type.String({ description: 'The invited address; accepting needs a signed-in user with this address, verified' }),
-  expiresAt: Type.String({ format: 'date-time' }),
-  status: Type.Literal('pending'),
-});
-
-export function presentInvitationPreview(preview: InvitationPreview) {
-  return { ...preview, expiresAt: preview.expiresAt.toISOString() };
-}
-
-/** An invitation as the API shows it (and the operator console prints it). */
-export function presentInvitation(view: InvitationView) {
-  return {
-    ...view,
-    createdAt: view.createdAt.toISOString(),
-    expiresAt: view.expiresAt.toISOString(),
-    acceptedAt: view.acceptedAt?.toISOString() ?? null,
-    revokedAt: view.revokedAt?.toISOString() ?? null,
-  };
-}
-
-export function invitationDeps(app: FastifyTypebox): InvitationDeps {
-  return { db: app.deps.database.db, clock: app.deps.clock, config: app.deps.config, preset: app.access.preset, pokeOutbox: () => app.outbox.poke() };
-}
 
 export async function invitationRoutes(app: FastifyTypebox): Promise<void> {
   const deps = invitationDeps(app);

@@ -364,12 +364,6 @@ async function pathOf(trx: Tx, tenantId: string): Promise<string[]> {
   return row?.path ?? [tenantId];
 }
 
-function permissionsOf(roles: Iterable<RoleDefinition>): Set<string> {
-  const all = new Set<string>();
-  for (const role of roles) for (const p of role.permissions) all.add(p);
-  return all;
-}
-
 function encodeCursor(position: InvitationPosition): string {
   return encodeKeysetCursor({ at: position.createdAt, id: position.id });
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nodemailer from 'nodemailer';
 import { ConfigError } from '../platform/config.ts';
-import type { MailLogger, MailMessage, MailTransport } from './mail.types.ts';
+import type { MailLogger, MailTransport } from './mail.types.ts';
 
 export const DEFAULT_FROM = 'Tenantry <no-reply@localhost>';
 

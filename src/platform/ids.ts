@@ -38,6 +38,11 @@ export function newId(kind: IdKind): string {
 
 export const TENANT_ID_PATTERN = '^t[a-z2-7]{15}$';
 
+/** What every id of `kind` matches, for schemas and argument checks: its prefix, an underscore, 20 base32 characters. */
+export function idPattern(kind: IdKind): string {
+  return `^${ID_PREFIXES[kind]}_[a-z2-7]{20}$`;
+}
+
 export function newTenantId(): string {
   return `t${randomBase32(15)}`;
 }

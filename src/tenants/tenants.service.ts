@@ -1,14 +1,14 @@
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
 import type { Clock } from '../platform/clock.ts';
 import { applyDataPatch } from '../platform/data-object.ts';
-import { type Db, enterTenantContext, readTenant, withTenant, withUser } from '../platform/db/context.ts';
+import { type Db, enterTenantContext, readTenant, withTenant } from '../platform/db/context.ts';
 import { faultPoint } from '../platform/db/faults.ts';
 import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import { newTenantId } from '../platform/ids.ts';
 import { licenceLimitError } from '../licence/licence.errors.ts';
 import { assertRoom, lockPlan } from '../plans/plans.service.ts';
 import type { Preset } from '../presets/presets.ts';
-import { insertMembership, listDirectHolders, listTenantsOfUser, type UserTenant } from './memberships.repository.ts';
+import { insertMembership, listDirectHolders } from './memberships.repository.ts';
 import { grantOperatorShadows } from './operator-access.ts';
 import { TenantErrors } from './tenants.errors.ts';
 import { findTenant, insertTenant, listSubtree, lockTenantStatus, moveTenant, type TenantDetails, type TreeNode, updateTenant } from './tenants.repository.ts';

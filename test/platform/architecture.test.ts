@@ -45,6 +45,22 @@ describe('import direction', () => {
     assert.deepEqual(offenders, []);
   });
 
+  it('never imports a route from another route (shared HTTP pieces live in *.http.ts or platform/http/)', () => {
+    const offenders = files
+      .filter((f) => f.file.endsWith('.routes.ts') && f.imports.some((i) => i.endsWith('.routes.ts')))
+      .map((f) => `${f.file}: ${f.imports.filter((i) => i.endsWith('.routes.ts')).join(', ')}`);
+    assert.deepEqual(offenders, []);
+  });
+
+  it('writes the id patterns once, in platform/ids.ts: schemas and checks build on them', () => {
+    const patterns = /t\[a-z2-7\]\{15\}|(usr|ses|inv|key|apr|aud)_\[a-z2-7\]\{20\}/;
+    const offenders = sourceFiles(SRC)
+      .filter((file) => !file.includes(`${path.sep}migrations${path.sep}`) && !file.endsWith(`platform${path.sep}ids.ts`))
+      .filter((file) => readFileSync(file, 'utf8').split('\n').some((line) => patterns.test(line) && !/SECRET_SHAPE/.test(line)))
+      .map((file) => path.relative(SRC, file));
+    assert.deepEqual(offenders, []);
+  });
+
   it('keeps the shared platform free of features', () => {
     const offenders = files
       .filter((f) => f.file.startsWith('platform/') && f.imports.some((i) => i.startsWith('../') && !/^(\.\.\/)+(platform\/|db\/|http\/|[a-z-]+\.ts$)/.test(i)))

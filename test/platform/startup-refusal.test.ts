@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Kysely, sql } from 'kysely';
 import { type Config, loadConfig } from '../../src/platform/config.ts';
-import { APP_ROLE, type Database, type Engine, openDatabase } from '../../src/platform/db/database.ts';
+import { APP_ROLE, type Engine, openDatabase } from '../../src/platform/db/database.ts';
 import { startServer, UnsafeDatabaseError } from '../../src/server.ts';
 import { createTestDatabase, seedDataDir, type TestDatabase, testEngines } from '../helpers/database.ts';
 

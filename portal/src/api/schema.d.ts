@@ -5126,6 +5126,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description A user id */
                     userId: string;
                 };
                 cookie?: never;
@@ -5200,6 +5201,7 @@ export interface paths {
                 };
                 header?: never;
                 path: {
+                    /** @description A user id */
                     userId: string;
                 };
                 cookie?: never;
@@ -5280,6 +5282,7 @@ export interface paths {
                 path: {
                     /** @description A tenant id */
                     tenantId: string;
+                    /** @description A user id */
                     userId: string;
                 };
                 cookie?: never;

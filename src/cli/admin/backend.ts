@@ -1,4 +1,5 @@
 import { normalizeEmail } from '../../accounts/email.ts';
+import { idPattern } from '../../platform/ids.ts';
 
 /**
  * What `tenantry admin` does, independent of how: `local.ts` calls the services the HTTP routes call on the
@@ -113,7 +114,7 @@ export function describeProblem(problem: { title?: unknown; detail?: unknown; co
   return `${title}${detail}${code}`;
 }
 
-export const USER_ID = /^usr_[a-z2-7]{20}$/;
+export const USER_ID = new RegExp(idPattern('user'));
 
 /** The invitation `ref` names: its id, or the email of the tenant's pending (or expired) invitation. */
 export function findInvitation(invitations: InvitationJson[], ref: string, tenant: TenantRef): InvitationJson {

@@ -18,10 +18,10 @@ import { TENANT_ID_PATTERN } from '../../platform/ids.ts';
 import { applyPresetSettings } from '../../presets/apply.ts';
 import type { Preset } from '../../presets/presets.ts';
 import { assertDeletable, type DeletionCaller, type DeletionDeps, requestDeletion } from '../../tenants/deletion.service.ts';
-import { presentInvitation } from '../../invitations/invitations.routes.ts';
 import { presentTenant } from '../../tenants/tenants.routes.ts';
 import { createTenant, setSuspended, type TenantDeps } from '../../tenants/tenants.service.ts';
 import { type AdminBackend, CliFailure, type DeletionJson, findInvitation, type InstallTenantJson, type InvitationJson, USER_ID, type UserJson } from './backend.ts';
+import { presentInvitation } from '../../invitations/invitations.http.ts';
 
 /**
  * The operator at the console: no person, no request, the platform's authority (the actor convention of
