@@ -19,7 +19,7 @@ import { findInvitationForSignup, joinByInvitation } from '../invitations/invita
 import type { Preset } from '../presets/presets.ts';
 import { AccountErrors } from './accounts.errors.ts';
 import { normalizeEmail } from './email.ts';
-import { redeemOneTimeToken, replaceOneTimeToken } from './one-time-tokens.repository.ts';
+import { findOneTimeTokenEmail, redeemOneTimeToken, replaceOneTimeToken } from './one-time-tokens.repository.ts';
 import { hashPassword, passwordProblem } from './passwords.ts';
 import { findUserByEmail, findUserById, insertUser, updateUser, type UserRow } from './users.repository.ts';
 
@@ -241,13 +241,7 @@ export async function forgotPassword(deps: AccountDeps, rawEmail: string, audit:
  */
 export async function resetPassword(deps: AccountDeps, token: string, password: string, audit: AuditContext): Promise<void> {
   const hash = hashSecret(token);
-  const pendingUser = await deps.db
-    .selectFrom('one_time_tokens')
-    .select('email')
-    .where('token_hash', '=', hash)
-    .where('purpose', '=', 'reset_password')
-    .executeTakeFirst();
-  requireGoodPassword(password, pendingUser?.email ?? '');
+  requireGoodPassword(password, (await findOneTimeTokenEmail(deps.db, hash, 'reset_password')) ?? '');
   const passwordHash = await hashPassword(password, deps.passwordHashing);
   const now = deps.clock.now();
   const email = await inTransaction(deps.db, async (trx) => {

@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { Tx } from '../platform/db/context.ts';
+import type { Db, Tx } from '../platform/db/context.ts';
 import type { OneTimeTokenPurpose, OneTimeTokensTable } from '../platform/db/schema.ts';
 
 export type OneTimeTokenRow = Selectable<OneTimeTokensTable>;
@@ -53,4 +53,14 @@ export function redeemOneTimeToken(trx: Tx, hash: string, purpose: OneTimeTokenP
     .where('expires_at', '>', now)
     .returningAll()
     .executeTakeFirst();
+}
+
+/** Voids every unused token of `purpose` (a new setup link replaces all earlier ones). */
+export async function voidOneTimeTokens(trx: Tx, purpose: OneTimeTokenPurpose, now: Date): Promise<void> {
+  await trx.updateTable('one_time_tokens').set({ used_at: now }).where('purpose', '=', purpose).where('used_at', 'is', null).execute();
+}
+
+/** The address a token of `purpose` was issued for, used or not (to judge a new password against it). */
+export async function findOneTimeTokenEmail(db: Db | Tx, hash: string, purpose: OneTimeTokenPurpose): Promise<string | null | undefined> {
+  return (await db.selectFrom('one_time_tokens').select('email').where('token_hash', '=', hash).where('purpose', '=', purpose).executeTakeFirst())?.email;
 }

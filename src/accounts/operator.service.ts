@@ -2,7 +2,7 @@ import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.t
 import { setupLink } from '../platform/links.ts';
 import type { Clock } from '../platform/clock.ts';
 import { licenceLimitError } from '../licence/licence.errors.ts';
-import { type Db, enterUserContext, inTransaction, invalidateAfterCommit, withSystem } from '../platform/db/context.ts';
+import { type Db, enterUserContext, inTransaction, withSystem } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { newId, newTenantId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
@@ -10,9 +10,10 @@ import { insertMembership } from '../tenants/memberships.repository.ts';
 import { insertTenantWithFreeSlug } from '../tenants/tenants.repository.ts';
 import { AccountErrors } from './accounts.errors.ts';
 import { normalizeEmail } from './email.ts';
-import { redeemOneTimeToken, replaceOneTimeToken } from './one-time-tokens.repository.ts';
+import { redeemOneTimeToken, replaceOneTimeToken, voidOneTimeTokens } from './one-time-tokens.repository.ts';
 import { hashPassword, type PasswordHashing, passwordProblem } from './passwords.ts';
-import { findUserByEmail, hasSuperAdmin, insertUser, updateUser, type UserRow } from './users.repository.ts';
+import { findUserByEmail, hasSuperAdmin, insertUser, setExplicitDefaultTenant, updateUser, type UserRow } from './users.repository.ts';
+import { findAdminTenancyId, setAdminTenancy } from '../admin/admin.repository.ts';
 
 export const SETUP_TOKEN_TTL_MS = 24 * 60 * 60_000;
 
@@ -72,18 +73,16 @@ export async function createOperator(
     const user = await insertUser(trx, { id: newId('user'), email, name: input.name?.trim() || 'Operator', passwordHash, emailVerifiedAt: now, platformRole: 'super_admin', now });
     if (user === undefined) throw new AppError(AccountErrors.EMAIL_TAKEN);
     await enterUserContext(trx, user.id);
-    const adminTenancy = await trx.selectFrom('tenants').select('id').where('is_admin_tenancy', '=', true).executeTakeFirst();
-    let adminTenantId = adminTenancy?.id ?? null;
+    let adminTenantId = (await findAdminTenancyId(trx)) ?? null;
     if (adminTenantId === null) {
       await insertTenantWithFreeSlug(trx, { id: tenantId, slug: 'admin', name: 'Platform administration', now });
-      await trx.updateTable('tenants').set({ is_admin_tenancy: true }).where('id', '=', tenantId).execute();
+      await setAdminTenancy(trx, tenantId, true);
       adminTenantId = tenantId;
       await appendAuditEvent(trx, { ...audit, actorType: 'user', actorId: user.id }, { tenantId, action: 'tenant.created', targetType: 'tenant', targetId: tenantId, after: { adminTenancy: true } }, now);
     }
     await insertMembership(trx, { tenantId: adminTenantId, userId: user.id, kind: 'direct', roles: [deps.ownerRole], now });
     // Explicit: the operator is staff of the admin tenancy by designation as well as by role (migration 0013).
-    await trx.updateTable('users').set({ default_tenant_id: adminTenantId, explicit_default_tenant_id: adminTenantId }).where('id', '=', user.id).execute();
-    invalidateAfterCommit(trx, `user:${user.id}`);
+    await setExplicitDefaultTenant(trx, user.id, adminTenantId, now);
     await appendAuditEvent(trx, audit, { tenantId: adminTenantId, action: 'member.added', targetType: 'user', targetId: user.id, after: { roles: [deps.ownerRole], kind: 'direct' } }, now);
     await appendAuditEvent(trx, audit, { tenantId: user.id, action: 'user.created', targetType: 'user', targetId: user.id, after: { email, platformRole: 'super_admin' } }, now);
     return { user, created: true, adminTenantId };
@@ -102,7 +101,7 @@ export async function issueSetupLink(deps: OperatorDeps, publicUrl: string): Pro
   const token = newSecret();
   const now = deps.clock.now();
   await inTransaction(deps.db, async (trx) => {
-    await trx.updateTable('one_time_tokens').set({ used_at: now }).where('purpose', '=', 'operator_setup').where('used_at', 'is', null).execute();
+    await voidOneTimeTokens(trx, 'operator_setup', now);
     await replaceOneTimeToken(trx, { hash: hashSecret(token), purpose: 'operator_setup', userId: null, email: null, expiresAt: new Date(now.getTime() + SETUP_TOKEN_TTL_MS), now });
   });
   return setupLink(publicUrl, token);

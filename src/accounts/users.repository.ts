@@ -50,6 +50,15 @@ export function findPrincipalUser(db: Db, id: string): Promise<Omit<UserRow, 'pa
     .executeTakeFirst();
 }
 
+/**
+ * Makes `tenantId` the person's default tenant as an administrator sets it: explicitly (which, for the admin tenancy,
+ * makes them operator staff; migration 0013).
+ */
+export async function setExplicitDefaultTenant(trx: Tx, userId: string, tenantId: string, now: Date): Promise<void> {
+  invalidateAfterCommit(trx, `user:${userId}`);
+  await trx.updateTable('users').set({ default_tenant_id: tenantId, explicit_default_tenant_id: tenantId, updated_at: now }).where('id', '=', userId).execute();
+}
+
 export async function updateUser(
   trx: Tx,
   id: string,

@@ -41,6 +41,23 @@ export async function findAdminTenancyId(trx: Tx): Promise<string | undefined> {
   return (await trx.selectFrom('tenants').select('id').where('is_admin_tenancy', '=', true).executeTakeFirst())?.id;
 }
 
+/** Marks a tenant as the admin tenancy or not (the unique index allows one). */
+export async function setAdminTenancy(trx: Tx, tenantId: string, isAdminTenancy: boolean): Promise<void> {
+  await trx.updateTable('tenants').set({ is_admin_tenancy: isAdminTenancy }).where('id', '=', tenantId).execute();
+}
+
+/** The admin tenancy, if an administrator has explicitly made it `userId`'s default tenant (system context). */
+export async function findDesignatedStaffTenancy(trx: Tx, userId: string): Promise<string | undefined> {
+  const row = await trx
+    .selectFrom('users as u')
+    .innerJoin('tenants as a', 'a.id', 'u.explicit_default_tenant_id')
+    .select('a.id')
+    .where('u.id', '=', userId)
+    .where('a.is_admin_tenancy', '=', true)
+    .executeTakeFirst();
+  return row?.id;
+}
+
 /** One designation at a time, install-wide: two at once cannot both clear the old one and collide on the new. */
 export async function lockAdminTenancyDesignation(trx: Tx): Promise<void> {
   await sql`SELECT pg_advisory_xact_lock(hashtext('tenantry.admin_tenancy'))`.execute(trx);

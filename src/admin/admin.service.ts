@@ -1,24 +1,17 @@
 import { AccountErrors } from '../accounts/accounts.errors.ts';
-import { findUserById } from '../accounts/users.repository.ts';
+import { findUserById, setExplicitDefaultTenant } from '../accounts/users.repository.ts';
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
 import { MemberErrors } from '../members/members.errors.ts';
 import type { Clock } from '../platform/clock.ts';
-import { type Db, enterTenantContext, invalidateAfterCommit, readSystem, withSystem, withTenant, withUser } from '../platform/db/context.ts';
+import { type Db, enterTenantContext, readSystem, withSystem, withTenant, withUser } from '../platform/db/context.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
 import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import { syncShadowAccess } from '../tenants/operator-access.ts';
 import { AdminErrors } from './admin.errors.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
-import {
-  countLiveTenants,
-  findAdminTenancyId,
-  findShadowMembershipForUpdate,
-  type InstallTenant,
-  listInstallTenants,
-  listShadowMembershipsOf,
-  lockAdminTenancyDesignation,
-  type ShadowMembershipRow,
-} from './admin.repository.ts';
+import { countLiveTenants, findAdminTenancyId, findDesignatedStaffTenancy, findShadowMembershipForUpdate, type InstallTenant, listInstallTenants, listShadowMembershipsOf, lockAdminTenancyDesignation, setAdminTenancy, type ShadowMembershipRow } from './admin.repository.ts';
+import { lockTenantStatus } from '../tenants/tenants.repository.ts';
+import { deleteMembership, findMembershipKind } from '../tenants/memberships.repository.ts';
 
 export interface AdminDeps {
   db: Db;
@@ -61,16 +54,16 @@ export async function makeAdminTenancy(deps: AdminDeps, tenantId: string, audit:
   const now = deps.clock.now();
   return withSystem(deps.db, async (trx) => {
     await lockAdminTenancyDesignation(trx);
-    const target = await trx.selectFrom('tenants').select(['id', 'status', 'is_admin_tenancy']).where('id', '=', tenantId).forUpdate().executeTakeFirst();
+    const target = await lockTenantStatus(trx, tenantId);
     if (target === undefined || target.status === 'deleted') throw new AppError(AuthErrors.TENANT_NOT_FOUND);
-    if (target.is_admin_tenancy) return { tenantId, previous: tenantId };
+    if (target.isAdminTenancy) return { tenantId, previous: tenantId };
     if (target.status !== 'active') throw new AppError(AdminErrors.TENANT_NOT_ACTIVE, { detail: `the tenant is ${target.status.replace('_', ' ')}` });
     const previous = (await findAdminTenancyId(trx)) ?? null;
     if (previous !== null) {
-      await trx.updateTable('tenants').set({ is_admin_tenancy: false }).where('id', '=', previous).execute();
+      await setAdminTenancy(trx, previous, false);
       await appendAuditEvent(trx, audit, { tenantId: previous, action: 'tenant.admin_tenancy_revoked', targetType: 'tenant', targetId: previous, before: { isAdminTenancy: true }, after: { isAdminTenancy: false, successor: tenantId } }, now);
     }
-    await trx.updateTable('tenants').set({ is_admin_tenancy: true }).where('id', '=', tenantId).execute();
+    await setAdminTenancy(trx, tenantId, true);
     await appendAuditEvent(trx, audit, { tenantId, action: 'tenant.admin_tenancy_granted', targetType: 'tenant', targetId: tenantId, before: { isAdminTenancy: false }, after: { isAdminTenancy: true, previous } }, now);
     return { tenantId, previous };
   });
@@ -88,11 +81,10 @@ export async function setDefaultTenant(deps: AdminDeps, userId: string, tenantId
   const now = deps.clock.now();
   await withUser(deps.db, userId, async (trx) => {
     const user = await findUserById(trx, userId);
-    const membership = await trx.selectFrom('memberships').select('kind').where('user_id', '=', userId).where('tenant_id', '=', tenantId).executeTakeFirst();
+    const membership = await findMembershipKind(trx, { tenantId, userId });
     if (user === undefined || membership === undefined) throw new AppError(MemberErrors.MEMBER_NOT_FOUND, { detail: `${userId} is not a member of ${tenantId}` });
     if (user.default_tenant_id === tenantId && user.explicit_default_tenant_id === tenantId) return;
-    await trx.updateTable('users').set({ default_tenant_id: tenantId, explicit_default_tenant_id: tenantId, updated_at: now }).where('id', '=', userId).execute();
-    invalidateAfterCommit(trx, `user:${userId}`);
+    await setExplicitDefaultTenant(trx, userId, tenantId, now);
     const change = { before: { defaultTenantId: user.default_tenant_id }, after: { defaultTenantId: tenantId } };
     await appendAuditEvent(trx, audit, { tenantId: userId, action: 'user.default_tenant_set', targetType: 'user', targetId: userId, ...change }, now);
     await enterTenantContext(trx, tenantId);
@@ -104,16 +96,7 @@ export async function setDefaultTenant(deps: AdminDeps, userId: string, tenantId
 /** The admin tenancy, if an administrator has explicitly made it `userId`'s default tenant (which makes them staff). */
 export function designatedStaffTenancy(deps: AdminDeps, userId: string): Promise<string | undefined> {
   // Platform-wide by nature (the admin tenancy is found across tenants): read in the system context.
-  return readSystem(deps.db, async (trx) => {
-    const row = await trx
-      .selectFrom('users as u')
-      .innerJoin('tenants as a', 'a.id', 'u.explicit_default_tenant_id')
-      .select('a.id')
-      .where('u.id', '=', userId)
-      .where('a.is_admin_tenancy', '=', true)
-      .executeTakeFirst();
-    return row?.id;
-  });
+  return readSystem(deps.db, (trx) => findDesignatedStaffTenancy(trx, userId));
 }
 
 export interface ShadowMembershipPage {
@@ -144,7 +127,7 @@ export async function endShadowMembership(deps: AdminDeps, target: { tenantId: s
   await withTenant(deps.db, target.tenantId, async (trx) => {
     const shadow = await findShadowMembershipForUpdate(trx, target);
     if (shadow === undefined) throw new AppError(AdminErrors.SHADOW_MEMBERSHIP_NOT_FOUND);
-    await trx.deleteFrom('memberships').where('tenant_id', '=', target.tenantId).where('user_id', '=', target.userId).execute();
+    await deleteMembership(trx, target);
     await appendAuditEvent(
       trx,
       audit,

@@ -156,11 +156,6 @@ export async function listSubtrees(trx: Db | Tx, roots: readonly string[]): Prom
   return rows.map((r) => ({ tenantId: r.tenant_id, path: r.path }));
 }
 
-/** A tenant's path, root first, the tenant last (empty if there is no such tenant). */
-export async function findTenantPath(trx: Tx, tenantId: string): Promise<string[]> {
-  const row = await trx.selectFrom('tenant_tree').select('path').where('tenant_id', '=', tenantId).executeTakeFirst();
-  return row?.path ?? [];
-}
 
 /** The tenant's display name; the caller is in its context (or an ancestor's, or the system context). */
 export async function findTenantName(trx: Tx, tenantId: string): Promise<string | undefined> {

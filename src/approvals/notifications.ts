@@ -7,16 +7,9 @@ import type { Tx } from '../platform/db/context.ts';
 import type { ApprovalAction } from '../platform/db/schema.ts';
 import type { Preset } from '../presets/presets.ts';
 import { loadCustomRoles } from '../roles/roles.repository.ts';
-import {
-  ACTIONS_WITH_TARGET,
-  type ApprovalRow,
-  findTenantName,
-  findTenantPath,
-  listDirectMembersIn,
-  listPeople,
-  listSuperAdminIds,
-} from './approvals.repository.ts';
+import { ACTIONS_WITH_TARGET, type ApprovalRow, findTenantName, listDirectMembersIn, listPeople, listSuperAdminIds } from './approvals.repository.ts';
 import { approvalDeciders, DECIDE } from './deciders.ts';
+import { findTenantPath } from '../tenants/tenants.repository.ts';
 
 /**
  * The mail approvals send (SPEC 4: deciders are notified, the initiator hears the decision), always queued in

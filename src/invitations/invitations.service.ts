@@ -40,6 +40,7 @@ import {
   markRevoked,
   upsertPendingInvitation,
 } from './invitations.repository.ts';
+import { findTenantPath } from '../tenants/tenants.repository.ts';
 
 /** Invitation tokens carry this prefix, so secret scanners can recognise a leaked one. */
 export const INVITATION_TOKEN_PREFIX = 'tnr_inv_';
@@ -291,7 +292,7 @@ export async function joinByInvitation(trx: Tx, deps: Pick<InvitationDeps, 'cloc
   }
   await faultPoint(trx, 'invitation.claimed');
   await lockOwnCustomRoles(trx, { tenantId, keys: claimed.roles });
-  const definitions = await resolveRoles(trx, deps.preset, await pathOf(trx, tenantId), tenantId, claimed.roles);
+  const definitions = await resolveRoles(trx, deps.preset, await findTenantPath(trx, tenantId), tenantId, claimed.roles);
   const gone = claimed.roles.filter((key) => !definitions.has(key));
   if (gone.length > 0) throw new AppError(InvitationErrors.ROLE_UNAVAILABLE, { detail: `no role ${gone.join(', ')} in this tenant any more`, roles: gone });
 
@@ -356,12 +357,6 @@ async function resolveRoles(trx: Tx, preset: Preset, path: readonly string[], te
     if (role !== undefined) definitions.set(key, role);
   }
   return definitions;
-}
-
-/** Root first, the tenant last; the tree (ids only) is readable in every context. */
-async function pathOf(trx: Tx, tenantId: string): Promise<string[]> {
-  const row = await trx.selectFrom('tenant_tree').select('path').where('tenant_id', '=', tenantId).executeTakeFirst();
-  return row?.path ?? [tenantId];
 }
 
 function encodeCursor(position: InvitationPosition): string {

@@ -175,3 +175,13 @@ export async function listMembershipsOfUser(trx: Tx, userId: string): Promise<Us
 export async function listTenantsOfUser(trx: Tx, userId: string): Promise<UserMembership[]> {
   return (await listMembershipsOfUser(trx, userId)).filter((m) => m.entersByMembership);
 }
+
+/** The kind of `userId`'s membership of `tenantId`, if they have one (the caller's context must show it). */
+export async function findMembershipKind(trx: Tx, key: { tenantId: string; userId: string }): Promise<MembershipKind | undefined> {
+  return (await trx.selectFrom('memberships').select('kind').where('tenant_id', '=', key.tenantId).where('user_id', '=', key.userId).executeTakeFirst())?.kind;
+}
+
+/** Removes a membership and, by the foreign key, its roles. */
+export async function deleteMembership(trx: Tx, key: { tenantId: string; userId: string }): Promise<void> {
+  await trx.deleteFrom('memberships').where('tenant_id', '=', key.tenantId).where('user_id', '=', key.userId).execute();
+}

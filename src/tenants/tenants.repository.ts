@@ -209,3 +209,9 @@ export async function markTenantActive(trx: Tx, tenantId: string, now: Date): Pr
     .where((eb) => eb.or([eb('last_active_at', 'is', null), eb('last_active_at', '<', new Date(now.getTime() - TENANT_ACTIVITY_GRANULARITY_MS))]))
     .execute();
 }
+
+/** A tenant's path, root first, the tenant last (empty if there is no such tenant). */
+export async function findTenantPath(trx: Tx, tenantId: string): Promise<string[]> {
+  const row = await trx.selectFrom('tenant_tree').select('path').where('tenant_id', '=', tenantId).executeTakeFirst();
+  return row?.path ?? [];
+}

@@ -31,6 +31,13 @@ describe('import direction', () => {
     assert.deepEqual(offenders, []);
   });
 
+  it('keeps SQL in repositories: no query builder call in a service', () => {
+    const offenders = sourceFiles(SRC)
+      .filter((file) => file.endsWith('.service.ts') && /\.(selectFrom|insertInto|updateTable|deleteFrom)\(|\bsql`/.test(readFileSync(file, 'utf8')))
+      .map((file) => path.relative(SRC, file));
+    assert.deepEqual(offenders, []);
+  });
+
   it('keeps HTTP out of repositories', () => {
     const offenders = files
       .filter((f) => f.file.endsWith('.repository.ts') && f.imports.some((i) => i === 'fastify' || /\.(routes|service)\.ts$/.test(i)))
