@@ -1,11 +1,9 @@
 import { Type } from 'typebox';
 import { requirePrincipal } from '../auth/principal.ts';
-import { findUserById } from '../accounts/users.repository.ts';
-import { explain } from '../permissions/access.ts';
-import { accessOf } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { Problems, TenantId } from '../platform/http/schemas.ts';
 import { idPattern } from '../platform/ids.ts';
+import { answerChecks, type CheckDeps } from './check.service.ts';
 
 const Check = Type.Object(
   {
@@ -25,13 +23,9 @@ const Result = Type.Object({
 
 export const MAX_BATCH = 100;
 
-/**
- * "May this subject do P in tenant T?" for other services (SPEC 4, check API). Answers, never 404s:
- * a tenant the subject cannot reach is simply "not allowed", with the reason. Asking about someone
- * else needs `members.read` in that tenant (or platform super_admin), so the API cannot be used to map
- * other tenants' members. An API key may ask too: without `subject` it asks about itself.
- */
+/** SPEC 4, check API: the HTTP side of `answerChecks` (check.service.ts), one question or a batch. */
 export async function checkRoutes(app: FastifyTypebox): Promise<void> {
+  const deps: CheckDeps = { db: app.deps.database.db, access: app.access, preset: app.access.preset };
   app.post(
     '/check',
     {
@@ -46,38 +40,12 @@ export async function checkRoutes(app: FastifyTypebox): Promise<void> {
       },
     },
     async (request) => {
-      const caller = requirePrincipal(request);
-      const callerId = caller.kind === 'user' ? caller.userId : caller.keyId;
-      const users = new Map<string, { userId: string; isSuperAdmin: boolean } | null>();
-
-      const answer = async (check: { subject?: string; tenantId: string; permission: string }) => {
-        const subjectId = check.subject ?? callerId;
-        const base = { subject: subjectId, tenantId: check.tenantId, permission: check.permission };
-        if (subjectId === callerId) return { ...base, ...explain(app.access.preset, await accessOf(app, caller, check.tenantId), check.permission) };
-        const mine = await accessOf(app, caller, check.tenantId);
-        if (!mine.permissions.has('members.read')) {
-          return { ...base, allowed: false, reason: 'checking another subject here needs members.read in this tenant' };
-        }
-        if (!users.has(subjectId)) {
-          const user = await findUserById(app.deps.database.db, subjectId);
-          users.set(subjectId, user === undefined ? null : { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' });
-        }
-        const subject = users.get(subjectId);
-        if (subject == null) return { ...base, allowed: false, reason: 'no such subject' };
-        const access = await app.access.forUser(subject, check.tenantId);
-        return { ...base, ...explain(app.access.preset, access, check.permission) };
-      };
-
       const body = request.body;
-      if ('checks' in body) {
-        const results = [];
-        // Sequential on purpose: on the embedded engine queries run one at a time anyway, and the
-        // cache makes repeated (subject, tenant) pairs in one batch free after the first.
-        for (const check of body.checks) results.push(await answer(check));
-        return { results };
-      }
-      const { allowed, reason } = await answer(body);
-      return { allowed, reason };
+      const answers = await answerChecks(deps, requirePrincipal(request), 'checks' in body ? body.checks : [body]);
+      if ('checks' in body) return { results: answers };
+      const only = answers[0];
+      if (only === undefined) throw new Error('answerChecks answered no question');
+      return { allowed: only.allowed, reason: only.reason };
     },
   );
 }

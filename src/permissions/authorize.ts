@@ -6,6 +6,7 @@ import { AppError } from '../platform/http/errors.ts';
 import type { RoleDefinition } from '../presets/presets.ts';
 import type { Access } from './access.ts';
 import { explain } from './access.ts';
+import { type AccessResolver } from './access-resolver.ts';
 
 export interface Authorized {
   principal: Principal;
@@ -34,9 +35,12 @@ export async function authorize(app: FastifyInstance, request: FastifyRequest, t
 
 /** What a principal may do in `tenantId`: a person through their roles, a key through its own permissions. */
 export function accessOf(app: FastifyInstance, principal: Principal, tenantId: string): Promise<Access> {
-  return principal.kind === 'user'
-    ? app.access.forUser(subjectOf(principal), tenantId)
-    : app.access.forKey(principal, tenantId);
+  return principalAccess(app.access, principal, tenantId);
+}
+
+/** `accessOf` for code without the Fastify instance: the resolver is all it needs. */
+export function principalAccess(resolver: Pick<AccessResolver, 'forUser' | 'forKey'>, principal: Principal, tenantId: string): Promise<Access> {
+  return principal.kind === 'user' ? resolver.forUser(subjectOf(principal), tenantId) : resolver.forKey(principal, tenantId);
 }
 
 /**
