@@ -7,7 +7,7 @@ import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, testEngines } from '../helpers/database.ts';
 import { invitationTokenFor, signUpInvited } from '../helpers/invited.ts';
 import { startTestSmtp, type TestSmtp } from '../helpers/smtp.ts';
-import { assertProblem, bearer, GOOD_PASSWORD, type SignedUp, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, GOOD_PASSWORD, type SignedUp, signIn, uniqueEmail } from '../helpers/users.ts';
 
 /**
  * Issue 10, items 4 and 5, in seed 001's MSP preset, through the HTTP API: operator staff are the admin tenancy's
@@ -31,9 +31,7 @@ function harness(get: () => { t: TestApp; smtp: TestSmtp; operator: Operator }) 
     get().t.app.inject({ method, url: `/api/v1${url}`, headers: bearer(token), ...(payload === undefined ? {} : { payload }) });
 
   async function login(email: string, tenantId?: string): Promise<{ accessToken: string; activeTenantId: string | null }> {
-    const res = await get().t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: GOOD_PASSWORD, ...(tenantId ? { tenantId } : {}) } });
-    assert.equal(res.statusCode, 200, res.body);
-    return res.json();
+    return signIn(get().t, email, tenantId ? { tenantId } : {});
   }
 
   /**
@@ -111,9 +109,7 @@ function harness(get: () => { t: TestApp; smtp: TestSmtp; operator: Operator }) 
 async function bootstrapOperator(t: TestApp): Promise<Operator> {
   const email = uniqueEmail('operator');
   const created = await createOperator({ db: t.database.db, clock: t.clock, ownerRole: 'super_admin' }, { email, password: GOOD_PASSWORD, name: 'Olga' });
-  const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: GOOD_PASSWORD } });
-  assert.equal(res.statusCode, 200, res.body);
-  return { userId: created.user.id, accessToken: res.json().accessToken, adminTenancy: created.adminTenantId ?? '' };
+  return { userId: created.user.id, accessToken: (await signIn(t, email)).accessToken, adminTenancy: created.adminTenantId ?? '' };
 }
 
 for (const engine of testEngines()) {

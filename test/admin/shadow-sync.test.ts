@@ -17,7 +17,7 @@ import { insertTenant } from '../../src/tenants/tenants.repository.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { seedTenant } from '../helpers/tenants.ts';
-import { bearer, enrol, GOOD_PASSWORD, uniqueEmail } from '../helpers/users.ts';
+import { bearer, enrol, GOOD_PASSWORD, signIn, uniqueEmail } from '../helpers/users.ts';
 
 /**
  * Issue 10, item 4, in the database (migration 0013): whatever path changes someone's membership or roles in the
@@ -38,7 +38,7 @@ for (const engine of testEngines()) {
       const email = uniqueEmail('operator');
       const created = await createOperator({ db: t.database.db, clock: t.clock, ownerRole: 'super_admin' }, { email, password: GOOD_PASSWORD });
       adminTenancy = created.adminTenantId ?? '';
-      operatorToken = (await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: GOOD_PASSWORD } })).json().accessToken;
+      operatorToken = (await signIn(t, email)).accessToken;
     });
     after(() => t.close());
 

@@ -9,7 +9,7 @@ import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createTestApp, TEST_PASSWORD_HASHING, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { seedTenant } from '../helpers/tenants.ts';
-import { assertProblem, bearer, GOOD_PASSWORD, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, GOOD_PASSWORD, signIn, uniqueEmail } from '../helpers/users.ts';
 
 /**
  * SPEC 4 "Approvals", seed 004: in the company-tree preset, deleting a tenant, transferring its ownership and
@@ -40,9 +40,8 @@ async function person(t: TestApp, label: string, platformRole: 'super_admin' | n
   await withSystem(t.database.db, (trx) =>
     trx.insertInto('users').values({ id, email, name: label, password_hash: hash, email_verified_at: now, platform_role: platformRole, created_at: now, updated_at: now }).execute(),
   );
-  const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: GOOD_PASSWORD } });
-  assert.equal(res.statusCode, 200, res.body);
-  return { userId: id, email, accessToken: res.json().accessToken, refreshToken: res.json().refreshToken };
+  const { accessToken, refreshToken } = await signIn(t, email);
+  return { userId: id, email, accessToken, refreshToken };
 }
 
 /** The Main Company (the install's root, if it made one at start), with `admin` as its Company Admin. */

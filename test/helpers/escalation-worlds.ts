@@ -10,7 +10,7 @@ import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createTestApp, TEST_PASSWORD_HASHING, type TestApp } from './app.ts';
 import { cellOf, EscalationOracle } from './escalation-oracle.ts';
 import { seedTenant } from './tenants.ts';
-import { GOOD_PASSWORD, uniqueEmail } from './users.ts';
+import { GOOD_PASSWORD, signIn, uniqueEmail } from './users.ts';
 
 /**
  * Fixture worlds for the escalation oracle (test/security/escalation-oracle.test.ts), one per preset, each small
@@ -39,9 +39,7 @@ let slugCounter = 0;
 export const slug = (label: string) => `${label.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-${process.pid}-${++slugCounter}`;
 
 export async function login(t: TestApp, email: string): Promise<string> {
-  const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: GOOD_PASSWORD } });
-  assert.equal(res.statusCode, 200, res.body);
-  return res.json().accessToken;
+  return (await signIn(t, email)).accessToken;
 }
 
 /** A verified person with no tenant yet (signing up would make a personal tenant), signed in. */

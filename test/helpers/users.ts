@@ -68,10 +68,27 @@ export async function enrol(t: TestApp, tenantId: string, roles: string[], overr
     await insertUser(trx, { id: userId, email, name: overrides.name ?? null, passwordHash: hash, emailVerifiedAt: now, platformRole: null, now });
     await insertMembership(trx, { tenantId, userId, kind: 'direct', roles, now });
   });
-  const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: GOOD_PASSWORD, tenantId } });
-  assert.equal(res.statusCode, 200, res.body);
-  const body = res.json();
+  const body = await signIn(t, email, { tenantId });
   return { email, password: GOOD_PASSWORD, userId, tenantId, accessToken: body.accessToken, refreshToken: body.refreshToken };
+}
+
+export interface SignedIn {
+  accessToken: string;
+  refreshToken: string;
+  activeTenantId: string | null;
+  user: { id: string; email: string };
+  tenants: Array<{ tenantId: string; roles: string[] }>;
+}
+
+/** Signs someone in through the API (`POST /auth/login`, into `tenantId` when given) and returns the 200's body. */
+export async function signIn(t: TestApp, email: string, options: { password?: string; tenantId?: string } = {}): Promise<SignedIn> {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { email, password: options.password ?? GOOD_PASSWORD, ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }) },
+  });
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json() as SignedIn;
 }
 
 /** The install's single root (company-tree's Main Company), created at first start. */

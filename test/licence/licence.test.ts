@@ -7,7 +7,7 @@ import { createOperator } from '../../src/accounts/operator.service.ts';
 import { readSystem, readTenant } from '../../src/platform/db/context.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
-import { assertProblem, bearer, GOOD_PASSWORD, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, GOOD_PASSWORD, type SignedUp, signIn, signUp, uniqueEmail } from '../helpers/users.ts';
 
 /**
  * SPEC 4 "Features & licence", seed 001: a platform-wide licence file lists the features the install may use
@@ -36,7 +36,7 @@ for (const engine of testEngines()) {
       t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'mqtt-portal', TENANTRY_LICENCE_FILE: file, TENANTRY_AUTH_RATE_LIMIT: '1000' } });
       const email = uniqueEmail('operator');
       await createOperator({ db: t.database.db, clock: t.clock, ownerRole: 'owner' }, { email, password: GOOD_PASSWORD, name: 'Olga' });
-      operator = (await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: GOOD_PASSWORD } })).json().accessToken;
+      operator = (await signIn(t, email)).accessToken;
       owner = await signUp(t);
     });
     after(async () => {

@@ -12,7 +12,7 @@ import { createTestDatabase, testEngines } from '../helpers/database.ts';
 import { tenantScopedTables } from '../helpers/snapshot.ts';
 import { signUpInvited } from '../helpers/invited.ts';
 import { seedTenant } from '../helpers/tenants.ts';
-import { bearer, GOOD_PASSWORD, uniqueEmail } from '../helpers/users.ts';
+import { bearer, GOOD_PASSWORD, signIn, uniqueEmail } from '../helpers/users.ts';
 
 /** Tables that must be among those discovered; any other table with a `tenant_id` column is covered too. */
 const KNOWN_SCOPED_TABLES = ['api_keys', 'approval_requests', 'audit_events', 'invitations', 'membership_roles', 'memberships', 'roles', 'tenant_features', 'tenant_tree'];
@@ -168,7 +168,7 @@ for (const engine of testEngines()) {
       // Two customers, onboarded as seed 001 does: the operator adds each tenant and invites its SUPER_ADMIN.
       const operatorEmail = uniqueEmail('operator');
       await createOperator({ db: t.database.db, clock: t.clock, ownerRole: 'super_admin' }, { email: operatorEmail, password: GOOD_PASSWORD });
-      const operator = (await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: operatorEmail, password: GOOD_PASSWORD } })).json().accessToken;
+      const operator = (await signIn(t, operatorEmail)).accessToken;
       a = (await api('POST', '/tenants', operator, { name: 'A', slug: `iso-a-${process.pid}` })).id;
       b = (await api('POST', '/tenants', operator, { name: 'B', slug: `iso-b-${process.pid}` })).id;
       const alice = await signUpInvited(t, operator, a, ['super_admin']);

@@ -5,7 +5,7 @@ import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { signUpInvited } from '../helpers/invited.ts';
 import { allowedPermissions, type SeatedPerson } from '../helpers/roles.ts';
-import { bearer, GOOD_PASSWORD, uniqueEmail } from '../helpers/users.ts';
+import { bearer, GOOD_PASSWORD, signIn, uniqueEmail } from '../helpers/users.ts';
 
 /**
  * Seed 001 (the MSP platform) through the HTTP API: one signed-in member per role in one tenant, each
@@ -43,7 +43,7 @@ for (const engine of testEngines()) {
       t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'msp', TENANTRY_AUTH_RATE_LIMIT: '1000' } });
       const email = uniqueEmail('operator');
       await createOperator({ db: t.database.db, clock: t.clock, ownerRole: 'super_admin' }, { email, password: GOOD_PASSWORD, name: 'Olga' });
-      const operator = (await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: GOOD_PASSWORD } })).json().accessToken;
+      const operator = (await signIn(t, email)).accessToken;
       const added = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(operator), payload: { name: 'Acme Ltd', slug: `acme-${process.pid}-${engine}` } });
       assert.equal(added.statusCode, 201, added.body);
       tenantId = added.json().id;

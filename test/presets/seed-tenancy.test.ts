@@ -8,7 +8,7 @@ import { readSystem, readTenant, withTenant } from '../../src/platform/db/contex
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
-import { assertProblem, bearer, enrol, GOOD_PASSWORD, rootTenantOf, type SignedUp, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, enrol, GOOD_PASSWORD, rootTenantOf, type SignedUp, signIn, uniqueEmail } from '../helpers/users.ts';
 
 /** Issue 11: the tenancy of seeds 004 (one Main Company at the root) and 001 (operators add customer organisations). */
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -18,9 +18,8 @@ const call = (t: TestApp, method: Method, url: string, token: string, payload?: 
 async function operatorOf(t: TestApp, ownerRole: string): Promise<SignedUp> {
   const email = uniqueEmail('operator');
   const created = await createOperator({ db: t.database.db, clock: t.clock, ownerRole }, { email, password: GOOD_PASSWORD, name: 'Olga' });
-  const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: GOOD_PASSWORD } });
-  assert.equal(res.statusCode, 200, res.body);
-  return { email, password: GOOD_PASSWORD, userId: created.user.id, tenantId: created.adminTenantId ?? '', accessToken: res.json().accessToken, refreshToken: res.json().refreshToken };
+  const { accessToken, refreshToken } = await signIn(t, email);
+  return { email, password: GOOD_PASSWORD, userId: created.user.id, tenantId: created.adminTenantId ?? '', accessToken, refreshToken };
 }
 
 const roots = (t: TestApp) =>
