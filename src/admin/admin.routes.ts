@@ -2,12 +2,12 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { AuditContext } from '../audit/audit.repository.ts';
 import { actorOf, requirePrincipal, requireUser } from '../auth/principal.ts';
-import { accessOf, authorize } from '../permissions/authorize.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { AdminErrors } from './admin.errors.ts';
 import { type AdminDeps, adminTenancyId, designatedStaffTenancy, endShadowMembership, listInstall, listShadowMemberships, makeAdminTenancy, setDefaultTenant, tenantsInUse } from './admin.service.ts';
 import { Nullable, Problems, TenantId, UserId } from '../platform/http/schemas.ts';
+import { accessOf, authorize } from '../permissions/authorize.http.ts';
 
 const InstallTenantSchema = Type.Object({
   id: Type.String(),

@@ -1,9 +1,9 @@
 import { Type } from 'typebox';
 import { apiKeyDeps } from '../auth/authenticate.ts';
-import { authorize } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { type ApiKeyView, createApiKey, listKeys, revokeApiKey } from './api-keys.service.ts';
 import { Nullable, Problems, TenantId } from '../platform/http/schemas.ts';
+import { authorize } from '../permissions/authorize.http.ts';
 
 const TenantParams = Type.Object({ tenantId: TenantId });
 const KeyParams = Type.Object({ tenantId: TenantId, keyId: Type.String({ minLength: 1, maxLength: 100, description: 'An API key id (`key_…`)' }) });

@@ -1,11 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { requireUser } from '../auth/principal.ts';
-import { authorize } from '../permissions/authorize.ts';
 import type { ApprovalAction } from '../platform/db/schema.ts';
 import { Nullable } from '../platform/http/schemas.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { type ApprovalDeps, type ApprovalView, recordApprovalNotRequired, requestApproval } from './approvals.service.ts';
+import { authorize } from '../permissions/authorize.http.ts';
 
 /** The HTTP side of holding an action for approval, which the routes of every holdable action share. */
 

@@ -1,6 +1,5 @@
 import { Type } from 'typebox';
 import { type Principal, requireUser } from '../auth/principal.ts';
-import { accessOf, authorize } from '../permissions/authorize.ts';
 
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
@@ -16,6 +15,7 @@ import { type AccessTo, approvalDeciders, decisionScope, standingIn, visibleBelo
 import { AuthErrors } from '../auth/auth.errors.ts';
 import { Nullable, Problems, TenantId } from '../platform/http/schemas.ts';
 import { approvalDeps, ApprovalRequestSchema, presentApproval, Status } from './approvals.http.ts';
+import { accessOf, authorize } from '../permissions/authorize.http.ts';
 
 const ListQuery = Type.Object(
   {

@@ -1,8 +1,8 @@
 import { Type } from 'typebox';
-import { authorize } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { listAudit, verifyChain } from './audit.service.ts';
 import { Nullable, Problems, TenantId } from '../platform/http/schemas.ts';
+import { authorize } from '../permissions/authorize.http.ts';
 
 const TenantParams = Type.Object({ tenantId: TenantId });
 const ActorType = Type.Union([Type.Literal('user'), Type.Literal('api_key'), Type.Literal('system')]);

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyTypebox } from '../platform/http/types.ts';
-import { tenantListDeps } from '../tenants/tenant-list.service.ts';
 import { presentTokens } from './auth.schemas.ts';
 import { setAuthCookies } from './cookies.ts';
 import type { SessionDeps, SessionTokens } from './sessions.service.ts';
+import { tenantListDeps } from '../tenants/tenants.http.ts';
 
 /** The HTTP side of signing in that other features' routes share (sign-up, setup, invitations, OAuth). */
 

@@ -10,11 +10,10 @@ import {
   UseCookies,
   UserSchema,
 } from './auth.schemas.ts';
-import { accessOf } from '../permissions/authorize.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
-import { listTenantsToChoose, showsTenantSwitcher, tenantListDeps } from '../tenants/tenant-list.service.ts';
+import { listTenantsToChoose, showsTenantSwitcher } from '../tenants/tenant-list.service.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { clearAuthCookies, refreshTokenFromCookie } from './cookies.ts';
 import { login } from './login.service.ts';
@@ -22,6 +21,8 @@ import { auditContextOf, requireUser, subjectOf } from './principal.ts';
 import { authorizationView, endSession, refreshSession, switchActiveTenant } from './sessions.service.ts';
 import { Problems, TenantId } from '../platform/http/schemas.ts';
 import { clientOf, credentialRateLimit, deliverTokens, sessionDeps } from './auth.http.ts';
+import { accessOf } from '../permissions/authorize.http.ts';
+import { tenantListDeps } from '../tenants/tenants.http.ts';
 
 const AuthorizationSchema = Type.Record(
   Type.String(),

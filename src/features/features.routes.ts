@@ -1,8 +1,8 @@
 import { Type } from 'typebox';
-import { authorize } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { type FeatureDeps, listFeatures, setFeatures } from './features.service.ts';
 import { Problems, TenantId } from '../platform/http/schemas.ts';
+import { authorize } from '../permissions/authorize.http.ts';
 
 const TenantParams = Type.Object({ tenantId: TenantId });
 

@@ -2,7 +2,6 @@ import { Type } from 'typebox';
 import { Email, TokenFields } from '../auth/auth.schemas.ts';
 import { auditContextOf, requireUser, subjectOf } from '../auth/principal.ts';
 import { switchActiveTenant } from '../auth/sessions.service.ts';
-import { authorize } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import {
   acceptInvitation,
@@ -14,6 +13,7 @@ import {
 import { Problems, TenantId } from '../platform/http/schemas.ts';
 import { credentialRateLimit, deliverTokens, sessionDeps } from '../auth/auth.http.ts';
 import { invitationDeps, InvitationPreviewSchema, presentInvitation, presentInvitationPreview } from './invitations.http.ts';
+import { authorize } from '../permissions/authorize.http.ts';
 
 const RoleKey = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'A built-in role of the preset or a custom role of this tenant or an ancestor' });
 // Any text: a token we never issued is simply not found (404), like a guessed one.

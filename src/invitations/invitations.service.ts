@@ -3,14 +3,14 @@ import { teamInviteLink } from '../platform/links.ts';
 import { normalizeEmail } from '../accounts/email.ts';
 import { findUserById } from '../accounts/users.repository.ts';
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
-import type { Principal, UserPrincipal } from '../auth/principal.ts';
+import type { UserPrincipal } from '../auth/principal.ts';
 import { enqueueMail } from '../mail/outbox.ts';
 import { invitationEmail } from '../mail/templates.ts';
 import { lockOwnCustomRoles } from '../members/members.repository.ts';
 import { makeDirectMember } from '../members/members.service.ts';
 import { loadCustomRoles } from '../roles/roles.repository.ts';
-import { type Access, resolveRole } from '../permissions/access.ts';
-import { assertCanGrantRoles } from '../permissions/authorize.ts';
+import { resolveRole } from '../permissions/access.ts';
+import { assertCanGrantRoles, type Authorized } from '../permissions/authorize.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Config } from '../platform/config.ts';
 import { type Db, readSystem, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
@@ -55,13 +55,6 @@ export interface InvitationDeps {
 }
 
 /** The caller, already authorized for the tenant (see `authorize`). */
-export interface Acting {
-  /** null: the operator at the console (`tenantry admin users invite`), acting with the platform's authority. */
-  principal: Principal | null;
-  access: Access;
-  audit: AuditContext;
-}
-
 export interface InvitationView {
   id: string;
   email: string;
@@ -105,7 +98,7 @@ function present(row: InvitationRow, now: Date): InvitationView {
  * tenant and give nothing beyond what the inviter's roles give. Re-inviting an address with a pending
  * invitation gives that invitation a new token, roles and expiry (the old link stops working).
  */
-export async function createInvitation(deps: InvitationDeps, acting: Acting, tenantId: string, input: { email: string; roles: readonly string[] }): Promise<InvitationView> {
+export async function createInvitation(deps: InvitationDeps, acting: Authorized, tenantId: string, input: { email: string; roles: readonly string[] }): Promise<InvitationView> {
   const email = normalizeEmail(input.email);
   if (email === undefined) {
     throw new AppError(AccountErrors.INVALID_EMAIL, { detail: 'not an email address we accept (ASCII only; write international domains in punycode)' });
@@ -190,7 +183,7 @@ export async function listInvitations(
  * Withdraws a pending (or expired) invitation: its link stops working. Revoking a revoked one changes
  * nothing; an accepted one cannot be revoked (remove the member instead).
  */
-export async function revokeInvitation(deps: InvitationDeps, acting: Acting, key: { tenantId: string; invitationId: string }): Promise<void> {
+export async function revokeInvitation(deps: InvitationDeps, acting: Authorized, key: { tenantId: string; invitationId: string }): Promise<void> {
   const now = deps.clock.now();
   await withTenant(deps.db, key.tenantId, async (trx) => {
     const row = await findInvitationForUpdate(trx, key);

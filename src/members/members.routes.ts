@@ -1,7 +1,6 @@
 import { Type } from 'typebox';
 import { requirePrincipal, requireUser, subjectOf } from '../auth/principal.ts';
 import { needsApproval } from '../approvals/approvals.service.ts';
-import { authorize } from '../permissions/authorize.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { getTenant } from '../tenants/tenants.service.ts';
@@ -11,6 +10,7 @@ import type { MemberRecord } from './members.repository.ts';
 import { addMember, changeMemberRoles, leaveTenant, listMembers, type MemberDeps, removeMember, rolesGrant, transferOwnership } from './members.service.ts';
 import { Problems, TenantId } from '../platform/http/schemas.ts';
 import { ApprovalAccepted, holdForApproval, isHeldFor } from '../approvals/approvals.http.ts';
+import { authorize } from '../permissions/authorize.http.ts';
 
 const RoleKey = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'A built-in role of the preset or a custom role of this tenant or an ancestor' });
 // Any text: an id that cannot exist is simply not a member (404), like any other stranger.

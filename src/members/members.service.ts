@@ -1,7 +1,7 @@
 import { AccountErrors } from '../accounts/accounts.errors.ts';
 import { normalizeEmail } from '../accounts/email.ts';
 import { findUserByEmail, findUserById } from '../accounts/users.repository.ts';
-import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
+import { appendAuditEvent } from '../audit/audit.repository.ts';
 import { InvitationErrors } from '../invitations/invitations.errors.ts';
 import { findMembershipForUpdate, promoteShadowMembership } from '../invitations/invitations.repository.ts';
 import { assertRoom, lockPlan } from '../plans/plans.service.ts';
@@ -10,7 +10,7 @@ import { insertMembership } from '../tenants/memberships.repository.ts';
 import type { MembershipKind } from '../platform/db/schema.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
 import { type Access, resolveRole } from '../permissions/access.ts';
-import { assertCanGrantRoles } from '../permissions/authorize.ts';
+import { assertCanGrantRoles, type Authorized } from '../permissions/authorize.ts';
 import type { Clock } from '../platform/clock.ts';
 import { type Db, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
 import { faultPoint } from '../platform/db/faults.ts';
@@ -42,11 +42,6 @@ export interface MemberDeps {
 }
 
 /** The caller, already authorized for the tenant (see `authorize`): what they may do there, and the audit context. */
-export interface Acting {
-  access: Access;
-  audit: AuditContext;
-}
-
 export interface MemberListing {
   members: MemberRecord[];
   nextCursor: string | null;
@@ -65,7 +60,7 @@ export async function listMembers(deps: MemberDeps, tenantId: string, page: { li
  * (its member count is locked for the transaction). An operator's shadow membership becomes a direct one holding
  * exactly these roles. Audited as `member.added`; in the admin tenancy the new staffer's shadow access follows.
  */
-export async function addMember(deps: MemberDeps, acting: Acting, tenantId: string, input: { userId: string } | { email: string }, roles: readonly string[]): Promise<MemberRecord> {
+export async function addMember(deps: MemberDeps, acting: Authorized, tenantId: string, input: { userId: string } | { email: string }, roles: readonly string[]): Promise<MemberRecord> {
   const wanted = [...new Set(roles)].sort();
   const now = deps.clock.now();
   return withTenant(deps.db, tenantId, async (trx) => {
@@ -116,7 +111,7 @@ export async function makeDirectMember(trx: Tx, m: { tenantId: string; userId: s
  * demote an owner). The database refuses to leave the tenant without an owner, at commit, which is
  * what decides two owners demoting each other at the same moment.
  */
-export async function changeMemberRoles(deps: MemberDeps, acting: Acting, target: { tenantId: string; userId: string }, roles: readonly string[]): Promise<MemberRecord> {
+export async function changeMemberRoles(deps: MemberDeps, acting: Authorized, target: { tenantId: string; userId: string }, roles: readonly string[]): Promise<MemberRecord> {
   const wanted = [...new Set(roles)].sort();
   const now = deps.clock.now();
   return commitOwnerChange(deps, target.tenantId, async (trx) => {
@@ -153,7 +148,7 @@ export async function changeMemberRoles(deps: MemberDeps, acting: Acting, target
  */
 export async function transferOwnership(
   deps: MemberDeps,
-  acting: Acting & { userId: string },
+  acting: Authorized & { userId: string },
   target: { tenantId: string; userId: string },
   confirm: string,
 ): Promise<{ owner: MemberRecord; previousOwner: MemberRecord | null }> {
@@ -194,16 +189,16 @@ export async function transferOwnership(
 }
 
 /** Removes someone else's membership; the caller holds `members.manage` and at least the member's permissions. */
-export async function removeMember(deps: MemberDeps, acting: Acting, target: { tenantId: string; userId: string }): Promise<void> {
+export async function removeMember(deps: MemberDeps, acting: Authorized, target: { tenantId: string; userId: string }): Promise<void> {
   await endMembership(deps, acting, target, 'member.removed');
 }
 
 /** The caller leaves the tenant: needs only their own direct membership (a shadow one cannot be left). */
-export async function leaveTenant(deps: MemberDeps, acting: Acting, target: { tenantId: string; userId: string }): Promise<void> {
+export async function leaveTenant(deps: MemberDeps, acting: Authorized, target: { tenantId: string; userId: string }): Promise<void> {
   await endMembership(deps, acting, target, 'member.left');
 }
 
-async function endMembership(deps: MemberDeps, acting: Acting, target: { tenantId: string; userId: string }, action: 'member.removed' | 'member.left'): Promise<void> {
+async function endMembership(deps: MemberDeps, acting: Authorized, target: { tenantId: string; userId: string }, action: 'member.removed' | 'member.left'): Promise<void> {
   const now = deps.clock.now();
   await commitOwnerChange(deps, target.tenantId, async (trx) => {
     const member = await findDirectMemberForUpdate(trx, target);

@@ -2,12 +2,12 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { apiKeyDeps } from '../auth/authenticate.ts';
 import type { Principal } from '../auth/principal.ts';
-import { accessOf } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { OAuthErrors, oauthError } from './oauth.errors.ts';
 import { authenticateClient, introspect, issueMachineToken, type OAuthDeps } from './oauth.service.ts';
 import { Problems } from '../platform/http/schemas.ts';
 import { credentialRateLimit } from '../auth/auth.http.ts';
+import { accessOf } from '../permissions/authorize.http.ts';
 
 const FORM = 'application/x-www-form-urlencoded';
 const Param = (description: string) => Type.Optional(Type.String({ maxLength: 4096, description }));

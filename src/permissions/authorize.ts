@@ -1,42 +1,23 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditContext } from '../audit/audit.repository.ts';
+import { type Principal, subjectOf } from '../auth/principal.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
-import { actorOf, type Principal, requirePrincipal, subjectOf } from '../auth/principal.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { RoleDefinition } from '../presets/presets.ts';
 import type { Access } from './access.ts';
-import { explain } from './access.ts';
 import { type AccessResolver } from './access-resolver.ts';
 
+/**
+ * Who is acting, as every service takes it: what they may do in the tenant and how the audit trail names them. A
+ * request's caller comes with its `principal`; the operator at the console (`tenantry admin`) and an approved action
+ * carried out for its initiator have none.
+ */
 export interface Authorized {
-  principal: Principal;
+  principal?: Principal | null;
   access: Access;
   /** The audit context for this request, with how the caller reached the tenant. */
   audit: AuditContext;
 }
 
-/**
- * The gate of every tenant-scoped endpoint: the caller must reach the tenant somehow (else 404, which
- * never reveals that it exists) and, when `permission` is given, hold it there (else 403 with the reason).
- */
-export async function authorize(app: FastifyInstance, request: FastifyRequest, tenantId: string, permission?: string): Promise<Authorized> {
-  const principal = requirePrincipal(request);
-  const access = await accessOf(app, principal, tenantId);
-  if (!access.visible) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
-  if (permission !== undefined && !access.permissions.has(permission)) {
-    throw new AppError(AuthErrors.FORBIDDEN, { detail: explain(app.access.preset, access, permission).reason, permission });
-  }
-  return {
-    principal,
-    access,
-    audit: { ...actorOf(principal), via: access.via ?? 'direct', requestId: request.id, ip: request.ip },
-  };
-}
-
-/** What a principal may do in `tenantId`: a person through their roles, a key through its own permissions. */
-export function accessOf(app: FastifyInstance, principal: Principal, tenantId: string): Promise<Access> {
-  return principalAccess(app.access, principal, tenantId);
-}
 
 /** `accessOf` for code without the Fastify instance: the resolver is all it needs. */
 export function principalAccess(resolver: Pick<AccessResolver, 'forUser' | 'forKey'>, principal: Principal, tenantId: string): Promise<Access> {

@@ -1,10 +1,10 @@
 import { Type } from 'typebox';
-import { authorize } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { needsApproval } from '../approvals/approvals.service.ts';
 import { assertKnownPlan, changePlan, getPlan, type PlanDeps, type PlanView } from './plans.service.ts';
 import { Nullable, Problems, TenantId } from '../platform/http/schemas.ts';
 import { ApprovalAccepted, holdForApproval, isHeldFor } from '../approvals/approvals.http.ts';
+import { authorize } from '../permissions/authorize.http.ts';
 
 const TenantParams = Type.Object({ tenantId: TenantId });
 const Limit = Nullable(Type.Integer({ minimum: 0, description: 'null: unlimited' }));

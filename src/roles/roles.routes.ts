@@ -1,11 +1,11 @@
 import { Type } from 'typebox';
 import { requirePrincipal } from '../auth/principal.ts';
 import { needsApproval } from '../approvals/approvals.service.ts';
-import { authorize } from '../permissions/authorize.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { createRole, deleteRole, listPermissions, listRoles, type RoleDeps, roleChangeTakesAway, updateRole } from './roles.service.ts';
 import { Problems, TenantId } from '../platform/http/schemas.ts';
 import { ApprovalAccepted, holdForApproval, isHeldFor } from '../approvals/approvals.http.ts';
+import { authorize } from '../permissions/authorize.http.ts';
 
 const TenantParams = Type.Object({ tenantId: TenantId });
 const RoleParams = Type.Object({ tenantId: TenantId, roleKey: Type.String({ minLength: 1, maxLength: 100 }) });

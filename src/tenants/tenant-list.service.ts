@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import type { Access } from '../permissions/access.ts';
 import { resolveRole } from '../permissions/access.ts';
 import type { Subject } from '../permissions/access-resolver.ts';
@@ -19,10 +18,6 @@ export interface TenantListDeps {
   cache?: TaggedCache<UserTenant[]>;
 }
 
-/** The app's: its database, preset, permission resolver and cache of lists. */
-export function tenantListDeps(app: FastifyInstance): TenantListDeps {
-  return { db: app.deps.database.db, preset: app.access.preset, accessTo: (subject, id) => app.access.forUser(subject, id), cache: app.tenantLists };
-}
 
 /**
  * The tenants a person may choose from (sign-in's "Choose a tenant", `GET /tenants`, `/auth/me`), in this order:

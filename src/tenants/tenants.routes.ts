@@ -9,7 +9,6 @@ import { apiKeyDeps } from '../auth/authenticate.ts';
 import { presentStanding as presentListStanding, TenantStandingFields } from '../auth/auth.schemas.ts';
 import { type ApiKeyPrincipal, auditContextOf, type Principal, requirePrincipal, subjectOf } from '../auth/principal.ts';
 import type { Access } from '../permissions/access.ts';
-import { accessOf, authorize } from '../permissions/authorize.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { LicenceErrors } from '../licence/licence.errors.ts';
 import { isOperatorStaff } from './operator-access.ts';
@@ -19,10 +18,12 @@ import { assertDeletable, type DeletionCaller, type DeletionDeps, mayGiveAway, r
 import type { TenantDetails, TenantStanding, TreeNode } from './tenants.repository.ts';
 import { SLUG_PATTERN } from './tenants.repository.ts';
 import type { UserTenant } from './memberships.repository.ts';
-import { listTenantsToChoose, tenantListDeps } from './tenant-list.service.ts';
+import { listTenantsToChoose } from './tenant-list.service.ts';
 import { createTenant, getTenant, listTree, setSuspended, type TenantDeps, updateTenantDetails } from './tenants.service.ts';
 import { Nullable, Problems, TenantId } from '../platform/http/schemas.ts';
 import { ApprovalAccepted, holdForApproval, isHeldFor } from '../approvals/approvals.http.ts';
+import { accessOf, authorize } from '../permissions/authorize.http.ts';
+import { tenantListDeps } from './tenants.http.ts';
 
 const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 2, maxLength: 63, description: 'Lowercase letters, digits and dashes' });
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });

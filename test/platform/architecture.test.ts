@@ -38,6 +38,13 @@ describe('import direction', () => {
     assert.deepEqual(offenders, []);
   });
 
+  it('keeps Fastify out of services and the authorization rules (the HTTP glue is authorize.http.ts)', () => {
+    const offenders = sourceFiles(SRC)
+      .filter((file) => /\.service\.ts$|permissions[\\/]authorize\.ts$/.test(file) && /from 'fastify'/.test(readFileSync(file, 'utf8')))
+      .map((file) => path.relative(SRC, file));
+    assert.deepEqual(offenders, []);
+  });
+
   it('keeps HTTP out of repositories', () => {
     const offenders = files
       .filter((f) => f.file.endsWith('.repository.ts') && f.imports.some((i) => i === 'fastify' || /\.(routes|service)\.ts$/.test(i)))
