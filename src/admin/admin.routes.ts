@@ -6,7 +6,7 @@ import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { AdminErrors } from './admin.errors.ts';
 import { type AdminDeps, adminTenancyId, designatedStaffTenancy, endShadowMembership, listInstall, listShadowMemberships, makeAdminTenancy, setDefaultTenant, tenantsInUse } from './admin.service.ts';
-import { Nullable, Problems, TenantId, UserId } from '../platform/http/schemas.ts';
+import { Nullable, pageOf, pageQuery, Problems, TenantId, UserId } from '../platform/http/schemas.ts';
 import { accessOf, authorize } from '../permissions/authorize.http.ts';
 
 const InstallTenantSchema = Type.Object({
@@ -61,17 +61,15 @@ export async function adminRoutes(app: FastifyTypebox): Promise<void> {
         description: 'Operators only. Oldest first; every status but deleted. `limit` is the licence\'s tenant limit, null while there is none.',
         querystring: Type.Object(
           {
-            limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
-            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '`nextCursor` of the previous page' })),
+            ...pageQuery({ max: 500, byDefault: 100 }),
           },
           { additionalProperties: false },
         ),
         response: {
           200: Type.Object({
-            tenants: Type.Array(InstallTenantSchema),
+            ...pageOf('tenants', InstallTenantSchema),
             inUse: Type.Integer({ description: 'Tenants in use (every status but deleted)' }),
             limit: Nullable(Type.Integer({ description: 'The licensed tenant limit; null = unlimited' })),
-            nextCursor: Nullable(Type.String()),
           }),
           ...Problems,
         },
@@ -196,13 +194,12 @@ export async function adminRoutes(app: FastifyTypebox): Promise<void> {
         params: Type.Object({ userId: UserId }),
         querystring: Type.Object(
           {
-            limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
-            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '`nextCursor` of the previous page' })),
+            ...pageQuery({ max: 500, byDefault: 100 }),
           },
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ userId: Type.String(), shadowMemberships: Type.Array(ShadowMembershipSchema), nextCursor: Nullable(Type.String()) }),
+          200: Type.Object({ userId: Type.String(), ...pageOf('shadowMemberships', ShadowMembershipSchema) }),
           ...Problems,
         },
       },

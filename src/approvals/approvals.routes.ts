@@ -13,19 +13,18 @@ import {
 } from './approvals.service.ts';
 import { type AccessTo, approvalDeciders, decisionScope, standingIn, visibleBelow } from './deciders.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
-import { Nullable, Problems, TenantId } from '../platform/http/schemas.ts';
+import { pageOf, pageQuery, Problems, TenantId } from '../platform/http/schemas.ts';
 import { approvalDeps, ApprovalRequestSchema, presentApproval, Status } from './approvals.http.ts';
 import { accessOf, authorize } from '../permissions/authorize.http.ts';
 
 const ListQuery = Type.Object(
   {
     status: Type.Optional(Status),
-    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '`nextCursor` of the previous page' })),
+    ...pageQuery({ max: 200, byDefault: 50 }),
   },
   { additionalProperties: false },
 );
-const ListResponse = Type.Object({ approvalRequests: Type.Array(ApprovalRequestSchema), nextCursor: Nullable(Type.String({ description: 'Null on the last page' })) });
+const ListResponse = Type.Object(pageOf('approvalRequests', ApprovalRequestSchema));
 
 /** SPEC 4 "Approvals": list, decide (approve/decline) and cancel requests held by the preset's policy. */
 export async function approvalRoutes(app: FastifyTypebox): Promise<void> {

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { listAudit, verifyChain } from './audit.service.ts';
-import { Nullable, Problems, TenantId } from '../platform/http/schemas.ts';
+import { Nullable, pageOf, pageQuery, Problems, TenantId } from '../platform/http/schemas.ts';
 import { authorize } from '../permissions/authorize.http.ts';
 
 const TenantParams = Type.Object({ tenantId: TenantId });
@@ -47,12 +47,11 @@ export async function auditRoutes(app: FastifyTypebox): Promise<void> {
             targetId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
             since: Type.Optional(Type.String({ format: 'date-time', description: 'Inclusive' })),
             until: Type.Optional(Type.String({ format: 'date-time', description: 'Exclusive' })),
-            limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+            ...pageQuery({ max: 200, byDefault: 50 }),
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ events: Type.Array(AuditEventSchema), nextCursor: Nullable(Type.String()) }), ...Problems },
+        response: { 200: Type.Object(pageOf('events', AuditEventSchema)), ...Problems },
       },
     },
     async (request) => {

@@ -10,7 +10,7 @@ import {
   previewInvitation,
   revokeInvitation,
 } from './invitations.service.ts';
-import { Problems, TenantId } from '../platform/http/schemas.ts';
+import { pageOf, pageQuery, Problems, TenantId } from '../platform/http/schemas.ts';
 import { credentialRateLimit, deliverTokens, sessionDeps } from '../auth/auth.http.ts';
 import { invitationDeps, InvitationPreviewSchema, presentInvitation, presentInvitationPreview } from './invitations.http.ts';
 import { authorize } from '../permissions/authorize.http.ts';
@@ -75,16 +75,12 @@ export async function invitationRoutes(app: FastifyTypebox): Promise<void> {
         querystring: Type.Object(
           {
             status: Type.Optional(Status),
-            limit: Type.Integer({ minimum: 1, maximum: 200, default: 100 }),
-            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '`nextCursor` of the previous page' })),
+            ...pageQuery({ max: 200, byDefault: 100 }),
           },
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({
-            invitations: Type.Array(InvitationSchema),
-            nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Null on the last page' }),
-          }),
+          200: Type.Object(pageOf('invitations', InvitationSchema)),
           ...Problems,
         },
       },

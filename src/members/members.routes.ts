@@ -8,7 +8,7 @@ import type { FastifyTypebox } from '../platform/http/types.ts';
 import { MemberErrors } from './members.errors.ts';
 import type { MemberRecord } from './members.repository.ts';
 import { addMember, changeMemberRoles, leaveTenant, listMembers, type MemberDeps, removeMember, rolesGrant, transferOwnership } from './members.service.ts';
-import { Problems, TenantId } from '../platform/http/schemas.ts';
+import { pageOf, pageQuery, Problems, TenantId } from '../platform/http/schemas.ts';
 import { ApprovalAccepted, holdForApproval, isHeldFor } from '../approvals/approvals.http.ts';
 import { authorize } from '../permissions/authorize.http.ts';
 
@@ -55,16 +55,12 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
         params: Type.Object({ tenantId: TenantId }),
         querystring: Type.Object(
           {
-            limit: Type.Integer({ minimum: 1, maximum: 200, default: 100 }),
-            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '`nextCursor` of the previous page' })),
+            ...pageQuery({ max: 200, byDefault: 100 }),
           },
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({
-            members: Type.Array(MemberSchema),
-            nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Null on the last page' }),
-          }),
+          200: Type.Object(pageOf('members', MemberSchema)),
           ...Problems,
         },
       },

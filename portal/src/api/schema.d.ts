@@ -1275,7 +1275,6 @@ export interface paths {
                                 /** Format: date-time */
                                 joinedAt: string;
                             }[];
-                            /** @description Null on the last page */
                             nextCursor: string | null;
                         };
                     };
@@ -1767,7 +1766,6 @@ export interface paths {
                                 acceptedAt: string | null;
                                 revokedAt: string | null;
                             }[];
-                            /** @description Null on the last page */
                             nextCursor: string | null;
                         };
                     };
@@ -4200,6 +4198,7 @@ export interface paths {
                     /** @description Exclusive */
                     until?: string;
                     limit: number;
+                    /** @description `nextCursor` of the previous page */
                     cursor?: string;
                 };
                 header?: never;
@@ -4931,10 +4930,10 @@ export interface paths {
                                 /** @description The caller's active tenant (the "YOU ARE HERE" marker) */
                                 youAreHere: boolean;
                             }[];
+                            nextCursor: string | null;
                             /** @description Tenants in use (every status but deleted) */
                             inUse: number;
                             limit: number | null;
-                            nextCursor: string | null;
                         };
                     };
                 };

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { type TArray, type TSchema, Type } from 'typebox';
 import { idPattern, TENANT_ID_PATTERN } from '../ids.ts';
 import { ProblemSchema } from './problem.ts';
 
@@ -12,3 +12,19 @@ export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(sch
 export const TenantId = Type.String({ pattern: TENANT_ID_PATTERN, description: 'A tenant id' });
 
 export const UserId = Type.String({ pattern: idPattern('user'), description: 'A user id' });
+
+/** A list route's paging parameters: `limit` (1 to `max`, `byDefault` when absent) and the cursor a page gave. */
+export function pageQuery(limits: { max: number; byDefault: number }) {
+  return {
+    limit: Type.Integer({ minimum: 1, maximum: limits.max, default: limits.byDefault }),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: '`nextCursor` of the previous page' })),
+  };
+}
+
+/** A page of a list: its items under `key`, and the cursor of the next page (null on the last). */
+export function pageOf<K extends string, T extends TSchema>(key: K, item: T) {
+  return {
+    ...({ [key]: Type.Array(item) } as { [P in K]: TArray<T> }),
+    nextCursor: Nullable(Type.String({ description: 'Pass back as `cursor` for the next page; null on the last page' })),
+  };
+}
