@@ -11,7 +11,8 @@ import { AdminErrors } from './admin.errors.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
 import { countLiveTenants, findAdminTenancyId, findDesignatedStaffTenancy, findShadowMembershipForUpdate, type InstallTenant, listInstallTenants, listShadowMembershipsOf, lockAdminTenancyDesignation, setAdminTenancy, type ShadowMembershipRow } from './admin.repository.ts';
 import { lockTenantStatus } from '../tenants/tenants.repository.ts';
-import { deleteMembership, findMembershipKind } from '../tenants/memberships.repository.ts';
+import { findMembershipKind } from '../tenants/memberships.repository.ts';
+import { deleteMembership } from '../members/members.repository.ts';
 
 export interface AdminDeps {
   db: Db;

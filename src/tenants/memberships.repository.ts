@@ -180,8 +180,3 @@ export async function listTenantsOfUser(trx: Tx, userId: string): Promise<UserMe
 export async function findMembershipKind(trx: Tx, key: { tenantId: string; userId: string }): Promise<MembershipKind | undefined> {
   return (await trx.selectFrom('memberships').select('kind').where('tenant_id', '=', key.tenantId).where('user_id', '=', key.userId).executeTakeFirst())?.kind;
 }
-
-/** Removes a membership and, by the foreign key, its roles. */
-export async function deleteMembership(trx: Tx, key: { tenantId: string; userId: string }): Promise<void> {
-  await trx.deleteFrom('memberships').where('tenant_id', '=', key.tenantId).where('user_id', '=', key.userId).execute();
-}
