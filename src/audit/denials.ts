@@ -16,7 +16,7 @@ import { appendAuditEvent } from './audit.repository.ts';
  */
 export function installDenialAudit(app: FastifyInstance): void {
   app.addHook('onError', async (request, _reply, error) => {
-    if (!(error instanceof AppError) || error.spec.code !== AuthErrors.FORBIDDEN.code) return;
+    if (!(error instanceof AppError) || error.spec !== AuthErrors.FORBIDDEN) return;
     const tenantId = (request.params as { tenantId?: unknown } | undefined)?.tenantId;
     const principal = request.principal;
     if (typeof tenantId !== 'string' || principal === null) return;

@@ -41,7 +41,6 @@ export interface MemberDeps {
   preset: Preset;
 }
 
-/** The caller, already authorized for the tenant (see `authorize`): what they may do there, and the audit context. */
 export interface MemberListing {
   members: MemberRecord[];
   nextCursor: string | null;

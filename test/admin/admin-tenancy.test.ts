@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createOperator } from '../../src/accounts/operator.service.ts';
-import { readTenant, withSystem, withTenant } from '../../src/platform/db/context.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { readTenant, withSystem } from '../../src/platform/db/context.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
-import { assertProblem, bearer, GOOD_PASSWORD, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, GOOD_PASSWORD, join, type SignedUp, signUp, uniqueEmail } from '../helpers/users.ts';
 
 /**
  * Seed 001's admin tenancy through the HTTP API: operators get shadow memberships in every tenant created
@@ -40,10 +39,10 @@ for (const engine of testEngines()) {
       // Sam signs up (his own workspace is his primary tenant) and joins the admin tenancy as an admin: a staff role.
       sam = await signUp(t, { name: 'Sam' });
       t.clock.advance(1000);
-      await withTenant(t.database.db, adminTenancy, (trx) => insertMembership(trx, { tenantId: adminTenancy, userId: sam.userId, kind: 'direct', roles: ['admin'], now: t.clock.now() }));
+      await join(t, adminTenancy, sam.userId, ['admin']);
       // Mia joins it as a member, which is not.
       mia = await signUp(t, { name: 'Mia' });
-      await withTenant(t.database.db, adminTenancy, (trx) => insertMembership(trx, { tenantId: adminTenancy, userId: mia.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+      await join(t, adminTenancy, mia.userId, ['member']);
     });
     after(() => t.close());
 

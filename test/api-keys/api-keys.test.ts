@@ -3,13 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import { readTenant, withSystem, withTenant } from '../../src/platform/db/context.ts';
 import { openDatabase } from '../../src/platform/db/database.ts';
 import { hashSecret } from '../../src/platform/secrets.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createKey, machineToken, SECRET_SHAPE } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase, testEngines } from '../helpers/database.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { seedTenant } from '../helpers/tenants.ts';
-import { assertProblem, bearer, signUp, type SignedUp } from '../helpers/users.ts';
+import { assertProblem, bearer, join, type SignedUp, signUp } from '../helpers/users.ts';
 
 for (const engine of testEngines()) {
   describe(`API keys: create, use, list, revoke [${engine}]`, () => {
@@ -100,7 +99,7 @@ for (const engine of testEngines()) {
 
     it('never mints a key stronger than its creator, person or key', async () => {
       const member = await signUp(t);
-      await withTenant(t.database.db, owner.tenantId, (trx) => insertMembership(trx, { tenantId: owner.tenantId, userId: member.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+      await join(t, owner.tenantId, member.userId, ['member']);
       const before = (await stored(owner.tenantId)).keys.length;
       assertProblem(await t.app.inject({ method: 'POST', url: keys(owner.tenantId), headers: bearer(member.accessToken), payload: { name: 'x', permissions: ['members.read'] } }), 403, 'forbidden');
 

@@ -3,12 +3,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { readTenant, withTenant } from '../../src/platform/db/context.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { readTenant } from '../../src/platform/db/context.ts';
 import { assertOAuthError, createKey, type CreatedKey, machineToken } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
-import { assertProblem, bearer, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, join, type SignedUp, signUp, uniqueEmail } from '../helpers/users.ts';
 
 /**
  * Seed 000's Mgmt REST API: with the add-on on, an Owner's REST token creates sibling tenants under the
@@ -76,7 +75,7 @@ for (const engine of testEngines()) {
       const tenantC = created.json().id;
       assert.equal((await api('PUT', `/tenants/${tenantC}/features`, owner.accessToken, { features: { mgmt_api: true } })).statusCode, 200);
       const yuki = await signUp(t);
-      await withTenant(t.database.db, tenantC, (trx) => insertMembership(trx, { tenantId: tenantC, userId: yuki.userId, kind: 'direct', roles: ['owner'], now: t.clock.now() }));
+      await join(t, tenantC, yuki.userId, ['owner']);
       assertProblem(await api('POST', '/tenants', yuki.accessToken, { name: 'Nope', slug: `nope-${process.pid}-${engine}`, parentId: enterprise }), 404, 'tenant_not_found');
       const yukisKey = await createKey(t, yuki.accessToken, tenantC, [...MGMT, 'api_keys.manage']);
       const minted = await createKey(t, yukisKey.secret, tenantC, ['tenant.read', 'tenants.create_child']);
@@ -109,7 +108,7 @@ for (const engine of testEngines()) {
       assert.equal(invited.json().invitedBy, null);
 
       const colleague = await signUp(t);
-      await withTenant(t.database.db, tenantA, (trx) => insertMembership(trx, { tenantId: tenantA, userId: colleague.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+      await join(t, tenantA, colleague.userId, ['member']);
       const token = await machineToken(t, key);
       const changed = await api('PATCH', `/tenants/${tenantA}/members/${colleague.userId}`, token, { roles: ['data_manager'] });
       assert.equal(changed.statusCode, 200, changed.body);

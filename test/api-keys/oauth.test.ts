@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { withTenant } from '../../src/platform/db/context.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { assertOAuthError, createKey, type CreatedKey, machineToken } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
-import { assertProblem, bearer, signUp, type SignedUp } from '../helpers/users.ts';
+import { assertProblem, bearer, join, type SignedUp, signUp } from '../helpers/users.ts';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
@@ -140,7 +138,7 @@ for (const engine of testEngines()) {
 
     it('stops calling a person\'s token active once they are removed from its tenant', async () => {
       const member = await signUp(t);
-      await withTenant(t.database.db, owner.tenantId, (trx) => insertMembership(trx, { tenantId: owner.tenantId, userId: member.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+      await join(t, owner.tenantId, member.userId, ['member']);
       const switched = await t.app.inject({ method: 'POST', url: '/api/v1/auth/active-tenant', headers: bearer(member.accessToken), payload: { tenantId: owner.tenantId } });
       const memberToken = switched.json().accessToken;
       assert.equal((await introspect(bearer(key.secret), { token: memberToken })).json().active, true);

@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { hashPassword } from '../../src/accounts/passwords.ts';
-import { readSystem, readTenant, withSystem, withTenant } from '../../src/platform/db/context.ts';
+import { readSystem, readTenant, withSystem } from '../../src/platform/db/context.ts';
 import { newId } from '../../src/platform/ids.ts';
 import { loadPreset } from '../../src/presets/presets.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createTestApp, TEST_PASSWORD_HASHING, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { seedTenant } from '../helpers/tenants.ts';
-import { assertProblem, bearer, GOOD_PASSWORD, signIn, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, GOOD_PASSWORD, join, signIn, uniqueEmail } from '../helpers/users.ts';
 
 /**
  * SPEC 4 "Approvals", seed 004: in the company-tree preset, deleting a tenant, transferring its ownership and
@@ -50,10 +49,6 @@ async function mainCompany(t: TestApp, admin: Person): Promise<string> {
   if (existing === undefined) return (await seedTenant(t.database, { name: 'Main Company', ownerId: admin.userId, ownerRole: 'admin' })).tenantId;
   await join(t, existing.tenant_id, admin.userId, ['admin']);
   return existing.tenant_id;
-}
-
-function join(t: TestApp, tenantId: string, userId: string, roles: string[]): Promise<void> {
-  return withTenant(t.database.db, tenantId, (trx) => insertMembership(trx, { tenantId, userId, kind: 'direct', roles, now: t.clock.now() }));
 }
 
 function harness(get: () => TestApp) {

@@ -3,12 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { withTenant } from '../../src/platform/db/context.ts';
 import { purgeDueTenants } from '../../src/tenants/deletion.service.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createKey } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { seedTenant } from '../helpers/tenants.ts';
-import { assertProblem, bearer, GOOD_PASSWORD, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, GOOD_PASSWORD, join, type SignedUp, signUp, uniqueEmail } from '../helpers/users.ts';
 
 interface Event {
   id: string;
@@ -95,7 +94,7 @@ for (const engine of testEngines()) {
     it('needs audit.read in the tenant; other tenants are 404, and a key reads only its own', async () => {
       const { owner } = await busyTenant();
       const member = await signUp(t);
-      await withTenant(t.database.db, owner.tenantId, (trx) => insertMembership(trx, { tenantId: owner.tenantId, userId: member.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+      await join(t, owner.tenantId, member.userId, ['member']);
       const refused = await events(owner.tenantId, member.accessToken);
       assertProblem(refused, 403, 'forbidden');
       assertProblem(await t.app.inject({ url: `/api/v1/tenants/${owner.tenantId}/audit-events/verify`, headers: bearer(member.accessToken) }), 403, 'forbidden');

@@ -9,7 +9,7 @@ import { createKey, machineToken } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase, testEngines } from '../helpers/database.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { assertProblem, bearer, signUp } from '../helpers/users.ts';
+import { assertProblem, bearer, join, signUp } from '../helpers/users.ts';
 
 /** Counts the statements the app sends (every query passes through a plugin; BEGIN and COMMIT do not). */
 class StatementCounter implements KyselyPlugin {
@@ -136,7 +136,7 @@ for (const engine of testEngines()) {
       assert.deepEqual(await names(founder.accessToken), ["Fay's workspace", 'Second']);
 
       // Someone else's tenant adds Fay: her list (cached, tagged only with her own tenants) must show it.
-      await withTenant(t.database.db, other.tenantId, (trx) => insertMembership(trx, { tenantId: other.tenantId, userId: founder.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+      await join(t, other.tenantId, founder.userId, ['member']);
       assert.deepEqual(await names(founder.accessToken), ["Fay's workspace", "Otto's workspace", 'Second']);
       assert.ok(JSON.stringify(await meNames(founder.accessToken)).includes("Otto's workspace"));
 

@@ -101,7 +101,8 @@ export async function createTestDatabase(engine: Engine): Promise<TestDatabase> 
   };
 }
 
-async function adminQuery(url: string, text: string): Promise<void> {
+/** Runs one statement as the PostgreSQL superuser at `url` (creating and dropping test databases, cutting one off). */
+export async function adminQuery(url: string, text: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

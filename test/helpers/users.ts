@@ -72,6 +72,11 @@ export async function enrol(t: TestApp, tenantId: string, roles: string[], overr
   return { email, password: GOOD_PASSWORD, userId, tenantId, accessToken: body.accessToken, refreshToken: body.refreshToken };
 }
 
+/** Makes `userId` a direct member of `tenantId` holding `roles`, straight in the database (no invitation, no audit). */
+export async function join(t: Pick<TestApp, 'database' | 'clock'>, tenantId: string, userId: string, roles: string[]): Promise<void> {
+  await withTenant(t.database.db, tenantId, (trx) => insertMembership(trx, { tenantId, userId, kind: 'direct', roles, now: t.clock.now() }));
+}
+
 export interface SignedIn {
   accessToken: string;
   refreshToken: string;

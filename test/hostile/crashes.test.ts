@@ -8,7 +8,6 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { readSystem, withTenant } from '../../src/platform/db/context.ts';
 import { type Database, openDatabase } from '../../src/platform/db/database.ts';
 import { DataDirLockedError } from '../../src/platform/db/data-dir-lock.ts';
@@ -16,7 +15,7 @@ import type { FaultPoint } from '../../src/platform/db/faults.ts';
 import { loadPreset } from '../../src/presets/presets.ts';
 import { replaceMemberRoles } from '../../src/members/members.repository.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
-import { createTestDatabase, seedDataDir, testEngines, type TestDatabase } from '../helpers/database.ts';
+import { adminQuery, createTestDatabase, seedDataDir, testEngines, type TestDatabase } from '../helpers/database.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startTestSmtp } from '../helpers/smtp.ts';
 import { GOOD_PASSWORD, uniqueEmail } from '../helpers/users.ts';
@@ -239,15 +238,7 @@ for (const engine of testEngines()) {
         const child = await startChild(env('commit'));
         const database = pgDatabase as Database;
         const name = new URL(pgDatabase?.url ?? '').pathname.slice(1);
-        const admin = async (statement: string) => {
-          const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-          await client.connect();
-          try {
-            await client.query(statement);
-          } finally {
-            await client.end();
-          }
-        };
+        const admin = (statement: string) => adminQuery(process.env.TEST_DATABASE_URL ?? '', statement);
         try {
           const owner = await api(child.url, 'POST', '/api/v1/auth/signup', { email: uniqueEmail('outage'), password: GOOD_PASSWORD });
           const tenantId = owner.json.tenant.id as string;

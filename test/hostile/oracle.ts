@@ -4,6 +4,7 @@ import { verifyChain } from '../../src/audit/audit.service.ts';
 import type { Database } from '../../src/platform/db/database.ts';
 import type { Preset } from '../../src/presets/presets.ts';
 import type { TestApp } from '../helpers/app.ts';
+import { asOwner } from '../helpers/snapshot.ts';
 import { WORLD_MAX_DEPTH, type World } from './world.ts';
 
 /**
@@ -12,13 +13,8 @@ import { WORLD_MAX_DEPTH, type World } from './world.ts';
  * anyone, the single-object reads and `/check` confirm; what it does not show them, they deny.
  */
 
-async function ownerRows<T>(database: Database, query: string): Promise<T[]> {
-  return database.withOwner((owner) =>
-    owner.transaction().execute(async (trx) => {
-      await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(trx);
-      return (await sql.raw<T>(query).execute(trx)).rows;
-    }),
-  );
+function ownerRows<T>(database: Database, query: string): Promise<T[]> {
+  return asOwner(database, async (trx) => (await sql.raw<T>(query).execute(trx)).rows);
 }
 
 /** Every broken invariant, described; [] when all hold. */

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { withTenant } from '../../src/platform/db/context.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { testEngines } from '../helpers/database.ts';
-import { assertProblem, enrol } from '../helpers/users.ts';
+import { assertProblem, enrol, join } from '../helpers/users.ts';
 import { hostileWorld, type World } from './world.ts';
 
 /**
@@ -23,7 +21,7 @@ for (const engine of testEngines()) {
     it("refuses moving a tenant under a parent one cannot create children in, or one cannot see, and moves nothing", async () => {
       // An owner down A's chain who is only a member of B.
       const local = await enrol(w.t, w.a.chain[2]!, ['owner']);
-      await withTenant(w.t.database.db, w.b.id, (trx) => insertMembership(trx, { tenantId: w.b.id, userId: local.userId, kind: 'direct', roles: ['member'], now: w.t.clock.now() }));
+      await join(w.t, w.b.id, local.userId, ['member']);
       // Taking a tenant from its parent needs rights above it, whatever the new parent (so nothing is said about B's).
       assertProblem(await move(w.a.chain[2]!, w.b.id, local.accessToken), 403, 'forbidden');
       assertProblem(await move(w.a.chain[2]!, w.b.chain[0]!, local.accessToken), 403, 'forbidden');
@@ -31,7 +29,7 @@ for (const engine of testEngines()) {
       assertProblem(await move(w.a.chain[2]!, w.b.chain[0]!, w.a.owner.accessToken), 404, 'tenant_not_found');
       // With rights in B as a plain member, not enough to create children there.
       const both = await enrol(w.t, w.a.id, ['owner']);
-      await withTenant(w.t.database.db, w.b.id, (trx) => insertMembership(trx, { tenantId: w.b.id, userId: both.userId, kind: 'direct', roles: ['member'], now: w.t.clock.now() }));
+      await join(w.t, w.b.id, both.userId, ['member']);
       assertProblem(await move(w.a.chain[2]!, w.b.id, both.accessToken), 403, 'forbidden');
       // B's owner cannot pull A's tenant under B: they cannot see it.
       assertProblem(await move(w.a.chain[2]!, w.b.id, w.b.owner.accessToken), 404, 'tenant_not_found');
@@ -52,7 +50,7 @@ for (const engine of testEngines()) {
       // B's chain from B.chain[0] down is seven tenants: under A's first level it would reach depth 9. Moved by
       // someone who owns both A and B, so the depth is the only thing in the way.
       const owner = await enrol(w.t, w.a.id, ['owner']);
-      await withTenant(w.t.database.db, w.b.id, (trx) => insertMembership(trx, { tenantId: w.b.id, userId: owner.userId, kind: 'direct', roles: ['owner'], now: w.t.clock.now() }));
+      await join(w.t, w.b.id, owner.userId, ['owner']);
       assertProblem(await move(w.b.chain[0]!, w.a.chain[0]!, owner.accessToken), 409, 'tree_too_deep');
       // One level up it fits exactly (depth 8): the limit is where it says.
       const fits = await move(w.b.chain[0]!, w.a.id, owner.accessToken);

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { withTenant } from '../../src/platform/db/context.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createKey, machineToken } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { invitationTokenFor } from '../helpers/invited.ts';
-import { assertProblem, bearer, enrol, signUp, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, enrol, join, signUp, uniqueEmail } from '../helpers/users.ts';
 import { closeChecked } from './oracle.ts';
 
 /**
@@ -28,7 +26,7 @@ for (const engine of testEngines()) {
       const created = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(top.accessToken), payload: { name: 'Customer Co', slug: `hostile-customer-${engine}-${process.pid}`, parentId: top.tenantId } });
       assert.equal(created.statusCode, 201, created.body);
       const child = created.json().id as string;
-      await withTenant(t.database.db, child, (trx) => insertMembership(trx, { tenantId: child, userId: customer.userId, kind: 'direct', roles: ['owner'], now: t.clock.now() }));
+      await join(t, child, customer.userId, ['owner']);
       const member = await enrol(t, child, ['member']);
       const key = await createKey(t, top.accessToken, child, ['members.read', 'tenant.read']);
       const token = await machineToken(t, key);

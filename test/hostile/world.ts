@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { createOperator } from '../../src/accounts/operator.service.ts';
-import { withTenant } from '../../src/platform/db/context.ts';
 import type { Engine } from '../../src/platform/db/database.ts';
 import { writePlatformSettings } from '../../src/presets/apply.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { type CreatedKey, createKey } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp, type TestAppOptions } from '../helpers/app.ts';
 import { invitationTokenFor } from '../helpers/invited.ts';
-import { bearer, enrol, GOOD_PASSWORD, type SignedUp, signUp, uniqueEmail } from '../helpers/users.ts';
+import { bearer, enrol, GOOD_PASSWORD, join, type SignedUp, signUp, uniqueEmail } from '../helpers/users.ts';
 import { Faults } from './faults.ts';
 import { assertWorldHolds } from './oracle.ts';
 
@@ -115,7 +113,7 @@ export async function buildWorld(engine: Engine, options: TestAppOptions = {}): 
   const a = await side('A');
   const b = await side('B');
   const both = await enrol(t, a.id, ['member'], { name: 'Both' });
-  await withTenant(t.database.db, b.id, (trx) => insertMembership(trx, { tenantId: b.id, userId: both.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+  await join(t, b.id, both.userId, ['member']);
   const unverified = await signUp(t, { name: 'Unverified' });
   const email = uniqueEmail('invitee');
   const invited = await call('POST', `/api/v1/tenants/${a.id}/invitations`, a.owner.accessToken, { email, roles: ['member'] });

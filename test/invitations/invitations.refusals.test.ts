@@ -5,7 +5,7 @@ import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { startTestSmtp, type TestSmtp } from '../helpers/smtp.ts';
-import { assertProblem, bearer, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, join, type SignedUp, signUp, uniqueEmail } from '../helpers/users.ts';
 
 const HOUR = 60 * 60_000;
 
@@ -193,7 +193,7 @@ for (const engine of testEngines()) {
       const owner = await signUp(t);
       const { id } = await invited(owner, uniqueEmail());
       const member = await signUp(t);
-      await withTenant(t.database.db, owner.tenantId, (trx) => insertMembership(trx, { tenantId: owner.tenantId, userId: member.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+      await join(t, owner.tenantId, member.userId, ['member']);
       const before = await snapshot(owner.tenantId);
       const headers = bearer(member.accessToken);
       assertProblem(await t.app.inject({ url: `/api/v1/tenants/${owner.tenantId}/invitations`, headers }), 403, 'forbidden');

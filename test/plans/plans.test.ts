@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { readTenant, withTenant } from '../../src/platform/db/context.ts';
+import { readTenant } from '../../src/platform/db/context.ts';
 import { applyDuePlanChanges, periodEnd } from '../../src/plans/plans.service.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createKey } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { raceBehindLock } from '../helpers/locks.ts';
 import { seedTenant } from '../helpers/tenants.ts';
-import { assertProblem, bearer, enrol, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, enrol, join, type SignedUp, signUp, uniqueEmail } from '../helpers/users.ts';
 
 describe('billing periods', () => {
   it('end monthly from the anchor, clamped to short months', () => {
@@ -171,7 +170,7 @@ for (const engine of testEngines()) {
       assertProblem(await api('PUT', `/tenants/${tenant}/plan`, owner.accessToken, { plan: 'free', extra: 1 }), 400, 'validation_failed');
 
       const viewer = await signUp(t);
-      await withTenant(t.database.db, tenant, (trx) => insertMembership(trx, { tenantId: tenant, userId: viewer.userId, kind: 'direct', roles: ['viewer'], now: t.clock.now() }));
+      await join(t, tenant, viewer.userId, ['viewer']);
       assert.equal((await api('GET', `/tenants/${tenant}/plan`, viewer.accessToken)).statusCode, 200);
       assertProblem(await api('PUT', `/tenants/${tenant}/plan`, viewer.accessToken, { plan: 'enterprise' }), 403, 'forbidden');
 

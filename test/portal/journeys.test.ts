@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { issueSetupLink } from '../../src/accounts/operator.service.ts';
-import { withTenant } from '../../src/platform/db/context.ts';
 import { firstLoadJsGzipBytes, PORTAL_JS_BUDGET_BYTES } from '../../src/portal/build.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { startPortalWorld, type PortalWorld } from '../helpers/portal.ts';
-import { bearer, GOOD_PASSWORD, signUp, uniqueEmail } from '../helpers/users.ts';
+import { bearer, GOOD_PASSWORD, join, signUp, uniqueEmail } from '../helpers/users.ts';
 
 /** The first journeys of issue 12, in Chromium: see test/helpers/portal.ts for what `look` checks on every page. */
 describe('the portal in a browser [pglite]', () => {
@@ -103,7 +101,7 @@ describe('the portal in a browser [pglite]', () => {
   it('shows a person with two tenants "Choose a tenant", then switches from the header', async () => {
     const person = await signUp(t, { name: 'Pia' });
     const other = await signUp(t, { name: 'Otto' });
-    await withTenant(t.database.db, other.tenantId, (trx) => insertMembership(trx, { tenantId: other.tenantId, userId: person.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+    await join(t, other.tenantId, person.userId, ['member']);
     const { ctx, page } = await context();
     await page.goto(`${base}/`);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
@@ -127,7 +125,7 @@ describe('the portal in a browser [pglite]', () => {
     const child = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(parent.accessToken), payload: { name: 'Subsidiary', slug: `sub-${process.pid}`, parentId: parent.tenantId } });
     assert.equal(child.statusCode, 201, child.body);
     const owner = await signUp(t, { name: 'Sol' });
-    await withTenant(t.database.db, child.json().id, (trx) => insertMembership(trx, { tenantId: child.json().id, userId: owner.userId, kind: 'direct', roles: ['owner'], now: t.clock.now() }));
+    await join(t, child.json().id, owner.userId, ['owner']);
     assert.equal((await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${child.json().id}/suspend`, headers: bearer(parent.accessToken), payload: {} })).statusCode, 200);
     const { ctx, page } = await context();
     await page.goto(`${base}/sign-in`);

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startPortalWorld, type PortalWorld } from '../helpers/portal.ts';
-import { withTenant } from '../../src/platform/db/context.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
-import { bearer, signUp } from '../helpers/users.ts';
+import { bearer, join, signUp } from '../helpers/users.ts';
 
 /** The API keys and Roles pages in Chromium: see test/helpers/portal.ts for what `look` checks on every page. */
 describe('the portal: API keys and roles [pglite]', () => {
@@ -63,7 +61,7 @@ describe('the portal: API keys and roles [pglite]', () => {
   it('lets an owner create a custom role with two permissions, assign it to a member, and delete it once nobody holds it', async () => {
     const owner = await signUp(w.t, { name: 'Rue' });
     const bea = await signUp(w.t, { name: 'Bea' });
-    await withTenant(w.t.database.db, owner.tenantId, (trx) => insertMembership(trx, { tenantId: owner.tenantId, userId: bea.userId, kind: 'direct', roles: ['member'], now: w.t.clock.now() }));
+    await join(w.t, owner.tenantId, bea.userId, ['member']);
     const { ctx, page } = await w.context();
     await w.signIn(page, owner.email, owner.password);
     await page.getByRole('heading', { name: "Rue's workspace" }).waitFor();

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { withTenant } from '../../src/platform/db/context.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { enter, startPortalWorld, type PortalWorld } from '../helpers/portal.ts';
-import { bearer, signUp, type SignedUp } from '../helpers/users.ts';
+import { bearer, join, type SignedUp, signUp } from '../helpers/users.ts';
 
 const pid = process.pid;
 
@@ -113,7 +111,7 @@ describe('the Tenants page in a browser [pglite]', () => {
     const olga = await signUp(t, { name: 'Olga' });
     const harbour = await createTenant(t, olga, { name: 'Harbour', slug: `harbour-${pid}`, parentId: olga.tenantId });
     const xavier = await signUp(t, { name: 'Xavier' });
-    await withTenant(t.database.db, harbour, (trx) => insertMembership(trx, { tenantId: harbour, userId: xavier.userId, kind: 'direct', roles: ['owner'], now: t.clock.now() }));
+    await join(t, harbour, xavier.userId, ['owner']);
     const { ctx, page } = await w.context();
     await w.signIn(page, xavier.email, xavier.password);
     await enter(page, "Xavier's workspace");

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { withTenant } from '../../src/platform/db/context.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createKey, type CreatedKey } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
-import { assertProblem, bearer, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, join, type SignedUp, signUp, uniqueEmail } from '../helpers/users.ts';
 
 /**
  * Seed 000's own paths keep working for integrators migrating from the MQTT portal: `POST /api/auth/active-tenant`
@@ -47,7 +45,7 @@ for (const engine of testEngines()) {
       assert.deepEqual([invited.json().email, invited.json().roles], [email, ['member']]);
 
       const mate = await signUp(t, { name: 'Mate' });
-      await withTenant(t.database.db, owner.tenantId, (trx) => insertMembership(trx, { tenantId: owner.tenantId, userId: mate.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+      await join(t, owner.tenantId, mate.userId, ['member']);
       const patched = await call('PATCH', `/api/v1/subscriber/members/${mate.userId}`, key.secret, { roles: ['member'] });
       assert.equal(patched.statusCode, 200, patched.body);
       const removed = await call('DELETE', `/api/v1/subscriber/members/${mate.userId}`, key.secret);

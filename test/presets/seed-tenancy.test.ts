@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createOperator } from '../../src/accounts/operator.service.ts';
-import { readSystem, readTenant, withTenant } from '../../src/platform/db/context.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { readSystem, readTenant } from '../../src/platform/db/context.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
-import { assertProblem, bearer, enrol, GOOD_PASSWORD, rootTenantOf, type SignedUp, signIn, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, enrol, GOOD_PASSWORD, join, rootTenantOf, type SignedUp, signIn, uniqueEmail } from '../helpers/users.ts';
 
 /** Issue 11: the tenancy of seeds 004 (one Main Company at the root) and 001 (operators add customer organisations). */
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -124,7 +123,7 @@ for (const engine of testEngines()) {
       const [one, two] = [await call(t, 'POST', '/tenants', operator.accessToken, { name: 'One', slug: `one-${process.pid}-${engine}` }), await call(t, 'POST', '/tenants', operator.accessToken, { name: 'Two', slug: `two-${process.pid}-${engine}` })];
       const customer = await enrol(t, one.json().id, ['admin']);
       assert.equal((await login(customer.email)).json().showTenantSwitcher, false, 'one organisation');
-      await withTenant(t.database.db, two.json().id, (trx) => insertMembership(trx, { tenantId: two.json().id, userId: customer.userId, kind: 'direct', roles: ['customer'], now: t.clock.now() }));
+      await join(t, two.json().id, customer.userId, ['customer']);
       const signedIn = (await login(customer.email)).json();
       assert.deepEqual([signedIn.tenants.length, signedIn.showTenantSwitcher], [2, false], 'a customer is not shown the switcher');
       assert.equal((await me(signedIn.accessToken)).showTenantSwitcher, false);

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { readTenant, withTenant } from '../../src/platform/db/context.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { readTenant } from '../../src/platform/db/context.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { seedTenant } from '../helpers/tenants.ts';
-import { assertProblem, bearer, signUp } from '../helpers/users.ts';
+import { assertProblem, bearer, join, signUp } from '../helpers/users.ts';
 
 for (const engine of testEngines()) {
   describe(`custom roles never cross tenants [${engine}]`, () => {
@@ -52,7 +51,7 @@ for (const engine of testEngines()) {
       const owner = await signUp(t);
       const child = (await seedTenant(t.database, { name: 'Child', parentId: owner.tenantId, ownerId: owner.userId })).tenantId;
       const childAdmin = await signUp(t);
-      await withTenant(t.database.db, child, (trx) => insertMembership(trx, { tenantId: child, userId: childAdmin.userId, kind: 'direct', roles: ['admin'], now: t.clock.now() }));
+      await join(t, child, childAdmin.userId, ['admin']);
       const before = await snapshot(owner.tenantId);
       const base = `/api/v1/tenants/${owner.tenantId}/roles`;
       assertProblem(await t.app.inject({ url: base, headers: bearer(childAdmin.accessToken) }), 404, 'tenant_not_found');

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createOperator } from '../../src/accounts/operator.service.ts';
-import { readTenant, withSystem, withTenant } from '../../src/platform/db/context.ts';
+import { readTenant, withSystem } from '../../src/platform/db/context.ts';
 import { purgeDueTenants } from '../../src/tenants/deletion.service.ts';
 import { newId } from '../../src/platform/ids.ts';
 import { insertMembership } from '../../src/tenants/memberships.repository.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { seedTenant } from '../helpers/tenants.ts';
-import { assertProblem, bearer, enrol, GOOD_PASSWORD, signUp, type SignedUp, uniqueEmail } from '../helpers/users.ts';
+import { assertProblem, bearer, enrol, GOOD_PASSWORD, join, type SignedUp, signUp, uniqueEmail } from '../helpers/users.ts';
 
 for (const engine of testEngines()) {
   describe(`tenant deletion with a grace period (default preset) [${engine}]`, () => {
@@ -29,7 +29,7 @@ for (const engine of testEngines()) {
       const a = await seedTenant(t.database, { name: 'A', parentId: top.tenantId });
       const b = await seedTenant(t.database, { name: 'B', parentId: a.tenantId });
       const member = await signUp(t);
-      await withTenant(t.database.db, a.tenantId, (trx) => insertMembership(trx, { tenantId: a.tenantId, userId: member.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+      await join(t, a.tenantId, member.userId, ['member']);
       await withSystem(t.database.db, (trx) => trx.updateTable('users').set({ default_tenant_id: a.tenantId }).where('id', '=', member.userId).execute());
       return { a, b, member };
     }
@@ -102,7 +102,7 @@ for (const engine of testEngines()) {
     it('lets only those above delete a suspended tenant, and never the admin tenancy', async () => {
       const { a, b } = await company();
       const owner = await signUp(t);
-      await withTenant(t.database.db, b.tenantId, (trx) => insertMembership(trx, { tenantId: b.tenantId, userId: owner.userId, kind: 'direct', roles: ['owner'], now: t.clock.now() }));
+      await join(t, b.tenantId, owner.userId, ['owner']);
       assert.equal((await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${b.tenantId}/suspend`, headers: bearer(top.accessToken), payload: {} })).statusCode, 200);
       assertProblem(await del(b.tenantId, owner.accessToken, { confirm: `seed-${b.tenantId}` }), 403, 'forbidden');
       await withSystem(t.database.db, (trx) => trx.updateTable('tenants').set({ is_admin_tenancy: true }).where('id', '=', a.tenantId).execute());

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { readTenant, withSystem, withTenant } from '../../src/platform/db/context.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { readTenant, withSystem } from '../../src/platform/db/context.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
-import { assertProblem, bearer, GOOD_PASSWORD, signUp, type SignedUp } from '../helpers/users.ts';
+import { assertProblem, bearer, GOOD_PASSWORD, join, type SignedUp, signUp } from '../helpers/users.ts';
 
 /**
  * SPEC 4, lifecycle: a company suspends a customer below it; while suspended only the customer's owners
@@ -29,9 +28,9 @@ for (const engine of testEngines()) {
       customer = await signUp(t, { name: 'Customer' });
       const created = await api('POST', '/tenants', top.accessToken, { name: 'Customer Co', slug: `customer-co-${process.pid}-${engine}`, parentId: top.tenantId });
       child = created.json().id;
-      await withTenant(t.database.db, child, (trx) => insertMembership(trx, { tenantId: child, userId: customer.userId, kind: 'direct', roles: ['owner'], now: t.clock.now() }));
+      await join(t, child, customer.userId, ['owner']);
       member = await signUp(t, { name: 'Member' });
-      await withTenant(t.database.db, child, (trx) => insertMembership(trx, { tenantId: child, userId: member.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+      await join(t, child, member.userId, ['member']);
     });
     after(() => t.close());
 
