@@ -12,7 +12,7 @@ import { APP_ROLE, type Database, openDatabase } from '../src/platform/db/databa
 import { newId, newTenantId } from '../src/platform/ids.ts';
 import { applyPresetSettings } from '../src/presets/apply.ts';
 import { loadPreset, type Preset } from '../src/presets/presets.ts';
-import { insertMembership } from '../src/tenants/memberships.repository.ts';
+import { insertMembership } from '../src/members/memberships.repository.ts';
 import { insertTenant } from '../src/tenants/tenants.repository.ts';
 
 const DEPTH = 7;

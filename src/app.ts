@@ -17,7 +17,6 @@ import { CredentialCache } from './auth/credential-cache.ts';
 import { TaggedCache } from './platform/tagged-cache.ts';
 import { OncePer } from './platform/once-per.ts';
 import { TENANT_ACTIVITY_GRANULARITY_MS } from './tenants/tenants.repository.ts';
-import type { UserTenant } from './tenants/memberships.repository.ts';
 import { AccessResolver, INVALIDATE_CHANNEL } from './permissions/access-resolver.ts';
 import { onCommittedScope } from './platform/db/context.ts';
 import { applyDuePlanChanges } from './plans/plans.service.ts';
@@ -34,6 +33,7 @@ import { installValidators } from './platform/http/validation.ts';
 import { writePlatformSettings } from './presets/apply.ts';
 import type { FastifyTypebox } from './platform/http/types.ts';
 import { createLogger } from './platform/logger.ts';
+import type { UserTenant } from './members/memberships.repository.ts';
 
 export interface BuildOptions {
   /** Where log lines go (default stdout); tests pass a stream that captures them. */

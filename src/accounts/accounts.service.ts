@@ -10,7 +10,7 @@ import { enterTenantContext, enterUserContext, inTransaction, type Tx, withTenan
 import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import { newId, newTenantId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
-import { insertMembership } from '../tenants/memberships.repository.ts';
+import { insertMembership } from '../members/memberships.repository.ts';
 import { grantOperatorShadows } from '../tenants/operator-access.ts';
 import { licenceLimitError } from '../licence/licence.errors.ts';
 import { insertTenant, insertTenantWithFreeSlug, slugify } from '../tenants/tenants.repository.ts';

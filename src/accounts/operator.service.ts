@@ -6,7 +6,7 @@ import { type Db, enterUserContext, inTransaction, withSystem } from '../platfor
 import { AppError } from '../platform/http/errors.ts';
 import { newId, newTenantId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
-import { insertMembership } from '../tenants/memberships.repository.ts';
+import { insertMembership } from '../members/memberships.repository.ts';
 import { insertTenantWithFreeSlug } from '../tenants/tenants.repository.ts';
 import { AccountErrors } from './accounts.errors.ts';
 import { normalizeEmail } from './email.ts';

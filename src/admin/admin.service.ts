@@ -9,10 +9,10 @@ import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import { syncShadowAccess } from '../tenants/operator-access.ts';
 import { AdminErrors } from './admin.errors.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
-import { countLiveTenants, findAdminTenancyId, findDesignatedStaffTenancy, findShadowMembershipForUpdate, type InstallTenant, listInstallTenants, listShadowMembershipsOf, lockAdminTenancyDesignation, setAdminTenancy, type ShadowMembershipRow } from './admin.repository.ts';
+import { countLiveTenants, findAdminTenancyId, findDesignatedStaffTenancy, type InstallTenant, listInstallTenants, lockAdminTenancyDesignation, setAdminTenancy } from './admin.repository.ts';
 import { lockTenantStatus } from '../tenants/tenants.repository.ts';
-import { findMembershipKind } from '../tenants/memberships.repository.ts';
-import { deleteMembership } from '../members/members.repository.ts';
+import { findMembership, findShadowMembershipForUpdate, listShadowMembershipsOf, type ShadowMembershipRow } from '../members/memberships.repository.ts';
+import { deleteMembership } from '../members/memberships.repository.ts';
 
 export interface AdminDeps {
   db: Db;
@@ -82,7 +82,7 @@ export async function setDefaultTenant(deps: AdminDeps, userId: string, tenantId
   const now = deps.clock.now();
   await withUser(deps.db, userId, async (trx) => {
     const user = await findUserById(trx, userId);
-    const membership = await findMembershipKind(trx, { tenantId, userId });
+    const membership = await findMembership(trx, { tenantId, userId });
     if (user === undefined || membership === undefined) throw new AppError(MemberErrors.MEMBER_NOT_FOUND, { detail: `${userId} is not a member of ${tenantId}` });
     if (user.default_tenant_id === tenantId && user.explicit_default_tenant_id === tenantId) return;
     await setExplicitDefaultTenant(trx, userId, tenantId, now);

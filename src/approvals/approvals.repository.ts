@@ -137,12 +137,6 @@ export async function deleteApprovalRequestsOf(trx: Tx, tenantId: string): Promi
 // Who decides where: the reads behind the inbox's scope and the deciders' notifications.
 // ------------------------------------------------------------------------------------------------------------
 
-/** The tenants `userId` holds a membership in (direct or shadow); the caller is in that user's context. */
-export async function listMembershipTenantsOf(trx: Tx, userId: string): Promise<string[]> {
-  const rows = await trx.selectFrom('memberships').select('tenant_id').where('user_id', '=', userId).orderBy('tenant_id').execute();
-  return rows.map((r) => r.tenant_id);
-}
-
 /** Every tenant at or below any of `roots`, with its path (root first); the tree is readable in any context. */
 export async function listSubtrees(trx: Db | Tx, roots: readonly string[]): Promise<Array<{ tenantId: string; path: string[] }>> {
   if (roots.length === 0) return [];
@@ -156,38 +150,9 @@ export async function listSubtrees(trx: Db | Tx, roots: readonly string[]): Prom
   return rows.map((r) => ({ tenantId: r.tenant_id, path: r.path }));
 }
 
-
 /** The tenant's display name; the caller is in its context (or an ancestor's, or the system context). */
 export async function findTenantName(trx: Tx, tenantId: string): Promise<string | undefined> {
   return (await trx.selectFrom('tenants').select('name').where('id', '=', tenantId).executeTakeFirst())?.name;
-}
-
-/**
- * The direct (never shadow) members of each tenant of `tenantIds` with their roles there. Memberships are
- * visible only in their own tenant's context, so this visits each in turn (like `isRoleHeldInSubtree`) and
- * then returns the transaction to `backTo`'s context.
- */
-export async function listDirectMembersIn(trx: Tx, tenantIds: readonly string[], backTo: string): Promise<Array<{ tenantId: string; userId: string; roles: string[] }>> {
-  const members = new Map<string, { tenantId: string; userId: string; roles: string[] }>();
-  for (const tenantId of tenantIds) {
-    await enterTenantContext(trx, tenantId);
-    const rows = await trx
-      .selectFrom('memberships as m')
-      .innerJoin('membership_roles as r', (join) => join.onRef('r.tenant_id', '=', 'm.tenant_id').onRef('r.user_id', '=', 'm.user_id'))
-      .select(['m.user_id', 'r.role_key'])
-      .where('m.tenant_id', '=', tenantId)
-      .where('m.kind', '=', 'direct')
-      .orderBy('m.user_id')
-      .execute();
-    for (const row of rows) {
-      const key = `${tenantId}|${row.user_id}`;
-      const entry = members.get(key) ?? { tenantId, userId: row.user_id, roles: [] };
-      entry.roles.push(row.role_key);
-      members.set(key, entry);
-    }
-  }
-  await enterTenantContext(trx, backTo);
-  return [...members.values()];
 }
 
 /** Names and addresses of people, by id (users are not tenant-scoped). */

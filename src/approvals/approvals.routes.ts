@@ -5,12 +5,7 @@ import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { executorFor } from './actions.ts';
 import { ApprovalErrors } from './approvals.errors.ts';
-import {
-  cancelApproval,
-  decideApproval,
-  getApproval,
-  listApprovals,
-} from './approvals.service.ts';
+import { cancelApproval, decideApproval, getApproval, listApprovals } from './approvals.service.ts';
 import { type AccessTo, approvalDeciders, decisionScope, standingIn, visibleBelow } from './deciders.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
 import { pageOf, pageQuery, Problems, TenantId } from '../platform/http/schemas.ts';

@@ -7,16 +7,7 @@ import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { Preset } from '../presets/presets.ts';
 import { ApprovalErrors } from './approvals.errors.ts';
-import {
-  type ApprovalListFilter,
-  type ApprovalPage,
-  type ApprovalRow,
-  closeApprovalRequest,
-  findApprovalRequest,
-  insertApprovalRequest,
-  listApprovalRequestsEverywhere,
-  listApprovalRequestsIn,
-} from './approvals.repository.ts';
+import { type ApprovalListFilter, type ApprovalPage, type ApprovalRow, closeApprovalRequest, findApprovalRequest, insertApprovalRequest, listApprovalRequestsEverywhere, listApprovalRequestsIn } from './approvals.repository.ts';
 import { loadMailNames, mailDeciders, mailInitiator, type MailNames, targetOf } from './notifications.ts';
 
 export interface ApprovalDeps {

@@ -1,7 +1,8 @@
 import type { Access } from '../permissions/access.ts';
 import { type Db, withUser } from '../platform/db/context.ts';
 import type { Preset } from '../presets/presets.ts';
-import { listMembershipTenantsOf, listSubtrees } from './approvals.repository.ts';
+import { listSubtrees } from './approvals.repository.ts';
+import { listMembershipTenantsOf } from '../members/memberships.repository.ts';
 
 /**
  * Who may decide a tenant's approval requests (SPEC 4, seed 004): a holder of `approvals.decide` in the tenant

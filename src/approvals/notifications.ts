@@ -1,15 +1,15 @@
 import { enqueueMail } from '../mail/outbox.ts';
 import { approvalLink as portalApprovalLink } from '../platform/links.ts';
 import { approvalDecidedEmail, approvalRequestedEmail } from '../mail/templates.ts';
-import { resolveRole } from '../permissions/access.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Tx } from '../platform/db/context.ts';
 import type { ApprovalAction } from '../platform/db/schema.ts';
 import type { Preset } from '../presets/presets.ts';
-import { loadCustomRoles } from '../roles/roles.repository.ts';
-import { ACTIONS_WITH_TARGET, type ApprovalRow, findTenantName, listDirectMembersIn, listPeople, listSuperAdminIds } from './approvals.repository.ts';
+import { RoleBook } from '../roles/role-book.ts';
+import { ACTIONS_WITH_TARGET, type ApprovalRow, findTenantName, listPeople, listSuperAdminIds } from './approvals.repository.ts';
 import { approvalDeciders, DECIDE } from './deciders.ts';
 import { findTenantPath } from '../tenants/tenants.repository.ts';
+import { listDirectMembersIn } from '../members/memberships.repository.ts';
 
 /**
  * The mail approvals send (SPEC 4: deciders are notified, the initiator hears the decision), always queued in
@@ -67,7 +67,7 @@ export async function loadMailNames(trx: Tx, request: ApprovalRow, alsoPeople: r
 export async function mailDeciders(trx: Tx, deps: NotifyDeps, request: ApprovalRow): Promise<void> {
   const tenantId = request.tenant_id;
   const path = await findTenantPath(trx, tenantId);
-  const customRoles = await loadCustomRoles(trx, path);
+  const roles = await RoleBook.load(trx, deps.preset, path);
   const fromTenantItself = approvalDeciders(deps.preset) === 'same_tenant_or_above';
   const visit = fromTenantItself ? path : path.filter((id) => id !== tenantId);
   const excluded = new Set([request.requested_by, targetOf(request)]);
@@ -75,7 +75,7 @@ export async function mailDeciders(trx: Tx, deps: NotifyDeps, request: ApprovalR
   for (const member of await listDirectMembersIn(trx, visit, tenantId)) {
     if (excluded.has(member.userId)) continue;
     const decides = member.roles.some((key) => {
-      const role = resolveRole(deps.preset, { path, customRoles }, member.tenantId, key);
+      const role = roles.resolve(key, member.tenantId);
       return role !== undefined && role.permissions.has(DECIDE) && (member.tenantId === tenantId || role.scope === 'tenant_and_descendants');
     });
     if (decides) recipients.add(member.userId);

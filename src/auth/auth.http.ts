@@ -19,7 +19,6 @@ export function sessionDeps(app: FastifyTypebox): SessionDeps {
     config: app.deps.config,
     keys: app.keys,
     ...(app.deps.passwordHashing === undefined ? {} : { passwordHashing: app.deps.passwordHashing }),
-    reaches: async (subject, tenantId) => (await app.access.forUser(subject, tenantId)).visible,
     tenantList: tenantListDeps(app),
     tenantActivity: app.tenantActivity,
   };

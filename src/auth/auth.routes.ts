@@ -1,16 +1,5 @@
 import { Type } from 'typebox';
-import {
-  Email,
-  Password,
-  presentTenantChoices,
-  presentUser,
-  TenantChoiceSchema,
-  TokenFields,
-  TokenResponse,
-  UseCookies,
-  UserSchema,
-} from './auth.schemas.ts';
-import { TenantErrors } from '../tenants/tenants.errors.ts';
+import { Email, Password, presentTenantChoices, presentUser, TenantChoiceSchema, TokenFields, TokenResponse, UseCookies, UserSchema } from './auth.schemas.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { listTenantsToChoose, showsTenantSwitcher } from '../tenants/tenant-list.service.ts';
@@ -18,10 +7,9 @@ import { AuthErrors } from './auth.errors.ts';
 import { clearAuthCookies, refreshTokenFromCookie } from './cookies.ts';
 import { login } from './login.service.ts';
 import { auditContextOf, requireUser, subjectOf } from './principal.ts';
-import { authorizationView, endSession, refreshSession, switchActiveTenant } from './sessions.service.ts';
+import { assertMayEnter, authorizationView, endSession, mayStayIn, refreshSession, switchActiveTenant } from './sessions.service.ts';
 import { Problems, TenantId } from '../platform/http/schemas.ts';
 import { clientOf, credentialRateLimit, deliverTokens, sessionDeps } from './auth.http.ts';
-import { accessOf } from '../permissions/authorize.http.ts';
 import { tenantListDeps } from '../tenants/tenants.http.ts';
 
 const AuthorizationSchema = Type.Record(
@@ -140,10 +128,7 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
       if (user === undefined) throw new AppError(AuthErrors.SESSION_ENDED);
       const subject = { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' };
       const tenants = await listTenantsToChoose(tenantListDeps(app), subject);
-      // A tenant reached through an ancestor's role (or as platform admin) is active without a membership.
-      const active = principal.tenantId !== null && (tenants.some((t) => t.tenantId === principal.tenantId) || (await accessOf(app, principal, principal.tenantId)).visible)
-        ? principal.tenantId
-        : null;
+      const active = principal.tenantId !== null && (tenants.some((t) => t.tenantId === principal.tenantId) || (await mayStayIn(deps, subject, principal.tenantId))) ? principal.tenantId : null;
       return { user: presentUser(user), activeTenantId: active, authorization: authorizationView(tenants), showTenantSwitcher: showsTenantSwitcher(app.access.preset, subject, tenants) };
     },
   );
@@ -160,10 +145,7 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
     },
     async (request, reply) => {
       const principal = requireUser(request);
-      const access = await accessOf(app, principal, request.body.tenantId);
-      if (!access.visible) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
-      // SPEC 4: a tenant pending deletion is never the active tenant (restore it first).
-      if (access.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is pending deletion: restore it before working in it' });
+      await assertMayEnter(deps, subjectOf(principal), request.body.tenantId);
       const tokens = await switchActiveTenant(deps, { subject: subjectOf(principal), sessionId: principal.sessionId, tenantId: request.body.tenantId });
       return deliverTokens(app, reply, tokens, principal.transport === 'cookie');
     },

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { UserRow } from '../accounts/users.repository.ts';
 import { Nullable } from '../platform/http/schemas.ts';
-import type { UserTenant } from '../tenants/memberships.repository.ts';
+import type { UserTenant } from '../members/memberships.repository.ts';
 import type { SessionTokens } from './sessions.service.ts';
 
 export const Email = Type.String({ minLength: 3, maxLength: 254, description: 'Compared case-insensitively; ASCII only' });

@@ -6,7 +6,7 @@ import { withUser } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { clearLoginFailures, DEFAULT_LOCKOUT, findLockedUntil, type LockoutPolicy, recordLoginFailure } from './lockout.repository.ts';
-import { chooseActiveTenant, type ClientInfo, finishTokens, listTenantsForTokens, openSession, type SessionDeps, type SessionTokens } from './sessions.service.ts';
+import { assertMayEnter, chooseActiveTenant, type ClientInfo, finishTokens, listTenantsForTokens, openSession, type SessionDeps, type SessionTokens } from './sessions.service.ts';
 
 export interface LoginInput {
   email: string;
@@ -44,8 +44,10 @@ export async function login(
   }
   await clearLoginFailures(deps.db, email);
   // The list is read before the session's transaction (see listTenantsForTokens).
-  const tenants = await listTenantsForTokens(deps, { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' });
-  const activeTenantId = chooseActiveTenant(tenants, input.tenantId, user.default_tenant_id);
+  const subject = { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' };
+  const tenants = await listTenantsForTokens(deps, subject);
+  if (input.tenantId !== undefined) await assertMayEnter(deps, subject, input.tenantId);
+  const activeTenantId = input.tenantId ?? chooseActiveTenant(tenants, user.default_tenant_id);
   const pending = await withUser(deps.db, user.id, (trx) => openSession(trx, deps, { user, activeTenantId, tenants, client, audit }));
   return { ...(await finishTokens(deps, pending)), user };
 }

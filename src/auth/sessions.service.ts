@@ -6,7 +6,7 @@ import { type Db, enterTenantContext, enterUserContext, inTransaction, type Tx, 
 import { AppError } from '../platform/http/errors.ts';
 import { newId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
-import { listTenantsOfUser, type UserTenant } from '../tenants/memberships.repository.ts';
+import type { UserTenant } from '../members/memberships.repository.ts';
 import { listTenantsToChoose, type TenantListDeps } from '../tenants/tenant-list.service.ts';
 import type { Subject } from '../permissions/access-resolver.ts';
 import type { OncePer } from '../platform/once-per.ts';
@@ -30,15 +30,10 @@ export interface SessionDeps {
   /** argon2 parameters for new hashes (sign-up, reset) and the unknown-email decoy; default OWASP's. */
   passwordHashing?: PasswordHashing;
   /**
-   * Whether the person may still enter a tenant they are not a member of (reached through an ancestor's
-   * role, or as platform admin): the permission resolver's answer. Without it only memberships count.
+   * What the tenant list needs beyond the database: the preset (which roles reach below), the permission resolver (who
+   * may enter a tenant, who may restore one pending deletion) and the cache of lists.
    */
-  reaches?: (subject: { userId: string; isSuperAdmin: boolean }, tenantId: string) => Promise<boolean>;
-  /**
-   * What sign-in's tenant list needs beyond memberships: the preset (which roles reach below) and the resolver (who
-   * may restore a tenant pending deletion). Without it sign-in lists memberships only.
-   */
-  tenantList?: Omit<TenantListDeps, 'db'>;
+  tenantList: Omit<TenantListDeps, 'db'>;
   /** Which tenants' `last_active_at` was written lately (`app.tenantActivity`); without it a switch always writes it. */
   tenantActivity?: OncePer;
 }
@@ -163,21 +158,32 @@ export function authorizationView(tenants: UserTenant[]) {
 }
 
 /**
- * SPEC 4, sign-in. An explicit choice wins: one of the listed tenants, and not one pending deletion (that can be
- * restored, never worked in). Otherwise, never landing on a tenant pending deletion:
+ * SPEC 4, who may enter a tenant, the one rule behind sign-in with a tenant id, switching, refreshing and `/auth/me`:
+ * the permission resolver lets the person in (a membership, an ancestor's role that reaches it, operator access, the
+ * platform; outside `active` only owners and those above: `entersTenant`). A tenant that went pending deletion while
+ * it was active stays the session's tenant (its owners restore it from there), but nobody newly enters one: it is
+ * restored, never worked in.
+ */
+export async function mayStayIn(deps: SessionDeps, subject: Subject, tenantId: string): Promise<boolean> {
+  return (await deps.tenantList.accessTo(subject, tenantId)).visible;
+}
+
+/** Refuses to make `tenantId` the active tenant unless the person may enter it (see `mayStayIn`): 404, or 409 pending deletion. */
+export async function assertMayEnter(deps: SessionDeps, subject: Subject, tenantId: string): Promise<void> {
+  const access = await deps.tenantList.accessTo(subject, tenantId);
+  if (!access.visible) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
+  if (access.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is pending deletion: restore it before working in it' });
+}
+
+/**
+ * SPEC 4, sign-in without a tenant id, never landing on a tenant pending deletion:
  * - a valid default tenant (a membership or a tenant reached from above) is landed on;
  * - exactly one membership (direct or shadow) is landed on, however many tenants below it are reached from above
  *   (seed 004: the Main Company's admin lands on the Main Company, its companies listed for switching);
  * - no membership to land on but exactly one tenant reached from above: that one;
  * - otherwise (several, or none) the client must ask the person to choose from the list.
  */
-export function chooseActiveTenant(tenants: UserTenant[], requested: string | undefined, defaultTenantId: string | null): string | null {
-  if (requested !== undefined) {
-    const chosen = tenants.find((t) => t.tenantId === requested);
-    if (chosen === undefined) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
-    if (chosen.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is pending deletion: restore it first' });
-    return requested;
-  }
+export function chooseActiveTenant(tenants: UserTenant[], defaultTenantId: string | null): string | null {
   const landable = tenants.filter((t) => t.status !== 'pending_deletion');
   if (defaultTenantId !== null && landable.some((t) => t.tenantId === defaultTenantId)) return defaultTenantId;
   const memberships = landable.filter((t) => t.kind !== 'inherited');
@@ -187,14 +193,12 @@ export function chooseActiveTenant(tenants: UserTenant[], requested: string | un
 }
 
 /**
- * The tenants a new token speaks of: the person's tenant list (cached, `listTenantsToChoose`), or their memberships when
- * no list is wired in. Read outside any transaction: it opens its own (one per tenant whose roles reach below, and the
- * permission resolver's), which on the embedded engine's one connection cannot nest.
+ * The tenants a new token speaks of: the person's tenant list (cached, `listTenantsToChoose`). Read outside any
+ * transaction: it opens its own (one per tenant whose roles reach below, and the permission resolver's), which on the
+ * embedded engine's one connection cannot nest.
  */
 export function listTenantsForTokens(deps: SessionDeps, subject: Subject): Promise<UserTenant[]> {
-  return deps.tenantList === undefined
-    ? withUser(deps.db, subject.userId, (trx) => listTenantsOfUser(trx, subject.userId))
-    : listTenantsToChoose({ db: deps.db, ...deps.tenantList }, subject);
+  return listTenantsToChoose({ db: deps.db, ...deps.tenantList }, subject);
 }
 
 /**
@@ -237,9 +241,7 @@ async function tokensAfterRefresh(deps: SessionDeps, session: RotatedSession, ne
   const tenants = await listTenantsForTokens(deps, subject);
   // The session keeps its tenant; the new token names it only while the person can still enter it.
   let activeTenantId = session.active_tenant_id;
-  if (activeTenantId !== null && !tenants.some((t) => t.tenantId === activeTenantId)) {
-    if (!((await deps.reaches?.(subject, activeTenantId)) ?? false)) activeTenantId = null;
-  }
+  if (activeTenantId !== null && !tenants.some((t) => t.tenantId === activeTenantId) && !(await mayStayIn(deps, subject, activeTenantId))) activeTenantId = null;
   return finishTokens(deps, { userId: session.user_id, sessionId: session.id, refreshToken: next, refreshTokenExpiresAt: expiresAt, activeTenantId, tenants });
 }
 

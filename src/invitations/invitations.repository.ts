@@ -1,7 +1,7 @@
 import { type Selectable, sql } from 'kysely';
 import type { Tx } from '../platform/db/context.ts';
 import { cursorInstant } from '../platform/http/cursor.ts';
-import type { InvitationsTable, InvitationStatus, MembershipKind, TenantStatus } from '../platform/db/schema.ts';
+import type { InvitationsTable, InvitationStatus, TenantStatus } from '../platform/db/schema.ts';
 
 export type InvitationRow = Selectable<InvitationsTable>;
 
@@ -110,19 +110,6 @@ export async function upsertPendingInvitation(trx: Tx, inv: PendingInvitation): 
   return { row, created: row.id === inv.newId };
 }
 
-/** Whether `email` belongs to a direct member of the tenant. Caller is in the tenant's context. */
-export async function isDirectMemberByEmail(trx: Tx, key: { tenantId: string; email: string }): Promise<boolean> {
-  const row = await trx
-    .selectFrom('memberships as m')
-    .innerJoin('users as u', 'u.id', 'm.user_id')
-    .select('m.user_id')
-    .where('m.tenant_id', '=', key.tenantId)
-    .where('u.email', '=', key.email)
-    .where('m.kind', '=', 'direct')
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
 /**
  * Marks the invitation accepted if it is still pending and unexpired: one conditional UPDATE, so of two
  * concurrent acceptances exactly one gets the row back. Undefined when it was not (any more).
@@ -161,24 +148,6 @@ export async function markRevoked(trx: Tx, key: { tenantId: string; invitationId
     .where('id', '=', key.invitationId)
     .where('status', '=', 'pending')
     .execute();
-}
-
-/** The user's membership in the tenant, if any, locked until the transaction ends. Caller is in the tenant's context. */
-export async function findMembershipForUpdate(trx: Tx, key: { tenantId: string; userId: string }): Promise<{ kind: MembershipKind } | undefined> {
-  return trx.selectFrom('memberships').select('kind').where('tenant_id', '=', key.tenantId).where('user_id', '=', key.userId).forUpdate().executeTakeFirst();
-}
-
-/**
- * Turns a shadow (operator) membership into a direct one holding exactly `roles`: what the inviter granted. The
- * shadow's roles are not kept: they were the operator's, following the admin tenancy, and a direct membership
- * no longer follows it, so keeping them would turn passing operator access into a permanent grant nobody gave
- * (issue 10). Returns the roles now held.
- */
-export async function promoteShadowMembership(trx: Tx, m: { tenantId: string; userId: string; roles: readonly string[] }): Promise<string[]> {
-  await trx.deleteFrom('membership_roles').where('tenant_id', '=', m.tenantId).where('user_id', '=', m.userId).execute();
-  await trx.updateTable('memberships').set({ kind: 'direct', shadow_of: null }).where('tenant_id', '=', m.tenantId).where('user_id', '=', m.userId).execute();
-  await trx.insertInto('membership_roles').values(m.roles.map((role_key) => ({ tenant_id: m.tenantId, user_id: m.userId, role_key }))).execute();
-  return [...m.roles].sort();
 }
 
 /** Where the previous page ended: the last row's exact `created_at` (ISO 8601 in UTC, to the microsecond) and id. */

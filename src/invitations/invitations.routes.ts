@@ -3,13 +3,7 @@ import { Email, TokenFields } from '../auth/auth.schemas.ts';
 import { auditContextOf, requireUser, subjectOf } from '../auth/principal.ts';
 import { switchActiveTenant } from '../auth/sessions.service.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
-import {
-  acceptInvitation,
-  createInvitation,
-  listInvitations,
-  previewInvitation,
-  revokeInvitation,
-} from './invitations.service.ts';
+import { acceptInvitation, createInvitation, listInvitations, previewInvitation, revokeInvitation } from './invitations.service.ts';
 import { pageOf, pageQuery, Problems, TenantId } from '../platform/http/schemas.ts';
 import { credentialRateLimit, deliverTokens, sessionDeps } from '../auth/auth.http.ts';
 import { invitationDeps, InvitationPreviewSchema, presentInvitation, presentInvitationPreview } from './invitations.http.ts';

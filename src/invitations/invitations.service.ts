@@ -6,10 +6,9 @@ import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.t
 import type { UserPrincipal } from '../auth/principal.ts';
 import { enqueueMail } from '../mail/outbox.ts';
 import { invitationEmail } from '../mail/templates.ts';
-import { lockOwnCustomRoles } from '../members/members.repository.ts';
 import { makeDirectMember } from '../members/members.service.ts';
-import { loadCustomRoles } from '../roles/roles.repository.ts';
-import { resolveRole } from '../permissions/access.ts';
+import { lockOwnCustomRoles } from '../roles/roles.repository.ts';
+import { RoleBook } from '../roles/role-book.ts';
 import { assertCanGrantRoles, type Authorized } from '../permissions/authorize.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Config } from '../platform/config.ts';
@@ -20,27 +19,11 @@ import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import { assertRoom, lockPlan } from '../plans/plans.service.ts';
 import { newId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
-import type { Preset, RoleDefinition } from '../presets/presets.ts';
+import type { Preset } from '../presets/presets.ts';
 import { InvitationErrors } from './invitations.errors.ts';
-import { RoleErrors } from '../roles/roles.errors.ts';
-import {
-  claimInvitation,
-  type EffectiveStatus,
-  effectiveStatus,
-  findInvitationByToken,
-  findInvitationByTokenInTenant,
-  findInvitationForUpdate,
-  findMembershipForUpdate,
-  findPendingInvitationForUpdate,
-  type InvitationByToken,
-  type InvitationPosition,
-  type InvitationRow,
-  isDirectMemberByEmail,
-  listInvitations as listInvitationRows,
-  markRevoked,
-  upsertPendingInvitation,
-} from './invitations.repository.ts';
+import { claimInvitation, type EffectiveStatus, effectiveStatus, findInvitationByToken, findInvitationByTokenInTenant, findInvitationForUpdate, findPendingInvitationForUpdate, type InvitationByToken, type InvitationPosition, type InvitationRow, listInvitations as listInvitationRows, markRevoked, upsertPendingInvitation } from './invitations.repository.ts';
 import { findTenantPath } from '../tenants/tenants.repository.ts';
+import { findMembership, isDirectMemberByEmail } from '../members/memberships.repository.ts';
 
 /** Invitation tokens carry this prefix, so secret scanners can recognise a leaked one. */
 export const INVITATION_TOKEN_PREFIX = 'tnr_inv_';
@@ -112,10 +95,8 @@ export async function createInvitation(deps: InvitationDeps, acting: Authorized,
     const room = await lockPlan(trx, deps, tenantId);
     // Share-lock the tenant's own custom roles named here, so a concurrent deletion of one waits for us.
     await lockOwnCustomRoles(trx, { tenantId, keys: roles });
-    const definitions = await resolveRoles(trx, deps.preset, acting.access.path, tenantId, roles);
-    const unknown = roles.filter((key) => !definitions.has(key));
-    if (unknown.length > 0) throw new AppError(RoleErrors.UNKNOWN_ROLE, { detail: `no role ${unknown.join(', ')} in this tenant`, roles: unknown });
-    assertCanGrantRoles(acting.access, definitions.values());
+    const granted = (await RoleBook.load(trx, deps.preset, acting.access.path, roles)).require(roles);
+    assertCanGrantRoles(acting.access, granted);
     if (await isDirectMemberByEmail(trx, { tenantId, email })) throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: `${email} is already a member here` });
 
     const previous = await findPendingInvitationForUpdate(trx, { tenantId, email });
@@ -141,7 +122,7 @@ export async function createInvitation(deps: InvitationDeps, acting: Authorized,
       ...invitationEmail({
         tenantName: acting.access.tenantName,
         inviterName,
-        roles: roles.map((key) => definitions.get(key)?.name ?? key),
+        roles: granted.map((role) => role.name),
         link,
         expiresAt,
       }),
@@ -285,11 +266,11 @@ export async function joinByInvitation(trx: Tx, deps: Pick<InvitationDeps, 'cloc
   }
   await faultPoint(trx, 'invitation.claimed');
   await lockOwnCustomRoles(trx, { tenantId, keys: claimed.roles });
-  const definitions = await resolveRoles(trx, deps.preset, await findTenantPath(trx, tenantId), tenantId, claimed.roles);
-  const gone = claimed.roles.filter((key) => !definitions.has(key));
+  const book = await RoleBook.load(trx, deps.preset, await findTenantPath(trx, tenantId), claimed.roles);
+  const gone = claimed.roles.filter((key) => book.resolve(key) === undefined);
   if (gone.length > 0) throw new AppError(InvitationErrors.ROLE_UNAVAILABLE, { detail: `no role ${gone.join(', ')} in this tenant any more`, roles: gone });
 
-  const membership = await findMembershipForUpdate(trx, { tenantId, userId });
+  const membership = await findMembership(trx, { tenantId, userId }, { lock: true });
   if (membership?.kind === 'direct') throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: 'you are already a member here' });
   const roles = await makeDirectMember(trx, { tenantId, userId, roles: claimed.roles, now }, membership, 'you are already a member here');
   const actor: AuditContext = { ...audit, actorType: 'user', actorId: userId, via: 'direct' };
@@ -339,17 +320,6 @@ function statusProblem(status: EffectiveStatus | undefined): AppError {
       // Pending yet unclaimable cannot happen; unknown (e.g. replaced by a re-invitation meanwhile) is 404.
       return new AppError(InvitationErrors.INVITATION_NOT_FOUND);
   }
-}
-
-/** The role definitions of `keys` as seen from the tenant (custom roles of it or an ancestor, else the preset's); unknown keys are absent. */
-async function resolveRoles(trx: Tx, preset: Preset, path: readonly string[], tenantId: string, keys: readonly string[]): Promise<Map<string, RoleDefinition>> {
-  const input = { path, customRoles: await loadCustomRoles(trx, path) };
-  const definitions = new Map<string, RoleDefinition>();
-  for (const key of keys) {
-    const role = resolveRole(preset, input, tenantId, key);
-    if (role !== undefined) definitions.set(key, role);
-  }
-  return definitions;
 }
 
 function encodeCursor(position: InvitationPosition): string {

@@ -6,7 +6,7 @@ import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { getTenant } from '../tenants/tenants.service.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { MemberErrors } from './members.errors.ts';
-import type { MemberRecord } from './members.repository.ts';
+import type { MemberRecord } from './memberships.repository.ts';
 import { addMember, changeMemberRoles, leaveTenant, listMembers, type MemberDeps, removeMember, rolesGrant, transferOwnership } from './members.service.ts';
 import { pageOf, pageQuery, Problems, TenantId } from '../platform/http/schemas.ts';
 import { ApprovalAccepted, holdForApproval, isHeldFor } from '../approvals/approvals.http.ts';

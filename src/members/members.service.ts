@@ -1,39 +1,28 @@
 import { AccountErrors } from '../accounts/accounts.errors.ts';
 import { normalizeEmail } from '../accounts/email.ts';
-import { findUserByEmail, findUserById } from '../accounts/users.repository.ts';
+import { findUserByEmail, findUserById, clearDefaultTenant } from '../accounts/users.repository.ts';
 import { appendAuditEvent } from '../audit/audit.repository.ts';
 import { InvitationErrors } from '../invitations/invitations.errors.ts';
-import { findMembershipForUpdate, promoteShadowMembership } from '../invitations/invitations.repository.ts';
 import { assertRoom, lockPlan } from '../plans/plans.service.ts';
 import { isUniqueViolation } from '../platform/db/errors.ts';
-import { insertMembership } from '../tenants/memberships.repository.ts';
+import { findMembership, insertMembership, promoteShadowMembership } from './memberships.repository.ts';
 import type { MembershipKind } from '../platform/db/schema.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
-import { type Access, resolveRole } from '../permissions/access.ts';
+import type { Access } from '../permissions/access.ts';
 import { assertCanGrantRoles, type Authorized } from '../permissions/authorize.ts';
 import type { Clock } from '../platform/clock.ts';
 import { type Db, readTenant, type Tx, withTenant } from '../platform/db/context.ts';
 import { faultPoint } from '../platform/db/faults.ts';
 import { decodeKeysetCursor, encodeKeysetCursor } from '../platform/http/cursor.ts';
 import { AppError, HttpErrors } from '../platform/http/errors.ts';
-import type { Preset, RoleDefinition } from '../presets/presets.ts';
-import { loadCustomRoles } from '../roles/roles.repository.ts';
+import type { Preset } from '../presets/presets.ts';
+import { lockOwnCustomRoles } from '../roles/roles.repository.ts';
+import { RoleBook } from '../roles/role-book.ts';
 import { syncShadowAccess } from '../tenants/operator-access.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { findTenant, lockTenantStatus } from '../tenants/tenants.repository.ts';
 import { MemberErrors } from './members.errors.ts';
-import { RoleErrors } from '../roles/roles.errors.ts';
-import {
-  clearDefaultTenant,
-  deleteMembership,
-  findDirectMemberForUpdate,
-  isLastOwnerViolation,
-  listDirectMembers,
-  lockOwnCustomRoles,
-  type MemberPosition,
-  type MemberRecord,
-  replaceMemberRoles,
-} from './members.repository.ts';
+import { deleteMembership, findDirectMemberForUpdate, isLastOwnerViolation, listDirectMembers, type MemberPosition, type MemberRecord, replaceMemberRoles } from './memberships.repository.ts';
 
 export interface MemberDeps {
   db: Db;
@@ -67,11 +56,8 @@ export async function addMember(deps: MemberDeps, acting: Authorized, tenantId: 
     if (user === undefined) throw new AppError(AccountErrors.USER_NOT_FOUND, { detail: 'no account with that id or email: invite the person instead' });
     const room = await lockPlan(trx, deps, tenantId);
     await lockOwnCustomRoles(trx, { tenantId, keys: wanted });
-    const resolve = await roleResolver(trx, deps.preset, acting.access, tenantId);
-    const unknown = wanted.filter((key) => resolve(key) === undefined);
-    if (unknown.length > 0) throw new AppError(RoleErrors.UNKNOWN_ROLE, { detail: `no role ${unknown.join(', ')} in this tenant`, roles: unknown });
-    assertCanGrantRoles(acting.access, wanted.flatMap((key) => resolve(key) ?? []));
-    const membership = await findMembershipForUpdate(trx, { tenantId, userId: user.id });
+    assertCanGrantRoles(acting.access, (await RoleBook.load(trx, deps.preset, acting.access.path, wanted)).require(wanted));
+    const membership = await findMembership(trx, { tenantId, userId: user.id }, { lock: true });
     if (membership?.kind === 'direct') throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: `${user.email} is already a member here` });
     // A seat either way: shadow memberships never count toward the plan, direct ones do.
     assertRoom(room, 'members', 1);
@@ -117,13 +103,10 @@ export async function changeMemberRoles(deps: MemberDeps, acting: Authorized, ta
     await lockOwnCustomRoles(trx, { tenantId: target.tenantId, keys: wanted });
     const member = await findDirectMemberForUpdate(trx, target);
     if (member === undefined) throw new AppError(MemberErrors.MEMBER_NOT_FOUND);
-    const resolve = await roleResolver(trx, deps.preset, acting.access, target.tenantId);
-    const unknown = wanted.filter((key) => resolve(key) === undefined);
-    if (unknown.length > 0) {
-      throw new AppError(RoleErrors.UNKNOWN_ROLE, { detail: `no role ${unknown.join(', ')} in this tenant`, roles: unknown });
-    }
-    assertMayTouch(acting.access, member, resolve);
-    assertCanGrantRoles(acting.access, wanted.flatMap((key) => resolve(key) ?? []));
+    const roles = await RoleBook.load(trx, deps.preset, acting.access.path, [...wanted, ...member.roles]);
+    const granted = roles.require(wanted);
+    assertMayTouch(acting.access, member, roles);
+    assertCanGrantRoles(acting.access, granted);
     if (sameRoles(member.roles, wanted)) return member;
     await replaceMemberRoles(trx, { ...target, roles: wanted });
     await faultPoint(trx, 'members.roles-written');
@@ -202,7 +185,7 @@ async function endMembership(deps: MemberDeps, acting: Authorized, target: { ten
   await commitOwnerChange(deps, target.tenantId, async (trx) => {
     const member = await findDirectMemberForUpdate(trx, target);
     if (member === undefined) throw new AppError(MemberErrors.MEMBER_NOT_FOUND);
-    if (action === 'member.removed') assertMayTouch(acting.access, member, await roleResolver(trx, deps.preset, acting.access, target.tenantId));
+    if (action === 'member.removed') assertMayTouch(acting.access, member, await RoleBook.load(trx, deps.preset, acting.access.path, member.roles));
     await deleteMembership(trx, target);
     // A user left with no membership at all stays: deleting such users is the tenant purge's job.
     await clearDefaultTenant(trx, { ...target, now });
@@ -240,23 +223,8 @@ async function commitOwnerChange<T>(deps: MemberDeps, tenantId: string, fn: (trx
 /** Whether `roles`, as they resolve in the tenant, grant `permission` (a role that does not resolve grants nothing). */
 export function rolesGrant(deps: MemberDeps, access: Access, tenantId: string, roles: readonly string[], permission: string): Promise<boolean> {
   return readTenant(deps.db, tenantId, async (trx) => {
-    const resolve = await roleResolver(trx, deps.preset, access, tenantId);
-    return roles.some((key) => resolve(key)?.permissions.has(permission) ?? false);
+    return (await RoleBook.load(trx, deps.preset, access.path, roles)).permissionsOf(roles).has(permission);
   });
-}
-
-type Resolve = (key: string) => RoleDefinition | undefined;
-
-/** Role key → its definition as seen from the tenant: a custom role of it or an ancestor, else the preset's. */
-async function roleResolver(trx: Tx, preset: Preset, access: Access, tenantId: string): Promise<Resolve> {
-  const input = { path: access.path, customRoles: await loadCustomRoles(trx, access.path) };
-  return (key) => resolveRole(preset, input, tenantId, key);
-}
-
-function permissionsOf(roles: readonly string[], resolve: Resolve): Set<string> {
-  const all = new Set<string>();
-  for (const key of roles) for (const p of resolve(key)?.permissions ?? []) all.add(p);
-  return all;
 }
 
 /**
@@ -264,9 +232,9 @@ function permissionsOf(roles: readonly string[], resolve: Resolve): Set<string> 
  * strip someone more powerful (an admin demoting or removing an owner). Only this membership's roles
  * count: it is the only thing the caller changes; what the member inherits from an ancestor stays.
  */
-function assertMayTouch(access: Access, member: MemberRecord, resolve: Resolve): void {
+function assertMayTouch(access: Access, member: MemberRecord, roles: RoleBook): void {
   // Measured like grants (see assertCanGrant): a permission the caller's roles give counts as held.
-  const beyond = [...permissionsOf(member.roles, resolve)].filter((p) => !access.roleGrants.has(p));
+  const beyond = [...roles.permissionsOf(member.roles)].filter((p) => !access.roleGrants.has(p));
   if (beyond.length > 0) {
     throw new AppError(AuthErrors.FORBIDDEN, {
       detail: `this member holds permissions you do not hold here: ${beyond.sort().join(', ')}`,

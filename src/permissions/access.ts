@@ -82,6 +82,16 @@ export function enabledFeatures(preset: Preset, overrides: ReadonlyMap<string, b
   return enabled;
 }
 
+/**
+ * SPEC 4, who may enter a tenant (the resolver's `visible`, a tenant list's entries): anyone with access while it is
+ * active; outside `active` (suspended, pending deletion) only its direct owners and those whose access comes from
+ * above it (an ancestor's role, operator shadow access, the platform). An API key enters its own tenant whatever its
+ * status (what it may do there is filtered like everyone's). Nobody enters a deleted tenant.
+ */
+export function entersTenant(status: TenantStatus, who: { owns: boolean; fromAbove: boolean }): boolean {
+  return status === 'active' || (status !== 'deleted' && (who.owns || who.fromAbove));
+}
+
 export function computeAccess(preset: Preset, input: AccessInput): Access {
   const roleGrants = new Map<string, string>();
   const fromAbove = new Set<string>();
@@ -129,9 +139,8 @@ export function computeAccess(preset: Preset, input: AccessInput): Access {
     }
   }
 
-  // Outside `active` (suspended, pending deletion) only owners and those above may enter at all (SPEC 4).
-  const ownsIt = own?.kind === 'direct' && own.roles.includes(preset.ownerRole);
-  if (input.status !== 'active' && input.apiKey === undefined && !ownsIt && fromAbove.size === 0) via = null;
+  const owns = own?.kind === 'direct' && own.roles.includes(preset.ownerRole);
+  if (input.apiKey === undefined && !entersTenant(input.status, { owns, fromAbove: fromAbove.size > 0 })) via = null;
 
   const licensedFeatures = input.licensedFeatures ?? null;
   const features = enabledFeatures(preset, input.featureOverrides, licensedFeatures);

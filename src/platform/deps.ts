@@ -11,7 +11,7 @@ import type { KeyStore } from '../tokens/key-store.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { TaggedCache } from './tagged-cache.ts';
-import type { UserTenant } from '../tenants/memberships.repository.ts';
+import type { UserTenant } from '../members/memberships.repository.ts';
 import type { Database } from './db/database.ts';
 
 /** What the composition root hands every feature. Tests build their own (fresh database, manual clock). */

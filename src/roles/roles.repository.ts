@@ -1,5 +1,5 @@
-import { sql, type Selectable } from 'kysely';
-import { enterTenantContext, type Tx } from '../platform/db/context.ts';
+import type { Selectable } from 'kysely';
+import type { Tx } from '../platform/db/context.ts';
 import type { RoleScope, RolesTable } from '../platform/db/schema.ts';
 import type { RoleDefinition } from '../presets/presets.ts';
 
@@ -91,37 +91,11 @@ export async function deleteRole(trx: Tx, role: { tenantId: string; key: string 
 }
 
 /**
- * Whether anyone holds the custom role `key` defined in `tenantId`: a membership (direct or shadow) in
- * the tenant or in a descendant that does not redefine the key on the way down (there the nearer
- * definition is the one held). Caller is in `tenantId`'s context and gets it back.
- *
- * Memberships are visible only in their own tenant's context, so this visits each tenant of the subtree
- * in turn (the tree itself is readable everywhere) rather than widening to the system context: role
- * deletion is rare, and every read stays confined by row-level security.
+ * Share-locks the custom roles `keys` defined in `tenantId` itself, so a concurrent role deletion (which
+ * locks the row for update, then checks that nobody holds the role) waits for this transaction and sees
+ * its grant. Roles defined in an ancestor cannot be locked from this tenant's context.
  */
-export async function isRoleHeldInSubtree(trx: Tx, role: { tenantId: string; key: string }, options: { belowOnly?: boolean } = {}): Promise<boolean> {
-  const subtree = await trx
-    .selectFrom('tenant_tree')
-    .select(['tenant_id', 'path'])
-    .where(sql<boolean>`${role.tenantId} = ANY (path)`)
-    .orderBy(sql`cardinality(path)`)
-    .execute();
-  let held = false;
-  for (const tenant of subtree) {
-    if (options.belowOnly === true && tenant.tenant_id === role.tenantId) continue;
-    if (tenant.tenant_id !== role.tenantId) await enterTenantContext(trx, tenant.tenant_id);
-    const below = tenant.path.slice(tenant.path.indexOf(role.tenantId) + 1);
-    let query = trx.selectFrom('membership_roles').select('user_id').where('tenant_id', '=', tenant.tenant_id).where('role_key', '=', role.key);
-    if (below.length > 0) {
-      query = query.where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('roles').select('key').where('key', '=', role.key).where('tenant_id', 'in', below))),
-      );
-    }
-    if ((await query.limit(1).executeTakeFirst()) !== undefined) {
-      held = true;
-      break;
-    }
-  }
-  await enterTenantContext(trx, role.tenantId);
-  return held;
+export async function lockOwnCustomRoles(trx: Tx, role: { tenantId: string; keys: readonly string[] }): Promise<void> {
+  if (role.keys.length === 0) return;
+  await trx.selectFrom('roles').select('key').where('tenant_id', '=', role.tenantId).where('key', 'in', [...role.keys]).forShare().execute();
 }

@@ -8,16 +8,8 @@ import type { RoleScope } from '../platform/db/schema.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { Preset, RoleDefinition } from '../presets/presets.ts';
 import { RoleErrors } from './roles.errors.ts';
-import {
-  deleteRole as deleteRoleRow,
-  findOwnCustomRoleForUpdate,
-  insertRole,
-  listCustomRolesOnPath,
-  isRoleHeldInSubtree,
-  type RolePatch,
-  type RoleRow,
-  updateRole as updateRoleRow,
-} from './roles.repository.ts';
+import { deleteRole as deleteRoleRow, findOwnCustomRoleForUpdate, insertRole, listCustomRolesOnPath, type RolePatch, type RoleRow, updateRole as updateRoleRow } from './roles.repository.ts';
+import { isRoleHeldInSubtree } from '../members/memberships.repository.ts';
 
 export interface RoleDeps {
   db: Db;

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { appendAuditEvent, type AuditContext } from '../audit/audit.repository.ts';
 import { type Db, enterTenantContext, invalidateAfterCommit, type Tx } from '../platform/db/context.ts';
-import { insertMembership } from './memberships.repository.ts';
+import { insertMembership } from '../members/memberships.repository.ts';
 
 /**
  * SPEC 4, admin tenancy: when a tenant is created, every member of the admin tenancy who is operator staff gets

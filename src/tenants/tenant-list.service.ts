@@ -1,11 +1,10 @@
-import type { Access } from '../permissions/access.ts';
-import { resolveRole } from '../permissions/access.ts';
+import { type Access, entersTenant } from '../permissions/access.ts';
 import type { Subject } from '../permissions/access-resolver.ts';
 import { type Db, readTenant, withUser } from '../platform/db/context.ts';
 import type { Preset, RoleDefinition } from '../presets/presets.ts';
-import { loadCustomRoles } from '../roles/roles.repository.ts';
+import { RoleBook } from '../roles/role-book.ts';
 import { mayGiveAway } from './deletion.service.ts';
-import { listMembershipsOfUser, type UserMembership, type UserTenant } from './memberships.repository.ts';
+import { listMembershipsOfUser, type UserMembership, type UserTenant } from '../members/memberships.repository.ts';
 import { listSubtree, type TreeNode } from './tenants.repository.ts';
 import type { TaggedCache } from '../platform/tagged-cache.ts';
 
@@ -50,7 +49,7 @@ async function readTenantsToChoose(deps: TenantListDeps, subject: Subject, tags:
   for (const m of memberships) tags.push(...m.path);
   const listed: UserTenant[] = [];
   for (const m of memberships) {
-    if (!m.entersByMembership) continue;
+    if (!entersTenant(m.status, { owns: m.owns, fromAbove: m.kind === 'shadow' })) continue;
     if (m.status === 'pending_deletion' && !mayGiveAway(await deps.accessTo(subject, m.tenantId), m.statusBeforeDeletion ?? 'active')) continue;
     listed.push(asListed(m));
   }
@@ -58,7 +57,7 @@ async function readTenantsToChoose(deps: TenantListDeps, subject: Subject, tags:
 }
 
 function asListed(m: UserMembership): UserTenant {
-  const { path: _path, hasChildren: _hasChildren, entersByMembership: _enters, ...entry } = m;
+  const { path: _path, hasChildren: _hasChildren, owns: _owns, ...entry } = m;
   return entry;
 }
 
@@ -77,10 +76,9 @@ async function listInherited(deps: TenantListDeps, subject: Subject, memberships
   for (const m of memberships) {
     if (!m.hasChildren || !m.roles.some((key) => deps.preset.roles.get(key)?.scope !== 'tenant')) continue;
     const found = await readTenant(deps.db, m.tenantId, async (trx) => {
-      // Custom roles never take a built-in key (roles.service refuses it), so only unknown keys need them loaded.
-      const customRoles = m.roles.some((key) => !deps.preset.roles.has(key)) ? await loadCustomRoles(trx, m.path) : new Map<string, Map<string, RoleDefinition>>();
+      const roles = await RoleBook.load(trx, deps.preset, m.path, m.roles);
       const reaching = m.roles
-        .map((key) => resolveRole(deps.preset, { path: m.path, customRoles }, m.tenantId, key))
+        .map((key) => roles.resolve(key))
         .filter((role): role is RoleDefinition => role?.scope === 'tenant_and_descendants');
       if (reaching.length === 0) return undefined;
       return { reaching, below: (await listSubtree(trx, m.tenantId, { childrenOnly: false })).filter((n) => n.depth > 0) };
@@ -114,14 +112,13 @@ async function listInherited(deps: TenantListDeps, subject: Subject, memberships
 }
 
 /**
- * computeAccess's rules for someone reaching a tenant only from above: an active tenant always; outside `active`, when
- * the roles from above give anything at all; pending deletion, when they may restore it (`tenant.delete` from above,
- * which also covers a tenant suspended before its deletion). A platform super_admin has everything from above.
+ * Someone reaching a tenant only from above enters it by `entersTenant` when the roles from above give anything at all
+ * (a platform super_admin has everything from above); a tenant pending deletion is listed only to those who may
+ * restore it (`tenant.delete` from above, which also covers one suspended before its deletion: `mayGiveAway`).
  */
 function mayEnterFromAbove(subject: Subject, node: TreeNode, fromAbove: ReadonlySet<string>): boolean {
-  if (node.status === 'active' || subject.isSuperAdmin) return true;
-  if (node.status === 'pending_deletion') return fromAbove.has('tenant.delete');
-  return fromAbove.size > 0;
+  if (!entersTenant(node.status, { owns: false, fromAbove: subject.isSuperAdmin || fromAbove.size > 0 })) return false;
+  return node.status !== 'pending_deletion' || subject.isSuperAdmin || fromAbove.has('tenant.delete');
 }
 
 /**

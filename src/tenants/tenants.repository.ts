@@ -1,3 +1,4 @@
+import { directMemberCount } from '../members/memberships.repository.ts';
 import type { Tx } from '../platform/db/context.ts';
 import type { TenantStatus, TenantsTable } from '../platform/db/schema.ts';
 import { randomBase32 } from '../platform/ids.ts';
@@ -107,14 +108,7 @@ export async function findTenant(trx: Tx, tenantId: string): Promise<TenantDetai
     .innerJoin('tenant_tree as tt', 'tt.tenant_id', 't.id')
     .selectAll('t')
     .select(['tt.parent_id', 'tt.path'])
-    .select((eb) =>
-      eb
-        .selectFrom('memberships as m')
-        .select((e) => e.fn.countAll<string>().as('n'))
-        .whereRef('m.tenant_id', '=', 't.id')
-        .where('m.kind', '=', 'direct')
-        .as('member_count'),
-    )
+    .select(directMemberCount('t.id').as('member_count'))
     .where('t.id', '=', tenantId)
     .executeTakeFirst();
   if (row === undefined) return undefined;

@@ -17,7 +17,7 @@ import type { FastifyTypebox } from '../platform/http/types.ts';
 import { assertDeletable, type DeletionCaller, type DeletionDeps, mayGiveAway, requestDeletion, restoreTenant } from './deletion.service.ts';
 import type { TenantDetails, TenantStanding, TreeNode } from './tenants.repository.ts';
 import { SLUG_PATTERN } from './tenants.repository.ts';
-import type { UserTenant } from './memberships.repository.ts';
+import type { UserTenant } from '../members/memberships.repository.ts';
 import { listTenantsToChoose } from './tenant-list.service.ts';
 import { createTenant, getTenant, listTree, setSuspended, type TenantDeps, updateTenantDetails } from './tenants.service.ts';
 import { Nullable, Problems, TenantId } from '../platform/http/schemas.ts';

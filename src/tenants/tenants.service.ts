@@ -8,7 +8,7 @@ import { newTenantId } from '../platform/ids.ts';
 import { licenceLimitError } from '../licence/licence.errors.ts';
 import { assertRoom, lockPlan } from '../plans/plans.service.ts';
 import type { Preset } from '../presets/presets.ts';
-import { insertMembership, listDirectHolders } from './memberships.repository.ts';
+import { insertMembership, listDirectHolders } from '../members/memberships.repository.ts';
 import { grantOperatorShadows } from './operator-access.ts';
 import { TenantErrors } from './tenants.errors.ts';
 import { findTenant, insertTenant, listSubtree, lockTenantStatus, moveTenant, type TenantDetails, type TreeNode, updateTenant } from './tenants.repository.ts';

@@ -11,7 +11,7 @@ import { openDatabase } from '../../src/platform/db/database.ts';
 import { createMigrator } from '../../src/platform/db/migrator.ts';
 import { applyPresetSettings, writePlatformSettings } from '../../src/presets/apply.ts';
 import { loadPreset } from '../../src/presets/presets.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { insertMembership } from '../../src/members/memberships.repository.ts';
 import { grantOperatorShadows } from '../../src/tenants/operator-access.ts';
 import { insertTenant } from '../../src/tenants/tenants.repository.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';

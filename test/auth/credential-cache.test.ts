@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import { withTenant } from '../../src/platform/db/context.ts';
 import { openDatabase } from '../../src/platform/db/database.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { insertMembership } from '../../src/members/memberships.repository.ts';
 import { TaggedCache } from '../../src/platform/tagged-cache.ts';
 import { createKey, machineToken } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';

@@ -5,25 +5,7 @@ import { readSystem } from '../../src/platform/db/context.ts';
 import type { Preset, RoleDefinition } from '../../src/presets/presets.ts';
 import { loadCustomRoles } from '../../src/roles/roles.repository.ts';
 import type { TestApp } from './app.ts';
-import {
-  type ActorInfo,
-  authorityOf,
-  type Cell,
-  compareSnapshots,
-  describeRequest,
-  EMPTY,
-  findViolations,
-  INVITE,
-  type InvitationRecord,
-  type Knowledge,
-  MAKE_ADMIN,
-  type MembershipRow,
-  type ObservedRequest,
-  pathOf,
-  type Snapshot,
-  type TenantInfo,
-  type Violation,
-} from './escalation-rule.ts';
+import { type ActorInfo, authorityOf, type Cell, compareSnapshots, describeRequest, EMPTY, findViolations, INVITE, type InvitationRecord, type Knowledge, MAKE_ADMIN, type MembershipRow, type ObservedRequest, pathOf, type Snapshot, type TenantInfo, type Violation } from './escalation-rule.ts';
 
 export * from './escalation-rule.ts';
 

@@ -6,7 +6,7 @@ import { readSystem, withSystem, withTenant } from '../../src/platform/db/contex
 import type { Engine } from '../../src/platform/db/database.ts';
 import { newId } from '../../src/platform/ids.ts';
 import { writePlatformSettings } from '../../src/presets/apply.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { insertMembership } from '../../src/members/memberships.repository.ts';
 import { createTestApp, TEST_PASSWORD_HASHING, type TestApp } from './app.ts';
 import { cellOf, EscalationOracle } from './escalation-oracle.ts';
 import { seedTenant } from './tenants.ts';

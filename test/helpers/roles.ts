@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { withTenant } from '../../src/platform/db/context.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { insertMembership } from '../../src/members/memberships.repository.ts';
 import type { TestApp } from './app.ts';
 import { bearer, signUp } from './users.ts';
 

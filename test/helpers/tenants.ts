@@ -1,7 +1,7 @@
 import { withSystem } from '../../src/platform/db/context.ts';
 import type { Database } from '../../src/platform/db/database.ts';
 import { newId, newTenantId } from '../../src/platform/ids.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { insertMembership } from '../../src/members/memberships.repository.ts';
 import { insertTenant } from '../../src/tenants/tenants.repository.ts';
 
 /**

@@ -4,7 +4,7 @@ import { hashPassword } from '../../src/accounts/passwords.ts';
 import { insertUser } from '../../src/accounts/users.repository.ts';
 import { withTenant } from '../../src/platform/db/context.ts';
 import { newId } from '../../src/platform/ids.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { insertMembership } from '../../src/members/memberships.repository.ts';
 import { TEST_PASSWORD_HASHING, type TestApp } from './app.ts';
 
 let counter = 0;

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql, type Transaction } from 'kysely';
 import { GENESIS_HASH } from '../../src/audit/audit.repository.ts';
 import { readTenant, withTenant } from '../../src/platform/db/context.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { insertMembership } from '../../src/members/memberships.repository.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { raceBehindLock } from '../helpers/locks.ts';

@@ -38,6 +38,15 @@ describe('import direction', () => {
     assert.deepEqual(offenders, []);
   });
 
+  it('queries memberships in one repository (members/memberships.repository.ts)', () => {
+    const table = /\.(selectFrom|insertInto|updateTable|deleteFrom|innerJoin|leftJoin)\(\s*'(memberships|membership_roles)\b|\b(FROM|JOIN|INTO|UPDATE)\s+(memberships|membership_roles)\b/;
+    const offenders = sourceFiles(SRC)
+      .filter((file) => !file.includes(`${path.sep}migrations${path.sep}`) && !file.endsWith(`members${path.sep}memberships.repository.ts`))
+      .filter((file) => table.test(readFileSync(file, 'utf8')))
+      .map((file) => path.relative(SRC, file));
+    assert.deepEqual(offenders, []);
+  });
+
   it('keeps Fastify out of services and the authorization rules (the HTTP glue is authorize.http.ts)', () => {
     const offenders = sourceFiles(SRC)
       .filter((file) => /\.service\.ts$|permissions[\\/]authorize\.ts$/.test(file) && /from 'fastify'/.test(readFileSync(file, 'utf8')))

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { withTenant } from '../../src/platform/db/context.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { insertMembership } from '../../src/members/memberships.repository.ts';
 import { startPortalWorld, type PortalWorld } from '../helpers/portal.ts';
 import { signUp, uniqueEmail } from '../helpers/users.ts';
 

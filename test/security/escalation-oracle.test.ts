@@ -3,35 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { loadPreset } from '../../src/presets/presets.ts';
 import { testEngines } from '../helpers/database.ts';
-import {
-  type ActorInfo,
-  type Cell,
-  compareSnapshots,
-  EscalationOracle,
-  findViolations,
-  type Knowledge,
-  type MembershipRow,
-  type ObservedRequest,
-  type Snapshot,
-  type TenantInfo,
-  type Violation,
-} from '../helpers/escalation-oracle.ts';
-import {
-  api,
-  companyTreeWorld,
-  createInstall,
-  defaultWorld,
-  designateStaff,
-  type Install,
-  invitationToken,
-  join,
-  marketplaceWorld,
-  perform,
-  person,
-  slug,
-  stepArbitrary,
-  WORLDS,
-} from '../helpers/escalation-worlds.ts';
+import { type ActorInfo, type Cell, compareSnapshots, EscalationOracle, findViolations, type Knowledge, type MembershipRow, type ObservedRequest, type Snapshot, type TenantInfo, type Violation } from '../helpers/escalation-oracle.ts';
+import { api, companyTreeWorld, createInstall, defaultWorld, designateStaff, type Install, invitationToken, join, marketplaceWorld, perform, person, slug, stepArbitrary, WORLDS } from '../helpers/escalation-worlds.ts';
 
 /**
  * Issue 10's oracle: in small fixture worlds of three presets (default: owner and admin reach the tenants below;

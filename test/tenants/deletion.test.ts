@@ -4,7 +4,7 @@ import { createOperator } from '../../src/accounts/operator.service.ts';
 import { readTenant, withSystem } from '../../src/platform/db/context.ts';
 import { purgeDueTenants } from '../../src/tenants/deletion.service.ts';
 import { newId } from '../../src/platform/ids.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { insertMembership } from '../../src/members/memberships.repository.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { seedTenant } from '../helpers/tenants.ts';

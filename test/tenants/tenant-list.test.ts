@@ -7,7 +7,7 @@ import { openDatabase } from '../../src/platform/db/database.ts';
 import { createMigrator } from '../../src/platform/db/migrator.ts';
 import { withSystem, withTenant } from '../../src/platform/db/context.ts';
 import { newId } from '../../src/platform/ids.ts';
-import { insertMembership } from '../../src/tenants/memberships.repository.ts';
+import { insertMembership } from '../../src/members/memberships.repository.ts';
 import { createTestApp, TEST_PASSWORD_HASHING, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { seedTenant } from '../helpers/tenants.ts';

@@ -1,3 +1,4 @@
+import { directMembershipCount } from '../../members/memberships.repository.ts';
 import { sql } from 'kysely';
 import { normalizeEmail } from '../../accounts/email.ts';
 import { findUserByEmail, findUserById } from '../../accounts/users.repository.ts';
@@ -167,9 +168,7 @@ export function localBackend(database: Database, options: { config: Config; pres
           .selectFrom('users as u')
           .leftJoin('tenants as d', 'd.id', 'u.default_tenant_id')
           .select(['u.id', 'u.email', 'u.name', 'u.email_verified_at', 'u.platform_role', 'u.default_tenant_id', 'd.slug as default_slug', 'u.created_at'])
-          .select((eb) =>
-            eb.selectFrom('memberships as m').whereRef('m.user_id', '=', 'u.id').where('m.kind', '=', 'direct').select(eb.fn.countAll<string>().as('n')).as('tenants'),
-          )
+          .select(directMembershipCount('u.id').as('tenants'))
           .orderBy('u.created_at')
           .orderBy('u.id')
           .execute(),
