@@ -6,34 +6,25 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
-import { installDenialAudit } from './audit/denials.ts';
+import { denialAudit } from './audit/denials.ts';
 import { Redis } from 'ioredis';
-import { installAuthentication } from './auth/authenticate.ts';
+import { authentication } from './auth/authenticate.ts';
 import { features } from './features.ts';
-import { LicenceStore } from './licence/licence.ts';
-import { createMailTransport } from './mail/transports.ts';
-import { OutboxWorker } from './mail/outbox.ts';
-import { CredentialCache } from './auth/credential-cache.ts';
-import { TaggedCache } from './platform/tagged-cache.ts';
-import { OncePer } from './platform/once-per.ts';
-import { TENANT_ACTIVITY_GRANULARITY_MS } from './tenants/tenants.repository.ts';
-import { AccessResolver, INVALIDATE_CHANNEL } from './permissions/access-resolver.ts';
+import { INVALIDATE_CHANNEL } from './permissions/access-resolver.ts';
+import { createServices } from './services.ts';
 import { onCommittedScope } from './platform/db/context.ts';
 import { applyDuePlanChanges } from './plans/plans.service.ts';
 import { purgeDueTenants } from './tenants/deletion.service.ts';
-import { KeyStore } from './tokens/key-store.ts';
 import type { AppDeps } from './platform/deps.ts';
 import { AppError, HttpErrors } from './platform/http/errors.ts';
-import { installIdempotency, withIdempotencyKeyParameter } from './platform/http/idempotency.ts';
-import { installInputGuard, installJsonParser } from './platform/http/input-guard.ts';
-import { createMetrics, instrumentHttp } from './platform/http/metrics.ts';
-import { installProblemHandlers, sendProblem } from './platform/http/problem.ts';
+import { idempotency, withIdempotencyKeyParameter } from './platform/http/idempotency.ts';
+import { inputGuard, jsonParser } from './platform/http/input-guard.ts';
+import { createMetrics, httpMetrics } from './platform/http/metrics.ts';
+import { problemHandlers, sendProblem } from './platform/http/problem.ts';
 import { installPortal } from './portal/portal.ts';
-import { installValidators } from './platform/http/validation.ts';
-import { writePlatformSettings } from './presets/apply.ts';
+import { validators } from './platform/http/validation.ts';
 import type { FastifyTypebox } from './platform/http/types.ts';
 import { createLogger } from './platform/logger.ts';
-import type { UserTenant } from './members/memberships.repository.ts';
 
 export interface BuildOptions {
   /** Where log lines go (default stdout); tests pass a stream that captures them. */
@@ -76,51 +67,37 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     trustProxy: deps.config.trustedProxies.length === 0 ? false : deps.config.trustedProxies,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.decorate('deps', deps);
+  const services = createServices(deps, logger);
+  const { licence } = services;
+  app.decorate('services', services);
   app.decorate('runtime', { draining: false, metrics: createMetrics() });
-  app.decorate('keys', new KeyStore({ db: deps.database.db, secretKey: deps.secretKey, clock: deps.clock }));
-  const mailTransport = deps.mailTransport ?? createMailTransport(deps.config.mailUrl, logger);
-  app.decorate('outbox', new OutboxWorker({ db: deps.database.db, transport: mailTransport, clock: deps.clock, logger }));
-  const licence = new LicenceStore({
-    path: deps.config.licenceFile,
-    preset: deps.preset,
-    now: () => deps.clock.now(),
-    // The database enforces the tenant limit; the permission resolver applies the features.
-    persist: (current) => writePlatformSettings(deps.database, { tenant_limit: current.tenantLimit === null ? '' : String(current.tenantLimit) }),
-    onChange: () => app.access.invalidate('*'),
-  });
-  app.decorate('licence', licence);
-  app.decorate('access', new AccessResolver({ db: deps.database.db, preset: deps.preset, licensedFeatures: () => licence.current.features }));
-  app.decorate('credentials', new CredentialCache());
-  app.decorate('tenantLists', new TaggedCache<UserTenant[]>(50_000));
-  app.decorate('tenantActivity', new OncePer(TENANT_ACTIVITY_GRANULARITY_MS));
   // Every cache of database state drops what a change touched: at commit in this process, on NOTIFY from others.
   const invalidate = (scope: string) => {
-    app.access.invalidate(scope);
-    app.credentials.invalidate(scope);
-    app.tenantLists.invalidate(scope);
+    app.services.access.invalidate(scope);
+    app.services.credentials.invalidate(scope);
+    app.services.tenantLists.invalidate(scope);
   };
   const stopCommitInvalidation = onCommittedScope(deps.database.db, (scope) => {
     invalidate(scope);
     // A commit here names the tenant it ran in, not every tenant whose lists it changed (a membership for someone
     // elsewhere, a child under a parent); the NOTIFYs do, a moment later. Until then no list may be served stale, so
     // this process drops all of them at any commit that could touch one (sessions and keys cannot).
-    if (!scope.startsWith('session:') && !scope.startsWith('key:')) app.tenantLists.invalidate('*');
+    if (!scope.startsWith('session:') && !scope.startsWith('key:')) app.services.tenantLists.invalidate('*');
   });
   let unlisten: (() => Promise<void>) | undefined;
   let jobTimer: NodeJS.Timeout | undefined;
   let stopWatchingLicence: (() => void) | undefined;
   app.addHook('onReady', async () => {
     unlisten = await deps.database.listen(INVALIDATE_CHANNEL, invalidate, () => invalidate('*'));
-    await app.keys.signingKey();
+    await app.services.keys.signingKey();
     await licence.apply();
     if (options.startBackgroundJobs) {
-      app.outbox.start();
+      app.services.outbox.start();
       // Whatever has come due is done within a minute, by whichever node gets there first: pending deletions
       // whose grace has run out are purged, scheduled downgrades take effect.
       const jobs = {
-        'purging due tenants': () => purgeDueTenants({ db: deps.database.db, clock: deps.clock }),
-        'applying due plan changes': () => applyDuePlanChanges({ db: deps.database.db, clock: deps.clock, preset: deps.preset }),
+        'purging due tenants': () => purgeDueTenants(services),
+        'applying due plan changes': () => applyDuePlanChanges(services),
       };
       jobTimer = setInterval(() => {
         for (const [what, job] of Object.entries(jobs)) job().catch((err: unknown) => logger.error({ err }, `${what} failed`));
@@ -140,8 +117,8 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     await unlisten?.();
     clearInterval(jobTimer);
     stopWatchingLicence?.();
-    await app.outbox.stop();
-    if (deps.mailTransport === undefined) await mailTransport.close();
+    await app.services.outbox.stop();
+    if (deps.mailTransport === undefined) await services.mailTransport.close();
   });
   await app.register(cookie);
   // One budget across every node when Redis is configured (SPEC 7); per process otherwise.
@@ -160,17 +137,17 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     errorResponseBuilder: (_request, context) =>
       new AppError(HttpErrors.RATE_LIMITED, { detail: `retry in ${Math.ceil(context.ttl / 1000)} s` }),
   });
-  installAuthentication(app, app.keys);
-  installDenialAudit(app);
-  installIdempotency(app);
-  installInputGuard(app);
-  installValidators(app);
-  installProblemHandlers(app, await installPortal(app, options.portalDir));
-  instrumentHttp(app, app.runtime.metrics);
-
+  // Cross-cutting pieces, each a named plugin that declares what it needs registered before it.
+  await app.register(authentication);
+  await app.register(denialAudit);
+  await app.register(idempotency);
+  await app.register(inputGuard);
+  await app.register(validators);
+  await app.register(problemHandlers, { pageFallback: await installPortal(app, options.portalDir) });
+  await app.register(httpMetrics);
   // Only JSON is parsed (and forms, by the endpoints that declare them); anything else is a 415.
   app.removeContentTypeParser('text/plain');
-  installJsonParser(app);
+  await app.register(jsonParser);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

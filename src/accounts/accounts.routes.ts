@@ -6,8 +6,8 @@ import type { FastifyTypebox } from '../platform/http/types.ts';
 import { SLUG_PATTERN } from '../tenants/tenants.repository.ts';
 import { type AccountDeps, forgotPassword, resendVerification, resetPassword, signup, updateProfile, verifyEmail } from './accounts.service.ts';
 import { Problems } from '../platform/http/schemas.ts';
-import { clientOf, credentialRateLimit, deliverTokens, sessionDeps } from '../auth/auth.http.ts';
-import { invitationDeps, InvitationPreviewSchema, presentInvitationPreview } from '../invitations/invitations.http.ts';
+import { clientOf, credentialRateLimit, deliverTokens } from '../auth/auth.http.ts';
+import { InvitationPreviewSchema, presentInvitationPreview } from '../invitations/invitations.http.ts';
 
 const OneTimeToken = Type.String({ minLength: 10, maxLength: 200 });
 const TenantName = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
@@ -15,7 +15,7 @@ const TenantSlug = Type.String({ pattern: SLUG_PATTERN, minLength: 2, maxLength:
 const InvitationToken = Type.String({ minLength: 1, maxLength: 200, description: 'The token of the invitation link the person came from' });
 
 export async function accountRoutes(app: FastifyTypebox): Promise<void> {
-  const deps: AccountDeps = { ...sessionDeps(app), preset: app.deps.preset, pokeOutbox: () => app.outbox.poke() };
+  const deps: AccountDeps = app.services;
   const SignupTenant = Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String() });
 
   app.post(
@@ -89,7 +89,7 @@ export async function accountRoutes(app: FastifyTypebox): Promise<void> {
     async (request) => {
       const user = presentUser(await verifyEmail(deps, request.body.token, auditContextOf(request)));
       if (request.body.invitationToken === undefined) return { user };
-      const invitation = await findInvitationPreview(invitationDeps(app), request.body.invitationToken);
+      const invitation = await findInvitationPreview(app.services, request.body.invitationToken);
       return { user, invitation: invitation === undefined ? null : presentInvitationPreview(invitation) };
     },
   );
@@ -115,7 +115,7 @@ export async function accountRoutes(app: FastifyTypebox): Promise<void> {
     async (request, reply) => {
       const principal = requireUser(request);
       const { invitationToken } = request.body;
-      if (invitationToken !== undefined) await previewInvitationFor(invitationDeps(app), invitationToken, principal.email);
+      if (invitationToken !== undefined) await previewInvitationFor(app.services, invitationToken, principal.email);
       await resendVerification(deps, principal.userId, invitationToken);
       reply.code(202);
       return { status: 'sent' as const };

@@ -22,6 +22,7 @@ import { normalizeEmail } from './email.ts';
 import { findOneTimeTokenEmail, redeemOneTimeToken, replaceOneTimeToken } from './one-time-tokens.repository.ts';
 import { hashPassword, passwordProblem } from './passwords.ts';
 import { findUserByEmail, findUserById, insertUser, updateUser, type UserRow } from './users.repository.ts';
+import type { OutboxWorker } from '../mail/outbox.ts';
 
 export const VERIFY_EMAIL_TTL_MS = 24 * 60 * 60_000;
 export const RESET_PASSWORD_TTL_MS = 60 * 60_000;
@@ -29,8 +30,8 @@ export const RESET_PASSWORD_TTL_MS = 60 * 60_000;
 export interface AccountDeps extends SessionDeps {
   /** The preset: its owner role (what a tenant's creator holds) and its sign-up policy. */
   preset: Preset;
-  /** Asks the outbox worker to deliver soon (mail was committed). */
-  pokeOutbox: () => void;
+  /** Asked to deliver soon once mail is committed. */
+  outbox: Pick<OutboxWorker, 'poke'>;
 }
 
 export interface SignupInput {
@@ -142,7 +143,7 @@ export async function signup(deps: AccountDeps, input: SignupInput, client: Clie
   const { user, tenant, enterprise, pending } = await (tenantId === null ? withUser(deps.db, '', work) : withTenant(deps.db, enterpriseId ?? tenantId, work)).catch((error: unknown) => {
     throw licenceLimitError(error) ?? error;
   });
-  deps.pokeOutbox();
+  deps.outbox.poke();
   const tokens = await finishTokens(deps, pending);
   return { ...tokens, user, tenant, enterprise };
 }
@@ -193,7 +194,7 @@ export async function resendVerification(deps: AccountDeps, userId: string, invi
     if (user.email_verified_at !== null) throw new AppError(AccountErrors.ALREADY_VERIFIED);
     await sendVerification(trx, deps, user, newSecret(), now, invitationToken);
   });
-  deps.pokeOutbox();
+  deps.outbox.poke();
 }
 
 /** Redeems a verification token: single use, expires after 24 h, only for the address it was sent to. */
@@ -232,7 +233,7 @@ export async function forgotPassword(deps: AccountDeps, rawEmail: string, audit:
     await enqueueMail(trx, deps.clock, { to: user.email, ...passwordResetEmail({ ...(user.name ? { name: user.name } : {}), link }) });
     await appendAuditEvent(trx, audit, { tenantId: user.id, action: 'user.password_reset_requested', targetType: 'user', targetId: user.id }, now);
   });
-  deps.pokeOutbox();
+  deps.outbox.poke();
 }
 
 /**

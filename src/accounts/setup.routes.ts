@@ -5,11 +5,11 @@ import { auditContextOf } from '../auth/principal.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { createOperator } from './operator.service.ts';
 import { Problems } from '../platform/http/schemas.ts';
-import { clientOf, credentialRateLimit, deliverTokens, sessionDeps } from '../auth/auth.http.ts';
+import { clientOf, credentialRateLimit, deliverTokens } from '../auth/auth.http.ts';
 
 /** First-run setup: the link printed at start-up creates the platform operator and signs them in. */
 export async function setupRoutes(app: FastifyTypebox): Promise<void> {
-  const deps = sessionDeps(app);
+  const deps = app.services;
   app.post(
     '/setup',
     {
@@ -33,7 +33,7 @@ export async function setupRoutes(app: FastifyTypebox): Promise<void> {
     async (request, reply) => {
       const { token, useCookies, ...input } = request.body;
       const audit = auditContextOf(request);
-      await createOperator({ db: deps.db, clock: deps.clock, ownerRole: app.deps.preset.ownerRole, ...(app.deps.passwordHashing === undefined ? {} : { passwordHashing: app.deps.passwordHashing }) }, input, audit, token);
+      await createOperator({ db: deps.db, clock: deps.clock, ownerRole: app.services.preset.ownerRole, ...(app.services.passwordHashing === undefined ? {} : { passwordHashing: app.services.passwordHashing }) }, input, audit, token);
       const tokens = await login(deps, { email: input.email, password: input.password }, clientOf(request), audit);
       reply.code(201);
       return { user: presentUser(tokens.user), ...deliverTokens(app, reply, tokens, useCookies === true) };

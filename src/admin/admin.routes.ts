@@ -41,7 +41,7 @@ const StaffRule =
  * members holding `members.manage` there (seed 001's ADMIN and SUPER_ADMIN).
  */
 export async function adminRoutes(app: FastifyTypebox): Promise<void> {
-  const deps: AdminDeps = { db: app.deps.database.db, clock: app.deps.clock };
+  const deps: AdminDeps = app.services;
 
   async function authorizeOperator(request: FastifyRequest): Promise<AuditContext> {
     const principal = requirePrincipal(request);
@@ -83,7 +83,7 @@ export async function adminRoutes(app: FastifyTypebox): Promise<void> {
       return {
         tenants: page.tenants.map((t) => ({ ...t, createdAt: t.createdAt.toISOString(), youAreHere: t.id === here })),
         inUse: page.inUse,
-        limit: app.licence.current.tenantLimit,
+        limit: app.services.licence.current.tenantLimit,
         nextCursor: page.nextCursor,
       };
     },
@@ -114,15 +114,15 @@ export async function adminRoutes(app: FastifyTypebox): Promise<void> {
     },
     async (request) => {
       await authorizeOperator(request);
-      const licence = app.licence.current;
+      const licence = app.services.licence.current;
       return {
         source: licence.source,
         licensee: licence.licensee,
         tenantLimit: licence.tenantLimit,
         tenantsInUse: await tenantsInUse(deps),
-        features: [...app.access.preset.features.values()].map((f) => ({ key: f.key, name: f.name, licensed: app.licence.isLicensed(f.key) })),
+        features: [...app.services.preset.features.values()].map((f) => ({ key: f.key, name: f.name, licensed: app.services.licence.isLicensed(f.key) })),
         loadedAt: licence.loadedAt.toISOString(),
-        fileError: app.licence.lastError,
+        fileError: app.services.licence.lastError,
       };
     },
   );

@@ -1,5 +1,4 @@
 import { Type } from 'typebox';
-import { apiKeyDeps } from '../auth/authenticate.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { type ApiKeyView, createApiKey, listKeys, revokeApiKey } from './api-keys.service.ts';
 import { Nullable, Problems, TenantId } from '../platform/http/schemas.ts';
@@ -40,7 +39,7 @@ export function presentApiKey(key: ApiKeyView) {
  * A key is used as `Authorization: Bearer <secret>` or exchanged at POST /oauth/token.
  */
 export async function apiKeyRoutes(app: FastifyTypebox): Promise<void> {
-  const deps = apiKeyDeps(app);
+  const deps = app.services;
 
   app.post(
     '/tenants/:tenantId/api-keys',

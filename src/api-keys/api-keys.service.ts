@@ -14,15 +14,16 @@ import { ApiKeyErrors } from './api-keys.errors.ts';
 import { type ApiKeyRow, findApiKey, findKeyTenantState, findLiveKeysMintedBy, type KeyTenantState, insertApiKey, listApiKeys, markRevoked, touchLastUsed } from './api-keys.repository.ts';
 import { newApiKeySecret, parseApiKeySecret } from './credentials.ts';
 import { RoleErrors } from '../roles/roles.errors.ts';
+import type { LicenceStore } from '../licence/licence.ts';
 
 export interface ApiKeyDeps {
   db: Db;
   clock: Clock;
   preset: Preset;
-  /** What the licence covers now (null or absent: everything); the preset's key feature must be among it. */
-  licensedFeatures?: () => ReadonlySet<string> | null;
-  /** The process's cache of key states (see CredentialCache); absent, every use reads the database. */
-  cache?: TaggedCache<KeyState>;
+  /** The licence in force (absent: everything licensed); the preset's key feature must be among its features. */
+  licence?: Pick<LicenceStore, 'current'>;
+  /** The process's cache of key states (`credentials.keys`); absent, every use reads the database. */
+  credentials?: { keys: TaggedCache<KeyState> };
 }
 
 /** A key and its tenant's standing, as authenticating a request needs them (cached by key id). */
@@ -191,7 +192,7 @@ async function loadUsableKey(deps: ApiKeyDeps, named: { tenantId: string; keyId:
   const feature = deps.preset.apiKeysFeature;
   const read = () => readTenant(deps.db, named.tenantId, (trx) => readKeyState(trx, named, feature));
   const state =
-    deps.cache === undefined ? await read() : await deps.cache.getOrLoad(`${named.tenantId}|${named.keyId}`, read, (s) => [`key:${s.key.id}`, s.key.tenant_id]);
+    deps.credentials === undefined ? await read() : await deps.credentials.keys.getOrLoad(`${named.tenantId}|${named.keyId}`, read, (s) => [`key:${s.key.id}`, s.key.tenant_id]);
   const key = state?.key;
   // Validity first: only a holder of a genuine, live credential learns anything about its tenant.
   if (key === undefined || (secretHash !== null && !safeEqual(key.secret_hash, secretHash))) throw invalid('the API key is not known');
@@ -234,7 +235,7 @@ async function readKeyState(trx: Tx, named: { tenantId: string; keyId: string },
 
 /** Why the preset's key feature is off for the tenant (SPEC 2's "licensed ∧ (override ?? preset default)"), or undefined when it is on. */
 function whyFeatureOff(deps: ApiKeyDeps, feature: string, override: boolean | null, tenantId: string): string | undefined {
-  const licensed = deps.licensedFeatures?.() ?? null;
+  const licensed = deps.licence?.current.features ?? null;
   if (licensed !== null && !licensed.has(feature)) return `API keys need the ${feature} feature, which the licence does not cover`;
   if (!(override ?? deps.preset.features.get(feature)?.default ?? false)) return `API keys need the ${feature} feature, which is off for tenant ${tenantId}`;
   return undefined;

@@ -43,7 +43,7 @@ export function executorFor(deps: ActionDeps, decision: { requestId: string; ip:
     switch (request.action) {
       case 'tenant.delete':
         return requestDeletion(
-          { ...base, graceDays: deps.access.preset.policies.deletionGraceDays },
+          { ...base, preset: deps.access.preset },
           { audit, activeTenantId: null, accessTo },
           request.tenantId,
           { confirm: String(params.confirm), ...(params.includeDescendants === true ? { includeDescendants: true } : {}) },

@@ -4,7 +4,7 @@ import { requireUser } from '../auth/principal.ts';
 import type { ApprovalAction } from '../platform/db/schema.ts';
 import { Nullable } from '../platform/http/schemas.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
-import { type ApprovalDeps, type ApprovalView, recordApprovalNotRequired, requestApproval } from './approvals.service.ts';
+import { type ApprovalView, recordApprovalNotRequired, requestApproval } from './approvals.service.ts';
 import { authorize } from '../permissions/authorize.http.ts';
 
 /** The HTTP side of holding an action for approval, which the routes of every holdable action share. */
@@ -52,7 +52,7 @@ export async function isHeldFor(app: FastifyTypebox, request: FastifyRequest, te
   const principal = request.principal;
   if (principal?.kind !== 'user' || principal.platformRole !== 'super_admin') return true;
   const { audit } = await authorize(app, request, tenantId);
-  await recordApprovalNotRequired(approvalDeps(app), audit, tenantId, action);
+  await recordApprovalNotRequired(app.services, audit, tenantId, action);
   return false;
 }
 
@@ -63,11 +63,8 @@ export async function isHeldFor(app: FastifyTypebox, request: FastifyRequest, te
 export async function holdForApproval(app: FastifyTypebox, request: FastifyRequest, reply: FastifyReply, tenantId: string, action: ApprovalAction, params: Record<string, unknown>) {
   const person = requireUser(request);
   const { audit } = await authorize(app, request, tenantId);
-  const view = await requestApproval(approvalDeps(app), { userId: person.userId, audit }, tenantId, action, params);
+  const view = await requestApproval(app.services, { userId: person.userId, audit }, tenantId, action, params);
   reply.code(202);
   return { approvalRequest: presentApproval(view) };
 }
 
-export function approvalDeps(app: FastifyTypebox): ApprovalDeps {
-  return { db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset, publicUrl: app.deps.config.publicUrl };
-}

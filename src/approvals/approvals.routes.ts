@@ -9,7 +9,7 @@ import { cancelApproval, decideApproval, getApproval, listApprovals } from './ap
 import { type AccessTo, approvalDeciders, decisionScope, standingIn, visibleBelow } from './deciders.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
 import { pageOf, pageQuery, Problems, TenantId } from '../platform/http/schemas.ts';
-import { approvalDeps, ApprovalRequestSchema, presentApproval, Status } from './approvals.http.ts';
+import { ApprovalRequestSchema, presentApproval, Status } from './approvals.http.ts';
 import { accessOf, authorize } from '../permissions/authorize.http.ts';
 
 const ListQuery = Type.Object(
@@ -23,10 +23,10 @@ const ListResponse = Type.Object(pageOf('approvalRequests', ApprovalRequestSchem
 
 /** SPEC 4 "Approvals": list, decide (approve/decline) and cancel requests held by the preset's policy. */
 export async function approvalRoutes(app: FastifyTypebox): Promise<void> {
-  const deps = approvalDeps(app);
+  const deps = app.services;
   const Params = Type.Object({ tenantId: TenantId, requestId: Type.String({ minLength: 1, maxLength: 100 }) });
 
-  const policy = approvalDeciders(app.access.preset);
+  const policy = approvalDeciders(app.services.preset);
   const accessTo = (principal: Principal): AccessTo => (tenantId) => accessOf(app, principal, tenantId);
 
   app.get(
@@ -138,7 +138,7 @@ export async function approvalRoutes(app: FastifyTypebox): Promise<void> {
         const { audit } = await authorize(app, request, tenantId);
         const standing = await standingIn(policy, accessTo(person), tenantId);
         if (standing === 'none') throw new AppError(AuthErrors.FORBIDDEN, { detail: 'deciding needs approvals.decide in this tenant or above it', permission: 'approvals.decide' });
-        const execute = executorFor({ db: deps.db, clock: deps.clock, access: app.access }, { requestId: request.id, ip: request.ip });
+        const execute = executorFor({ db: deps.db, clock: deps.clock, access: app.services.access }, { requestId: request.id, ip: request.ip });
         const view = await decideApproval(deps, { userId: person.userId, audit, standing }, { tenantId, id: requestId }, { approve: verb === 'approve', note: request.body.note ?? null }, execute);
         return presentApproval(view);
       },

@@ -9,13 +9,14 @@ import type { Preset } from '../presets/presets.ts';
 import { ApprovalErrors } from './approvals.errors.ts';
 import { type ApprovalListFilter, type ApprovalPage, type ApprovalRow, closeApprovalRequest, findApprovalRequest, insertApprovalRequest, listApprovalRequestsEverywhere, listApprovalRequestsIn } from './approvals.repository.ts';
 import { loadMailNames, mailDeciders, mailInitiator, type MailNames, targetOf } from './notifications.ts';
+import type { Config } from '../platform/config.ts';
 
 export interface ApprovalDeps {
   db: Db;
   clock: Clock;
   preset: Preset;
   /** For the links in the mails (TENANTRY_PUBLIC_URL); absent only where a test calls the service directly. */
-  publicUrl?: string;
+  config?: Pick<Config, 'publicUrl'>;
 }
 
 /** How long a request waits for a decision before it expires. */

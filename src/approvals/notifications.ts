@@ -10,6 +10,7 @@ import { ACTIONS_WITH_TARGET, type ApprovalRow, findTenantName, listPeople, list
 import { approvalDeciders, DECIDE } from './deciders.ts';
 import { findTenantPath } from '../tenants/tenants.repository.ts';
 import { listDirectMembersIn } from '../members/memberships.repository.ts';
+import type { Config } from '../platform/config.ts';
 
 /**
  * The mail approvals send (SPEC 4: deciders are notified, the initiator hears the decision), always queued in
@@ -19,7 +20,7 @@ import { listDirectMembersIn } from '../members/memberships.repository.ts';
 export interface NotifyDeps {
   clock: Clock;
   preset: Preset;
-  publicUrl?: string;
+  config?: Pick<Config, 'publicUrl'>;
 }
 
 interface Person {
@@ -97,7 +98,7 @@ export async function mailDeciders(trx: Tx, deps: NotifyDeps, request: ApprovalR
         tenantName: names.tenantName,
         what,
         expiresAt: request.expires_at,
-        link: approvalLink(deps.publicUrl, request),
+        link: approvalLink(deps.config?.publicUrl, request),
       }),
     });
   }
@@ -119,7 +120,7 @@ export async function mailInitiator(trx: Tx, deps: NotifyDeps, request: Approval
       deciderName: displayName(names.people.get(deciderId), 'A decider'),
       note: request.note,
       ...(typeof failure === 'string' ? { failure } : {}),
-      link: approvalLink(deps.publicUrl, request),
+      link: approvalLink(deps.config?.publicUrl, request),
     }),
   });
 }

@@ -28,7 +28,7 @@ const AuditEventSchema = Type.Object({
 
 /** SPEC 4, audit: the per-tenant trail with filters and cursor paging, and chain verification. Both need `audit.read`. */
 export async function auditRoutes(app: FastifyTypebox): Promise<void> {
-  const db = app.deps.database.db;
+  const db = app.services.db;
 
   app.get(
     '/tenants/:tenantId/audit-events',

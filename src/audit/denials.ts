@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { AuthErrors } from '../auth/auth.errors.ts';
 import { actorOf } from '../auth/principal.ts';
@@ -14,25 +15,28 @@ import { appendAuditEvent } from './audit.repository.ts';
  * Written after the refused request's own transaction has rolled back, in a transaction of its own that notifies no
  * cache: the event changes nothing anyone's access depends on. If writing it fails, the refusal is still answered.
  */
-export function installDenialAudit(app: FastifyInstance): void {
-  app.addHook('onError', async (request, _reply, error) => {
-    if (!(error instanceof AppError) || error.spec !== AuthErrors.FORBIDDEN) return;
-    const tenantId = (request.params as { tenantId?: unknown } | undefined)?.tenantId;
-    const principal = request.principal;
-    if (typeof tenantId !== 'string' || principal === null) return;
-    const permission = typeof error.extras.permission === 'string' ? error.extras.permission : null;
-    try {
-      await inTransaction(app.deps.database.db, async (trx) => {
-        await enterTenantContext(trx, tenantId);
-        await appendAuditEvent(
-          trx,
-          { ...actorOf(principal), requestId: request.id, ip: request.ip },
-          { tenantId, action: 'access.denied', targetType: 'route', targetId: `${request.method} ${request.routeOptions.url ?? request.url}`, after: { permission, reason: error.message } },
-          app.deps.clock.now(),
-        );
-      });
-    } catch (cause) {
-      request.log.error({ err: cause, tenantId }, 'could not record a refusal in the audit trail');
-    }
-  });
-}
+export const denialAudit = fp(
+  async (app: FastifyInstance) => {
+    app.addHook('onError', async (request, _reply, error) => {
+      if (!(error instanceof AppError) || error.spec !== AuthErrors.FORBIDDEN) return;
+      const tenantId = (request.params as { tenantId?: unknown } | undefined)?.tenantId;
+      const principal = request.principal;
+      if (typeof tenantId !== 'string' || principal === null) return;
+      const permission = typeof error.extras.permission === 'string' ? error.extras.permission : null;
+      try {
+        await inTransaction(app.services.db, async (trx) => {
+          await enterTenantContext(trx, tenantId);
+          await appendAuditEvent(
+            trx,
+            { ...actorOf(principal), requestId: request.id, ip: request.ip },
+            { tenantId, action: 'access.denied', targetType: 'route', targetId: `${request.method} ${request.routeOptions.url ?? request.url}`, after: { permission, reason: error.message } },
+            app.services.clock.now(),
+          );
+        });
+      } catch (cause) {
+        request.log.error({ err: cause, tenantId }, 'could not record a refusal in the audit trail');
+      }
+    });
+  },
+  { name: 'tenantry-denial-audit', dependencies: ['tenantry-authentication'] },
+);

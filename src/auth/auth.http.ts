@@ -2,32 +2,19 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { presentTokens } from './auth.schemas.ts';
 import { setAuthCookies } from './cookies.ts';
-import type { SessionDeps, SessionTokens } from './sessions.service.ts';
-import { tenantListDeps } from '../tenants/tenants.http.ts';
+import type { SessionTokens } from './sessions.service.ts';
 
 /** The HTTP side of signing in that other features' routes share (sign-up, setup, invitations, OAuth). */
 
 /** Rate limit for credential endpoints, per client IP. */
 export function credentialRateLimit(app: FastifyTypebox) {
-  return { rateLimit: { max: app.deps.config.authRateLimitPerMinute, timeWindow: 60_000 } };
-}
-
-export function sessionDeps(app: FastifyTypebox): SessionDeps {
-  return {
-    db: app.deps.database.db,
-    clock: app.deps.clock,
-    config: app.deps.config,
-    keys: app.keys,
-    ...(app.deps.passwordHashing === undefined ? {} : { passwordHashing: app.deps.passwordHashing }),
-    tenantList: tenantListDeps(app),
-    tenantActivity: app.tenantActivity,
-  };
+  return { rateLimit: { max: app.services.config.authRateLimitPerMinute, timeWindow: 60_000 } };
 }
 
 /** Sends the tokens as the body, or in cookie mode as cookies; returns the body's token fields. */
 export function deliverTokens(app: FastifyTypebox, reply: FastifyReply, tokens: SessionTokens, cookieMode: boolean) {
-  const now = app.deps.clock.now();
-  if (cookieMode) setAuthCookies(reply, app.deps.config, app.deps.secretKey, tokens, now);
+  const now = app.services.clock.now();
+  if (cookieMode) setAuthCookies(reply, app.services.config, app.services.secretKey, tokens, now);
   return presentTokens(tokens, cookieMode, now);
 }
 

@@ -9,8 +9,7 @@ import { login } from './login.service.ts';
 import { auditContextOf, requireUser, subjectOf } from './principal.ts';
 import { assertMayEnter, authorizationView, endSession, mayStayIn, refreshSession, switchActiveTenant } from './sessions.service.ts';
 import { Problems, TenantId } from '../platform/http/schemas.ts';
-import { clientOf, credentialRateLimit, deliverTokens, sessionDeps } from './auth.http.ts';
-import { tenantListDeps } from '../tenants/tenants.http.ts';
+import { clientOf, credentialRateLimit, deliverTokens } from './auth.http.ts';
 
 const AuthorizationSchema = Type.Record(
   Type.String(),
@@ -38,7 +37,7 @@ const ShowTenantSwitcher = Type.Boolean({
 });
 
 export async function authRoutes(app: FastifyTypebox): Promise<void> {
-  const deps = sessionDeps(app);
+  const deps = app.services;
 
   app.post(
     '/auth/login',
@@ -70,7 +69,7 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
         ...deliverTokens(app, reply, tokens, useCookies === true),
         needsTenantChoice: tokens.activeTenantId === null,
         tenants: presentTenantChoices(tokens),
-        showTenantSwitcher: showsTenantSwitcher(app.access.preset, { userId: tokens.user.id, isSuperAdmin: tokens.user.platform_role === 'super_admin' }, tokens.tenants),
+        showTenantSwitcher: showsTenantSwitcher(app.services.preset, { userId: tokens.user.id, isSuperAdmin: tokens.user.platform_role === 'super_admin' }, tokens.tenants),
       };
     },
   );
@@ -104,7 +103,7 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
     async (request, reply) => {
       const principal = requireUser(request);
       await endSession(deps, { userId: principal.userId, sessionId: principal.sessionId, audit: auditContextOf(request) });
-      clearAuthCookies(reply, app.deps.config);
+      clearAuthCookies(reply, app.services.config);
       return reply.code(204).send(null);
     },
   );
@@ -124,12 +123,12 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
     async (request) => {
       const principal = requireUser(request);
       // Both from memory when warm: the person as authentication read them, and their (cached) tenant list.
-      const user = await app.credentials.user(deps.db, principal.userId);
+      const user = await app.services.credentials.user(deps.db, principal.userId);
       if (user === undefined) throw new AppError(AuthErrors.SESSION_ENDED);
       const subject = { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' };
-      const tenants = await listTenantsToChoose(tenantListDeps(app), subject);
+      const tenants = await listTenantsToChoose(app.services, subject);
       const active = principal.tenantId !== null && (tenants.some((t) => t.tenantId === principal.tenantId) || (await mayStayIn(deps, subject, principal.tenantId))) ? principal.tenantId : null;
-      return { user: presentUser(user), activeTenantId: active, authorization: authorizationView(tenants), showTenantSwitcher: showsTenantSwitcher(app.access.preset, subject, tenants) };
+      return { user: presentUser(user), activeTenantId: active, authorization: authorizationView(tenants), showTenantSwitcher: showsTenantSwitcher(app.services.preset, subject, tenants) };
     },
   );
 

@@ -1,10 +1,10 @@
+import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { type ApiKeyDeps, authenticateKeyId, authenticateSecret, type UsableKey } from '../api-keys/api-keys.service.ts';
+import { authenticateKeyId, authenticateSecret, type UsableKey } from '../api-keys/api-keys.service.ts';
 import { looksLikeApiKeySecret } from '../api-keys/credentials.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { safeEqual } from '../platform/secrets.ts';
 import { isMachineToken, verifyAccessToken } from '../tokens/access-tokens.ts';
-import type { KeyStore } from '../tokens/key-store.ts';
 import { AuthErrors } from './auth.errors.ts';
 import { ACCESS_COOKIE, CSRF_HEADER, csrfTokenFor } from './cookies.ts';
 import { type ApiKeyPrincipal, userPrincipal } from './principal.ts';
@@ -33,42 +33,42 @@ declare module 'fastify' {
  * key (or token) that its tenant cannot use now is authenticated and refused with a 403 (SPEC 5):
  * `tenant_suspended` while the tenant is not active, `feature_disabled` while the preset's key feature is off.
  */
-export function installAuthentication(app: FastifyInstance, keys: KeyStore): void {
-  app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (request) => {
-    const credentials = readCredentials(request);
-    if (credentials === undefined) return;
-    if (credentials.transport === 'bearer' && looksLikeApiKeySecret(credentials.token)) {
-      request.principal = keyPrincipal(await authenticateSecret(apiKeyDeps(app), credentials.token), 'secret');
-      return;
-    }
-    const { config, clock, database, secretKey } = app.deps;
-    const claims = await verifyAccessToken(keys, credentials.token, { issuer: config.publicUrl, clock });
-    if (isMachineToken(claims)) {
-      // A client-credentials token lives only as long as its key: revoked or expired key, no token.
-      if (credentials.transport !== 'bearer') throw new AppError(AuthErrors.SESSION_ENDED);
-      const key = await authenticateKeyId(apiKeyDeps(app), claims.tid, claims.client_id);
-      const scope = new Set(claims.scope.split(' '));
-      request.principal = keyPrincipal({ ...key, permissions: key.permissions.filter((p) => scope.has(p)) }, 'token');
-      return;
-    }
-    const session = claims.sid === undefined ? undefined : await app.credentials.session(database.db, claims.sid, clock.now());
-    const live = session !== undefined && session.revoked_at === null && session.expires_at.getTime() > clock.now().getTime();
-    const user = live ? await app.credentials.user(database.db, session.user_id) : undefined;
-    if (session === undefined || user === undefined || user.id !== claims.sub) throw new AppError(AuthErrors.SESSION_ENDED);
-    if (credentials.transport === 'cookie' && !SAFE_METHODS.has(request.method)) {
-      const header = request.headers[CSRF_HEADER];
-      if (typeof header !== 'string' || !safeEqual(header, csrfTokenFor(secretKey, session.id))) {
-        throw new AppError(AuthErrors.CSRF_TOKEN_INVALID);
+export const authentication = fp(
+  async (app: FastifyInstance) => {
+    const keys = app.services.keys;
+    app.decorateRequest('principal', null);
+    app.addHook('onRequest', async (request) => {
+      const credentials = readCredentials(request);
+      if (credentials === undefined) return;
+      if (credentials.transport === 'bearer' && looksLikeApiKeySecret(credentials.token)) {
+        request.principal = keyPrincipal(await authenticateSecret(app.services, credentials.token), 'secret');
+        return;
       }
-    }
-    request.principal = userPrincipal(user, { sessionId: session.id, tenantId: typeof claims.tid === 'string' ? claims.tid : null, transport: credentials.transport });
-  });
-}
-
-export function apiKeyDeps(app: FastifyInstance): ApiKeyDeps {
-  return { db: app.deps.database.db, clock: app.deps.clock, preset: app.deps.preset, licensedFeatures: () => app.licence.current.features, cache: app.credentials.keys };
-}
+      const { config, clock, database, secretKey } = app.services;
+      const claims = await verifyAccessToken(keys, credentials.token, { issuer: config.publicUrl, clock });
+      if (isMachineToken(claims)) {
+        // A client-credentials token lives only as long as its key: revoked or expired key, no token.
+        if (credentials.transport !== 'bearer') throw new AppError(AuthErrors.SESSION_ENDED);
+        const key = await authenticateKeyId(app.services, claims.tid, claims.client_id);
+        const scope = new Set(claims.scope.split(' '));
+        request.principal = keyPrincipal({ ...key, permissions: key.permissions.filter((p) => scope.has(p)) }, 'token');
+        return;
+      }
+      const session = claims.sid === undefined ? undefined : await app.services.credentials.session(database.db, claims.sid, clock.now());
+      const live = session !== undefined && session.revoked_at === null && session.expires_at.getTime() > clock.now().getTime();
+      const user = live ? await app.services.credentials.user(database.db, session.user_id) : undefined;
+      if (session === undefined || user === undefined || user.id !== claims.sub) throw new AppError(AuthErrors.SESSION_ENDED);
+      if (credentials.transport === 'cookie' && !SAFE_METHODS.has(request.method)) {
+        const header = request.headers[CSRF_HEADER];
+        if (typeof header !== 'string' || !safeEqual(header, csrfTokenFor(secretKey, session.id))) {
+          throw new AppError(AuthErrors.CSRF_TOKEN_INVALID);
+        }
+      }
+      request.principal = userPrincipal(user, { sessionId: session.id, tenantId: typeof claims.tid === 'string' ? claims.tid : null, transport: credentials.transport });
+    });
+  },
+  { name: 'tenantry-authentication', dependencies: ['@fastify/cookie'] },
+);
 
 function keyPrincipal(key: UsableKey, credential: ApiKeyPrincipal['credential']): ApiKeyPrincipal {
   return { kind: 'api_key', keyId: key.keyId, name: key.name, tenantId: key.tenantId, permissions: key.permissions, credential };

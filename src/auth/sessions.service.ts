@@ -22,19 +22,14 @@ export const REFRESH_TOKEN_PREFIX = 'tnr_rt_';
 /** A session lives this long after its last refresh. */
 export const SESSION_IDLE_MS = 30 * 24 * 60 * 60_000;
 
-export interface SessionDeps {
+export interface SessionDeps extends TenantListDeps {
   db: Db;
   clock: Clock;
   config: Config;
   keys: KeyStore;
   /** argon2 parameters for new hashes (sign-up, reset) and the unknown-email decoy; default OWASP's. */
   passwordHashing?: PasswordHashing;
-  /**
-   * What the tenant list needs beyond the database: the preset (which roles reach below), the permission resolver (who
-   * may enter a tenant, who may restore one pending deletion) and the cache of lists.
-   */
-  tenantList: Omit<TenantListDeps, 'db'>;
-  /** Which tenants' `last_active_at` was written lately (`app.tenantActivity`); without it a switch always writes it. */
+  /** Which tenants' `last_active_at` was written lately (`app.services.tenantActivity`); without it a switch always writes it. */
   tenantActivity?: OncePer;
 }
 
@@ -165,12 +160,12 @@ export function authorizationView(tenants: UserTenant[]) {
  * restored, never worked in.
  */
 export async function mayStayIn(deps: SessionDeps, subject: Subject, tenantId: string): Promise<boolean> {
-  return (await deps.tenantList.accessTo(subject, tenantId)).visible;
+  return (await deps.access.forUser(subject, tenantId)).visible;
 }
 
 /** Refuses to make `tenantId` the active tenant unless the person may enter it (see `mayStayIn`): 404, or 409 pending deletion. */
 export async function assertMayEnter(deps: SessionDeps, subject: Subject, tenantId: string): Promise<void> {
-  const access = await deps.tenantList.accessTo(subject, tenantId);
+  const access = await deps.access.forUser(subject, tenantId);
   if (!access.visible) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
   if (access.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is pending deletion: restore it before working in it' });
 }
@@ -198,7 +193,7 @@ export function chooseActiveTenant(tenants: UserTenant[], defaultTenantId: strin
  * embedded engine's one connection cannot nest.
  */
 export function listTenantsForTokens(deps: SessionDeps, subject: Subject): Promise<UserTenant[]> {
-  return listTenantsToChoose({ db: deps.db, ...deps.tenantList }, subject);
+  return listTenantsToChoose(deps, subject);
 }
 
 /**

@@ -25,7 +25,7 @@ export const MAX_BATCH = 100;
 
 /** SPEC 4, check API: the HTTP side of `answerChecks` (check.service.ts), one question or a batch. */
 export async function checkRoutes(app: FastifyTypebox): Promise<void> {
-  const deps: CheckDeps = { db: app.deps.database.db, access: app.access, preset: app.access.preset };
+  const deps: CheckDeps = app.services;
   app.post(
     '/check',
     {

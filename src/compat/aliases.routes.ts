@@ -19,7 +19,7 @@ const DROPPED = new Set(['host', 'content-length', 'connection', 'transfer-encod
  * tenant a person's token was issued for. The aliases come from the preset's data; other presets have none.
  */
 export async function aliasRoutes(app: FastifyTypebox): Promise<void> {
-  for (const alias of app.access.preset.aliases) {
+  for (const alias of app.services.preset.aliases) {
     app.route({
       method: alias.method,
       url: alias.path,
@@ -27,7 +27,7 @@ export async function aliasRoutes(app: FastifyTypebox): Promise<void> {
       config: { idempotency: false },
       schema: {
         tags: ['compatibility'],
-        summary: `Alias of ${alias.method} ${alias.target} (${app.access.preset.name} preset)`,
+        summary: `Alias of ${alias.method} ${alias.target} (${app.services.preset.name} preset)`,
         description: `${alias.description} Forwards to \`${alias.method} ${alias.target}\` and answers exactly as it does; documented there.`,
         ...(alias.path.includes(':userId') ? { params: Type.Object({ userId: Type.String({ minLength: 1, maxLength: 100 }) }) } : {}),
       },

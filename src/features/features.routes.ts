@@ -20,7 +20,7 @@ const FeatureList = Type.Object({
 });
 
 export async function featureRoutes(app: FastifyTypebox): Promise<void> {
-  const deps: FeatureDeps = { db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset, isLicensed: (key) => app.licence.isLicensed(key) };
+  const deps: FeatureDeps = app.services;
 
   app.get(
     '/tenants/:tenantId/features',

@@ -8,13 +8,14 @@ import type { Preset } from '../presets/presets.ts';
 import { LicenceErrors } from '../licence/licence.errors.ts';
 import { FeatureErrors } from './features.errors.ts';
 import { deleteFeatureOverride, listFeatureOverrides, lockTenantFeatures, upsertFeatureOverride } from './features.repository.ts';
+import type { LicenceStore } from '../licence/licence.ts';
 
 export interface FeatureDeps {
   db: Db;
   clock: Clock;
   preset: Preset;
   /** Whether the licence covers a feature (TENANTRY_LICENCE_FILE; everything without one). */
-  isLicensed: (feature: string) => boolean;
+  licence: Pick<LicenceStore, 'isLicensed'>;
 }
 
 export interface FeatureView {
@@ -44,7 +45,7 @@ export async function setFeatures(deps: FeatureDeps, caller: Authorized, changes
   if (unknown.length > 0) {
     throw new AppError(FeatureErrors.UNKNOWN_FEATURE, { detail: `not a feature of the ${deps.preset.name} preset: ${unknown.join(', ')}`, unknownFeatures: unknown });
   }
-  const unlicensed = Object.keys(changes).filter((key) => changes[key] === true && !deps.isLicensed(key)).sort();
+  const unlicensed = Object.keys(changes).filter((key) => changes[key] === true && !deps.licence.isLicensed(key)).sort();
   if (unlicensed.length > 0) {
     throw new AppError(LicenceErrors.FEATURE_NOT_LICENSED, { detail: `the licence does not cover ${unlicensed.join(', ')}; ask the operator to extend it`, unlicensedFeatures: unlicensed });
   }
@@ -88,9 +89,9 @@ export async function setFeatures(deps: FeatureDeps, caller: Authorized, changes
   });
 }
 
-function present(deps: Pick<FeatureDeps, 'preset' | 'isLicensed'>, overrides: ReadonlyMap<string, boolean>): FeatureView[] {
+function present(deps: Pick<FeatureDeps, 'preset' | 'licence'>, overrides: ReadonlyMap<string, boolean>): FeatureView[] {
   return [...deps.preset.features.values()].map((f) => {
-    const licensed = deps.isLicensed(f.key);
+    const licensed = deps.licence.isLicensed(f.key);
     return { key: f.key, name: f.name, description: f.description, enabled: licensed && (overrides.get(f.key) ?? f.default), default: f.default, licensed };
   });
 }

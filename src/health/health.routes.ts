@@ -27,12 +27,12 @@ export async function healthRoutes(app: FastifyTypebox): Promise<void> {
     async (_request, reply) => {
       if (app.runtime.draining) return sendProblem(reply, HttpErrors.SHUTTING_DOWN);
       try {
-        await pingDatabase(app.deps.database.db);
+        await pingDatabase(app.services.db);
       } catch (error) {
         reply.request.log.warn({ err: error }, 'readiness check: database unavailable');
         return sendProblem(reply, HttpErrors.NOT_READY, { detail: 'the database does not answer' });
       }
-      return { status: 'ready' as const, database: app.deps.database.engine };
+      return { status: 'ready' as const, database: app.services.database.engine };
     },
   );
 

@@ -1,6 +1,5 @@
 import { Type } from 'typebox';
-import type { FastifyTypebox } from '../platform/http/types.ts';
-import type { InvitationDeps, InvitationPreview, InvitationView } from './invitations.service.ts';
+import type { InvitationPreview, InvitationView } from './invitations.service.ts';
 
 /** What sign-up, the operator console and the invitation routes share of invitations' HTTP side. */
 
@@ -30,6 +29,3 @@ export function presentInvitation(view: InvitationView) {
   };
 }
 
-export function invitationDeps(app: FastifyTypebox): InvitationDeps {
-  return { db: app.deps.database.db, clock: app.deps.clock, config: app.deps.config, preset: app.access.preset, pokeOutbox: () => app.outbox.poke() };
-}

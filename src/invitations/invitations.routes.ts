@@ -5,8 +5,8 @@ import { switchActiveTenant } from '../auth/sessions.service.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { acceptInvitation, createInvitation, listInvitations, previewInvitation, revokeInvitation } from './invitations.service.ts';
 import { pageOf, pageQuery, Problems, TenantId } from '../platform/http/schemas.ts';
-import { credentialRateLimit, deliverTokens, sessionDeps } from '../auth/auth.http.ts';
-import { invitationDeps, InvitationPreviewSchema, presentInvitation, presentInvitationPreview } from './invitations.http.ts';
+import { credentialRateLimit, deliverTokens } from '../auth/auth.http.ts';
+import { InvitationPreviewSchema, presentInvitation, presentInvitationPreview } from './invitations.http.ts';
 import { authorize } from '../permissions/authorize.http.ts';
 
 const RoleKey = Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$', description: 'A built-in role of the preset or a custom role of this tenant or an ancestor' });
@@ -31,7 +31,7 @@ const InvitationSchema = Type.Object({
 });
 
 export async function invitationRoutes(app: FastifyTypebox): Promise<void> {
-  const deps = invitationDeps(app);
+  const deps = app.services;
 
   app.post(
     '/tenants/:tenantId/invitations',
@@ -146,7 +146,7 @@ export async function invitationRoutes(app: FastifyTypebox): Promise<void> {
       const principal = requireUser(request);
       const joined = await acceptInvitation(deps, principal, request.params.token, auditContextOf(request));
       // After the acceptance committed (which dropped this process's cached lists): the token speaks of the new tenant.
-      const tokens = await switchActiveTenant(sessionDeps(app), { subject: subjectOf(principal), sessionId: principal.sessionId, tenantId: joined.tenantId });
+      const tokens = await switchActiveTenant(app.services, { subject: subjectOf(principal), sessionId: principal.sessionId, tenantId: joined.tenantId });
       return { tenantId: joined.tenantId, roles: joined.roles, ...deliverTokens(app, reply, tokens, principal.transport === 'cookie') };
     },
   );

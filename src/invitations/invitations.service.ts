@@ -24,6 +24,7 @@ import { InvitationErrors } from './invitations.errors.ts';
 import { claimInvitation, type EffectiveStatus, effectiveStatus, findInvitationByToken, findInvitationByTokenInTenant, findInvitationForUpdate, findPendingInvitationForUpdate, type InvitationByToken, type InvitationPosition, type InvitationRow, listInvitations as listInvitationRows, markRevoked, upsertPendingInvitation } from './invitations.repository.ts';
 import { findTenantPath } from '../tenants/tenants.repository.ts';
 import { findMembership, isDirectMemberByEmail } from '../members/memberships.repository.ts';
+import type { OutboxWorker } from '../mail/outbox.ts';
 
 /** Invitation tokens carry this prefix, so secret scanners can recognise a leaked one. */
 export const INVITATION_TOKEN_PREFIX = 'tnr_inv_';
@@ -33,8 +34,8 @@ export interface InvitationDeps {
   clock: Clock;
   config: Config;
   preset: Preset;
-  /** Asks the outbox worker to deliver soon (mail was committed). */
-  pokeOutbox: () => void;
+  /** Asked to deliver soon once mail is committed. */
+  outbox: Pick<OutboxWorker, 'poke'>;
 }
 
 /** The caller, already authorized for the tenant (see `authorize`). */
@@ -143,7 +144,7 @@ export async function createInvitation(deps: InvitationDeps, acting: Authorized,
     );
     return present(row, now);
   });
-  deps.pokeOutbox();
+  deps.outbox.poke();
   return view;
 }
 

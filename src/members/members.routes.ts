@@ -32,11 +32,11 @@ function presentMember(member: MemberRecord) {
 }
 
 export async function memberRoutes(app: FastifyTypebox): Promise<void> {
-  const deps: MemberDeps = { db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset };
+  const deps: MemberDeps = app.services;
 
   /** A direct member who administers the tenant (holds `members.manage` there): removing one may need approval. */
   const isAdministrator = async (userId: string, tenantId: string) => {
-    const theirs = await app.access.forUser({ userId, isSuperAdmin: false }, tenantId);
+    const theirs = await app.services.access.forUser({ userId, isSuperAdmin: false }, tenantId);
     return theirs.membership?.kind === 'direct' && theirs.permissions.has('members.manage');
   };
   /** Checked before a request is held for approval, so a typo is answered now rather than after a decider's approval. */

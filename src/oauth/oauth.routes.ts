@@ -1,13 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { apiKeyDeps } from '../auth/authenticate.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { OAuthErrors, oauthError } from './oauth.errors.ts';
 import { authenticateClient, introspect, issueMachineToken, type OAuthDeps } from './oauth.service.ts';
 import { Problems } from '../platform/http/schemas.ts';
 import { credentialRateLimit } from '../auth/auth.http.ts';
-import { accessOf } from '../permissions/authorize.http.ts';
 
 const FORM = 'application/x-www-form-urlencoded';
 const Param = (description: string) => Type.Optional(Type.String({ maxLength: 4096, description }));
@@ -37,12 +35,7 @@ const IntrospectionRequest = Type.Object(
  * carry RFC 6749's `error` and `error_description`.
  */
 export async function oauthRoutes(app: FastifyTypebox): Promise<void> {
-  const deps: OAuthDeps = {
-    ...apiKeyDeps(app),
-    keys: app.keys,
-    issuer: app.deps.config.publicUrl,
-    accessOf: (principal, tenantId) => accessOf(app, principal, tenantId),
-  };
+  const deps: OAuthDeps = app.services;
 
   app.addContentTypeParser(FORM, { parseAs: 'string' }, (_request, body, done) => {
     const params: Record<string, string> = {};

@@ -3,17 +3,20 @@ import { looksLikeApiKeySecret, parseApiKeySecret } from '../api-keys/credential
 import { findUserById } from '../accounts/users.repository.ts';
 import { type Principal, userPrincipal } from '../auth/principal.ts';
 import { findLiveSession } from '../auth/sessions.repository.ts';
-import type { Access } from '../permissions/access.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { isMachineToken, signAccessToken, type VerifiedAccessClaims, verifyAccessToken } from '../tokens/access-tokens.ts';
 import type { KeyStore } from '../tokens/key-store.ts';
 import { OAuthErrors, oauthError, refusedClient } from './oauth.errors.ts';
+import type { Config } from '../platform/config.ts';
+import type { AccessResolver } from '../permissions/access-resolver.ts';
+import { principalAccess } from '../permissions/authorize.ts';
 
 export interface OAuthDeps extends ApiKeyDeps {
   keys: KeyStore;
-  issuer: string;
+  /** The issuer of the tokens is the public URL. */
+  config: Pick<Config, 'publicUrl'>;
   /** What a caller may do in a tenant (for deciding whose tokens it may introspect). */
-  accessOf: (principal: Principal, tenantId: string) => Promise<Access>;
+  access: Pick<AccessResolver, 'forUser' | 'forKey'>;
 }
 
 export interface TokenGrant {
@@ -38,7 +41,7 @@ export async function issueMachineToken(deps: OAuthDeps, client: { clientId: str
   const signed = await signAccessToken(
     deps.keys,
     { sub: key.keyId, client_id: key.keyId, tid: key.tenantId, scope: scope.join(' ') },
-    { issuer: deps.issuer, clock: deps.clock, ttlSeconds: ttl },
+    { issuer: deps.config.publicUrl, clock: deps.clock, ttlSeconds: ttl },
   );
   return { access_token: signed.token, token_type: 'Bearer', expires_in: ttl, scope: scope.join(' ') };
 }
@@ -119,12 +122,12 @@ async function describe(deps: OAuthDeps, token: string): Promise<Exclude<Introsp
       client_id: key.keyId,
       tid: key.tenantId,
       scope: [...key.permissions].sort().join(' '),
-      iss: deps.issuer,
+      iss: deps.config.publicUrl,
       iat: seconds(key.createdAt),
       ...(key.expiresAt === null ? {} : { exp: seconds(key.expiresAt) }),
     };
   }
-  const claims = await verifyAccessToken(deps.keys, token, { issuer: deps.issuer, clock: deps.clock });
+  const claims = await verifyAccessToken(deps.keys, token, { issuer: deps.config.publicUrl, clock: deps.clock });
   const common = { active: true as const, token_type: 'Bearer' as const, sub: claims.sub, iss: claims.iss, iat: claims.iat, exp: claims.exp, jti: claims.jti };
   if (isMachineToken(claims)) {
     await authenticateKeyId(deps, claims.tid, claims.client_id, { recordUse: false });
@@ -141,7 +144,7 @@ async function personMayStillAct(deps: OAuthDeps, claims: VerifiedAccessClaims, 
   const user = session?.user_id === claims.sub ? await findUserById(deps.db, claims.sub) : undefined;
   if (user === undefined) return false;
   if (tid === null) return true;
-  return (await deps.accessOf(userPrincipal(user, { sessionId: claims.sid, tenantId: tid, transport: 'bearer' }), tid)).visible;
+  return (await principalAccess(deps.access, userPrincipal(user, { sessionId: claims.sid, tenantId: tid, transport: 'bearer' }), tid)).visible;
 }
 
 async function mayIntrospect(deps: OAuthDeps, caller: Principal, token: Exclude<Introspection, { active: false }>): Promise<boolean> {
@@ -150,7 +153,7 @@ async function mayIntrospect(deps: OAuthDeps, caller: Principal, token: Exclude<
   if (caller.platformRole === 'super_admin' || token.sub === caller.userId) return true;
   // Someone else's sign-in is theirs alone; machine credentials are the tenant's, seen by its key managers.
   if (token.client_id === undefined) return false;
-  return token.tid !== null && (await deps.accessOf(caller, token.tid)).permissions.has('api_keys.manage');
+  return token.tid !== null && (await principalAccess(deps.access, caller, token.tid)).permissions.has('api_keys.manage');
 }
 
 function seconds(date: Date): number {

@@ -17,7 +17,7 @@ export async function authorize(app: FastifyInstance, request: FastifyRequest, t
   const access = await accessOf(app, principal, tenantId);
   if (!access.visible) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
   if (permission !== undefined && !access.permissions.has(permission)) {
-    throw new AppError(AuthErrors.FORBIDDEN, { detail: explain(app.access.preset, access, permission).reason, permission });
+    throw new AppError(AuthErrors.FORBIDDEN, { detail: explain(app.services.preset, access, permission).reason, permission });
   }
   return {
     principal,
@@ -28,5 +28,5 @@ export async function authorize(app: FastifyInstance, request: FastifyRequest, t
 
 /** What a principal may do in `tenantId`: a person through their roles, a key through its own permissions. */
 export function accessOf(app: FastifyInstance, principal: Principal, tenantId: string): Promise<Access> {
-  return principalAccess(app.access, principal, tenantId);
+  return principalAccess(app.services.access, principal, tenantId);
 }

@@ -43,7 +43,7 @@ function presentPlan(view: PlanView) {
 
 /** SPEC 4 "Plans": tiers with limits on members (pending invitations included), child tenants and API keys. */
 export async function planRoutes(app: FastifyTypebox): Promise<void> {
-  const deps: PlanDeps = { db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset };
+  const deps: PlanDeps = app.services;
 
   app.get(
     '/tenants/:tenantId/plan',

@@ -1,18 +1,11 @@
 import type { Registry } from 'prom-client';
-import type { OncePer } from './once-per.ts';
-import type { CredentialCache } from '../auth/credential-cache.ts';
 import type { MailTransport } from '../mail/mail.types.ts';
-import type { OutboxWorker } from '../mail/outbox.ts';
-import type { LicenceStore } from '../licence/licence.ts';
-import type { AccessResolver } from '../permissions/access-resolver.ts';
 import type { PasswordHashing } from '../accounts/passwords.ts';
 import type { Preset } from '../presets/presets.ts';
-import type { KeyStore } from '../tokens/key-store.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
-import type { TaggedCache } from './tagged-cache.ts';
-import type { UserTenant } from '../members/memberships.repository.ts';
 import type { Database } from './db/database.ts';
+import type { Services } from '../services.ts';
 
 /** What the composition root hands every feature. Tests build their own (fresh database, manual clock). */
 export interface AppDeps {
@@ -38,21 +31,8 @@ export interface Runtime {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    deps: AppDeps;
+    /** The feature dependencies, built once by the composition root (see src/services.ts). */
+    services: Services;
     runtime: Runtime;
-    /** Signing keys: signs and verifies access tokens, publishes the JWKS. */
-    keys: KeyStore;
-    /** Delivers queued mail; started with the server, driven by hand in tests (`runOnce`). */
-    outbox: OutboxWorker;
-    /** Effective permissions of a subject in a tenant, cached and invalidated across processes. */
-    access: AccessResolver;
-    /** Sessions, users and API keys as authentication reads them, cached and invalidated the same way. */
-    credentials: CredentialCache;
-    /** Each person's tenant list (`GET /tenants`, `/auth/me`, sign-in), cached and invalidated the same way. */
-    tenantLists: TaggedCache<UserTenant[]>;
-    /** Which tenants' `last_active_at` this process wrote in the last minute (switching records it at most that often). */
-    tenantActivity: OncePer;
-    /** The licence in force (TENANTRY_LICENCE_FILE): licensed features and the tenant limit. */
-    licence: LicenceStore;
   }
 }

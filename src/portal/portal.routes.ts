@@ -25,12 +25,12 @@ export async function portalRoutes(app: FastifyTypebox): Promise<void> {
       },
     },
     async () => {
-      const { preset } = app.access;
+      const { preset } = app.services.access;
       return {
         preset: preset.name,
         labels: preset.labels,
         signup: preset.signup,
-        signupOpen: preset.signup !== 'none' || app.deps.config.openSignup,
+        signupOpen: preset.signup !== 'none' || app.services.config.openSignup,
         singleRoot: preset.tenants.singleRoot,
         deletionGraceDays: preset.policies.deletionGraceDays,
       };

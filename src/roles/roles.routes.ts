@@ -37,7 +37,7 @@ const PermissionSchema = Type.Object({
 });
 
 export async function roleRoutes(app: FastifyTypebox): Promise<void> {
-  const deps: RoleDeps = { db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset };
+  const deps: RoleDeps = app.services;
 
   app.get(
     '/permissions',

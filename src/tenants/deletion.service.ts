@@ -7,12 +7,13 @@ import { type Db, readSystem, type Tx, withSystem } from '../platform/db/context
 import { AppError } from '../platform/http/errors.ts';
 import { findDueDeletions, findLiveParent, listSubtreeForDeletion, markPendingDeletion, markRestored, type PurgeCounts, purgeTenantRows, type SubtreeTenant } from './deletion.repository.ts';
 import { TenantErrors } from './tenants.errors.ts';
+import type { Preset } from '../presets/presets.ts';
 
 export interface DeletionDeps {
   db: Db;
   clock: Clock;
   /** The preset's grace period; 0 purges at once (seed 001). */
-  graceDays: number;
+  preset: Pick<Preset, 'policies'>;
 }
 
 export interface DeletionCaller {
@@ -43,7 +44,7 @@ export async function requestDeletion(deps: DeletionDeps, caller: DeletionCaller
   return withSystem(deps.db, async (trx) => {
     const subtree = await listSubtreeForDeletion(trx, tenantId, { lock: true });
     if (!sameTenants(checked, subtree)) throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the subtree changed while it was being deleted; try again' });
-    const purgeAfter = new Date(now.getTime() + deps.graceDays * 86_400_000);
+    const purgeAfter = new Date(now.getTime() + deps.preset.policies.deletionGraceDays * 86_400_000);
     for (const tenant of subtree) {
       await markPendingDeletion(trx, tenant, now, purgeAfter);
       await appendAuditEvent(
@@ -54,7 +55,7 @@ export async function requestDeletion(deps: DeletionDeps, caller: DeletionCaller
       );
     }
     const ids = subtree.map((t) => t.id);
-    if (deps.graceDays > 0) return { status: 'pending_deletion', tenants: ids, purgeAfter };
+    if (deps.preset.policies.deletionGraceDays > 0) return { status: 'pending_deletion', tenants: ids, purgeAfter };
     const purged: PurgeReport[] = [];
     for (const tenant of subtree) purged.push({ tenantId: tenant.id, ...(await purgeTenantRows(trx, tenant.id)) });
     await recordPurgeAbove(trx, caller.audit, tenantId, purged, now);

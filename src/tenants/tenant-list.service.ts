@@ -1,4 +1,4 @@
-import { type Access, entersTenant } from '../permissions/access.ts';
+import { entersTenant } from '../permissions/access.ts';
 import type { Subject } from '../permissions/access-resolver.ts';
 import { type Db, readTenant, withUser } from '../platform/db/context.ts';
 import type { Preset, RoleDefinition } from '../presets/presets.ts';
@@ -7,14 +7,15 @@ import { mayGiveAway } from './deletion.service.ts';
 import { listMembershipsOfUser, type UserMembership, type UserTenant } from '../members/memberships.repository.ts';
 import { listSubtree, type TreeNode } from './tenants.repository.ts';
 import type { TaggedCache } from '../platform/tagged-cache.ts';
+import type { AccessResolver } from '../permissions/access-resolver.ts';
 
 export interface TenantListDeps {
   db: Db;
   preset: Preset;
-  /** The permission resolver's (cached) answer: decides whether a member may restore a tenant pending deletion. */
-  accessTo: (subject: Subject, tenantId: string) => Promise<Access>;
-  /** The process's cache of lists (see `app.tenantLists`); absent, every call reads the database. */
-  cache?: TaggedCache<UserTenant[]>;
+  /** The permission resolver (cached): decides who may enter a tenant and who may restore one pending deletion. */
+  access: Pick<AccessResolver, 'forUser'>;
+  /** The process's cache of lists; absent, every call reads the database. */
+  tenantLists?: TaggedCache<UserTenant[]>;
 }
 
 
@@ -38,9 +39,9 @@ export interface TenantListDeps {
  * anywhere, drops it.
  */
 export function listTenantsToChoose(deps: TenantListDeps, subject: Subject): Promise<UserTenant[]> {
-  if (deps.cache === undefined) return readTenantsToChoose(deps, subject, []);
+  if (deps.tenantLists === undefined) return readTenantsToChoose(deps, subject, []);
   const tags = [`user:${subject.userId}`];
-  return deps.cache.getOrLoad(`${subject.userId}|${subject.isSuperAdmin ? 1 : 0}`, () => readTenantsToChoose(deps, subject, tags), () => [...new Set(tags)]);
+  return deps.tenantLists.getOrLoad(`${subject.userId}|${subject.isSuperAdmin ? 1 : 0}`, () => readTenantsToChoose(deps, subject, tags), () => [...new Set(tags)]);
 }
 
 /** Reads the list; pushes onto `tags` every tenant it depends on. */
@@ -50,7 +51,7 @@ async function readTenantsToChoose(deps: TenantListDeps, subject: Subject, tags:
   const listed: UserTenant[] = [];
   for (const m of memberships) {
     if (!entersTenant(m.status, { owns: m.owns, fromAbove: m.kind === 'shadow' })) continue;
-    if (m.status === 'pending_deletion' && !mayGiveAway(await deps.accessTo(subject, m.tenantId), m.statusBeforeDeletion ?? 'active')) continue;
+    if (m.status === 'pending_deletion' && !mayGiveAway(await deps.access.forUser(subject, m.tenantId), m.statusBeforeDeletion ?? 'active')) continue;
     listed.push(asListed(m));
   }
   return [...listed, ...(await listInherited(deps, subject, memberships, new Set(listed.map((t) => t.tenantId)), tags))];

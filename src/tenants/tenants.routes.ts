@@ -5,7 +5,6 @@ import { keyAuthority } from '../api-keys/api-keys.service.ts';
 import { needsApproval } from '../approvals/approvals.service.ts';
 import type { AuditContext } from '../audit/audit.repository.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
-import { apiKeyDeps } from '../auth/authenticate.ts';
 import { presentStanding as presentListStanding, TenantStandingFields } from '../auth/auth.schemas.ts';
 import { type ApiKeyPrincipal, auditContextOf, type Principal, requirePrincipal, subjectOf } from '../auth/principal.ts';
 import type { Access } from '../permissions/access.ts';
@@ -23,7 +22,6 @@ import { createTenant, getTenant, listTree, setSuspended, type TenantDeps, updat
 import { Nullable, Problems, TenantId } from '../platform/http/schemas.ts';
 import { ApprovalAccepted, holdForApproval, isHeldFor } from '../approvals/approvals.http.ts';
 import { accessOf, authorize } from '../permissions/authorize.http.ts';
-import { tenantListDeps } from './tenants.http.ts';
 
 const Slug = Type.String({ pattern: SLUG_PATTERN, minLength: 2, maxLength: 63, description: 'Lowercase letters, digits and dashes' });
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
@@ -142,7 +140,7 @@ function assertMayMove(access: Access): void {
 }
 
 export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
-  const deps = (): TenantDeps => ({ db: app.deps.database.db, clock: app.deps.clock, preset: app.access.preset });
+  const deps = (): TenantDeps => app.services;
 
   /**
    * An API key acts only in its own tenant, so it may create tenants under it (children) or, like seed 000's
@@ -156,10 +154,10 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
     const own = await authorize(app, request, key.tenantId, 'tenants.create_child');
     if (parentId === key.tenantId) return own.audit;
     if (parentId !== own.access.path.at(-2)) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
-    const authority = await keyAuthority(apiKeyDeps(app), key.tenantId, key.keyId);
+    const authority = await keyAuthority(app.services, key.tenantId, key.keyId);
     if (authority !== 'system') {
-      const user = authority === undefined ? undefined : await findUserById(app.deps.database.db, authority.userId);
-      const parent = user === undefined ? undefined : await app.access.forUser({ userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' }, parentId);
+      const user = authority === undefined ? undefined : await findUserById(app.services.db, authority.userId);
+      const parent = user === undefined ? undefined : await app.services.access.forUser({ userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' }, parentId);
       if (parent?.permissions.has('tenants.create_child') !== true) {
         throw new AppError(AuthErrors.FORBIDDEN, { detail: `the person this key acts for may not create tenants under ${parentId}`, permission: 'tenants.create_child' });
       }
@@ -207,7 +205,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
         const entry: UserTenant = { ...own, tenantId: own.id, kind: 'direct', roles: [], joinedAt: own.createdAt };
         return { tenants: [{ id: own.id, slug: own.slug, name: own.name, roles: [], shadow: false, joinedAt: own.createdAt.toISOString(), ...presentListStanding(entry) }] };
       }
-      return { tenants: presentTenantList(await listTenantsToChoose(tenantListDeps(app), subjectOf(principal))) };
+      return { tenants: presentTenantList(await listTenantsToChoose(app.services, subjectOf(principal))) };
     },
   );
 
@@ -230,9 +228,9 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
     async (request, reply) => {
       const principal = requirePrincipal(request);
       const { parentId } = request.body;
-      const { preset } = app.access;
+      const { preset } = app.services.access;
       const creationFeature = preset.tenants.creationFeature;
-      if (creationFeature !== null && app.licence.current.features !== null && !app.licence.current.features.has(creationFeature)) {
+      if (creationFeature !== null && app.services.licence.current.features !== null && !app.services.licence.current.features.has(creationFeature)) {
         throw new AppError(LicenceErrors.FEATURE_NOT_LICENSED, { detail: `creating tenants needs the ${creationFeature} feature, which the licence does not cover`, feature: creationFeature });
       }
       let tenant: TenantDetails;
@@ -246,7 +244,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
         if (preset.tenants.singleRoot && !isSuperAdmin) throw new AppError(TenantErrors.SINGLE_ROOT);
         // An operator's new organisation is a customer's (seed 001): the operator's staff reach it through shadow
         // memberships, never as members in its staff list.
-        const owners = (await isOperatorStaff(app.deps.database.db, principal.userId)) ? { platform: true as const } : { userId: principal.userId };
+        const owners = (await isOperatorStaff(app.services.db, principal.userId)) ? { platform: true as const } : { userId: principal.userId };
         tenant = await createTenant(deps(), owners, request.body, auditContextOf(request));
       }
       reply.code(201);
@@ -302,7 +300,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
       const moving = parentId !== undefined && parentId !== parentOf(access);
       if (moving) {
         const principal = requirePrincipal(request);
-        if (parentId === null && app.access.preset.tenants.singleRoot && !(principal.kind === 'user' && principal.platformRole === 'super_admin')) {
+        if (parentId === null && app.services.preset.tenants.singleRoot && !(principal.kind === 'user' && principal.platformRole === 'super_admin')) {
           throw new AppError(TenantErrors.SINGLE_ROOT);
         }
         assertMayMove(access);
@@ -389,7 +387,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
     );
   }
 
-  const deletionDeps = (): DeletionDeps => ({ db: app.deps.database.db, clock: app.deps.clock, graceDays: app.access.preset.policies.deletionGraceDays });
+  const deletionDeps = (): DeletionDeps => app.services;
   const deletionCaller = async (request: FastifyRequest, tenantId: string): Promise<DeletionCaller> => {
     const principal = requirePrincipal(request);
     const { audit } = await authorize(app, request, tenantId);
@@ -434,7 +432,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
     async (request, reply) => {
       const { tenantId } = request.params;
       const caller = await deletionCaller(request, tenantId);
-      if (needsApproval(app.access.preset, 'tenant.delete') && (await isHeldFor(app, request, tenantId, 'tenant.delete'))) {
+      if (needsApproval(app.services.preset, 'tenant.delete') && (await isHeldFor(app, request, tenantId, 'tenant.delete'))) {
         // The deletion's own checks, now: a request that could never run is answered at once, not after an approval.
         await assertDeletable(deletionDeps(), caller, tenantId, request.body);
         return holdForApproval(app, request, reply, tenantId, 'tenant.delete', { ...request.body });

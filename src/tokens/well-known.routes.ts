@@ -40,7 +40,7 @@ export async function wellKnownRoutes(app: FastifyTypebox): Promise<void> {
       },
     },
     async (_request, reply) => {
-      const keys = await app.keys.publicKeys();
+      const keys = await app.services.keys.publicKeys();
       reply.header('cache-control', CACHE_CONTROL);
       return {
         keys: keys.map((k) => ({ kty: k.kty, crv: k.crv, x: k.x, y: k.y, kid: k.kid, alg: k.alg, use: k.use })),
@@ -58,7 +58,7 @@ export async function wellKnownRoutes(app: FastifyTypebox): Promise<void> {
       },
     },
     async (_request, reply) => {
-      const issuer = app.deps.config.publicUrl;
+      const issuer = app.services.config.publicUrl;
       reply.header('cache-control', CACHE_CONTROL);
       return {
         issuer,

@@ -177,7 +177,7 @@ for (const engine of testEngines()) {
         assert.equal(operator.default_tenant_id, adminTenancy.id);
         assert.deepEqual(
           state.adminMembers.map((m) => ({ user: m.user_id, kind: m.kind, roles: m.roles })),
-          [{ user: operator.id, kind: 'direct', roles: [server.app.deps.preset.ownerRole] }],
+          [{ user: operator.id, kind: 'direct', roles: [server.app.services.preset.ownerRole] }],
         );
 
         const me = await signInAndReadMe(server, ADMIN_PASSWORD);

@@ -13,7 +13,7 @@ for (const engine of testEngines()) {
       t = await createTestApp(engine, { env: { TENANTRY_AUTH_RATE_LIMIT: '1000' } });
     });
     after(() => t.close());
-    const deps = () => ({ db: t.database.db, clock: t.clock, ownerRole: t.app.deps.preset.ownerRole });
+    const deps = () => ({ db: t.database.db, clock: t.clock, ownerRole: t.app.services.preset.ownerRole });
 
     it('creates the operator from the one-time setup link, once', async () => {
       const link = await issueSetupLink(deps(), 'http://tenantry.test');

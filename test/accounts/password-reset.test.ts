@@ -28,7 +28,7 @@ for (const engine of testEngines()) {
       assert.equal(unknown.statusCode, 202);
       assert.deepEqual(unknown.json(), { status: 'accepted' });
       assert.equal((await forgot('not even an address')).statusCode, 202);
-      assert.deepEqual((await t.app.outbox.runOnce()).delivered, 0);
+      assert.deepEqual((await t.app.services.outbox.runOnce()).delivered, 0);
       assert.equal(smtp.messages.length, before);
     });
 
@@ -38,7 +38,7 @@ for (const engine of testEngines()) {
       // Both sessions are now in the credential cache: the reset must end them there too.
       for (const session of [user.accessToken, otherSession.accessToken]) assert.equal((await t.app.inject({ url: '/api/v1/auth/me', headers: bearer(session) })).statusCode, 200);
       assert.equal((await forgot(user.email.toUpperCase())).statusCode, 202);
-      await t.app.outbox.runOnce();
+      await t.app.services.outbox.runOnce();
       const mail = await smtp.waitFor((m) => m.to.includes(user.email) && m.subject.toLowerCase().includes('reset'));
       const token = tokenIn(mail.text);
       assert.ok(token);
@@ -61,10 +61,10 @@ for (const engine of testEngines()) {
       const user = await signUp(t);
       const isReset = (m: { to: string[]; subject: string }) => m.to.includes(user.email) && m.subject.toLowerCase().includes('reset');
       await forgot(user.email);
-      await t.app.outbox.runOnce();
+      await t.app.services.outbox.runOnce();
       const first = await smtp.waitFor(isReset);
       await forgot(user.email);
-      await t.app.outbox.runOnce();
+      await t.app.services.outbox.runOnce();
       const second = await smtp.waitFor((m) => isReset(m) && m !== first);
       const [older, newer] = [tokenIn(first.text), tokenIn(second.text)];
       assertProblem(await reset(older, 'a brand new passphrase'), 400, 'invalid_reset_token');

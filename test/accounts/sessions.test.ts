@@ -179,7 +179,7 @@ for (const engine of testEngines()) {
       const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'at+jwt' })).toString('base64url');
       assertProblem(await me(`${none}.${payload}.`), 401, 'invalid_token');
 
-      const wrongIssuer = await signAccessToken(t.app.keys, { sub: user.userId, sid: claims.sid, tid: user.tenantId }, { issuer: 'https://evil.example', clock: t.clock });
+      const wrongIssuer = await signAccessToken(t.app.services.keys, { sub: user.userId, sid: claims.sid, tid: user.tenantId }, { issuer: 'https://evil.example', clock: t.clock });
       assertProblem(await me(wrongIssuer.token), 401, 'invalid_token');
 
       const { privateKey } = await generateKeyPair('ES256');

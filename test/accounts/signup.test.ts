@@ -41,7 +41,7 @@ for (const engine of testEngines()) {
       const me = (await t.app.inject({ url: '/api/v1/auth/me', headers: bearer(body.accessToken) })).json();
       assert.deepEqual(me.authorization, { [body.tenant.id]: { tenantId: body.tenant.id, name: "Alice's workspace", roles: ['owner'] } });
 
-      await t.app.outbox.runOnce();
+      await t.app.services.outbox.runOnce();
       const mail = await smtp.waitFor((m) => m.to.includes(email.toLowerCase()));
       const link = /(http:\/\/tenantry\.test\/verify-email\?token=[\w%-]+)/.exec(mail.text)?.[1];
       assert.ok(link, mail.text);
@@ -56,7 +56,7 @@ for (const engine of testEngines()) {
 
     it('expires verification links after 24 hours and lets the user ask for a new one', async () => {
       const user = await signUp(t);
-      await t.app.outbox.runOnce();
+      await t.app.services.outbox.runOnce();
       const first = await smtp.waitFor((m) => m.to.includes(user.email));
       const token = (s: string) => decodeURIComponent(/token=([\w%-]+)/.exec(s)?.[1] ?? '');
       t.clock.advance(24 * 60 * 60_000 + 1);
@@ -66,7 +66,7 @@ for (const engine of testEngines()) {
       const login = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: user.email, password: user.password } });
       const resend = await t.app.inject({ method: 'POST', url: '/api/v1/auth/verify-email/resend', headers: bearer(login.json().accessToken) });
       assert.equal(resend.statusCode, 202, resend.body);
-      await t.app.outbox.runOnce();
+      await t.app.services.outbox.runOnce();
       const second = await smtp.waitFor((m) => m.to.includes(user.email) && m !== first);
       const ok = await t.app.inject({ method: 'POST', url: '/api/v1/auth/verify-email', payload: { token: token(second.text) } });
       assert.equal(ok.statusCode, 200, ok.body);

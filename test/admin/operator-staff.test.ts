@@ -43,7 +43,7 @@ function harness(get: () => { t: TestApp; smtp: TestSmtp; operator: Operator }) 
     const { admin: person } = await onboardedCustomer();
     const invited = await api('POST', `/tenants/${operator.adminTenancy}/invitations`, operator.accessToken, { email: person.email, roles });
     assert.equal(invited.statusCode, 201, invited.body);
-    await t.app.outbox.runOnce();
+    await t.app.services.outbox.runOnce();
     // Their first invitation (into their workspace) was mailed to the same address: the admin tenancy's is the pending one.
     const token = await invitationTokenFor(t, person.email, operator.adminTenancy);
     assert.ok(smtp.messages.some((m) => m.to.includes(person.email) && m.text.includes(`/team-invite/${token}`)), 'an invitation mail');

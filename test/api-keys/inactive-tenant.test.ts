@@ -3,7 +3,6 @@ import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { authenticateKeyId } from '../../src/api-keys/api-keys.service.ts';
 import { newApiKeySecret } from '../../src/api-keys/credentials.ts';
-import { apiKeyDeps } from '../../src/auth/authenticate.ts';
 import { withSystem } from '../../src/platform/db/context.ts';
 import { AppError } from '../../src/platform/http/errors.ts';
 import { purgeDueTenants } from '../../src/tenants/deletion.service.ts';
@@ -178,7 +177,7 @@ for (const engine of testEngines()) {
       assert.equal(res.json().detail, 'the API key is not known');
       assertOAuthError(await exchange(key.secret), 401, 'invalid_client');
       // A machine token minted from it (long expired by now anyway) finds no key either.
-      await assert.rejects(authenticateKeyId(apiKeyDeps(t.app), child, key.id), (error: unknown) => error instanceof AppError && error.spec.code === 'invalid_api_key' && error.spec.status === 401);
+      await assert.rejects(authenticateKeyId(t.app.services, child, key.id), (error: unknown) => error instanceof AppError && error.spec.code === 'invalid_api_key' && error.spec.status === 401);
     });
   });
 }

@@ -169,7 +169,7 @@ for (const engine of testEngines()) {
       const members = (credential: string) => t.app.inject({ url: `/api/v1/tenants/${owner.tenantId}/members`, headers: bearer(credential) });
 
       await writeFile(file, JSON.stringify({ licensee: 'Acme IoT', features: [] }));
-      assert.equal(await t.app.licence.refresh(), true);
+      assert.equal(await t.app.services.licence.refresh(), true);
       for (const credential of [key.secret, token]) {
         const res = await members(credential);
         assertProblem(res, 403, 'feature_disabled');
@@ -178,7 +178,7 @@ for (const engine of testEngines()) {
       }
 
       await writeFile(file, JSON.stringify({ licensee: 'Acme IoT', features: '*' }));
-      assert.equal(await t.app.licence.refresh(), true);
+      assert.equal(await t.app.services.licence.refresh(), true);
       for (const credential of [key.secret, token]) assert.equal((await members(credential)).statusCode, 200);
     });
   });

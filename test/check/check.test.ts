@@ -131,7 +131,7 @@ if (testEngines().includes('postgres')) {
         await withTenant(first.db, owner.tenantId, (trx) => insertMembership(trx, { tenantId: owner.tenantId, userId: admin.userId, kind: 'direct', roles: ['admin'], now: new Date() }));
         const askB = askOn(nodeB, admin.accessToken, owner.tenantId, 'members.manage');
         assert.equal(await askB(), true, 'node B has now cached the grant');
-        assert.equal(nodeB.app.access.size > 0, true);
+        assert.equal(nodeB.app.services.access.size > 0, true);
 
         // Demote through node A's database connection: node B hears of it only through NOTIFY.
         await withTenant(first.db, owner.tenantId, (trx) => trx.updateTable('membership_roles').set({ role_key: 'member' }).where('user_id', '=', admin.userId).execute());
@@ -153,7 +153,7 @@ if (testEngines().includes('postgres')) {
           assert.equal(res.statusCode, 200, res.body);
         };
         assert.equal(await askB(), false, 'node B has now cached the refusal (the add-on is off)');
-        assert.equal(nodeB.app.access.size > 0, true);
+        assert.equal(nodeB.app.services.access.size > 0, true);
 
         // Both changes go through node A's API: node B hears of them only through NOTIFY.
         await toggle(true);
@@ -181,7 +181,7 @@ if (testEngines().includes('postgres')) {
           assert.equal(res.json().status, action === 'suspend' ? 'suspended' : 'active');
         };
         assert.equal(await askB(), true, 'node B has now cached the grant');
-        assert.equal(nodeB.app.access.size > 0, true);
+        assert.equal(nodeB.app.services.access.size > 0, true);
 
         await setStatus('suspend');
         assert.equal(await nodeBAnswersWithinOneSecond(askB, false), false, 'node B still let a member into a tenant suspended a second ago');

@@ -1,6 +1,5 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { authenticateKeyId } from '../../src/api-keys/api-keys.service.ts';
-import { apiKeyDeps } from '../../src/auth/authenticate.ts';
 import { readSystem } from '../../src/platform/db/context.ts';
 import type { Preset, RoleDefinition } from '../../src/presets/presets.ts';
 import { loadCustomRoles } from '../../src/roles/roles.repository.ts';
@@ -62,7 +61,7 @@ export class EscalationOracle {
 
   get knowledge(): Knowledge {
     return {
-      preset: this.t.app.access.preset,
+      preset: this.t.app.services.preset,
       staff: this.#staff,
       statusBeforeDeletion: this.#statusBeforeDeletion,
       invitations: this.#invitations,
@@ -148,7 +147,7 @@ export class EscalationOracle {
       const customRoles = ids.length === 0 ? new Map<string, Map<string, RoleDefinition>>() : await loadCustomRoles(trx, ids);
       return { tenants: tenants.filter((x) => !this.#excluded.has(x.id)), users, memberships, keys, customRoles };
     });
-    if (fresh) app.access.invalidate('*');
+    if (fresh) app.services.access.invalidate('*');
 
     const tenants = new Map<string, TenantInfo>();
     for (const x of raw.tenants) {
@@ -174,7 +173,7 @@ export class EscalationOracle {
       actors.set(userId, { id: userId, kind: 'user', isSuperAdmin, email: user.email, keyTenantId: null });
       const row = new Map<string, Cell>();
       for (const tenantId of tenants.keys()) {
-        const access = await app.access.forUser({ userId, isSuperAdmin }, tenantId);
+        const access = await app.services.access.forUser({ userId, isSuperAdmin }, tenantId);
         if (access.permissions.size + access.roleGrants.size + access.fromAbove.size === 0) continue;
         row.set(tenantId, { permissions: new Set(access.permissions), roleGrants: new Set(access.roleGrants.keys()), fromAbove: new Set(access.fromAbove) });
       }
@@ -187,11 +186,11 @@ export class EscalationOracle {
       const live = key.revoked_at === null && (key.expires_at === null || key.expires_at.getTime() > now);
       if (!live) continue;
       // The same usability check authentication makes (revoked, expired, tenant not active, key feature off).
-      const usable = await authenticateKeyId(apiKeyDeps(app), key.tenant_id, key.id, { recordUse: false }).then(
+      const usable = await authenticateKeyId(app.services, key.tenant_id, key.id, { recordUse: false }).then(
         () => true,
         () => false,
       );
-      const access = await app.access.forKey({ keyId: key.id, tenantId: key.tenant_id, permissions: key.permissions }, key.tenant_id);
+      const access = await app.services.access.forKey({ keyId: key.id, tenantId: key.tenant_id, permissions: key.permissions }, key.tenant_id);
       cells.set(key.id, new Map([[key.tenant_id, { permissions: usable ? new Set(access.permissions) : EMPTY, roleGrants: new Set(access.roleGrants.keys()), fromAbove: EMPTY }]]));
     }
     const snapshot: Snapshot = { tenants, actors, cells, memberships: [...memberships.values()], customRoles: raw.customRoles };
@@ -250,7 +249,7 @@ export class EscalationOracle {
     // A super_admin designating an admin tenancy designates its staff-role holders as staff (a structural grant).
     const designated = MAKE_ADMIN.exec(path);
     if (designated !== null && req.status === 200 && before.actors.get(req.actorId)?.isSuperAdmin === true) {
-      const preset = this.t.app.access.preset as Preset & { staffRoles?: readonly string[] };
+      const preset = this.t.app.services.preset as Preset & { staffRoles?: readonly string[] };
       const staffRoles = preset.staffRoles ?? [preset.ownerRole];
       for (const m of after.memberships) {
         if (m.tenantId === designated[1] && m.kind === 'direct' && m.roles.some((r) => staffRoles.includes(r))) this.#staff.add(m.userId);

@@ -93,10 +93,10 @@ export async function createInstall(engine: Engine, preset: PresetName): Promise
   const t = await createTestApp(engine, { env: { TENANTRY_PRESET: preset, TENANTRY_AUTH_RATE_LIMIT: '100000' } });
   const install: Install = { t, preset, operator: '', staff: '', adminTenancy: '', tokens: new Map(), seenMail: new Set(), worlds: 0 };
   // Plan limits are not what this test is about: new tenants start on a plan without limits.
-  const unlimited = t.app.access.preset.plans.find((p) => Object.values(p.limits).every((v) => v === null));
+  const unlimited = t.app.services.preset.plans.find((p) => Object.values(p.limits).every((v) => v === null));
   if (unlimited !== undefined) await writePlatformSettings(t.database, { default_plan: unlimited.key });
   const email = uniqueEmail('operator');
-  const created = await createOperator({ db: t.database.db, clock: t.clock, ownerRole: t.app.access.preset.ownerRole }, { email, password: GOOD_PASSWORD, name: 'Operator' });
+  const created = await createOperator({ db: t.database.db, clock: t.clock, ownerRole: t.app.services.preset.ownerRole }, { email, password: GOOD_PASSWORD, name: 'Operator' });
   install.operator = created.user.id;
   install.adminTenancy = created.adminTenantId ?? '';
   install.tokens.set(install.operator, await login(t, email));
@@ -164,7 +164,7 @@ export async function defaultWorld(install: Install, fresh: boolean): Promise<Wo
   const people = Object.fromEntries(Object.entries(p).map(([k, v]) => [labelOf(k, 'default'), v]));
   const oracle = worldOracle(install, excluded, people, tenants, fresh);
   oracle.addKey(key.json().id, "key 'ci' in R", key.json().secret);
-  return { oracle, install, people: p, tenants, roleKeys: [...install.t.app.access.preset.roles.keys(), 'auditor', 'r_one', 'r_two'] };
+  return { oracle, install, people: p, tenants, roleKeys: [...install.t.app.services.preset.roles.keys(), 'auditor', 'r_one', 'r_two'] };
 }
 
 /**
@@ -194,7 +194,7 @@ export async function marketplaceWorld(install: Install, fresh: boolean): Promis
   const people = Object.fromEntries(Object.entries(p).map(([k, v]) => [labelOf(k, 'marketplace'), v]));
   const oracle = worldOracle(install, excluded, people, tenants, fresh);
   oracle.addKey(key.json().id, "key 'ingest' in P", key.json().secret);
-  return { oracle, install, people: p, tenants, roleKeys: [...install.t.app.access.preset.roles.keys(), 'r_one', 'r_two'] };
+  return { oracle, install, people: p, tenants, roleKeys: [...install.t.app.services.preset.roles.keys(), 'r_one', 'r_two'] };
 }
 
 /**
@@ -225,7 +225,7 @@ export async function companyTreeWorld(install: Install, fresh: boolean): Promis
   const people = Object.fromEntries(Object.entries(p).map(([k, v]) => [labelOf(k, 'company-tree'), v]));
   const oracle = worldOracle(install, excluded, people, tenants, fresh);
   oracle.addKey(key.json().id, "key 'devices' in D", key.json().secret);
-  return { oracle, install, people: p, tenants, roleKeys: [...install.t.app.access.preset.roles.keys(), 'service_auditor', 'r_one', 'r_two'] };
+  return { oracle, install, people: p, tenants, roleKeys: [...install.t.app.services.preset.roles.keys(), 'service_auditor', 'r_one', 'r_two'] };
 }
 
 const LABELS: Record<PresetName, Record<string, string>> = {
@@ -308,7 +308,7 @@ const pickPreferring = <T>(all: readonly T[], preferred: (item: T) => boolean, i
  */
 export async function perform(world: World, s: Step): Promise<void> {
   const { oracle, install } = world;
-  const preset = install.t.app.access.preset;
+  const preset = install.t.app.services.preset;
   const snap = oracle.current ?? (await oracle.snapshot());
   const customKey = s.key === 0 ? 'r_one' : 'r_two';
   // Never the admin tenancy: its members are who operator staff is (not modelled by the random part).

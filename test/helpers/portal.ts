@@ -116,7 +116,7 @@ export async function startPortalWorld(env: Record<string, string> = {}): Promis
       assert.deepEqual(problems.splice(0), [], `console on ${name}`);
     },
     async mailTo(to) {
-      await t.app.outbox.runOnce();
+      await t.app.services.outbox.runOnce();
       for (const file of (await readdir(mailDir)).sort().reverse()) {
         const mail = JSON.parse(await readFile(path.join(mailDir, file), 'utf8')) as { to: string | string[]; subject: string; text: string };
         if (String(mail.to).includes(to)) return mail;

@@ -28,7 +28,7 @@ for (const engine of testEngines()) {
     });
     after(async () => {
       try {
-        assert.deepEqual(await brokenInvariants(install.t.database, install.t.app.access.preset, 32), []);
+        assert.deepEqual(await brokenInvariants(install.t.database, install.t.app.services.preset, 32), []);
       } finally {
         await install.t.close();
       }

@@ -98,7 +98,7 @@ for (const engine of testEngines()) {
           }),
         );
         // Never-seen tokens, so each read verifies an ES256 signature (WebCrypto shares libuv's pool with hashing).
-        const tokens = await Promise.all(Array.from({ length: 20 }, () => signAccessToken(w.t.app.keys, { sub: w.a.owner.userId, tid: w.a.id, sid: decodeJwt(w.a.owner.accessToken).sid as string }, { issuer: w.t.config.publicUrl, clock: w.t.clock })));
+        const tokens = await Promise.all(Array.from({ length: 20 }, () => signAccessToken(w.t.app.services.keys, { sub: w.a.owner.userId, tid: w.a.id, sid: decodeJwt(w.a.owner.accessToken).sid as string }, { issuer: w.t.config.publicUrl, clock: w.t.clock })));
         const reads = tokens.map(({ token }) =>
           w.call('GET', `/api/v1/tenants/${w.a.id}`, token).then((r) => {
             finished.push('read');

@@ -132,7 +132,7 @@ export async function listOracleProblems(w: World): Promise<string[]> {
        UNION ALL SELECT 'invitation', id FROM invitations WHERE tenant_id = '${side.id}'
        UNION ALL SELECT 'role', key FROM roles WHERE tenant_id = '${side.id}'`,
     );
-    const belongs = (kind: string, id: string) => owned.some((o) => o.kind === kind && o.id === id) || (kind === 'role' && w.t.app.access.preset.roles.has(id));
+    const belongs = (kind: string, id: string) => owned.some((o) => o.kind === kind && o.id === id) || (kind === 'role' && w.t.app.services.preset.roles.has(id));
     const lists: Array<[string, string, (body: any) => string[]]> = [
       ['member', 'members', (body) => body.members.map((m: { userId: string }) => m.userId)],
       ['key', 'api-keys', (body) => body.apiKeys.map((k: { id: string }) => k.id)],
@@ -172,13 +172,13 @@ export async function leakedSecrets(w: World, extra: readonly string[] = []): Pr
 
 /** Every check, as one assertion: what every family's `after` runs. */
 export async function assertWorldHolds(w: World): Promise<void> {
-  assert.deepEqual([...(await brokenInvariants(w.t.database, w.t.app.access.preset)), ...(await listOracleProblems(w)), ...(await leakedSecrets(w))], []);
+  assert.deepEqual([...(await brokenInvariants(w.t.database, w.t.app.services.preset)), ...(await listOracleProblems(w)), ...(await leakedSecrets(w))], []);
 }
 
 /** For families without the fixture world: the database's invariants must hold when the family is done; then close. */
 export async function closeChecked(t: TestApp): Promise<void> {
   try {
-    assert.deepEqual(await brokenInvariants(t.database, t.app.access.preset, 32), []);
+    assert.deepEqual(await brokenInvariants(t.database, t.app.services.preset, 32), []);
   } finally {
     await t.close();
   }

@@ -70,7 +70,7 @@ for (const engine of testEngines().filter((e) => e === 'postgres')) {
         () => w.call('POST', `/api/v1/tenants/${tenantId}/transfer-ownership`, second.accessToken, { userId: member.userId, confirm: slug }),
       ]);
       assert.ok((await ownersOf(tenantId)) >= 1);
-      assert.deepEqual(await brokenInvariants(w.t.database, w.t.app.access.preset), []);
+      assert.deepEqual(await brokenInvariants(w.t.database, w.t.app.services.preset), []);
     });
 
     it('hands a tenant to exactly one person when its owner transfers it to two at once', async () => {

@@ -37,13 +37,13 @@ for (const engine of testEngines()) {
     });
 
     it('refuses alg "none", with and without the install\'s kid', async () => {
-      const { kid } = await w.t.app.keys.signingKey();
+      const { kid } = await w.t.app.services.keys.signingKey();
       await refused(`${encode({ alg: 'none', typ: 'at+jwt' })}.${encode(claims)}.`);
       await refused(`${encode({ alg: 'none', kid, typ: 'at+jwt' })}.${encode(claims)}.`);
     });
 
     it('refuses HS256 keyed with the published public key (algorithm confusion)', async () => {
-      const { kid } = await w.t.app.keys.signingKey();
+      const { kid } = await w.t.app.services.keys.signingKey();
       const jwks = (await w.call('GET', '/.well-known/jwks.json')).body;
       const secret = new TextEncoder().encode(jwks);
       const publicJwk = JSON.stringify((JSON.parse(jwks).keys as Array<{ kid: string }>).find((k) => k.kid === kid));
@@ -51,19 +51,19 @@ for (const engine of testEngines()) {
     });
 
     it('refuses an ES256 token signed by another key, under the install\'s kid and under an unknown kid', async () => {
-      const { kid } = await w.t.app.keys.signingKey();
+      const { kid } = await w.t.app.services.keys.signingKey();
       const { privateKey } = await generateKeyPair('ES256');
       await refused(await forgedWith({ alg: 'ES256', kid, typ: 'at+jwt' }, claims, privateKey));
       await refused(await forgedWith({ alg: 'ES256', kid: 'kid-nobody-published', typ: 'at+jwt' }, claims, privateKey));
     });
 
     it("refuses a token the install signed for another issuer", async () => {
-      const { token } = await signAccessToken(w.t.app.keys, { sub: w.a.owner.userId, tid: w.a.id, sid: claims.sid as string }, { issuer: 'http://evil.test', clock: w.t.clock });
+      const { token } = await signAccessToken(w.t.app.services.keys, { sub: w.a.owner.userId, tid: w.a.id, sid: claims.sid as string }, { issuer: 'http://evil.test', clock: w.t.clock });
       await refused(token);
     });
 
     it('refuses a token past its expiry and one issued in the future', async () => {
-      const { token } = await signAccessToken(w.t.app.keys, { sub: w.a.owner.userId, tid: w.a.id, sid: claims.sid as string }, { issuer: issuer(), clock: w.t.clock, ttlSeconds: 60 });
+      const { token } = await signAccessToken(w.t.app.services.keys, { sub: w.a.owner.userId, tid: w.a.id, sid: claims.sid as string }, { issuer: issuer(), clock: w.t.clock, ttlSeconds: 60 });
       assert.equal((await w.call('GET', members, token)).statusCode, 200, 'the same token is good now');
       w.t.clock.advance(70_000); // past the expiry and the 5-second tolerance
       try {
@@ -72,7 +72,7 @@ for (const engine of testEngines()) {
         w.t.clock.advance(-70_000);
       }
       const future = new ManualClock(new Date(w.t.clock.now().getTime() + 3_600_000));
-      await refused((await signAccessToken(w.t.app.keys, { sub: w.a.owner.userId, tid: w.a.id, sid: claims.sid as string }, { issuer: issuer(), clock: future })).token);
+      await refused((await signAccessToken(w.t.app.services.keys, { sub: w.a.owner.userId, tid: w.a.id, sid: claims.sid as string }, { issuer: issuer(), clock: future })).token);
     });
 
     it("refuses a real token whose payload was edited (another subject, B's tenant, more roles), signature kept", async () => {
@@ -83,7 +83,7 @@ for (const engine of testEngines()) {
 
     it("gives a validly signed token naming B nothing in B: authority comes from memberships at each request, not from claims", async () => {
       const { token } = await signAccessToken(
-        w.t.app.keys,
+        w.t.app.services.keys,
         { sub: w.a.owner.userId, sid: claims.sid as string, tid: w.b.id, roles: ['owner'], authorization: { [w.b.id]: { tenantId: w.b.id, name: 'B', roles: ['owner'] } } },
         { issuer: issuer(), clock: w.t.clock },
       );

@@ -79,12 +79,12 @@ export async function buildWorld(engine: Engine, options: TestAppOptions = {}): 
   const call = (method: Method, url: string, credential?: string, payload?: unknown) =>
     t.app.inject({ method, url, headers: credential === undefined ? {} : bearer(credential), ...(payload === undefined ? {} : { payload: payload as object }) });
   // Plan limits are the race tests' own business: the world's tenants start on a plan without limits.
-  const unlimited = t.app.access.preset.plans.find((p) => Object.values(p.limits).every((v) => v === null));
+  const unlimited = t.app.services.preset.plans.find((p) => Object.values(p.limits).every((v) => v === null));
   if (unlimited !== undefined) await writePlatformSettings(t.database, { default_plan: unlimited.key });
 
   // The operator first, so every tenant below is created with their shadow membership.
   const operatorEmail = uniqueEmail('operator');
-  const operator = await createOperator({ db: t.database.db, clock: t.clock, ownerRole: t.app.access.preset.ownerRole }, { email: operatorEmail, password: GOOD_PASSWORD, name: 'Operator' });
+  const operator = await createOperator({ db: t.database.db, clock: t.clock, ownerRole: t.app.services.preset.ownerRole }, { email: operatorEmail, password: GOOD_PASSWORD, name: 'Operator' });
   const operatorLogin = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: operatorEmail, password: GOOD_PASSWORD } });
   assert.equal(operatorLogin.statusCode, 200, operatorLogin.body);
 

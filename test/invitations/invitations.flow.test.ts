@@ -32,7 +32,7 @@ for (const engine of testEngines()) {
 
     /** Delivers queued mail and returns the newest invitation mail to `email` with its token. */
     async function invitationMail(email: string) {
-      await t.app.outbox.runOnce();
+      await t.app.services.outbox.runOnce();
       const mails = smtp.messages.filter((m) => m.to.includes(email) && m.text.includes('/team-invite/'));
       const mail = mails.at(-1);
       assert.ok(mail, `no invitation mail to ${email}`);
@@ -150,7 +150,7 @@ for (const engine of testEngines()) {
       assert.deepEqual(after.authorization[owner.tenantId].roles, ['admin']);
       assert.deepEqual(Object.keys(after.authorization), [owner.tenantId], 'only the inviting tenant');
       assert.equal((await preview(token)).statusCode, 410, 'the invitation is used');
-      await t.app.outbox.runOnce();
+      await t.app.services.outbox.runOnce();
       assert.equal(smtp.messages.some((m) => m.to.includes(email) && m.text.includes('/verify-email?')), false, 'nothing left to verify');
       const actions = (await auditActions(owner.tenantId)).map((a) => a.action);
       assert.ok(actions.includes('invitation.accepted') && actions.includes('member.joined'));
@@ -172,7 +172,7 @@ for (const engine of testEngines()) {
       const foreign = await invitationMail(stranger);
       assertProblem(await resend({ invitationToken: foreign.token }), 403, 'invitation_email_mismatch');
       assert.equal((await resend({ invitationToken: token })).statusCode, 202);
-      await t.app.outbox.runOnce();
+      await t.app.services.outbox.runOnce();
       const isVerification = (m: ReceivedMail) => m.to.includes(email) && m.text.includes('/verify-email?');
       await smtp.waitFor(isVerification);
       const mails = smtp.messages.filter(isVerification);
@@ -193,7 +193,7 @@ for (const engine of testEngines()) {
       assert.equal(resent.statusCode, 202, resent.body);
       const revoke = await t.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${owner.tenantId}/invitations/${id}`, headers: bearer(owner.accessToken) });
       assert.equal(revoke.statusCode, 204);
-      await t.app.outbox.runOnce();
+      await t.app.services.outbox.runOnce();
       const carrying = (m: ReceivedMail) => m.to.includes(email) && m.text.includes('/verify-email?') && m.text.includes('invitation=');
       const verification = await smtp.waitFor(carrying);
       const link = new URL(/(http:\/\/tenantry\.test\/verify-email\?\S+)/.exec(verification.text)?.[1] ?? 'http://missing');
@@ -276,7 +276,7 @@ for (const engine of testEngines()) {
       const rows = await readTenant(t.database.db, owner.tenantId, (trx) => trx.selectFrom('invitations').select(['id', 'status']).where('email', '=', email).execute());
       assert.equal(rows.length, 1);
       // Only the newest mail's link works.
-      await t.app.outbox.runOnce();
+      await t.app.services.outbox.runOnce();
       const tokens = smtp.messages.filter((m) => m.to.includes(email)).map((m) => /team-invite\/(\S+)/.exec(m.text)?.[1] ?? '');
       assert.equal(tokens.length, 4);
       const statuses = await Promise.all(tokens.map(async (token) => (await preview(token)).statusCode));

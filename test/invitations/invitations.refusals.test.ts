@@ -26,7 +26,7 @@ function fixtures(get: () => { t: TestApp; smtp: TestSmtp }) {
       const { t, smtp } = get();
       const res = await f.invite(inviter.accessToken, inviter.tenantId, email, roles);
       assert.equal(res.statusCode, 201, res.body);
-      await t.app.outbox.runOnce();
+      await t.app.services.outbox.runOnce();
       const mail = smtp.messages.filter((m) => m.to.includes(email) && m.text.includes('/team-invite/')).at(-1);
       const token = /\/team-invite\/(tnr_inv_[A-Za-z0-9_-]{43})/.exec(mail?.text ?? '')?.[1];
       assert.ok(token, 'invitation mail with a link');

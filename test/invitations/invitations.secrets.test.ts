@@ -51,7 +51,7 @@ for (const engine of testEngines()) {
         payload: { email: uniqueEmail('guess-target'), roles: ['member'] },
       });
       assert.equal(res.statusCode, 201, res.body);
-      await t.app.outbox.runOnce();
+      await t.app.services.outbox.runOnce();
       const [realToken] = mailedTokens();
       assert.ok(realToken);
 
@@ -83,7 +83,7 @@ for (const engine of testEngines()) {
       // Delivered one by one, so the newest mail to an address carries its live token.
       for (const email of [existing.email, existing.email, newcomer]) {
         assert.equal((await invite(email)).statusCode, 201);
-        await t.app.outbox.runOnce();
+        await t.app.services.outbox.runOnce();
       }
       const token = (email: string) => {
         const mail = smtp.messages.filter((m) => m.to.includes(email) && m.text.includes('/team-invite/')).at(-1);

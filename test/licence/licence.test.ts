@@ -90,22 +90,22 @@ for (const engine of testEngines()) {
 
     it('takes a changed file into force at once, and keeps the last good licence when the new one is broken', async () => {
       await writeLicence({ licensee: 'Acme IoT', features: '*', tenantLimit: 6 });
-      assert.equal(await t.app.licence.refresh(), true);
-      assert.equal(await t.app.licence.refresh(), false);
+      assert.equal(await t.app.services.licence.refresh(), true);
+      assert.equal(await t.app.services.licence.refresh(), false);
       // Permissions cached under the old licence are dropped: influx can now be turned on, and then it counts.
       assert.equal((await api('PUT', `/tenants/${owner.tenantId}/features`, owner.accessToken, { features: { influx: true } })).statusCode, 200);
       assert.equal((await api('POST', '/check', owner.accessToken, { tenantId: owner.tenantId, permission: 'influx_tokens.create' })).json().allowed, true);
       assert.equal((await root('fifth')).statusCode, 201);
 
       await writeLicence('{"licensee": "Acme IoT", "features": ["influx", "telepathy"]}');
-      assert.equal(await t.app.licence.refresh(), false);
+      assert.equal(await t.app.services.licence.refresh(), false);
       const shown = (await api('GET', '/admin/licence', operator)).json();
       assert.equal(shown.tenantLimit, 6);
       assert.match(shown.fileError, /names features the mqtt-portal preset does not have: telepathy/);
 
       // Narrowing the licence again turns the feature off without touching the tenant's own choice.
       await writeLicence({ licensee: 'Acme IoT', features: ['mgmt_api'], tenantLimit: 6 });
-      assert.equal(await t.app.licence.refresh(), true);
+      assert.equal(await t.app.services.licence.refresh(), true);
       assert.equal((await api('POST', '/check', owner.accessToken, { tenantId: owner.tenantId, permission: 'influx_tokens.create' })).json().allowed, false);
       assert.equal((await api('GET', '/admin/licence', operator)).json().fileError, null);
 

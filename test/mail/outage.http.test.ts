@@ -47,7 +47,7 @@ for (const engine of testEngines()) {
       assert.equal(queued.attempts, 0);
 
       // The worker tries while the server is down: the attempt and its error are recorded, nothing is lost.
-      assert.deepEqual(await t.app.outbox.runOnce(), { delivered: 0, failed: 1 });
+      assert.deepEqual(await t.app.services.outbox.runOnce(), { delivered: 0, failed: 1 });
       const failed = (await mailRows(email))[0];
       assert.ok(failed);
       assert.equal(failed.id, queued.id);
@@ -62,11 +62,11 @@ for (const engine of testEngines()) {
 
       // Back up, but still inside the backoff: the worker leaves the message alone.
       await smtp.restart();
-      assert.deepEqual(await t.app.outbox.runOnce(), { delivered: 0, failed: 0 });
+      assert.deepEqual(await t.app.services.outbox.runOnce(), { delivered: 0, failed: 0 });
       assert.equal((await mailRows(email))[0]?.attempts, 1);
 
       t.clock.advance(failed.available_at.getTime() - t.clock.now().getTime() + 1);
-      assert.deepEqual(await t.app.outbox.runOnce(), { delivered: 1, failed: 0 });
+      assert.deepEqual(await t.app.services.outbox.runOnce(), { delivered: 1, failed: 0 });
       const mail = await smtp.waitFor((m) => m.to.includes(email));
       assert.deepEqual(mail.to, [email]);
       assert.equal(mail.subject, 'Confirm your email address for Tenantry');
@@ -82,7 +82,7 @@ for (const engine of testEngines()) {
 
       // Nothing is sent again, however long the worker keeps running (well past the longest backoff).
       t.clock.advance(2 * 60 * 60_000);
-      assert.deepEqual(await t.app.outbox.runOnce(), { delivered: 0, failed: 0 });
+      assert.deepEqual(await t.app.services.outbox.runOnce(), { delivered: 0, failed: 0 });
       assert.equal(smtp.messages.filter((m) => m.to.includes(email)).length, 1);
 
       // The link in the mail that survived the outage is the one that verifies the address.

@@ -151,8 +151,8 @@ for (const engine of testEngines()) {
       // Nothing was taken away: both children are still there.
       assert.equal(due.usage.childTenants, 2);
 
-      assert.deepEqual(await applyDuePlanChanges({ db: t.database.db, clock: t.clock, preset: t.app.access.preset }), [tenant]);
-      assert.deepEqual(await applyDuePlanChanges({ db: t.database.db, clock: t.clock, preset: t.app.access.preset }), []);
+      assert.deepEqual(await applyDuePlanChanges({ db: t.database.db, clock: t.clock, preset: t.app.services.preset }), [tenant]);
+      assert.deepEqual(await applyDuePlanChanges({ db: t.database.db, clock: t.clock, preset: t.app.services.preset }), []);
       assert.equal((await api('GET', `/tenants/${tenant}`, owner.accessToken)).json().plan, 'free');
       const trail = (await auditActions(tenant)).map((e) => [e.action, e.actor_type]);
       assert.deepEqual(trail.slice(-4), [

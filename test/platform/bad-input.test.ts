@@ -45,12 +45,12 @@ for (const engine of testEngines()) {
         extend: (app) => {
           // A parameterised statement that fails in the database: PGlite attaches the SQL and the bound values to its error.
           app.post('/api/v1/_failing-statement', async () => {
-            await sql`select ${SECRET}::text as secret, ${'x\u0000y'}::text as broken`.execute(app.deps.database.db);
+            await sql`select ${SECRET}::text as secret, ${'x\u0000y'}::text as broken`.execute(app.services.db);
             return { ok: true };
           });
           // A database error whose text and detail carry values (as "Failing row contains (…)" does).
           app.post('/api/v1/_failing-literal', async () => {
-            await sql.raw(`DO $$ BEGIN RAISE EXCEPTION 'refused' USING DETAIL = 'Failing row contains (${SECRET})'; END $$`).execute(app.deps.database.db);
+            await sql.raw(`DO $$ BEGIN RAISE EXCEPTION 'refused' USING DETAIL = 'Failing row contains (${SECRET})'; END $$`).execute(app.services.db);
             return { ok: true };
           });
           // What node-postgres-style wrappers attach: `parameters`, a wrapped original with `query` and `values`.

@@ -213,7 +213,7 @@ for (const engine of testEngines()) {
         .values({
           scope: `anon:10.1.0.1|POST ${SIGNUP}`,
           key,
-          request_hash: hashRequest(t.app.deps.secretKey, SIGNUP, body),
+          request_hash: hashRequest(t.app.services.secretKey, SIGNUP, body),
           status_code: null,
           response_headers: null,
           response_body: null,

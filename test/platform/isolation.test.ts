@@ -154,7 +154,7 @@ for (const engine of testEngines()) {
       const furnish = async (tenantId: string, token: string, roleKey: string, userId: string) => {
         // The msp preset holds nothing for approval, so the request is recorded through the service itself.
         await requestApproval(
-          { db: t.database.db, clock: t.clock, preset: t.app.access.preset },
+          { db: t.database.db, clock: t.clock, preset: t.app.services.preset },
           { userId, audit: { actorType: 'user', actorId: userId, via: 'direct', requestId: null, ip: null } },
           tenantId,
           'tenant.delete',

@@ -131,14 +131,14 @@ for (const engine of testEngines()) {
 
     it('refuses to create tenants while the licence does not cover multi_tenant', async () => {
       await writeFile(licence, JSON.stringify({ licensee: 'KW Group', features: ['helpdesk', 'crm'], tenantLimit: null }));
-      assert.equal(await t.app.licence.refresh(), true);
+      assert.equal(await t.app.services.licence.refresh(), true);
       try {
         const refused = await call(t, 'POST', '/tenants', operator.accessToken, { name: 'Gamma', slug: `gamma-${process.pid}-${engine}` });
         assertProblem(refused, 409, 'feature_not_licensed');
         assert.match(refused.json().detail, /multi_tenant/);
       } finally {
         await writeFile(licence, JSON.stringify({ licensee: 'KW Group', features: '*', tenantLimit: null }));
-        await t.app.licence.refresh();
+        await t.app.services.licence.refresh();
       }
     });
   });

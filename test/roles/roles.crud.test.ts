@@ -107,7 +107,7 @@ for (const engine of testEngines()) {
       assert.deepEqual(event?.after, { key: 'auditor', name: 'Auditor', description: 'Reads the trail', scope: 'tenant', permissions: ['audit.read', 'tenant.read'] });
 
       const holder = await addMember(owner.tenantId, ['auditor']);
-      const access = await t.app.access.forUser({ userId: holder.userId, isSuperAdmin: false }, owner.tenantId);
+      const access = await t.app.services.access.forUser({ userId: holder.userId, isSuperAdmin: false }, owner.tenantId);
       assert.deepEqual([...access.permissions].sort(), ['audit.read', 'tenant.read']);
     });
 
@@ -154,7 +154,7 @@ for (const engine of testEngines()) {
       );
       const holder = await addMember(owner.tenantId, ['auditor']);
       const holderCan = async (permission: string) =>
-        (await t.app.access.forUser({ userId: holder.userId, isSuperAdmin: false }, owner.tenantId)).permissions.has(permission);
+        (await t.app.services.access.forUser({ userId: holder.userId, isSuperAdmin: false }, owner.tenantId)).permissions.has(permission);
       assert.equal(await holderCan('audit.read'), true);
 
       const patch = (key: string, body: object, token = owner.accessToken) => api('PATCH', `${roles(owner.tenantId)}/${key}`, token, body);

@@ -35,14 +35,14 @@ for (const engine of testEngines()) {
       assert.deepEqual(Object.keys(key ?? {}).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
       assert.equal(key?.alg, 'ES256');
       assert.equal(key?.use, 'sig');
-      assert.equal(key?.kid, (await t.app.keys.signingKey()).kid);
+      assert.equal(key?.kid, (await t.app.services.keys.signingKey()).kid);
     });
 
     it('a token it signs verifies with an independent verifier that only knows the JWKS URL', async () => {
       await t.app.listen({ port: 0, host: '127.0.0.1' });
       const base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
       // The independent verifier checks exp against the real time, so sign near it.
-      const { token } = await signAccessToken(t.app.keys, { ...claims, roles: ['owner'] }, { issuer: ISSUER, clock: new ManualClock(new Date()) });
+      const { token } = await signAccessToken(t.app.services.keys, { ...claims, roles: ['owner'] }, { issuer: ISSUER, clock: new ManualClock(new Date()) });
       const { payload, protectedHeader } = await jwtVerify(token, createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`)), {
         issuer: ISSUER,
         algorithms: ['ES256'],
@@ -50,11 +50,11 @@ for (const engine of testEngines()) {
       });
       assert.equal(payload.sub, claims.sub);
       assert.deepEqual(payload.roles, ['owner']);
-      assert.equal(protectedHeader.kid, (await t.app.keys.signingKey()).kid);
+      assert.equal(protectedHeader.kid, (await t.app.services.keys.signingKey()).kid);
     });
 
     it('rotation logs nobody out: old tokens verify, both keys are published, then the old one is withdrawn', async () => {
-      const store = t.app.keys;
+      const store = t.app.services.keys;
       const before = await signAccessToken(store, claims, { issuer: ISSUER, clock: t.clock });
       const oldKid = decodeProtectedHeader(before.token).kid;
       const newKid = await store.rotate();

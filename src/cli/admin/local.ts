@@ -60,11 +60,10 @@ export async function prepareLocal(database: Database, preset: Preset, config: C
 export function localBackend(database: Database, options: { config: Config; preset: Preset; clock: Clock; close: () => Promise<void> }): AdminBackend {
   const { config, preset, clock } = options;
   const db = database.db;
-  const tenantDeps: TenantDeps = { db, clock, preset };
-  const deletionDeps: DeletionDeps = { db, clock, graceDays: preset.policies.deletionGraceDays };
-  // Mail is committed to the outbox with the invitation; a running server's worker delivers it (this process has none).
-  const invitationDeps: InvitationDeps = { db, clock, config, preset, pokeOutbox: () => undefined };
   const resolver = new AccessResolver({ db, preset });
+  // The console's bundle of what the services read (the server's is src/services.ts). Mail is committed to the
+  // outbox with the invitation; a running server's worker delivers it (this process has none).
+  const services: TenantDeps & DeletionDeps & InvitationDeps = { db, clock, config, preset, outbox: { poke: () => undefined } };
 
   /** What `authorize` checks for a request, with the console as the caller. */
   async function authorize(tenantId: string, permission?: string): Promise<Access> {
@@ -89,7 +88,7 @@ export function localBackend(database: Database, options: { config: Config; pres
     const all: InvitationJson[] = [];
     let cursor: string | undefined;
     do {
-      const page = await listInvitations(invitationDeps, tenantId, { limit: 200, ...(status === undefined ? {} : { status }), ...(cursor === undefined ? {} : { cursor }) });
+      const page = await listInvitations(services, tenantId, { limit: 200, ...(status === undefined ? {} : { status }), ...(cursor === undefined ? {} : { cursor }) });
       all.push(...page.invitations.map(presentInvitation));
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined);
@@ -133,7 +132,7 @@ export function localBackend(database: Database, options: { config: Config; pres
       // POST /tenants: a child needs tenants.create_child on the parent.
       if (input.parent !== null) await authorize(input.parent.id, 'tenants.create_child');
       const owners = owner === null ? { platform: true as const } : { userId: owner.id };
-      const tenant = await createTenant(tenantDeps, owners, { name: input.name, slug: input.slug, parentId: input.parent?.id ?? null }, CONSOLE_OPERATOR);
+      const tenant = await createTenant(services, owners, { name: input.name, slug: input.slug, parentId: input.parent?.id ?? null }, CONSOLE_OPERATOR);
       return { tenant: presentTenant(tenant), owner };
     },
 
@@ -143,7 +142,7 @@ export function localBackend(database: Database, options: { config: Config; pres
       if (!access.fromAbove.has('tenant.suspend')) {
         throw new AppError(AuthErrors.FORBIDDEN, { detail: 'suspending and resuming need tenant.suspend from above this tenant', permission: 'tenant.suspend' });
       }
-      return presentTenant(await setSuspended(tenantDeps, tenant.id, change, CONSOLE_OPERATOR));
+      return presentTenant(await setSuspended(services, tenant.id, change, CONSOLE_OPERATOR));
     },
 
     async deleteTenant(tenant, input) {
@@ -151,13 +150,13 @@ export function localBackend(database: Database, options: { config: Config; pres
       const caller: DeletionCaller = { audit: CONSOLE_OPERATOR, activeTenantId: null, accessTo: (id) => resolver.forUser(PLATFORM, id) };
       if (needsApproval(preset, 'tenant.delete')) {
         // DELETE /tenants/:id's checks first, as the route runs them before holding the deletion.
-        await assertDeletable(deletionDeps, caller, tenant.id, input);
+        await assertDeletable(services, caller, tenant.id, input);
         throw new CliFailure(
           `the "${preset.name}" preset holds tenant deletion for approval, and the console is no person to ask for it or to approve it: ` +
             'request it through the HTTP API (--url and --token, as a person) and have a decider approve it.',
         );
       }
-      const result = await requestDeletion(deletionDeps, caller, tenant.id, input);
+      const result = await requestDeletion(services, caller, tenant.id, input);
       return (result.status === 'pending_deletion' ? { status: result.status, tenants: result.tenants, purgeAfter: result.purgeAfter.toISOString() } : result) satisfies DeletionJson;
     },
 
@@ -191,7 +190,7 @@ export function localBackend(database: Database, options: { config: Config; pres
     async invite(tenant, input) {
       // POST /tenants/:id/invitations: members.invite, and the roles give nothing beyond the inviter's (the platform's: everything).
       const access = await authorize(tenant.id, 'members.invite');
-      return presentInvitation(await createInvitation(invitationDeps, { principal: null, access, audit: CONSOLE_OPERATOR }, tenant.id, input));
+      return presentInvitation(await createInvitation(services, { principal: null, access, audit: CONSOLE_OPERATOR }, tenant.id, input));
     },
 
     async setDefaultTenant(ref, tenant) {
@@ -210,7 +209,7 @@ export function localBackend(database: Database, options: { config: Config; pres
     async revokeInvitation(tenant, ref) {
       const access = await authorize(tenant.id, 'members.invite');
       const found = findInvitation(await allInvitations(tenant.id), ref, tenant);
-      await revokeInvitation(invitationDeps, { principal: null, access, audit: CONSOLE_OPERATOR }, { tenantId: tenant.id, invitationId: found.id });
+      await revokeInvitation(services, { principal: null, access, audit: CONSOLE_OPERATOR }, { tenantId: tenant.id, invitationId: found.id });
       return (await allInvitations(tenant.id)).find((i) => i.id === found.id) ?? found;
     },
 

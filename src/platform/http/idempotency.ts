@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../auth/principal.ts';
 import { openSecret, sealSecret } from '../../platform/secret-box.ts';
@@ -79,64 +80,67 @@ declare module 'fastify' {
   }
 }
 
-/** Registers the hooks; call after `installAuthentication` (the scope needs the principal) and before any route. */
-export function installIdempotency(app: FastifyInstance): void {
-  let lastSweep = Number.NEGATIVE_INFINITY;
-  app.decorateRequest('idempotencyClaim', null);
+/** The hooks, registered after authentication (the scope needs the principal) and before any route. */
+export const idempotency = fp(
+  async (app: FastifyInstance) => {
+    let lastSweep = Number.NEGATIVE_INFINITY;
+    app.decorateRequest('idempotencyClaim', null);
 
-  app.addHook('preHandler', async (request, reply) => {
-    if (request.method !== 'POST' || request.routeOptions.config.idempotency === false) return;
-    const header = request.headers[IDEMPOTENCY_HEADER];
-    // The not-found handler has no route template and nothing to make idempotent.
-    const route = request.routeOptions.url;
-    if (header === undefined || route === undefined) return;
-    const key = parseKey(header);
-    const { database, clock, secretKey } = app.deps;
-    const now = clock.now();
+    app.addHook('preHandler', async (request, reply) => {
+      if (request.method !== 'POST' || request.routeOptions.config.idempotency === false) return;
+      const header = request.headers[IDEMPOTENCY_HEADER];
+      // The not-found handler has no route template and nothing to make idempotent.
+      const route = request.routeOptions.url;
+      if (header === undefined || route === undefined) return;
+      const key = parseKey(header);
+      const { database, clock, secretKey } = app.services;
+      const now = clock.now();
 
-    if (now.getTime() - lastSweep >= SWEEP_INTERVAL_MS) {
-      lastSweep = now.getTime();
-      await sweepExpired(database.db, now, request);
-    }
-
-    const ref: KeyRef = { scope: scopeOf(request, route), key };
-    const requestHash = hashRequest(secretKey, route, request.body);
-    const stored = await claimOrFind(database.db, ref, requestHash, now);
-    if (stored === undefined) {
-      request.idempotencyClaim = { ...ref, claimedAt: now };
-      return;
-    }
-    return replay(reply, stored, secretKey);
-  });
-
-  app.addHook('onSend', async (request, reply, payload) => {
-    const claim = request.idempotencyClaim;
-    if (claim === null) return payload;
-    request.idempotencyClaim = null;
-    const { database, clock, secretKey } = app.deps;
-    const status = reply.statusCode;
-    const body = payloadText(payload);
-    try {
-      if (isRemembered(status) && body !== undefined) {
-        const kept = await completeClaim(database.db, {
-          ...claim,
-          statusCode: status,
-          headers: replayedHeaders(reply),
-          body: sealSecret(secretKey, body),
-          now: clock.now(),
-        });
-        if (!kept) request.log.warn({ scope: claim.scope }, 'idempotency claim was taken over before the response could be stored');
-      } else {
-        await releaseClaim(database.db, claim);
+      if (now.getTime() - lastSweep >= SWEEP_INTERVAL_MS) {
+        lastSweep = now.getTime();
+        await sweepExpired(database.db, now, request);
       }
-    } catch (err) {
-      // The response itself is fine (the handler's work is committed); only the replay copy is missing.
-      // The claim stays in progress and is taken over after ABANDONED_CLAIM_MS.
-      request.log.error({ err, scope: claim.scope }, 'could not store the idempotent response');
-    }
-    return payload;
-  });
-}
+
+      const ref: KeyRef = { scope: scopeOf(request, route), key };
+      const requestHash = hashRequest(secretKey, route, request.body);
+      const stored = await claimOrFind(database.db, ref, requestHash, now);
+      if (stored === undefined) {
+        request.idempotencyClaim = { ...ref, claimedAt: now };
+        return;
+      }
+      return replay(reply, stored, secretKey);
+    });
+
+    app.addHook('onSend', async (request, reply, payload) => {
+      const claim = request.idempotencyClaim;
+      if (claim === null) return payload;
+      request.idempotencyClaim = null;
+      const { database, clock, secretKey } = app.services;
+      const status = reply.statusCode;
+      const body = payloadText(payload);
+      try {
+        if (isRemembered(status) && body !== undefined) {
+          const kept = await completeClaim(database.db, {
+            ...claim,
+            statusCode: status,
+            headers: replayedHeaders(reply),
+            body: sealSecret(secretKey, body),
+            now: clock.now(),
+          });
+          if (!kept) request.log.warn({ scope: claim.scope }, 'idempotency claim was taken over before the response could be stored');
+        } else {
+          await releaseClaim(database.db, claim);
+        }
+      } catch (err) {
+        // The response itself is fine (the handler's work is committed); only the replay copy is missing.
+        // The claim stays in progress and is taken over after ABANDONED_CLAIM_MS.
+        request.log.error({ err, scope: claim.scope }, 'could not store the idempotent response');
+      }
+      return payload;
+    });
+  },
+  { name: 'tenantry-idempotency', dependencies: ['tenantry-authentication'] },
+);
 
 function parseKey(header: string | string[]): string {
   if (typeof header !== 'string' || !KEY_SYNTAX.test(header)) {

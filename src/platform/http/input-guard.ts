@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, HttpErrors } from './errors.ts';
@@ -93,17 +94,20 @@ function pointer(at: Segment | undefined): string {
  * naming the part and pointer, and nothing has been read from or written to the database for them
  * (authentication, which runs earlier, reads only credentials it has shape-checked).
  */
-export function installInputGuard(app: FastifyInstance): void {
-  app.addHook('preValidation', async (request) => {
-    const problem = inspect(request);
-    if (problem === undefined) return;
-    const where = `${problem.in} ${problem.path}`;
-    throw new AppError(problem.kind === 'depth' ? HttpErrors.NESTING_TOO_DEEP : HttpErrors.INVALID_TEXT, {
-      detail: `${where}: ${problem.message}`,
-      errors: [{ in: problem.in, path: problem.path, message: problem.message }],
+export const inputGuard = fp(
+  async (app: FastifyInstance) => {
+    app.addHook('preValidation', async (request) => {
+      const problem = inspect(request);
+      if (problem === undefined) return;
+      const where = `${problem.in} ${problem.path}`;
+      throw new AppError(problem.kind === 'depth' ? HttpErrors.NESTING_TOO_DEEP : HttpErrors.INVALID_TEXT, {
+        detail: `${where}: ${problem.message}`,
+        errors: [{ in: problem.in, path: problem.path, message: problem.message }],
+      });
     });
-  });
-}
+  },
+  { name: 'tenantry-input-guard' },
+);
 
 function inspect(request: FastifyRequest): InputProblem | undefined {
   return (
@@ -120,16 +124,19 @@ function inspect(request: FastifyRequest): InputProblem | undefined {
  * charset other than UTF-8 is `415 unsupported_media_type` and bytes that are not UTF-8 are `422 invalid_text`;
  * everything else goes to Fastify's own parser (prototype-poisoning protection included).
  */
-export function installJsonParser(app: FastifyInstance): void {
-  const parse = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
-    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
-      return done(new AppError(HttpErrors.UNSUPPORTED_MEDIA_TYPE, { detail: `JSON bodies are UTF-8, not ${charset}` }), undefined);
-    }
-    const bytes = body as Buffer;
-    if (!isUtf8(bytes)) return done(new AppError(HttpErrors.INVALID_TEXT, { detail: 'the body is not valid UTF-8' }), undefined);
-    parse(request, bytes.toString('utf8'), done);
-  });
-}
+export const jsonParser = fp(
+  async (app: FastifyInstance) => {
+    const parse = app.getDefaultJsonParser('error', 'error');
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+      const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
+      if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+        return done(new AppError(HttpErrors.UNSUPPORTED_MEDIA_TYPE, { detail: `JSON bodies are UTF-8, not ${charset}` }), undefined);
+      }
+      const bytes = body as Buffer;
+      if (!isUtf8(bytes)) return done(new AppError(HttpErrors.INVALID_TEXT, { detail: 'the body is not valid UTF-8' }), undefined);
+      parse(request, bytes.toString('utf8'), done);
+    });
+  },
+  { name: 'tenantry-json-parser' },
+);

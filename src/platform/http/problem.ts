@@ -1,4 +1,5 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError, type ErrorSpec, HttpErrors, type ProblemExtras } from './errors.ts';
 import { redactUrl } from './redact.ts';
@@ -79,43 +80,47 @@ export function isDatabaseUnavailable(error: unknown): boolean {
  * validation) are mapped; an unreachable database is a 503; everything else is logged in full and answered as a
  * bare 500 — never a stack trace.
  */
-export function installProblemHandlers(app: FastifyInstance, pageFallback: PageFallback = async () => null): void {
-  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (error instanceof AppError) {
-      if (error.spec.status >= 500) request.log.error({ err: error }, error.message);
-      return sendProblem(reply, error.spec, error.extras, error.headers);
-    }
-    if (error.validation) {
-      return sendProblem(reply, HttpErrors.VALIDATION_FAILED, {
-        detail: error.message,
-        errors: error.validation.map((v) => ({
-          in: error.validationContext ?? 'body',
-          path: v.instancePath || '/',
-          message: v.message ?? 'invalid',
-        })),
-      });
-    }
-    const mapped = error.code === undefined ? undefined : FASTIFY_CODES[error.code];
-    if (mapped !== undefined) return sendProblem(reply, mapped, { detail: error.message });
-    if (error.statusCode === 429) {
-      return sendProblem(reply, HttpErrors.RATE_LIMITED, { detail: error.message });
-    }
-    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-      return sendProblem(reply, HttpErrors.BAD_REQUEST, { detail: error.message });
-    }
-    if (isDatabaseUnavailable(error)) {
-      request.log.error({ err: error }, 'the database is unavailable');
-      return sendProblem(reply, HttpErrors.DATABASE_UNAVAILABLE, { detail: 'retry shortly' }, { 'retry-after': '5' });
-    }
-    request.log.error({ err: error }, 'unhandled error');
-    return sendProblem(reply, HttpErrors.INTERNAL);
-  });
+export const problemHandlers = fp<{ pageFallback?: PageFallback }>(
+  async (app, options) => {
+    const pageFallback = options.pageFallback ?? (async () => null);
+    app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      if (error instanceof AppError) {
+        if (error.spec.status >= 500) request.log.error({ err: error }, error.message);
+        return sendProblem(reply, error.spec, error.extras, error.headers);
+      }
+      if (error.validation) {
+        return sendProblem(reply, HttpErrors.VALIDATION_FAILED, {
+          detail: error.message,
+          errors: error.validation.map((v) => ({
+            in: error.validationContext ?? 'body',
+            path: v.instancePath || '/',
+            message: v.message ?? 'invalid',
+          })),
+        });
+      }
+      const mapped = error.code === undefined ? undefined : FASTIFY_CODES[error.code];
+      if (mapped !== undefined) return sendProblem(reply, mapped, { detail: error.message });
+      if (error.statusCode === 429) {
+        return sendProblem(reply, HttpErrors.RATE_LIMITED, { detail: error.message });
+      }
+      if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+        return sendProblem(reply, HttpErrors.BAD_REQUEST, { detail: error.message });
+      }
+      if (isDatabaseUnavailable(error)) {
+        request.log.error({ err: error }, 'the database is unavailable');
+        return sendProblem(reply, HttpErrors.DATABASE_UNAVAILABLE, { detail: 'retry shortly' }, { 'retry-after': '5' });
+      }
+      request.log.error({ err: error }, 'unhandled error');
+      return sendProblem(reply, HttpErrors.INTERNAL);
+    });
 
-  app.setNotFoundHandler(async (request, reply) => {
-    const path = request.url.split('?')[0] ?? '/';
-    const page = await pageFallback(path, request.method, request.headers.accept);
-    if (page !== null) return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page);
-    // Masked like the logs: a link's credential (an invitation or reset token) is never echoed back.
-    return sendProblem(reply, HttpErrors.ROUTE_NOT_FOUND, { detail: `${request.method} ${redactUrl(path)} is not an endpoint` });
-  });
-}
+    app.setNotFoundHandler(async (request, reply) => {
+      const path = request.url.split('?')[0] ?? '/';
+      const page = await pageFallback(path, request.method, request.headers.accept);
+      if (page !== null) return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page);
+      // Masked like the logs: a link's credential (an invitation or reset token) is never echoed back.
+      return sendProblem(reply, HttpErrors.ROUTE_NOT_FOUND, { detail: `${request.method} ${redactUrl(path)} is not an endpoint` });
+    });
+  },
+  { name: 'tenantry-problem-handlers' },
+);

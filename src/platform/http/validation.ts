@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { Ajv, type Options } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -7,14 +8,17 @@ import addFormats from 'ajv-formats';
  * schema says so), so `{"password": 123}` is a 400 rather than the string "123"; path and query values
  * arrive as text and are coerced to the declared types.
  */
-export function installValidators(app: FastifyInstance): void {
-  const base: Options = { allErrors: false, useDefaults: true, removeAdditional: false, strict: false };
-  const strict = withFormats(new Ajv({ ...base, coerceTypes: false }));
-  const coercing = withFormats(new Ajv({ ...base, coerceTypes: 'array' }));
-  app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? strict : coercing).compile(schema),
-  );
-}
+export const validators = fp(
+  async (app: FastifyInstance) => {
+    const base: Options = { allErrors: false, useDefaults: true, removeAdditional: false, strict: false };
+    const strict = withFormats(new Ajv({ ...base, coerceTypes: false }));
+    const coercing = withFormats(new Ajv({ ...base, coerceTypes: 'array' }));
+    app.setValidatorCompiler(({ schema, httpPart }) =>
+      (httpPart === 'body' ? strict : coercing).compile(schema),
+    );
+  },
+  { name: 'tenantry-validators' },
+);
 
 function withFormats(ajv: Ajv): Ajv {
   // ajv-formats' CJS default export is the plugin function itself.
