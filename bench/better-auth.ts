@@ -51,7 +51,10 @@ export async function startBetterAuth(engine: 'pglite' | 'postgres', postgresUrl
   const signUp = async (email: string) => {
     const res = await auth.api.signUpEmail({ body: { email, password: PASSWORD, name: 'Bench' }, asResponse: true });
     if (!res.ok) throw new Error(`better-auth sign-up: ${res.status} ${await res.text()}`);
-    const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const cookie = res.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
     const { user } = (await res.json()) as { user: { id: string } };
     return { id: user.id, headers: new Headers({ cookie }) };
   };

@@ -38,7 +38,11 @@ export interface CheckWorld {
 }
 
 /** A migrated database with the default preset applied: PGlite (in memory, or in `dataDir`) or the PostgreSQL database at the URL. */
-export async function benchDatabase(engine: 'pglite' | 'postgres', postgresUrl: string | undefined, dataDir?: string): Promise<{ database: Database; pglite?: PGlite; preset: Preset }> {
+export async function benchDatabase(
+  engine: 'pglite' | 'postgres',
+  postgresUrl: string | undefined,
+  dataDir?: string,
+): Promise<{ database: Database; pglite?: PGlite; preset: Preset }> {
   const pglite = engine === 'pglite' ? await PGlite.create(dataDir) : undefined;
   const database = pglite !== undefined ? await openDatabase({ engine: 'pglite', instance: pglite }) : await openDatabase({ engine: 'postgres', url: postgresUrl as string });
   await database.migrate();
@@ -60,7 +64,10 @@ export async function checkWorld(engine: 'pglite' | 'postgres', postgresUrl: str
     for (let depth = 0; depth < DEPTH; depth++) {
       const owner = newId('user');
       for (const id of depth === 0 ? [owner, userId] : [owner]) {
-        await trx.insertInto('users').values({ id, email: `${id}@bench.test`, name: null, password_hash: null, email_verified_at: now, platform_role: null, created_at: now, updated_at: now }).execute();
+        await trx
+          .insertInto('users')
+          .values({ id, email: `${id}@bench.test`, name: null, password_hash: null, email_verified_at: now, platform_role: null, created_at: now, updated_at: now })
+          .execute();
       }
       const tenantId = newTenantId();
       await insertTenant(trx, { id: tenantId, slug: `chain-${tenantId}`, name: `Level ${depth}`, parentId: parent, now });
@@ -80,7 +87,19 @@ export async function checkWorld(engine: 'pglite' | 'postgres', postgresUrl: str
   });
   const granting = [...preset.roles.values()].filter((r) => r.permissions.has('*') || r.permissions.has(PERMISSION)).map((r) => r.key);
   const roles = [...preset.roles.values()].map((r) => ({ key: r.key, scope: r.scope, permissions: [...r.permissions] }));
-  return { database, ...(pglite ? { pglite } : { postgresUrl }), resolver: new AccessResolver({ db: database.db, preset }), userId, leaf, tree, granting, memberships, paths, roles, permission: PERMISSION };
+  return {
+    database,
+    ...(pglite ? { pglite } : { postgresUrl }),
+    resolver: new AccessResolver({ db: database.db, preset }),
+    userId,
+    leaf,
+    tree,
+    granting,
+    memberships,
+    paths,
+    roles,
+    permission: PERMISSION,
+  };
 }
 
 export function warmCheck(world: CheckWorld): () => Promise<boolean> {

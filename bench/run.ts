@@ -34,7 +34,9 @@ const PG_ADMIN = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.
 const ARGON2 = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 const PASSWORD = 'correct horse battery staple 42';
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, doc: { type: 'boolean', default: false }, engine: { type: 'string' }, only: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, doc: { type: 'boolean', default: false }, engine: { type: 'string' }, only: { type: 'string' } },
+});
 /** `--only check,grants`: run only these groups of scenarios (while working on one; `--doc` wants them all). */
 const ONLY = args.only?.split(',');
 const wants = (group: string) => ONLY === undefined || ONLY.includes(group);
@@ -64,7 +66,10 @@ function median(figures: Figure[]): Figure {
   return [...figures].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(figures.length / 2)] as Figure;
 }
 
-async function http(url: string, options: { method?: string; headers?: Record<string, string>; body?: unknown; connections: number; seconds?: number; alternate?: unknown[] }): Promise<Figure> {
+async function http(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: unknown; connections: number; seconds?: number; alternate?: unknown[] },
+): Promise<Figure> {
   const result = await autocannon({
     url,
     method: (options.method ?? 'GET') as 'GET',
@@ -76,7 +81,11 @@ async function http(url: string, options: { method?: string; headers?: Record<st
     duration: options.seconds ?? SECONDS,
   });
   if (failures(result) > 0) {
-    const sample = await fetch(url, { method: options.method ?? 'GET', headers: { 'content-type': 'application/json', ...options.headers }, ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }) });
+    const sample = await fetch(url, {
+      method: options.method ?? 'GET',
+      headers: { 'content-type': 'application/json', ...options.headers },
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    });
     console.error(`a sample answer: ${sample.status} ${(await sample.text()).slice(0, 300)}`);
   }
   return figureOf(result, `${options.method ?? 'GET'} ${url}`);
@@ -245,7 +254,13 @@ const MANY_TENANTS = 500;
 async function seed(base: string): Promise<World> {
   const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
   const signedUp = await call<{ accessToken: string; activeTenantId: string }>(base, 'POST', '/auth/signup', { email, password: PASSWORD, name: 'Bench' });
-  const key = await call<{ secret: string }>(base, 'POST', `/tenants/${signedUp.activeTenantId}/api-keys`, { name: 'bench', permissions: ['tenant.read', 'members.read'] }, signedUp.accessToken);
+  const key = await call<{ secret: string }>(
+    base,
+    'POST',
+    `/tenants/${signedUp.activeTenantId}/api-keys`,
+    { name: 'bench', permissions: ['tenant.read', 'members.read'] },
+    signedUp.accessToken,
+  );
   return { email, accessToken: signedUp.accessToken, tenantId: signedUp.activeTenantId, apiKey: key.secret };
 }
 
@@ -256,7 +271,9 @@ async function seedMany(base: string): Promise<Many> {
   const tenantIds = [signedUp.activeTenantId];
   // Eight at a time: the order of the list does not matter, and one at a time took 20 s per engine.
   for (let i = tenantIds.length; i < MANY_TENANTS; i += 8) {
-    const batch = Array.from({ length: Math.min(8, MANY_TENANTS - i) }, (_, j) => call<{ id: string }>(base, 'POST', '/tenants', { name: `Tenant ${i + j}`, slug: `bench-many-${i + j}` }, signedUp.accessToken));
+    const batch = Array.from({ length: Math.min(8, MANY_TENANTS - i) }, (_, j) =>
+      call<{ id: string }>(base, 'POST', '/tenants', { name: `Tenant ${i + j}`, slug: `bench-many-${i + j}` }, signedUp.accessToken),
+    );
     tenantIds.push(...(await Promise.all(batch)).map((t) => t.id));
   }
   return { accessToken: signedUp.accessToken, tenantIds };
@@ -274,10 +291,23 @@ async function rssMiB(pid: number): Promise<number> {
 async function joseReference(): Promise<{ verify: () => Promise<unknown>; sign: () => Promise<string> }> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   await exportJWK(publicKey);
-  const token = await new SignJWT({ tid: 'tabcdefghijklmnop' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer('http://bench').setSubject('usr_bench').setIssuedAt().setExpirationTime('10m').sign(privateKey);
+  const token = await new SignJWT({ tid: 'tabcdefghijklmnop' })
+    .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+    .setIssuer('http://bench')
+    .setSubject('usr_bench')
+    .setIssuedAt()
+    .setExpirationTime('10m')
+    .sign(privateKey);
   return {
     verify: () => jwtVerify(token, publicKey, { issuer: 'http://bench', algorithms: ['ES256'] }),
-    sign: () => new SignJWT({ tid: 'tabcdefghijklmnop', scope: 'tenant.read members.read' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer('http://bench').setSubject('key_bench').setIssuedAt().setExpirationTime('10m').sign(privateKey),
+    sign: () =>
+      new SignJWT({ tid: 'tabcdefghijklmnop', scope: 'tenant.read members.read' })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .setIssuer('http://bench')
+        .setSubject('key_bench')
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(privateKey),
   };
 }
 
@@ -326,7 +356,12 @@ async function runEngine(engine: 'pglite' | 'postgres', rows: Row[], notes: stri
     const server = await startServer(env);
     // Tokens name the server's URL as issuer, and the port is new on every start: seed on the server measured.
     const world = await seed(server.base);
-    rows.push({ engine, scenario: 'start-up on an existing database (ms)', tenantry: { opsPerSec: 0, p50: Math.round(server.startMs), p99: Math.round(server.startMs) }, target: engine === 'pglite' ? '≤ 2,000 ms' : '≤ 1,000 ms' });
+    rows.push({
+      engine,
+      scenario: 'start-up on an existing database (ms)',
+      tenantry: { opsPerSec: 0, p50: Math.round(server.startMs), p99: Math.round(server.startMs) },
+      target: engine === 'pglite' ? '≤ 2,000 ms' : '≤ 1,000 ms',
+    });
     const { base } = server;
     const jwt = { authorization: `Bearer ${world.accessToken}` };
     const jose = await joseReference();
@@ -364,11 +399,21 @@ async function runEngine(engine: 'pglite' | 'postgres', rows: Row[], notes: stri
           http(`${base}/api/v1/auth/me`, { headers: jwt, connections: 1 }),
           http(`${base}/api/v1/auth/login`, { method: 'POST', body: { email: world.email, password: PASSWORD }, connections: 16 }),
         ]);
-        rows.push({ engine, scenario: '/auth/me p99 during a 16-way sign-in storm (vs idle)', tenantry: storm, reference: { name: '/auth/me idle', ...idle }, ratio: Math.max(storm.p99, 1) / Math.max(idle.p99, 1), target: '≤ 3× idle' });
+        rows.push({
+          engine,
+          scenario: '/auth/me p99 during a 16-way sign-in storm (vs idle)',
+          tenantry: storm,
+          reference: { name: '/auth/me idle', ...idle },
+          ratio: Math.max(storm.p99, 1) / Math.max(idle.p99, 1),
+          target: '≤ 3× idle',
+        });
       }
       if (wants('grants')) {
         // Sixteen sessions of the first person, fresh for each repetition (the previous one spent its tokens).
-        const sessions = () => Promise.all(Array.from({ length: 16 }, () => call<{ refreshToken: string }>(base, 'POST', '/auth/login', { email: world.email, password: PASSWORD }).then((t) => t.refreshToken)));
+        const sessions = () =>
+          Promise.all(
+            Array.from({ length: 16 }, () => call<{ refreshToken: string }>(base, 'POST', '/auth/login', { email: world.email, password: PASSWORD }).then((t) => t.refreshToken)),
+          );
         const refresh = await interleaved(async () => rotating(`${base}/api/v1/auth/refresh`, await sessions(), 16));
         rows.push(row(engine, 'refresh grant (rotating), c=16', refresh, undefined, '≥ 1,000/s'));
         const grant = await interleaved(
@@ -411,13 +456,30 @@ async function peerScenarios(engine: 'pglite' | 'postgres', base: string, world:
         () => inProcess(() => peer.listOrganizations('many'), 1),
       );
       rows.push(row(engine, `list my tenants (in ${MANY_TENANTS}), c=1`, inMany, 'Better Auth listOrganizations'));
-      rows.push({ engine, scenario: `list my tenants: p99 in ${MANY_TENANTS} vs in 1`, tenantry: inMany.tenantry, reference: { name: 'in 1 tenant', ...r.tenantry }, ratio: inMany.tenantry.p99 / Math.max(r.tenantry.p99, 1), target: '≤ 3×' });
+      rows.push({
+        engine,
+        scenario: `list my tenants: p99 in ${MANY_TENANTS} vs in 1`,
+        tenantry: inMany.tenantry,
+        reference: { name: 'in 1 tenant', ...r.tenantry },
+        ratio: inMany.tenantry.p99 / Math.max(r.tenantry.p99, 1),
+        target: '≤ 3×',
+      });
     }
     {
       // Adding an existing account directly, then removing it (so the next add has someone to add): one pair per
       // iteration on both sides. Tenantry: a key with members.manage; Better Auth: server-side addMember, owner's removeMember.
-      const joiner = await call<{ user: { id: string } }>(base, 'POST', '/auth/signup', { email: `joiner-${randomBytes(4).toString('hex')}@example.com`, password: PASSWORD, name: 'Joiner' });
-      const manager = await call<{ secret: string }>(base, 'POST', `/tenants/${world.tenantId}/api-keys`, { name: 'members', permissions: ['members.manage', 'members.read', 'tenant.read'] }, world.accessToken);
+      const joiner = await call<{ user: { id: string } }>(base, 'POST', '/auth/signup', {
+        email: `joiner-${randomBytes(4).toString('hex')}@example.com`,
+        password: PASSWORD,
+        name: 'Joiner',
+      });
+      const manager = await call<{ secret: string }>(
+        base,
+        'POST',
+        `/tenants/${world.tenantId}/api-keys`,
+        { name: 'members', permissions: ['members.manage', 'members.read', 'tenant.read'] },
+        world.accessToken,
+      );
       const headers = { authorization: `Bearer ${manager.secret}` };
       const r = await interleaved(
         async () => {
@@ -436,7 +498,13 @@ async function peerScenarios(engine: 'pglite' | 'postgres', base: string, world:
     {
       const [a, b] = many.tenantIds as [string, string];
       const r = await interleaved(
-        () => http(`${base}/api/v1/auth/active-tenant`, { method: 'POST', headers: { authorization: `Bearer ${many.accessToken}` }, alternate: [{ tenantId: a }, { tenantId: b }], connections: 1 }),
+        () =>
+          http(`${base}/api/v1/auth/active-tenant`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${many.accessToken}` },
+            alternate: [{ tenantId: a }, { tenantId: b }],
+            connections: 1,
+          }),
         () => inProcess(() => peer.setActiveOrganization(), 1),
       );
       rows.push(row(engine, `switch tenant (person in ${MANY_TENANTS}), c=1`, r, 'Better Auth setActiveOrganization', '≥ 3×'));
@@ -497,7 +565,9 @@ async function datasetScenarios(engine: 'pglite' | 'postgres', rows: Row[], note
     };
     let began = performance.now();
     await addUnit(database, 0);
-    notes.push(`${engine}: dataset D (${UNIT.tenants.toLocaleString('en-GB')} tenants, ${UNIT.users.toLocaleString('en-GB')} users, ${(2 * UNIT.users).toLocaleString('en-GB')} memberships, ${((UNIT.tenants / UNIT.customRoleEvery) * UNIT.customRolesPerTen).toLocaleString('en-GB')} custom roles) seeded in ${Math.round((performance.now() - began) / 1000)} s`);
+    notes.push(
+      `${engine}: dataset D (${UNIT.tenants.toLocaleString('en-GB')} tenants, ${UNIT.users.toLocaleString('en-GB')} users, ${(2 * UNIT.users).toLocaleString('en-GB')} memberships, ${((UNIT.tenants / UNIT.customRoleEvery) * UNIT.customRolesPerTen).toLocaleString('en-GB')} custom roles) seeded in ${Math.round((performance.now() - began) / 1000)} s`,
+    );
     const atD = await measure();
     rows.push({ engine, scenario: 'warm check in-process, dataset D, 1,000 questions, c=1', tenantry: atD.warm });
     rows.push({ engine, scenario: 'cold check in-process, dataset D, 1,000 questions, c=1', tenantry: atD.cold });
@@ -506,8 +576,22 @@ async function datasetScenarios(engine: 'pglite' | 'postgres', rows: Row[], note
     for (let unit = 1; unit < 10; unit++) await addUnit(database, unit);
     notes.push(`${engine}: grown to D×10 in ${Math.round((performance.now() - began) / 1000)} s`);
     const atD10 = await measure();
-    rows.push({ engine, scenario: 'warm check in-process, dataset D×10, same questions, c=1', tenantry: atD10.warm, reference: { name: 'the same at D', ...atD.warm }, ratio: atD10.warm.opsPerSec / atD.warm.opsPerSec, target: '≥ 0.7×' });
-    rows.push({ engine, scenario: 'cold check in-process, dataset D×10, same questions, c=1', tenantry: atD10.cold, reference: { name: 'the same at D', ...atD.cold }, ratio: atD10.cold.opsPerSec / atD.cold.opsPerSec, target: '≥ 0.7×' });
+    rows.push({
+      engine,
+      scenario: 'warm check in-process, dataset D×10, same questions, c=1',
+      tenantry: atD10.warm,
+      reference: { name: 'the same at D', ...atD.warm },
+      ratio: atD10.warm.opsPerSec / atD.warm.opsPerSec,
+      target: '≥ 0.7×',
+    });
+    rows.push({
+      engine,
+      scenario: 'cold check in-process, dataset D×10, same questions, c=1',
+      tenantry: atD10.cold,
+      reference: { name: 'the same at D', ...atD.cold },
+      ratio: atD10.cold.opsPerSec / atD.cold.opsPerSec,
+      target: '≥ 0.7×',
+    });
   } finally {
     await database.close();
     await own?.drop();
@@ -551,11 +635,20 @@ async function main(): Promise<void> {
     if (wants('checks')) await checkScenarios(engine, rows);
     if (wants('dataset')) await datasetScenarios(engine, rows, notes);
   }
-  const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, seconds: SECONDS, repetitions: REPS };
+  const machine = {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    seconds: SECONDS,
+    repetitions: REPS,
+  };
   const out = table(rows);
   console.log(out);
   for (const note of notes) console.log(`\n${note}`);
-  console.log(`\n${machine.cpus} cores (${machine.cpu}), ${machine.node}, ${SECONDS} s per measurement, median of ${REPS}; took ${Math.round((performance.now() - began) / 1000)} s`);
+  console.log(
+    `\n${machine.cpus} cores (${machine.cpu}), ${machine.node}, ${SECONDS} s per measurement, median of ${REPS}; took ${Math.round((performance.now() - began) / 1000)} s`,
+  );
   await mkdir(new URL('results/', import.meta.url), { recursive: true });
   await writeFile(new URL('results/latest.json', import.meta.url), `${JSON.stringify({ at: new Date().toISOString(), machine, rows, notes }, null, 2)}\n`);
   if (args.doc) {

@@ -134,8 +134,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
   await app.register(rateLimit, {
     global: false,
     ...(redis === undefined ? {} : { redis, nameSpace: 'tenantry-rl:', skipOnError: false }),
-    errorResponseBuilder: (_request, context) =>
-      new AppError(HttpErrors.RATE_LIMITED, { detail: `retry in ${Math.ceil(context.ttl / 1000)} s` }),
+    errorResponseBuilder: (_request, context) => new AppError(HttpErrors.RATE_LIMITED, { detail: `retry in ${Math.ceil(context.ttl / 1000)} s` }),
   });
   // Cross-cutting pieces, each a named plugin that declares what it needs registered before it.
   await app.register(authentication);

@@ -72,10 +72,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   };
 }
 
-export type OperatorBootstrap =
-  | { kind: 'exists' }
-  | { kind: 'configured'; email: string; created: boolean }
-  | { kind: 'setup-link'; link: string };
+export type OperatorBootstrap = { kind: 'exists' } | { kind: 'configured'; email: string; created: boolean } | { kind: 'setup-link'; link: string };
 
 /**
  * SPEC 5.2: TENANTRY_ADMIN_EMAIL/PASSWORD make (or promote) the operator on every start; with neither set

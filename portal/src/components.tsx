@@ -16,7 +16,21 @@ export function ErrorNotice({ error, title }: { error: unknown; title?: string }
  * A question before an action that is not taken back: Cancel has the focus, the red button runs `action`, and a
  * refusal is shown in the dialog under `failed`. What happens on success is the action's own `onSuccess`.
  */
-export function ConfirmModal({ title, children, confirm, failed, action, onClose }: { title: string; children: ReactNode; confirm: string; failed: string; action: UseMutationResult<unknown, Error, void>; onClose: () => void }) {
+export function ConfirmModal({
+  title,
+  children,
+  confirm,
+  failed,
+  action,
+  onClose,
+}: {
+  title: string;
+  children: ReactNode;
+  confirm: string;
+  failed: string;
+  action: UseMutationResult<unknown, Error, void>;
+  onClose: () => void;
+}) {
   return (
     <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened onClose={onClose} title={title}>
       <Stack>

@@ -43,7 +43,21 @@ export function mergePatch(from: JsonObject, to: JsonObject): JsonObject {
 }
 
 /** A card with the JSON editor; `save` is sent the merge patch. Read-only (no Save) when `readOnly`. */
-export function DataEditor({ title, intro, saved, save, readOnly = false, failed }: { title: string; intro: ReactNode; saved: JsonObject; save: UseMutationResult<unknown, Error, JsonObject>; readOnly?: boolean; failed: string }) {
+export function DataEditor({
+  title,
+  intro,
+  saved,
+  save,
+  readOnly = false,
+  failed,
+}: {
+  title: string;
+  intro: ReactNode;
+  saved: JsonObject;
+  save: UseMutationResult<unknown, Error, JsonObject>;
+  readOnly?: boolean;
+  failed: string;
+}) {
   const [text, setText] = useState(() => JSON.stringify(saved, null, 2));
   const [invalid, setInvalid] = useState<string>();
   const titleId = useId();

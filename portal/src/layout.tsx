@@ -36,7 +36,9 @@ export function AppLayout() {
   const info = usePortalInfo().data;
   const location = useLocation();
   const [opened, { toggle, close }] = useDisclosure();
-  useEffect(close, [location.pathname]); // on a phone, the drawer closes once a page is chosen
+  // On a phone, the drawer closes once a page is chosen: the effect runs when the path changes.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the path is the trigger, not an input
+  useEffect(close, [location.pathname]);
   if (me.activeTenantId === null) {
     const here = location.pathname + location.search;
     return <Navigate to={here === '/' ? '/choose-tenant' : `/choose-tenant?next=${encodeURIComponent(here)}`} replace />;
@@ -51,7 +53,13 @@ export function AppLayout() {
             <Title order={1} size="h4">
               Tenantry
             </Title>
-            {me.showTenantSwitcher ? <TenantSwitcher me={me} label={info?.labels.tenant ?? 'Tenant'} /> : <Text size="sm" c="dimmed" visibleFrom="xs">{active?.name}</Text>}
+            {me.showTenantSwitcher ? (
+              <TenantSwitcher me={me} label={info?.labels.tenant ?? 'Tenant'} />
+            ) : (
+              <Text size="sm" c="dimmed" visibleFrom="xs">
+                {active?.name}
+              </Text>
+            )}
           </Group>
           <UserMenu me={me} />
         </Group>
@@ -77,7 +85,9 @@ function Navigation({ me }: { me: Me }) {
   const location = useLocation();
   const permissions = [...new Set(NAV.flatMap((item) => (item.permission === undefined ? [] : [item.permission])))];
   const allowed = useAllowed(me.activeTenantId, permissions).data;
-  const shown = NAV.filter((item) => (item.operator !== true || me.user.platformRole === 'super_admin') && (item.permission === undefined || allowed?.has(item.permission) === true));
+  const shown = NAV.filter(
+    (item) => (item.operator !== true || me.user.platformRole === 'super_admin') && (item.permission === undefined || allowed?.has(item.permission) === true),
+  );
   return (
     <>
       {shown.map((item) => (
@@ -95,14 +105,21 @@ function TenantSwitcher({ me, label }: { me: Me; label: string }) {
     mutationFn: (tenantId: string) => unwrap(api.POST('/api/v1/auth/active-tenant', { body: { tenantId } })),
     onSuccess: async () => {
       await reset();
-      navigate('/');
+      void navigate('/');
     },
   });
   const active = me.activeTenantId === null ? undefined : me.authorization[me.activeTenantId];
   return (
     <Menu position="bottom-start" withinPortal>
       <Menu.Target>
-        <Button variant="default" size="xs" rightSection="▾" loading={switchTo.isPending} maw={{ base: 170, sm: 320 }} aria-label={`Switch ${label.toLowerCase()}: ${active?.name ?? ''}`}>
+        <Button
+          variant="default"
+          size="xs"
+          rightSection="▾"
+          loading={switchTo.isPending}
+          maw={{ base: 170, sm: 320 }}
+          aria-label={`Switch ${label.toLowerCase()}: ${active?.name ?? ''}`}
+        >
           <Text size="sm" truncate>
             {active?.name ?? `Choose a ${label.toLowerCase()}`}
           </Text>
@@ -128,7 +145,7 @@ function UserMenu({ me }: { me: Me }) {
     mutationFn: () => unwrap(api.POST('/api/v1/auth/logout')),
     onSettled: async () => {
       await reset();
-      navigate('/sign-in');
+      void navigate('/sign-in');
     },
   });
   const initials = (me.user.name ?? me.user.email).slice(0, 2).toUpperCase();

@@ -29,7 +29,19 @@ export function groupByPrefix(permissions: readonly Permission[]): Array<[string
  * The catalogue as checkboxes grouped by prefix. Permissions the signed-in person does not hold in `tenantId` are
  * marked: granting them would be refused (a key or role can never be stronger than whoever makes it).
  */
-export function PermissionPicker({ tenantId, value, onChange, disabled, label }: { tenantId: string; value: string[]; onChange: (value: string[]) => void; disabled?: boolean; label: string }) {
+export function PermissionPicker({
+  tenantId,
+  value,
+  onChange,
+  disabled,
+  label,
+}: {
+  tenantId: string;
+  value: string[];
+  onChange: (value: string[]) => void;
+  disabled?: boolean;
+  label: string;
+}) {
   const catalogue = usePermissionCatalogue();
   const held = useAllowed(tenantId, catalogue.data?.map((p) => p.key) ?? []).data;
   if (catalogue.isPending) return <Loader size="sm" aria-label="Loading permissions" />;

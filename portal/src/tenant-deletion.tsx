@@ -34,7 +34,10 @@ export function DeleteTenantModal({ tenant, onClose, onDeleted }: { tenant: Dele
   const remove = useMutation({
     mutationFn: () =>
       unwrap<DeleteResult | HeldForApproval>(
-        api.DELETE('/api/v1/tenants/{tenantId}', { params: { path: { tenantId: tenant.id } }, body: { confirm: typed.trim(), ...(withBelow ? { includeDescendants: true } : {}) } }),
+        api.DELETE('/api/v1/tenants/{tenantId}', {
+          params: { path: { tenantId: tenant.id } },
+          body: { confirm: typed.trim(), ...(withBelow ? { includeDescendants: true } : {}) },
+        }),
       ),
     onSuccess: () => onDeleted(),
   });
@@ -59,12 +62,13 @@ export function DeleteTenantModal({ tenant, onClose, onDeleted }: { tenant: Dele
           <Stack>
             {graceDays > 0 ? (
               <Alert color="orange" title={`Restorable for ${graceDays} days`} role="note">
-                The tenant closes at once: nobody can enter it and its API keys stop. It can be restored until it is purged {graceDays} days from now; then every row
-                scoped to it is destroyed, people who belonged only to it are deleted, and others are re-pointed to another of their tenants.
+                The tenant closes at once: nobody can enter it and its API keys stop. It can be restored until it is purged {graceDays} days from now; then every row scoped to it
+                is destroyed, people who belonged only to it are deleted, and others are re-pointed to another of their tenants.
               </Alert>
             ) : (
               <Alert color="red" title="This cannot be undone" role="note">
-                Every row scoped to this tenant is permanently destroyed. People who belonged only to it are deleted; others have it removed and, where it was their default, are re-pointed to another of their tenants.
+                Every row scoped to this tenant is permanently destroyed. People who belonged only to it are deleted; others have it removed and, where it was their default, are
+                re-pointed to another of their tenants.
               </Alert>
             )}
             {below > 0 && (
@@ -103,8 +107,7 @@ export function DeletionReport({ result }: { result: DeleteResult | HeldForAppro
   if ('approvalRequest' in result)
     return (
       <Alert color="blue" title="Held for approval" role="status">
-        Nothing is deleted until a decider approves request <Code>{result.approvalRequest.id}</Code> (until {WHEN.format(new Date(result.approvalRequest.expiresAt))}).
-        Follow it in{' '}
+        Nothing is deleted until a decider approves request <Code>{result.approvalRequest.id}</Code> (until {WHEN.format(new Date(result.approvalRequest.expiresAt))}). Follow it in{' '}
         <Anchor underline="always" component={Link} to={PortalPaths.approvals}>
           Approvals
         </Anchor>
@@ -163,4 +166,3 @@ export function DeletionReport({ result }: { result: DeleteResult | HeldForAppro
     </Stack>
   );
 }
-

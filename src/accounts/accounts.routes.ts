@@ -78,7 +78,7 @@ export async function accountRoutes(app: FastifyTypebox): Promise<void> {
       schema: {
         tags: ['auth'],
         summary: 'Verify the email address with the token from the verification mail',
-        description: 'With `invitationToken` (the `invitation` parameter of the link), the response carries that invitation\'s preview, or null if it can no longer be accepted.',
+        description: "With `invitationToken` (the `invitation` parameter of the link), the response carries that invitation's preview, or null if it can no longer be accepted.",
         body: Type.Object({ token: OneTimeToken, invitationToken: Type.Optional(InvitationToken) }, { additionalProperties: false }),
         response: {
           200: Type.Object({ user: UserSchema, invitation: Type.Optional(Type.Union([InvitationPreviewSchema, Type.Null()])) }),
@@ -107,7 +107,7 @@ export async function accountRoutes(app: FastifyTypebox): Promise<void> {
         summary: 'Send a new verification mail to the signed-in user (the previous link stops working)',
         description:
           'With `invitationToken` (the person signed up from an invitation link), the new link carries the invitation on, as the first one did; ' +
-          'it must be a pending invitation for this user\'s address.',
+          "it must be a pending invitation for this user's address.",
         body: Type.Object({ invitationToken: Type.Optional(InvitationToken) }, { additionalProperties: false, description: 'Optional: the request may have no body' }),
         response: { 202: Type.Object({ status: Type.Literal('sent') }), ...Problems },
       },

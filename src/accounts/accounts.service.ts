@@ -112,7 +112,18 @@ export async function signup(deps: AccountDeps, input: SignupInput, client: Clie
     if (user === undefined) throw new AppError(AccountErrors.EMAIL_TAKEN);
     await enterUserContext(trx, user.id);
     const actor = { ...audit, actorType: 'user' as const, actorId: user.id };
-    await appendAuditEvent(trx, actor, { tenantId: user.id, action: 'user.signed_up', targetType: 'user', targetId: user.id, after: { email, ...(invitation === undefined ? {} : { invitationId: invitation.invitationId }) } }, now);
+    await appendAuditEvent(
+      trx,
+      actor,
+      {
+        tenantId: user.id,
+        action: 'user.signed_up',
+        targetType: 'user',
+        targetId: user.id,
+        after: { email, ...(invitation === undefined ? {} : { invitationId: invitation.invitationId }) },
+      },
+      now,
+    );
     if (invitation === undefined) await sendVerification(trx, deps, user, verification, now);
 
     let enterprise: SignupTenant | null = null;
@@ -123,7 +134,14 @@ export async function signup(deps: AccountDeps, input: SignupInput, client: Clie
       tenant = { id: invitation.tenantId, slug: invitation.tenantSlug, name: invitation.tenantName };
     } else if (tenantId !== null) {
       if (enterpriseId !== null) {
-        enterprise = await createOwnedTenant(trx, deps, actor, user.id, { id: enterpriseId, name: input.organizationName?.trim() || `${label}'s organisation`, slug: slugify(input.organizationName ?? label), parentId: null }, now);
+        enterprise = await createOwnedTenant(
+          trx,
+          deps,
+          actor,
+          user.id,
+          { id: enterpriseId, name: input.organizationName?.trim() || `${label}'s organisation`, slug: slugify(input.organizationName ?? label), parentId: null },
+          now,
+        );
         await enterTenantContext(trx, tenantId);
       }
       tenant = await createOwnedTenant(
@@ -131,18 +149,27 @@ export async function signup(deps: AccountDeps, input: SignupInput, client: Clie
         deps,
         actor,
         user.id,
-        { id: tenantId, name: input.tenantName?.trim() || (enterpriseId === null ? `${label}'s workspace` : 'Default tenant'), slug: input.tenantSlug ?? slugify(input.tenantName ?? label), exactSlug: input.tenantSlug !== undefined, parentId: enterpriseId },
+        {
+          id: tenantId,
+          name: input.tenantName?.trim() || (enterpriseId === null ? `${label}'s workspace` : 'Default tenant'),
+          slug: input.tenantSlug ?? slugify(input.tenantName ?? label),
+          exactSlug: input.tenantSlug !== undefined,
+          parentId: enterpriseId,
+        },
         now,
       );
       roles = [deps.preset.ownerRole];
     }
-    const tenants = tenant === null ? [] : [{ tenantId: tenant.id, slug: tenant.slug, name: tenant.name, status: 'active' as const, kind: 'direct' as const, roles, joinedAt: now }];
+    const tenants =
+      tenant === null ? [] : [{ tenantId: tenant.id, slug: tenant.slug, name: tenant.name, status: 'active' as const, kind: 'direct' as const, roles, joinedAt: now }];
     const pending = await openSession(trx, deps, { user, activeTenantId: tenant?.id ?? null, tenants, client, audit: actor });
     return { user, tenant, enterprise, pending };
   };
-  const { user, tenant, enterprise, pending } = await (tenantId === null ? withUser(deps.db, '', work) : withTenant(deps.db, enterpriseId ?? tenantId, work)).catch((error: unknown) => {
-    throw licenceLimitError(error) ?? error;
-  });
+  const { user, tenant, enterprise, pending } = await (tenantId === null ? withUser(deps.db, '', work) : withTenant(deps.db, enterpriseId ?? tenantId, work)).catch(
+    (error: unknown) => {
+      throw licenceLimitError(error) ?? error;
+    },
+  );
   deps.outbox.poke();
   const tokens = await finishTokens(deps, pending);
   return { ...tokens, user, tenant, enterprise };
@@ -165,7 +192,12 @@ async function createOwnedTenant(
   const row = spec.exactSlug === true ? await insertTenant(trx, values) : await insertTenantWithFreeSlug(trx, values);
   if (row === undefined) throw new AppError(TenantErrors.SLUG_TAKEN);
   const ownerRole = deps.preset.ownerRole;
-  await appendAuditEvent(trx, actor, { tenantId: spec.id, action: 'tenant.created', targetType: 'tenant', targetId: spec.id, after: { slug: row.slug, name: row.name, parentId: spec.parentId } }, now);
+  await appendAuditEvent(
+    trx,
+    actor,
+    { tenantId: spec.id, action: 'tenant.created', targetType: 'tenant', targetId: spec.id, after: { slug: row.slug, name: row.name, parentId: spec.parentId } },
+    now,
+  );
   await insertMembership(trx, { tenantId: spec.id, userId, kind: 'direct', roles: [ownerRole], now });
   await appendAuditEvent(trx, actor, { tenantId: spec.id, action: 'member.added', targetType: 'user', targetId: userId, after: { roles: [ownerRole], kind: 'direct' } }, now);
   await grantOperatorShadows(trx, spec.id, [userId], actor, now);
@@ -207,7 +239,12 @@ export async function verifyEmail(deps: AccountDeps, token: string, audit: Audit
     if (user.email_verified_at !== null) return user;
     const updated = await updateUser(trx, user.id, { email_verified_at: now }, now);
     await enterUserContext(trx, user.id);
-    await appendAuditEvent(trx, { ...audit, actorType: 'user', actorId: user.id }, { tenantId: user.id, action: 'user.email_verified', targetType: 'user', targetId: user.id, after: { email: user.email } }, now);
+    await appendAuditEvent(
+      trx,
+      { ...audit, actorType: 'user', actorId: user.id },
+      { tenantId: user.id, action: 'user.email_verified', targetType: 'user', targetId: user.id, after: { email: user.email } },
+      now,
+    );
     return updated ?? user;
   });
 }
@@ -252,7 +289,12 @@ export async function resetPassword(deps: AccountDeps, token: string, password: 
     await updateUser(trx, user.id, { password_hash: passwordHash, email_verified_at: user.email_verified_at ?? now }, now);
     const revoked = await revokeSessionsOfUser(trx, user.id, 'password_reset', now);
     await enterUserContext(trx, user.id);
-    await appendAuditEvent(trx, { ...audit, actorType: 'user', actorId: user.id }, { tenantId: user.id, action: 'user.password_reset', targetType: 'user', targetId: user.id, after: { sessionsRevoked: revoked } }, now);
+    await appendAuditEvent(
+      trx,
+      { ...audit, actorType: 'user', actorId: user.id },
+      { tenantId: user.id, action: 'user.password_reset', targetType: 'user', targetId: user.id, after: { sessionsRevoked: revoked } },
+      now,
+    );
     return user.email;
   });
   await clearLoginFailures(deps.db, email);
@@ -269,19 +311,25 @@ export async function updateProfile(deps: AccountDeps, userId: string, changes: 
   return withUser(deps.db, userId, async (trx) => {
     const user = await findUserById(trx, userId);
     if (user === undefined) throw new AppError(AccountErrors.USER_NOT_FOUND);
-    const data = changes.data === undefined
-      ? undefined
-      : applyDataPatch(user.data, changes.data, (max) => new AppError(HttpErrors.DATA_TOO_LARGE, { detail: `data must stay under ${max} bytes as JSON` }));
+    const data =
+      changes.data === undefined
+        ? undefined
+        : applyDataPatch(user.data, changes.data, (max) => new AppError(HttpErrors.DATA_TOO_LARGE, { detail: `data must stay under ${max} bytes as JSON` }));
     const name = changes.name === undefined ? undefined : changes.name?.trim() || null;
     const updated = await updateUser(trx, userId, { ...(name === undefined ? {} : { name }), ...(data === undefined ? {} : { data }) }, now);
-    await appendAuditEvent(trx, audit, {
-      tenantId: userId,
-      action: 'user.updated',
-      targetType: 'user',
-      targetId: userId,
-      before: { name: user.name, data: user.data },
-      after: { name: updated?.name ?? null, data: updated?.data ?? {} },
-    }, now);
+    await appendAuditEvent(
+      trx,
+      audit,
+      {
+        tenantId: userId,
+        action: 'user.updated',
+        targetType: 'user',
+        targetId: userId,
+        before: { name: user.name, data: user.data },
+        after: { name: updated?.name ?? null, data: updated?.data ?? {} },
+      },
+      now,
+    );
     return updated ?? user;
   });
 }

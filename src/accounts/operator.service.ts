@@ -67,7 +67,12 @@ export async function createOperator(
       if (setupToken !== undefined) throw new AppError(AccountErrors.EMAIL_TAKEN);
       const user = (await updateUser(trx, existing.id, { platform_role: 'super_admin', email_verified_at: existing.email_verified_at ?? now }, now)) ?? existing;
       await enterUserContext(trx, user.id);
-      await appendAuditEvent(trx, audit, { tenantId: user.id, action: 'user.platform_role_granted', targetType: 'user', targetId: user.id, after: { platformRole: 'super_admin' } }, now);
+      await appendAuditEvent(
+        trx,
+        audit,
+        { tenantId: user.id, action: 'user.platform_role_granted', targetType: 'user', targetId: user.id, after: { platformRole: 'super_admin' } },
+        now,
+      );
       return { user, created: false, adminTenantId: null };
     }
     const user = await insertUser(trx, { id: newId('user'), email, name: input.name?.trim() || 'Operator', passwordHash, emailVerifiedAt: now, platformRole: 'super_admin', now });
@@ -78,12 +83,22 @@ export async function createOperator(
       await insertTenantWithFreeSlug(trx, { id: tenantId, slug: 'admin', name: 'Platform administration', now });
       await setAdminTenancy(trx, tenantId, true);
       adminTenantId = tenantId;
-      await appendAuditEvent(trx, { ...audit, actorType: 'user', actorId: user.id }, { tenantId, action: 'tenant.created', targetType: 'tenant', targetId: tenantId, after: { adminTenancy: true } }, now);
+      await appendAuditEvent(
+        trx,
+        { ...audit, actorType: 'user', actorId: user.id },
+        { tenantId, action: 'tenant.created', targetType: 'tenant', targetId: tenantId, after: { adminTenancy: true } },
+        now,
+      );
     }
     await insertMembership(trx, { tenantId: adminTenantId, userId: user.id, kind: 'direct', roles: [deps.ownerRole], now });
     // Explicit: the operator is staff of the admin tenancy by designation as well as by role (migration 0013).
     await setExplicitDefaultTenant(trx, user.id, adminTenantId, now);
-    await appendAuditEvent(trx, audit, { tenantId: adminTenantId, action: 'member.added', targetType: 'user', targetId: user.id, after: { roles: [deps.ownerRole], kind: 'direct' } }, now);
+    await appendAuditEvent(
+      trx,
+      audit,
+      { tenantId: adminTenantId, action: 'member.added', targetType: 'user', targetId: user.id, after: { roles: [deps.ownerRole], kind: 'direct' } },
+      now,
+    );
     await appendAuditEvent(trx, audit, { tenantId: user.id, action: 'user.created', targetType: 'user', targetId: user.id, after: { email, platformRole: 'super_admin' } }, now);
     return { user, created: true, adminTenantId };
   }).catch((error: unknown) => {

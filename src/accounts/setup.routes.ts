@@ -33,7 +33,17 @@ export async function setupRoutes(app: FastifyTypebox): Promise<void> {
     async (request, reply) => {
       const { token, useCookies, ...input } = request.body;
       const audit = auditContextOf(request);
-      await createOperator({ db: deps.db, clock: deps.clock, ownerRole: app.services.preset.ownerRole, ...(app.services.passwordHashing === undefined ? {} : { passwordHashing: app.services.passwordHashing }) }, input, audit, token);
+      await createOperator(
+        {
+          db: deps.db,
+          clock: deps.clock,
+          ownerRole: app.services.preset.ownerRole,
+          ...(app.services.passwordHashing === undefined ? {} : { passwordHashing: app.services.passwordHashing }),
+        },
+        input,
+        audit,
+        token,
+      );
       const tokens = await login(deps, { email: input.email, password: input.password }, clientOf(request), audit);
       reply.code(201);
       return { user: presentUser(tokens.user), ...deliverTokens(app, reply, tokens, useCookies === true) };

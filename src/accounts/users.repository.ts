@@ -85,10 +85,5 @@ export async function hasSuperAdmin(db: Db | Tx): Promise<boolean> {
 /** Forgets `tenantId` as the user's landing tenant, if it was (the user no longer belongs there). */
 export async function clearDefaultTenant(trx: Tx, user: { tenantId: string; userId: string; now: Date }): Promise<void> {
   invalidateAfterCommit(trx, `user:${user.userId}`);
-  await trx
-    .updateTable('users')
-    .set({ default_tenant_id: null, updated_at: user.now })
-    .where('id', '=', user.userId)
-    .where('default_tenant_id', '=', user.tenantId)
-    .execute();
+  await trx.updateTable('users').set({ default_tenant_id: null, updated_at: user.now }).where('id', '=', user.userId).where('default_tenant_id', '=', user.tenantId).execute();
 }

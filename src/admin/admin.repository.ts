@@ -33,7 +33,11 @@ export async function listInstallTenants(trx: Tx, page: { after?: KeysetPosition
 }
 
 export async function countLiveTenants(trx: Tx): Promise<number> {
-  const row = await trx.selectFrom('tenants').select((eb) => eb.fn.countAll<string>().as('n')).where('status', '!=', 'deleted').executeTakeFirstOrThrow();
+  const row = await trx
+    .selectFrom('tenants')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('status', '!=', 'deleted')
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -62,5 +66,3 @@ export async function findDesignatedStaffTenancy(trx: Tx, userId: string): Promi
 export async function lockAdminTenancyDesignation(trx: Tx): Promise<void> {
   await sql`SELECT pg_advisory_xact_lock(hashtext('tenantry.admin_tenancy'))`.execute(trx);
 }
-
-

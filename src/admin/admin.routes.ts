@@ -5,7 +5,17 @@ import { actorOf, requirePrincipal, requireUser } from '../auth/principal.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { FastifyTypebox } from '../platform/http/types.ts';
 import { AdminErrors } from './admin.errors.ts';
-import { type AdminDeps, adminTenancyId, designatedStaffTenancy, endShadowMembership, listInstall, listShadowMemberships, makeAdminTenancy, setDefaultTenant, tenantsInUse } from './admin.service.ts';
+import {
+  type AdminDeps,
+  adminTenancyId,
+  designatedStaffTenancy,
+  endShadowMembership,
+  listInstall,
+  listShadowMemberships,
+  makeAdminTenancy,
+  setDefaultTenant,
+  tenantsInUse,
+} from './admin.service.ts';
 import { Nullable, pageOf, pageQuery, Problems, TenantId, UserId } from '../platform/http/schemas.ts';
 import { accessOf, authorize } from '../permissions/authorize.http.ts';
 
@@ -17,22 +27,21 @@ const InstallTenantSchema = Type.Object({
   parentId: Nullable(Type.String()),
   createdAt: Type.String({ format: 'date-time' }),
   isAdminTenancy: Type.Boolean({ description: 'The "ADMIN TENANCY" marker' }),
-  youAreHere: Type.Boolean({ description: "The caller's active tenant (the \"YOU ARE HERE\" marker)" }),
+  youAreHere: Type.Boolean({ description: 'The caller\'s active tenant (the "YOU ARE HERE" marker)' }),
 });
-
 
 const ShadowMembershipSchema = Type.Object({
   tenantId: Type.String(),
   slug: Type.String(),
   name: Type.String(),
   status: Type.String(),
-  roles: Type.Array(Type.String(), { description: 'The roles the shadow membership gives, sorted: the person\'s roles in the admin tenancy' }),
+  roles: Type.Array(Type.String(), { description: "The roles the shadow membership gives, sorted: the person's roles in the admin tenancy" }),
   adminTenancyId: Nullable(Type.String({ description: 'The admin tenancy whose staff membership it follows' })),
   since: Type.String({ format: 'date-time' }),
 });
 
 const StaffRule =
-  'Operator staff are the direct members of the admin tenancy who hold one of the preset\'s staff roles there (`adminTenancy.staffRoles`), ' +
+  "Operator staff are the direct members of the admin tenancy who hold one of the preset's staff roles there (`adminTenancy.staffRoles`), " +
   'or whose default tenant an administrator has made the admin tenancy (PUT /admin/users/:userId/default-tenant); never anyone by fallback.';
 
 /**
@@ -58,7 +67,7 @@ export async function adminRoutes(app: FastifyTypebox): Promise<void> {
       schema: {
         tags: ['admin'],
         summary: 'Every tenant of the install, with the admin tenancy and your active tenant marked, and how many are in use',
-        description: 'Operators only. Oldest first; every status but deleted. `limit` is the licence\'s tenant limit, null while there is none.',
+        description: "Operators only. Oldest first; every status but deleted. `limit` is the licence's tenant limit, null while there is none.",
         querystring: Type.Object(
           {
             ...pageQuery({ max: 500, byDefault: 100 }),
@@ -134,7 +143,7 @@ export async function adminRoutes(app: FastifyTypebox): Promise<void> {
         tags: ['admin'],
         summary: 'Designate the admin tenancy; affects only tenants created afterwards',
         description:
-          'Platform super_admin only. From now on, this tenancy\'s operator staff get a shadow membership in every new tenant. ' +
+          "Platform super_admin only. From now on, this tenancy's operator staff get a shadow membership in every new tenant. " +
           StaffRule +
           ' Existing tenants keep the shadow memberships they have; those the previous admin tenancy granted last while their holders remain ' +
           'staff there, and can only narrow. The tenant must be active.',
@@ -219,9 +228,9 @@ export async function adminRoutes(app: FastifyTypebox): Promise<void> {
         tags: ['admin'],
         summary: "End a person's shadow (operator) membership in one tenant",
         description:
-          'Platform super_admin only. Recorded in the tenant\'s audit chain (`member.removed`, kind shadow). The person keeps their other ' +
+          "Platform super_admin only. Recorded in the tenant's audit chain (`member.removed`, kind shadow). The person keeps their other " +
           'shadow memberships and their staff membership; to end them all, remove them from the admin tenancy or take its staff roles away. ' +
-          '`404 shadow_membership_not_found` when they have none there (a direct member is removed through the tenant\'s members instead).',
+          "`404 shadow_membership_not_found` when they have none there (a direct member is removed through the tenant's members instead).",
         params: Type.Object({ tenantId: TenantId, userId: UserId }),
         response: { 204: Type.Null(), ...Problems },
       },

@@ -9,7 +9,15 @@ import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import { syncShadowAccess } from '../tenants/operator-access.ts';
 import { AdminErrors } from './admin.errors.ts';
 import { AuthErrors } from '../auth/auth.errors.ts';
-import { countLiveTenants, findAdminTenancyId, findDesignatedStaffTenancy, type InstallTenant, listInstallTenants, lockAdminTenancyDesignation, setAdminTenancy } from './admin.repository.ts';
+import {
+  countLiveTenants,
+  findAdminTenancyId,
+  findDesignatedStaffTenancy,
+  type InstallTenant,
+  listInstallTenants,
+  lockAdminTenancyDesignation,
+  setAdminTenancy,
+} from './admin.repository.ts';
 import { lockTenantStatus } from '../tenants/tenants.repository.ts';
 import { findMembership, findShadowMembershipForUpdate, listShadowMembershipsOf, type ShadowMembershipRow } from '../members/memberships.repository.ts';
 import { deleteMembership } from '../members/memberships.repository.ts';
@@ -62,10 +70,27 @@ export async function makeAdminTenancy(deps: AdminDeps, tenantId: string, audit:
     const previous = (await findAdminTenancyId(trx)) ?? null;
     if (previous !== null) {
       await setAdminTenancy(trx, previous, false);
-      await appendAuditEvent(trx, audit, { tenantId: previous, action: 'tenant.admin_tenancy_revoked', targetType: 'tenant', targetId: previous, before: { isAdminTenancy: true }, after: { isAdminTenancy: false, successor: tenantId } }, now);
+      await appendAuditEvent(
+        trx,
+        audit,
+        {
+          tenantId: previous,
+          action: 'tenant.admin_tenancy_revoked',
+          targetType: 'tenant',
+          targetId: previous,
+          before: { isAdminTenancy: true },
+          after: { isAdminTenancy: false, successor: tenantId },
+        },
+        now,
+      );
     }
     await setAdminTenancy(trx, tenantId, true);
-    await appendAuditEvent(trx, audit, { tenantId, action: 'tenant.admin_tenancy_granted', targetType: 'tenant', targetId: tenantId, before: { isAdminTenancy: false }, after: { isAdminTenancy: true, previous } }, now);
+    await appendAuditEvent(
+      trx,
+      audit,
+      { tenantId, action: 'tenant.admin_tenancy_granted', targetType: 'tenant', targetId: tenantId, before: { isAdminTenancy: false }, after: { isAdminTenancy: true, previous } },
+      now,
+    );
     return { tenantId, previous };
   });
 }

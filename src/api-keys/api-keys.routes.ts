@@ -12,7 +12,7 @@ const ApiKeySchema = Type.Object({
   id: Type.String({ description: 'Also the OAuth `client_id` for POST /oauth/token' }),
   tenantId: Type.String(),
   name: Type.String(),
-  permissions: Type.Array(Type.String(), { description: 'Sorted; the key acts with exactly these, narrowed by the tenant\'s features and status' }),
+  permissions: Type.Array(Type.String(), { description: "Sorted; the key acts with exactly these, narrowed by the tenant's features and status" }),
   status: Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked')]),
   createdBy: Type.Object({
     type: Type.Union([Type.Literal('user'), Type.Literal('api_key'), Type.Literal('system')], { description: '`system`: made by the operator with the CLI' }),

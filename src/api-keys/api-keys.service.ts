@@ -11,7 +11,17 @@ import { assertRoom, lockPlan } from '../plans/plans.service.ts';
 import { newId } from '../platform/ids.ts';
 import { hashSecret, safeEqual } from '../platform/secrets.ts';
 import { ApiKeyErrors } from './api-keys.errors.ts';
-import { type ApiKeyRow, findApiKey, findKeyTenantState, findLiveKeysMintedBy, type KeyTenantState, insertApiKey, listApiKeys, markRevoked, touchLastUsed } from './api-keys.repository.ts';
+import {
+  type ApiKeyRow,
+  findApiKey,
+  findKeyTenantState,
+  findLiveKeysMintedBy,
+  type KeyTenantState,
+  insertApiKey,
+  listApiKeys,
+  markRevoked,
+  touchLastUsed,
+} from './api-keys.repository.ts';
 import { newApiKeySecret, parseApiKeySecret } from './credentials.ts';
 import { RoleErrors } from '../roles/roles.errors.ts';
 import type { LicenceStore } from '../licence/licence.ts';
@@ -108,7 +118,12 @@ export async function createApiKey(deps: ApiKeyDeps, creator: KeyCreator, tenant
       now,
     });
     // Never the secret nor its hash: the trail is readable by auditors.
-    await appendAuditEvent(trx, creator.audit, { tenantId, action: 'api_key.created', targetType: 'api_key', targetId: id, after: { name, permissions, expiresAt: expiresAt?.toISOString() ?? null } }, now);
+    await appendAuditEvent(
+      trx,
+      creator.audit,
+      { tenantId, action: 'api_key.created', targetType: 'api_key', targetId: id, after: { name, permissions, expiresAt: expiresAt?.toISOString() ?? null } },
+      now,
+    );
     return inserted;
   });
   return { key: present(row, now), secret };
@@ -130,11 +145,21 @@ export async function revokeApiKey(deps: ApiKeyDeps, audit: AuditContext, tenant
     if (key === undefined) throw new AppError(ApiKeyErrors.API_KEY_NOT_FOUND);
     if (key.revoked_at !== null) return [];
     const revoked = await markRevoked(trx, tenantId, [keyId], now);
-    await appendAuditEvent(trx, audit, { tenantId, action: 'api_key.revoked', targetType: 'api_key', targetId: keyId, before: { status: status(key, now) }, after: { status: 'revoked' } }, now);
+    await appendAuditEvent(
+      trx,
+      audit,
+      { tenantId, action: 'api_key.revoked', targetType: 'api_key', targetId: keyId, before: { status: status(key, now) }, after: { status: 'revoked' } },
+      now,
+    );
     for (let minters = [keyId]; minters.length > 0; ) {
       minters = await markRevoked(trx, tenantId, await findLiveKeysMintedBy(trx, tenantId, minters), now);
       for (const id of minters) {
-        await appendAuditEvent(trx, audit, { tenantId, action: 'api_key.revoked', targetType: 'api_key', targetId: id, after: { status: 'revoked', mintedByRevokedKey: keyId } }, now);
+        await appendAuditEvent(
+          trx,
+          audit,
+          { tenantId, action: 'api_key.revoked', targetType: 'api_key', targetId: id, after: { status: 'revoked', mintedByRevokedKey: keyId } },
+          now,
+        );
       }
       revoked.push(...minters);
     }

@@ -42,12 +42,10 @@ export function executorFor(deps: ActionDeps, decision: { requestId: string; ip:
     const base = { db: deps.db, clock: deps.clock, preset: deps.access.preset };
     switch (request.action) {
       case 'tenant.delete':
-        return requestDeletion(
-          { ...base, preset: deps.access.preset },
-          { audit, activeTenantId: null, accessTo },
-          request.tenantId,
-          { confirm: String(params.confirm), ...(params.includeDescendants === true ? { includeDescendants: true } : {}) },
-        );
+        return requestDeletion({ ...base, preset: deps.access.preset }, { audit, activeTenantId: null, accessTo }, request.tenantId, {
+          confirm: String(params.confirm),
+          ...(params.includeDescendants === true ? { includeDescendants: true } : {}),
+        });
       case 'tenant.transfer_ownership':
         need('tenant.transfer_ownership');
         return transferOwnership(base, { access, audit, userId: initiator.id }, { tenantId: request.tenantId, userId: String(params.userId) }, String(params.confirm));

@@ -22,7 +22,10 @@ export const Status = Type.Union([
 export const ApprovalRequestSchema = Type.Object({
   id: Type.String(),
   tenantId: Type.String(),
-  action: Type.String({ description: 'tenant.delete, tenant.transfer_ownership, tenant.change_plan, member.remove_admin or role.update (a role change that takes members.manage from its holders, held under the member.remove_admin policy)' }),
+  action: Type.String({
+    description:
+      'tenant.delete, tenant.transfer_ownership, tenant.change_plan, member.remove_admin or role.update (a role change that takes members.manage from its holders, held under the member.remove_admin policy)',
+  }),
   params: Type.Record(Type.String(), Type.Unknown(), { description: 'What the action will be called with once approved' }),
   status: Status,
   requestedBy: Type.String(),
@@ -60,11 +63,17 @@ export async function isHeldFor(app: FastifyTypebox, request: FastifyRequest, te
  * For the routes of actions a policy holds (SPEC 4): records the request as the signed-in caller, mails those
  * who may decide it, and answers `202 {approvalRequest}`. The caller has passed the route's own checks already.
  */
-export async function holdForApproval(app: FastifyTypebox, request: FastifyRequest, reply: FastifyReply, tenantId: string, action: ApprovalAction, params: Record<string, unknown>) {
+export async function holdForApproval(
+  app: FastifyTypebox,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  tenantId: string,
+  action: ApprovalAction,
+  params: Record<string, unknown>,
+) {
   const person = requireUser(request);
   const { audit } = await authorize(app, request, tenantId);
   const view = await requestApproval(app.services, { userId: person.userId, audit }, tenantId, action, params);
   reply.code(202);
   return { approvalRequest: presentApproval(view) };
 }
-

@@ -74,16 +74,17 @@ function pageQuery(trx: Tx, filter: ApprovalListFilter) {
   if (filter.requestedBy !== undefined) query = query.where('requested_by', '=', filter.requestedBy);
   if (filter.decidableBy !== undefined) {
     const person = filter.decidableBy;
-    query = query
-      .where('requested_by', '<>', person)
-      .where(sql<boolean>`NOT (action IN (${sql.join(ACTIONS_WITH_TARGET)}) AND params->>'userId' IS NOT DISTINCT FROM ${person})`);
+    query = query.where('requested_by', '<>', person).where(sql<boolean>`NOT (action IN (${sql.join(ACTIONS_WITH_TARGET)}) AND params->>'userId' IS NOT DISTINCT FROM ${person})`);
   }
   if (filter.status === 'pending') query = query.where('status', '=', 'pending').where('expires_at', '>', filter.now);
   else if (filter.status === 'expired') query = query.where('status', '=', 'pending').where('expires_at', '<=', filter.now);
   else if (filter.status !== undefined) query = query.where('status', '=', filter.status);
   // Ids compare bytewise ("C"), as the merge below compares them, whatever the database's collation.
   if (filter.after !== undefined) query = query.where(sql<boolean>`(created_at, id COLLATE "C") < (${filter.after.at}::timestamptz, ${filter.after.id}::text COLLATE "C")`);
-  return query.orderBy('created_at', 'desc').orderBy(sql`id COLLATE "C"`, 'desc').limit(filter.limit + 1);
+  return query
+    .orderBy('created_at', 'desc')
+    .orderBy(sql`id COLLATE "C"`, 'desc')
+    .limit(filter.limit + 1);
 }
 
 function toPage(found: Array<ApprovalRow & { position: string }>, limit: number): ApprovalPage {
@@ -158,7 +159,12 @@ export async function findTenantName(trx: Tx, tenantId: string): Promise<string 
 /** Names and addresses of people, by id (users are not tenant-scoped). */
 export async function listPeople(trx: Tx, userIds: readonly string[]): Promise<Array<{ id: string; email: string; name: string | null }>> {
   if (userIds.length === 0) return [];
-  return trx.selectFrom('users').select(['id', 'email', 'name']).where('id', 'in', [...userIds]).orderBy('id').execute();
+  return trx
+    .selectFrom('users')
+    .select(['id', 'email', 'name'])
+    .where('id', 'in', [...userIds])
+    .orderBy('id')
+    .execute();
 }
 
 /** The platform super admins: who is asked when nobody in the tree may decide a request. */

@@ -27,7 +27,10 @@ export async function approvalRoutes(app: FastifyTypebox): Promise<void> {
   const Params = Type.Object({ tenantId: TenantId, requestId: Type.String({ minLength: 1, maxLength: 100 }) });
 
   const policy = approvalDeciders(app.services.preset);
-  const accessTo = (principal: Principal): AccessTo => (tenantId) => accessOf(app, principal, tenantId);
+  const accessTo =
+    (principal: Principal): AccessTo =>
+    (tenantId) =>
+      accessOf(app, principal, tenantId);
 
   app.get(
     '/approval-requests',
@@ -39,7 +42,7 @@ export async function approvalRoutes(app: FastifyTypebox): Promise<void> {
           'For a person: the requests of every tenant where you may decide (`approvals.decide` there or in a tenant above it, and — where the ' +
           "preset's policy says deciders come from above, as company-tree's does — not only in that tenant itself) and of every tenant below " +
           'those, leaving out your own requests and those about you (removing you, transferring ownership to you). A platform super admin ' +
-          'sees every tenant\'s. Use `status=pending` for what waits for you; paged with `limit` and `cursor` like other listings.',
+          "sees every tenant's. Use `status=pending` for what waits for you; paged with `limit` and `cursor` like other listings.",
         querystring: ListQuery,
         response: { 200: ListResponse, ...Problems },
       },
@@ -125,7 +128,10 @@ export async function approvalRoutes(app: FastifyTypebox): Promise<void> {
             '`409 approval_request_not_pending` once decided, cancelled or expired (requests expire after 7 days). The initiator is mailed the decision.' +
             (verb === 'approve' ? ' The action and the `executed` mark commit together; if the action is refused, the request is `failed` with the reason in `outcome`.' : ''),
           params: Params,
-          body: Type.Object({ note: Type.Optional(Type.String({ maxLength: 500, description: 'Kept with the decision' })) }, { additionalProperties: false, description: 'Optional' }),
+          body: Type.Object(
+            { note: Type.Optional(Type.String({ maxLength: 500, description: 'Kept with the decision' })) },
+            { additionalProperties: false, description: 'Optional' },
+          ),
           response: { 200: ApprovalRequestSchema, ...Problems },
         },
         preValidation: async (request) => {
@@ -139,7 +145,13 @@ export async function approvalRoutes(app: FastifyTypebox): Promise<void> {
         const standing = await standingIn(policy, accessTo(person), tenantId);
         if (standing === 'none') throw new AppError(AuthErrors.FORBIDDEN, { detail: 'deciding needs approvals.decide in this tenant or above it', permission: 'approvals.decide' });
         const execute = executorFor({ db: deps.db, clock: deps.clock, access: app.services.access }, { requestId: request.id, ip: request.ip });
-        const view = await decideApproval(deps, { userId: person.userId, audit, standing }, { tenantId, id: requestId }, { approve: verb === 'approve', note: request.body.note ?? null }, execute);
+        const view = await decideApproval(
+          deps,
+          { userId: person.userId, audit, standing },
+          { tenantId, id: requestId },
+          { approve: verb === 'approve', note: request.body.note ?? null },
+          execute,
+        );
         return presentApproval(view);
       },
     );

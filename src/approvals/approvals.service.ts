@@ -7,7 +7,16 @@ import { AppError, HttpErrors } from '../platform/http/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { Preset } from '../presets/presets.ts';
 import { ApprovalErrors } from './approvals.errors.ts';
-import { type ApprovalListFilter, type ApprovalPage, type ApprovalRow, closeApprovalRequest, findApprovalRequest, insertApprovalRequest, listApprovalRequestsEverywhere, listApprovalRequestsIn } from './approvals.repository.ts';
+import {
+  type ApprovalListFilter,
+  type ApprovalPage,
+  type ApprovalRow,
+  closeApprovalRequest,
+  findApprovalRequest,
+  insertApprovalRequest,
+  listApprovalRequestsEverywhere,
+  listApprovalRequestsIn,
+} from './approvals.repository.ts';
 import { loadMailNames, mailDeciders, mailInitiator, type MailNames, targetOf } from './notifications.ts';
 import type { Config } from '../platform/config.ts';
 
@@ -75,7 +84,15 @@ export interface Requester {
 export async function requestApproval(deps: ApprovalDeps, requester: Requester, tenantId: string, action: ApprovalAction, params: Record<string, unknown>): Promise<ApprovalView> {
   const now = deps.clock.now();
   return withTenant(deps.db, tenantId, async (trx) => {
-    const row = await insertApprovalRequest(trx, { tenantId, id: newId('approval'), action, params, requestedBy: requester.userId, now, expiresAt: new Date(now.getTime() + APPROVAL_TTL_MS) });
+    const row = await insertApprovalRequest(trx, {
+      tenantId,
+      id: newId('approval'),
+      action,
+      params,
+      requestedBy: requester.userId,
+      now,
+      expiresAt: new Date(now.getTime() + APPROVAL_TTL_MS),
+    });
     await appendAuditEvent(trx, requester.audit, { tenantId, action: 'approval.requested', targetType: 'approval_request', targetId: row.id, after: { action, params } }, now);
     await mailDeciders(trx, deps, row);
     return present(row, now);
@@ -142,14 +159,20 @@ export async function decideApproval(
     throw new AppError(ApprovalErrors.TARGET, { detail: `this ${request.action} request is about you, so someone else must decide it` });
   }
   if (decider.standing === 'peer') {
-    throw new AppError(ApprovalErrors.NOT_FROM_ABOVE, { detail: 'you hold approvals.decide in this tenant only; its requests are decided from a tenant above it', permission: 'approvals.decide' });
+    throw new AppError(ApprovalErrors.NOT_FROM_ABOVE, {
+      detail: 'you hold approvals.decide in this tenant only; its requests are decided from a tenant above it',
+      permission: 'approvals.decide',
+    });
   }
   const close = (trx: Tx, status: 'executed' | 'failed' | 'declined', outcome: Record<string, unknown> | null) =>
     closeOrRefuse(trx, deps, key, { status, decidedBy: decider.userId, note: decision.note, outcome, now }, decider.audit, names);
 
   if (!decision.approve) return withTenant(deps.db, key.tenantId, (trx) => close(trx, 'declined', null));
   try {
-    const { hooked } = await prependToFirstWrite((trx) => close(trx, 'executed', null).then(() => undefined), () => execute(request));
+    const { hooked } = await prependToFirstWrite(
+      (trx) => close(trx, 'executed', null).then(() => undefined),
+      () => execute(request),
+    );
     if (!hooked) await withTenant(deps.db, key.tenantId, (trx) => close(trx, 'executed', null));
   } catch (error) {
     if (!(error instanceof AppError) || error.spec === ApprovalErrors.NOT_PENDING) throw error;

@@ -92,4 +92,3 @@ export async function visibleBelow(db: Db, accessTo: AccessTo, tenantId: string)
   for (const { tenantId: id } of below) if (reaches || (await accessTo(id)).visible) visible.push(id);
   return visible;
 }
-

@@ -77,7 +77,7 @@ export async function mailDeciders(trx: Tx, deps: NotifyDeps, request: ApprovalR
     if (excluded.has(member.userId)) continue;
     const decides = member.roles.some((key) => {
       const role = roles.resolve(key, member.tenantId);
-      return role !== undefined && role.permissions.has(DECIDE) && (member.tenantId === tenantId || role.scope === 'tenant_and_descendants');
+      return role?.permissions.has(DECIDE) === true && (member.tenantId === tenantId || role.scope === 'tenant_and_descendants');
     });
     if (decides) recipients.add(member.userId);
   }

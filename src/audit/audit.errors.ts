@@ -1,4 +1,3 @@
 import { defineErrors } from '../platform/http/errors.ts';
 
-export const AuditErrors = defineErrors({
-});
+export const AuditErrors = defineErrors({});

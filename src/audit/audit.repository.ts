@@ -37,12 +37,7 @@ export async function appendAuditEvent(trx: Tx, ctx: AuditContext, entry: AuditE
     .values({ tenant_id: entry.tenantId, seq: 0, hash: GENESIS_HASH })
     .onConflict((oc) => oc.column('tenant_id').doNothing())
     .execute();
-  const head = await trx
-    .selectFrom('audit_heads')
-    .select(['seq', 'hash'])
-    .where('tenant_id', '=', entry.tenantId)
-    .forUpdate()
-    .executeTakeFirstOrThrow();
+  const head = await trx.selectFrom('audit_heads').select(['seq', 'hash']).where('tenant_id', '=', entry.tenantId).forUpdate().executeTakeFirstOrThrow();
   const event = {
     tenant_id: entry.tenantId,
     seq: String(BigInt(head.seq) + 1n),
@@ -108,9 +103,7 @@ export interface AuditFilter {
 export async function listAuditEvents(trx: Tx, tenantId: string, filter: AuditFilter, limit: number): Promise<AuditEventRow[]> {
   let query = trx.selectFrom('audit_events').selectAll().where('tenant_id', '=', tenantId);
   if (filter.action !== undefined) {
-    query = filter.action.endsWith('.*')
-      ? query.where('action', 'like', `${filter.action.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`)
-      : query.where('action', '=', filter.action);
+    query = filter.action.endsWith('.*') ? query.where('action', 'like', `${filter.action.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`) : query.where('action', '=', filter.action);
   }
   if (filter.actorType !== undefined) query = query.where('actor_type', '=', filter.actorType);
   if (filter.actorId !== undefined) query = query.where('actor_id', '=', filter.actorId);

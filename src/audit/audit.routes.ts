@@ -9,7 +9,7 @@ const ActorType = Type.Union([Type.Literal('user'), Type.Literal('api_key'), Typ
 
 const AuditEventSchema = Type.Object({
   id: Type.String(),
-  seq: Type.Integer({ description: 'Position in the tenant\'s chain, from 1' }),
+  seq: Type.Integer({ description: "Position in the tenant's chain, from 1" }),
   occurredAt: Type.String({ format: 'date-time' }),
   actor: Type.Object({
     type: ActorType,
@@ -58,10 +58,15 @@ export async function auditRoutes(app: FastifyTypebox): Promise<void> {
       const { tenantId } = request.params;
       await authorize(app, request, tenantId, 'audit.read');
       const { limit, cursor, since, until, ...filter } = request.query;
-      return listAudit(db, tenantId, { ...filter, ...(since === undefined ? {} : { since: new Date(since) }), ...(until === undefined ? {} : { until: new Date(until) }) }, {
-        limit,
-        ...(cursor === undefined ? {} : { cursor }),
-      });
+      return listAudit(
+        db,
+        tenantId,
+        { ...filter, ...(since === undefined ? {} : { since: new Date(since) }), ...(until === undefined ? {} : { until: new Date(until) }) },
+        {
+          limit,
+          ...(cursor === undefined ? {} : { cursor }),
+        },
+      );
     },
   );
 

@@ -22,7 +22,12 @@ export interface AuditEventView {
  * SPEC 4, audit: a tenant's trail, newest first, filtered, in pages. The cursor is opaque to clients (it
  * names the last sequence number seen), so pages stay stable while new events are appended.
  */
-export async function listAudit(db: Db, tenantId: string, filter: Omit<AuditFilter, 'beforeSeq'>, page: { limit: number; cursor?: string }): Promise<{ events: AuditEventView[]; nextCursor: string | null }> {
+export async function listAudit(
+  db: Db,
+  tenantId: string,
+  filter: Omit<AuditFilter, 'beforeSeq'>,
+  page: { limit: number; cursor?: string },
+): Promise<{ events: AuditEventView[]; nextCursor: string | null }> {
   const beforeSeq = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
   const rows = await readTenant(db, tenantId, (trx) => listAuditEvents(trx, tenantId, { ...filter, ...(beforeSeq === undefined ? {} : { beforeSeq }) }, page.limit + 1));
   const events = rows.slice(0, page.limit);

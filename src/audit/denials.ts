@@ -29,7 +29,13 @@ export const denialAudit = fp(
           await appendAuditEvent(
             trx,
             { ...actorOf(principal), requestId: request.id, ip: request.ip },
-            { tenantId, action: 'access.denied', targetType: 'route', targetId: `${request.method} ${request.routeOptions.url ?? request.url}`, after: { permission, reason: error.message } },
+            {
+              tenantId,
+              action: 'access.denied',
+              targetType: 'route',
+              targetId: `${request.method} ${request.routeOptions.url ?? request.url}`,
+              after: { permission, reason: error.message },
+            },
             app.services.clock.now(),
           );
         });

@@ -26,13 +26,13 @@ const AuthorizationSchema = Type.Record(
   {
     description:
       'Keyed by tenant id: the tenants the user belongs to and their roles there (seed 003), then the tenants reached from above ' +
-      '(marked `inherited`), as in the sign-in list. The access token\'s `authorization` claim lists memberships only.',
+      "(marked `inherited`), as in the sign-in list. The access token's `authorization` claim lists memberships only.",
   },
 );
 
 const ShowTenantSwitcher = Type.Boolean({
   description:
-    'Whether to show the header\'s tenant switcher: two or more tenants listed, and the preset shows it to everyone (seed 000) or only ' +
+    "Whether to show the header's tenant switcher: two or more tenants listed, and the preset shows it to everyone (seed 000) or only " +
     'to platform super admins and members of the admin tenancy (msp, seed 001)',
 });
 
@@ -52,11 +52,17 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
           'A suspended tenant is listed to those who may still enter it (owners, those above it); a tenant pending deletion only to those who ' +
           'may restore it, with `status: pending_deletion` and `purgeAfter`. Lands on the requested tenant (`404` if not listed, `409 ' +
           'tenant_status_conflict` if pending deletion), else on your valid default tenant, else on your only membership even when tenants below ' +
-          'it are listed as inherited (seed 004: the Main Company\'s admin lands on the Main Company, its companies listed for switching), else ' +
+          "it are listed as inherited (seed 004: the Main Company's admin lands on the Main Company, its companies listed for switching), else " +
           'on the only tenant listed; never on a tenant pending deletion. Otherwise `needsTenantChoice` is true and `activeTenantId` null.',
         body: Type.Object({ email: Email, password: Password, tenantId: Type.Optional(TenantId), useCookies: UseCookies }, { additionalProperties: false }),
         response: {
-          200: Type.Object({ user: UserSchema, ...TokenFields, needsTenantChoice: Type.Boolean(), tenants: Type.Array(TenantChoiceSchema), showTenantSwitcher: ShowTenantSwitcher }),
+          200: Type.Object({
+            user: UserSchema,
+            ...TokenFields,
+            needsTenantChoice: Type.Boolean(),
+            tenants: Type.Array(TenantChoiceSchema),
+            showTenantSwitcher: ShowTenantSwitcher,
+          }),
           ...Problems,
         },
       },
@@ -115,7 +121,12 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
         tags: ['auth'],
         summary: 'The signed-in user, the active tenant and the authorization object',
         response: {
-          200: Type.Object({ user: UserSchema, activeTenantId: Type.Union([Type.String(), Type.Null()]), authorization: AuthorizationSchema, showTenantSwitcher: ShowTenantSwitcher }),
+          200: Type.Object({
+            user: UserSchema,
+            activeTenantId: Type.Union([Type.String(), Type.Null()]),
+            authorization: AuthorizationSchema,
+            showTenantSwitcher: ShowTenantSwitcher,
+          }),
           ...Problems,
         },
       },
@@ -127,8 +138,14 @@ export async function authRoutes(app: FastifyTypebox): Promise<void> {
       if (user === undefined) throw new AppError(AuthErrors.SESSION_ENDED);
       const subject = { userId: user.id, isSuperAdmin: user.platform_role === 'super_admin' };
       const tenants = await listTenantsToChoose(app.services, subject);
-      const active = principal.tenantId !== null && (tenants.some((t) => t.tenantId === principal.tenantId) || (await mayStayIn(deps, subject, principal.tenantId))) ? principal.tenantId : null;
-      return { user: presentUser(user), activeTenantId: active, authorization: authorizationView(tenants), showTenantSwitcher: showsTenantSwitcher(app.services.preset, subject, tenants) };
+      const active =
+        principal.tenantId !== null && (tenants.some((t) => t.tenantId === principal.tenantId) || (await mayStayIn(deps, subject, principal.tenantId))) ? principal.tenantId : null;
+      return {
+        user: presentUser(user),
+        activeTenantId: active,
+        authorization: authorizationView(tenants),
+        showTenantSwitcher: showsTenantSwitcher(app.services.preset, subject, tenants),
+      };
     },
   );
 

@@ -35,12 +35,20 @@ export class CredentialCache {
   async session(db: Db, id: string, now: Date): Promise<SessionState | undefined> {
     const cached = this.sessions.get(id);
     if (cached !== undefined && cached.expires_at.getTime() <= now.getTime()) this.sessions.delete(id);
-    return this.sessions.getOrLoad(id, () => findSessionState(db, id), (s) => [`session:${s.id}`, `user:${s.user_id}`]);
+    return this.sessions.getOrLoad(
+      id,
+      () => findSessionState(db, id),
+      (s) => [`session:${s.id}`, `user:${s.user_id}`],
+    );
   }
 
   /** The user (without the password hash), from memory or the database. */
   user(db: Db, id: string): Promise<PrincipalUser | undefined> {
-    return this.users.getOrLoad(id, () => findPrincipalUser(db, id), (u) => [`user:${u.id}`]);
+    return this.users.getOrLoad(
+      id,
+      () => findPrincipalUser(db, id),
+      (u) => [`user:${u.id}`],
+    );
   }
 
   invalidate(scope: string): void {

@@ -29,7 +29,12 @@ export async function recordLoginFailure(db: Db, email: string, now: Date, polic
     .onConflict((oc) =>
       oc.column('email').doUpdateSet((eb) => {
         const stale = eb('login_failures.window_started_at', '<', windowStart);
-        const failures = eb.case().when(stale).then(1).else(eb('login_failures.failures', '+', 1)).end();
+        const failures = eb
+          .case()
+          .when(stale)
+          .then(1)
+          .else(eb('login_failures.failures', '+', 1))
+          .end();
         return {
           failures,
           window_started_at: eb.case().when(stale).then(now).else(eb.ref('login_failures.window_started_at')).end(),

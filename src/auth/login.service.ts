@@ -38,7 +38,9 @@ export async function login(
     await recordLoginFailure(deps.db, email, now, deps.lockout ?? DEFAULT_LOCKOUT);
     // An account's own trail shows every wrong password tried on it; an address without an account has no trail.
     if (user !== undefined) {
-      await withUser(deps.db, user.id, (trx) => appendAuditEvent(trx, { ...audit, actorType: 'user', actorId: null }, { tenantId: user.id, action: 'user.sign_in_failed', targetType: 'user', targetId: user.id }, now));
+      await withUser(deps.db, user.id, (trx) =>
+        appendAuditEvent(trx, { ...audit, actorType: 'user', actorId: null }, { tenantId: user.id, action: 'user.sign_in_failed', targetType: 'user', targetId: user.id }, now),
+      );
     }
     throw new AppError(AuthErrors.INVALID_CREDENTIALS);
   }

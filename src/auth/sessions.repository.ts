@@ -31,10 +31,7 @@ export async function insertSession(trx: Tx, s: NewSession): Promise<void> {
 }
 
 export async function insertRefreshToken(trx: Tx, t: { hash: string; sessionId: string; expiresAt: Date; now: Date }): Promise<void> {
-  await trx
-    .insertInto('refresh_tokens')
-    .values({ token_hash: t.hash, session_id: t.sessionId, created_at: t.now, expires_at: t.expiresAt })
-    .execute();
+  await trx.insertInto('refresh_tokens').values({ token_hash: t.hash, session_id: t.sessionId, created_at: t.now, expires_at: t.expiresAt }).execute();
 }
 
 export interface RotatedSession {
@@ -107,13 +104,7 @@ export function findSessionState(db: Db, id: string): Promise<SessionState | und
 
 /** The session if it is neither revoked nor expired. */
 export function findLiveSession(db: Db | Tx, id: string, now: Date): Promise<SessionRow | undefined> {
-  return db
-    .selectFrom('sessions')
-    .selectAll()
-    .where('id', '=', id)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', now)
-    .executeTakeFirst();
+  return db.selectFrom('sessions').selectAll().where('id', '=', id).where('revoked_at', 'is', null).where('expires_at', '>', now).executeTakeFirst();
 }
 
 /**
@@ -126,10 +117,10 @@ export function findLiveSession(db: Db | Tx, id: string, now: Date): Promise<Ses
  */
 export async function reissueForTenant(db: Db | Tx, s: { sessionId: string; tenantId: string; refreshTokenHash: string; expiresAt: Date; now: Date }): Promise<void> {
   await db
-    .with('replaced', (q) =>
-      q.deleteFrom('refresh_tokens').where('session_id', '=', s.sessionId).where('used_at', 'is', null).returning('token_hash'),
+    .with('replaced', (q) => q.deleteFrom('refresh_tokens').where('session_id', '=', s.sessionId).where('used_at', 'is', null).returning('token_hash'))
+    .with('issued', (q) =>
+      q.insertInto('refresh_tokens').values({ token_hash: s.refreshTokenHash, session_id: s.sessionId, created_at: s.now, expires_at: s.expiresAt }).returning('token_hash'),
     )
-    .with('issued', (q) => q.insertInto('refresh_tokens').values({ token_hash: s.refreshTokenHash, session_id: s.sessionId, created_at: s.now, expires_at: s.expiresAt }).returning('token_hash'))
     .updateTable('sessions')
     .set({ last_used_at: s.now, active_tenant_id: s.tenantId, expires_at: s.expiresAt })
     .where('id', '=', s.sessionId)
@@ -139,12 +130,7 @@ export async function reissueForTenant(db: Db | Tx, s: { sessionId: string; tena
 /** Returns whether a live session was revoked. */
 export async function revokeSession(trx: Tx, id: string, reason: string, now: Date): Promise<boolean> {
   invalidateAfterCommit(trx, `session:${id}`);
-  const result = await trx
-    .updateTable('sessions')
-    .set({ revoked_at: now, revoked_reason: reason })
-    .where('id', '=', id)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
+  const result = await trx.updateTable('sessions').set({ revoked_at: now, revoked_reason: reason }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 

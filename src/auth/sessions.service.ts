@@ -125,9 +125,7 @@ export async function finishTokens(deps: SessionDeps, pending: PendingTokens): P
 
 /** SPEC 5 / seed 003: `{ "<tenantId>": { tenantId, name, roles, shadow? } }`. */
 export function authorizationObject(tenants: UserTenant[]): Record<string, { tenantId: string; name: string; roles: string[]; shadow?: boolean }> {
-  return Object.fromEntries(
-    tenants.map((t) => [t.tenantId, { tenantId: t.tenantId, name: t.name, roles: t.roles, ...(t.kind === 'shadow' ? { shadow: true } : {}) }]),
-  );
+  return Object.fromEntries(tenants.map((t) => [t.tenantId, { tenantId: t.tenantId, name: t.name, roles: t.roles, ...(t.kind === 'shadow' ? { shadow: true } : {}) }]));
 }
 
 /**
@@ -267,7 +265,12 @@ export async function endSession(deps: SessionDeps, args: { userId: string; sess
   const now = deps.clock.now();
   await withUser(deps.db, args.userId, async (trx) => {
     if (await revokeSession(trx, args.sessionId, 'logout', now)) {
-      await appendAuditEvent(trx, args.audit, { tenantId: args.userId, action: 'session.revoked', targetType: 'session', targetId: args.sessionId, after: { reason: 'logout' } }, now);
+      await appendAuditEvent(
+        trx,
+        args.audit,
+        { tenantId: args.userId, action: 'session.revoked', targetType: 'session', targetId: args.sessionId, after: { reason: 'logout' } },
+        now,
+      );
     }
   });
 }

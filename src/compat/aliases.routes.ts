@@ -40,7 +40,8 @@ async function forward(app: FastifyTypebox, alias: RouteAlias, request: FastifyR
   let url = alias.target;
   if (url.includes('{activeTenantId}')) {
     const tenantId = requirePrincipal(request).tenantId;
-    if (tenantId === null) throw new AppError(CompatErrors.NO_ACTIVE_TENANT, { detail: 'choose a tenant first (POST /api/v1/auth/active-tenant): this path acts in your active tenant' });
+    if (tenantId === null)
+      throw new AppError(CompatErrors.NO_ACTIVE_TENANT, { detail: 'choose a tenant first (POST /api/v1/auth/active-tenant): this path acts in your active tenant' });
     url = url.replace('{activeTenantId}', encodeURIComponent(tenantId));
   }
   for (const [name, value] of Object.entries((request.params ?? {}) as Record<string, string>)) url = url.replace(`:${name}`, encodeURIComponent(value));

@@ -48,10 +48,7 @@ export async function featureRoutes(app: FastifyTypebox): Promise<void> {
           'Only the features named change. Permissions that require a feature stop counting on the next request after it is turned off; no data is deleted. ' +
           'Turning on a feature the licence does not cover is `409 feature_not_licensed`.',
         params: TenantParams,
-        body: Type.Object(
-          { features: Type.Record(Type.String({ maxLength: 100 }), Type.Boolean(), { description: 'Feature key → on/off' }) },
-          { additionalProperties: false },
-        ),
+        body: Type.Object({ features: Type.Record(Type.String({ maxLength: 100 }), Type.Boolean(), { description: 'Feature key → on/off' }) }, { additionalProperties: false }),
         response: { 200: FeatureList, ...Problems },
       },
     },

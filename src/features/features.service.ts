@@ -41,13 +41,20 @@ export async function listFeatures(deps: FeatureDeps, access: Access): Promise<F
  */
 export async function setFeatures(deps: FeatureDeps, caller: Authorized, changes: Readonly<Record<string, boolean>>): Promise<FeatureView[]> {
   const { access, audit } = caller;
-  const unknown = Object.keys(changes).filter((key) => !deps.preset.features.has(key)).sort();
+  const unknown = Object.keys(changes)
+    .filter((key) => !deps.preset.features.has(key))
+    .sort();
   if (unknown.length > 0) {
     throw new AppError(FeatureErrors.UNKNOWN_FEATURE, { detail: `not a feature of the ${deps.preset.name} preset: ${unknown.join(', ')}`, unknownFeatures: unknown });
   }
-  const unlicensed = Object.keys(changes).filter((key) => changes[key] === true && !deps.licence.isLicensed(key)).sort();
+  const unlicensed = Object.keys(changes)
+    .filter((key) => changes[key] === true && !deps.licence.isLicensed(key))
+    .sort();
   if (unlicensed.length > 0) {
-    throw new AppError(LicenceErrors.FEATURE_NOT_LICENSED, { detail: `the licence does not cover ${unlicensed.join(', ')}; ask the operator to extend it`, unlicensedFeatures: unlicensed });
+    throw new AppError(LicenceErrors.FEATURE_NOT_LICENSED, {
+      detail: `the licence does not cover ${unlicensed.join(', ')}; ask the operator to extend it`,
+      unlicensedFeatures: unlicensed,
+    });
   }
   const now = deps.clock.now();
   return withTenant(deps.db, access.tenantId, async (trx) => {

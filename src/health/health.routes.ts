@@ -9,11 +9,7 @@ const Ready = Type.Object({ status: Type.Literal('ready'), database: Type.String
 
 /** Liveness, readiness and Prometheus metrics: outside /api/v1, as orchestrators expect. */
 export async function healthRoutes(app: FastifyTypebox): Promise<void> {
-  app.get(
-    '/healthz',
-    { schema: { tags: ['operations'], summary: 'Liveness: the process is up', response: { 200: Healthy } } },
-    async () => ({ status: 'ok' as const }),
-  );
+  app.get('/healthz', { schema: { tags: ['operations'], summary: 'Liveness: the process is up', response: { 200: Healthy } } }, async () => ({ status: 'ok' as const }));
 
   app.get(
     '/readyz',
@@ -36,12 +32,8 @@ export async function healthRoutes(app: FastifyTypebox): Promise<void> {
     },
   );
 
-  app.get(
-    '/metrics',
-    { schema: { tags: ['operations'], summary: 'Prometheus metrics', produces: ['text/plain'], hide: false } },
-    async (_request, reply) => {
-      reply.type(app.runtime.metrics.contentType);
-      return app.runtime.metrics.metrics();
-    },
-  );
+  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics', produces: ['text/plain'], hide: false } }, async (_request, reply) => {
+    reply.type(app.runtime.metrics.contentType);
+    return app.runtime.metrics.metrics();
+  });
 }

@@ -28,4 +28,3 @@ export function presentInvitation(view: InvitationView) {
     revokedAt: view.revokedAt?.toISOString() ?? null,
   };
 }
-

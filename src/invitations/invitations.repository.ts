@@ -36,7 +36,19 @@ export async function findInvitationByToken(trx: Tx, tokenHash: string): Promise
     .selectFrom('invitations as i')
     .innerJoin('tenants as t', 't.id', 'i.tenant_id')
     .leftJoin('users as u', 'u.id', 'i.invited_by')
-    .select(['i.tenant_id', 't.name as tenant_name', 't.slug as tenant_slug', 't.status as tenant_status', 'i.id', 'i.email', 'i.roles', 'i.status', 'i.expires_at', 'u.name as inviter_name', 'u.email as inviter_email'])
+    .select([
+      'i.tenant_id',
+      't.name as tenant_name',
+      't.slug as tenant_slug',
+      't.status as tenant_status',
+      'i.id',
+      'i.email',
+      'i.roles',
+      'i.status',
+      'i.expires_at',
+      'u.name as inviter_name',
+      'u.email as inviter_email',
+    ])
     .where('i.token_hash', '=', tokenHash)
     .executeTakeFirst();
   if (row === undefined) return undefined;
@@ -166,11 +178,7 @@ export async function listInvitations(
   trx: Tx,
   query: { tenantId: string; status?: EffectiveStatus; now: Date; after?: InvitationPosition; limit: number },
 ): Promise<InvitationPage> {
-  let select = trx
-    .selectFrom('invitations')
-    .selectAll()
-    .select(cursorInstant('created_at').as('position'))
-    .where('tenant_id', '=', query.tenantId);
+  let select = trx.selectFrom('invitations').selectAll().select(cursorInstant('created_at').as('position')).where('tenant_id', '=', query.tenantId);
   if (query.status === 'pending') select = select.where('status', '=', 'pending').where('expires_at', '>', query.now);
   else if (query.status === 'expired') select = select.where('status', '=', 'pending').where('expires_at', '<=', query.now);
   else if (query.status !== undefined) select = select.where('status', '=', query.status);

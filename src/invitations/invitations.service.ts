@@ -21,7 +21,21 @@ import { newId } from '../platform/ids.ts';
 import { hashSecret, newSecret } from '../platform/secrets.ts';
 import type { Preset } from '../presets/presets.ts';
 import { InvitationErrors } from './invitations.errors.ts';
-import { claimInvitation, type EffectiveStatus, effectiveStatus, findInvitationByToken, findInvitationByTokenInTenant, findInvitationForUpdate, findPendingInvitationForUpdate, type InvitationByToken, type InvitationPosition, type InvitationRow, listInvitations as listInvitationRows, markRevoked, upsertPendingInvitation } from './invitations.repository.ts';
+import {
+  claimInvitation,
+  type EffectiveStatus,
+  effectiveStatus,
+  findInvitationByToken,
+  findInvitationByTokenInTenant,
+  findInvitationForUpdate,
+  findPendingInvitationForUpdate,
+  type InvitationByToken,
+  type InvitationPosition,
+  type InvitationRow,
+  listInvitations as listInvitationRows,
+  markRevoked,
+  upsertPendingInvitation,
+} from './invitations.repository.ts';
 import { findTenantPath } from '../tenants/tenants.repository.ts';
 import { findMembership, isDirectMemberByEmail } from '../members/memberships.repository.ts';
 import type { OutboxWorker } from '../mail/outbox.ts';
@@ -114,9 +128,8 @@ export async function createInvitation(deps: InvitationDeps, acting: Authorized,
       expiresAt,
       now,
     });
-    const inviterName = acting.principal?.kind === 'user'
-      ? ((await findUserById(trx, acting.principal.userId))?.name ?? acting.principal.email)
-      : `The ${acting.access.tenantName} team`;
+    const inviterName =
+      acting.principal?.kind === 'user' ? ((await findUserById(trx, acting.principal.userId))?.name ?? acting.principal.email) : `The ${acting.access.tenantName} team`;
     const link = teamInviteLink(deps.config.publicUrl, token);
     await enqueueMail(trx, deps.clock, {
       to: email,
@@ -256,7 +269,14 @@ export async function findInvitationForSignup(deps: Pick<InvitationDeps, 'db' | 
  * conditional update (of concurrent acceptances one wins), the direct membership created with the invited roles
  * (a shadow one is promoted), both audited. Used by accepting and by sign-up through an invitation link.
  */
-export async function joinByInvitation(trx: Tx, deps: Pick<InvitationDeps, 'clock' | 'preset'>, found: InvitationByToken, token: string, userId: string, audit: AuditContext): Promise<{ tenantId: string; roles: string[] }> {
+export async function joinByInvitation(
+  trx: Tx,
+  deps: Pick<InvitationDeps, 'clock' | 'preset'>,
+  found: InvitationByToken,
+  token: string,
+  userId: string,
+  audit: AuditContext,
+): Promise<{ tenantId: string; roles: string[] }> {
   const { tenantId } = found;
   const tokenHash = hashSecret(token);
   const now = deps.clock.now();
@@ -275,7 +295,12 @@ export async function joinByInvitation(trx: Tx, deps: Pick<InvitationDeps, 'cloc
   if (membership?.kind === 'direct') throw new AppError(InvitationErrors.ALREADY_MEMBER, { detail: 'you are already a member here' });
   const roles = await makeDirectMember(trx, { tenantId, userId, roles: claimed.roles, now }, membership, 'you are already a member here');
   const actor: AuditContext = { ...audit, actorType: 'user', actorId: userId, via: 'direct' };
-  await appendAuditEvent(trx, actor, { tenantId, action: 'invitation.accepted', targetType: 'invitation', targetId: claimed.id, before: { status: 'pending' }, after: { status: 'accepted', userId } }, now);
+  await appendAuditEvent(
+    trx,
+    actor,
+    { tenantId, action: 'invitation.accepted', targetType: 'invitation', targetId: claimed.id, before: { status: 'pending' }, after: { status: 'accepted', userId } },
+    now,
+  );
   await appendAuditEvent(
     trx,
     actor,

@@ -89,9 +89,10 @@ export class LicenceStore {
     this.#persist = options.persist;
     this.#onChange = options.onChange;
     this.#stamp = this.#fileStamp();
-    this.#licence = this.#path === undefined
-      ? { source: null, licensee: null, features: null, tenantLimit: null, loadedAt: options.now() }
-      : readLicence(this.#path, this.#preset, options.now());
+    this.#licence =
+      this.#path === undefined
+        ? { source: null, licensee: null, features: null, tenantLimit: null, loadedAt: options.now() }
+        : readLicence(this.#path, this.#preset, options.now());
   }
 
   get current(): Licence {
@@ -149,12 +150,9 @@ export class LicenceStore {
     const path = this.#path;
     if (path === undefined) return () => {};
     const listener = () => {
-      this.refresh().then(
-        (changed) => {
-          if (changed || this.#lastError !== null) onOutcome({ changed, error: this.#lastError });
-        },
-        onFailure,
-      );
+      this.refresh().then((changed) => {
+        if (changed || this.#lastError !== null) onOutcome({ changed, error: this.#lastError });
+      }, onFailure);
     };
     watchFile(path, { interval: intervalMs, persistent: false }, listener);
     return () => unwatchFile(path, listener);

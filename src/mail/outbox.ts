@@ -131,12 +131,7 @@ export class OutboxWorker {
 
   /** Deletes delivered mail older than `olderThan` (the rows are the record of what was sent until then). */
   async purgeDelivered(olderThan: Date): Promise<number> {
-    const result = await this.#db
-      .deleteFrom('outbox')
-      .where('topic', '=', TOPIC)
-      .where('delivered_at', 'is not', null)
-      .where('delivered_at', '<', olderThan)
-      .executeTakeFirst();
+    const result = await this.#db.deleteFrom('outbox').where('topic', '=', TOPIC).where('delivered_at', 'is not', null).where('delivered_at', '<', olderThan).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 
@@ -223,12 +218,7 @@ export class OutboxWorker {
       await this.#recordFailure(row, error, message);
       return false;
     }
-    await this.#db
-      .updateTable('outbox')
-      .set({ delivered_at: this.#clock.now(), last_error: null })
-      .where('id', '=', row.id)
-      .where('delivered_at', 'is', null)
-      .execute();
+    await this.#db.updateTable('outbox').set({ delivered_at: this.#clock.now(), last_error: null }).where('id', '=', row.id).where('delivered_at', 'is', null).execute();
     this.#logger.info({ outboxId: row.id, to: message.to, subject: message.subject, attempts: row.attempts }, 'mail sent');
     return true;
   }

@@ -11,12 +11,7 @@ export interface RenderedMail {
 const PRODUCT = 'Tenantry';
 
 export function escapeHtml(value: string): string {
-  return value
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
+  return value.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;');
 }
 
 export function verificationEmail(input: { name?: string; link: string }): RenderedMail {
@@ -39,13 +34,7 @@ export function passwordResetEmail(input: { name?: string; link: string }): Rend
   });
 }
 
-export function invitationEmail(input: {
-  tenantName: string;
-  inviterName: string;
-  roles: string[];
-  link: string;
-  expiresAt: Date;
-}): RenderedMail {
+export function invitationEmail(input: { tenantName: string; inviterName: string; roles: string[]; link: string; expiresAt: Date }): RenderedMail {
   const roles = input.roles.length === 0 ? 'no role yet' : input.roles.length === 1 ? 'the role' : 'the roles';
   const roleList = input.roles.join(', ');
   return render({

@@ -83,8 +83,8 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
           'For automation (seed 000\'s Mgmt REST API, "manage members programmatically") and the platform\'s operators: an API key with ' +
           '`members.manage`, or a platform super admin. Everyone else invites (`POST /tenants/{tenantId}/invitations`), and is told so with ' +
           '`403 direct_add_not_allowed`: a person joins a tenant by accepting. Name the person by `userId` or `email` (`404 user_not_found` if ' +
-          'there is no such account). The roles must exist here (`422 unknown_role`) and give nothing beyond the caller\'s; `409 already_member`; ' +
-          '`409 plan_limit_reached` when the plan has no room. An operator\'s shadow membership becomes a direct one with exactly these roles.',
+          "there is no such account). The roles must exist here (`422 unknown_role`) and give nothing beyond the caller's; `409 already_member`; " +
+          "`409 plan_limit_reached` when the plan has no room. An operator's shadow membership becomes a direct one with exactly these roles.",
         params: Type.Object({ tenantId: TenantId }),
         body: Type.Union([
           Type.Object({ userId: UserId, roles: Roles }, { additionalProperties: false }),
@@ -126,7 +126,12 @@ export async function memberRoutes(app: FastifyTypebox): Promise<void> {
       const { tenantId, userId } = request.params;
       const { access, audit } = await authorize(app, request, tenantId, 'members.manage');
       const { roles } = request.body;
-      if (needsApproval(deps.preset, 'member.remove_admin') && (await isAdministrator(userId, tenantId)) && !(await rolesGrant(deps, access, tenantId, roles, 'members.manage')) && (await isHeldFor(app, request, tenantId, 'member.remove_admin'))) {
+      if (
+        needsApproval(deps.preset, 'member.remove_admin') &&
+        (await isAdministrator(userId, tenantId)) &&
+        !(await rolesGrant(deps, access, tenantId, roles, 'members.manage')) &&
+        (await isHeldFor(app, request, tenantId, 'member.remove_admin'))
+      ) {
         return holdForApproval(app, request, reply, tenantId, 'member.remove_admin', { userId, roles });
       }
       const member = await changeMemberRoles(deps, { access, audit }, { tenantId, userId }, roles);

@@ -22,7 +22,15 @@ import { syncShadowAccess } from '../tenants/operator-access.ts';
 import { TenantErrors } from '../tenants/tenants.errors.ts';
 import { findTenant, lockTenantStatus } from '../tenants/tenants.repository.ts';
 import { MemberErrors } from './members.errors.ts';
-import { deleteMembership, findDirectMemberForUpdate, isLastOwnerViolation, listDirectMembers, type MemberPosition, type MemberRecord, replaceMemberRoles } from './memberships.repository.ts';
+import {
+  deleteMembership,
+  findDirectMemberForUpdate,
+  isLastOwnerViolation,
+  listDirectMembers,
+  type MemberPosition,
+  type MemberRecord,
+  replaceMemberRoles,
+} from './memberships.repository.ts';
 
 export interface MemberDeps {
   db: Db;
@@ -48,7 +56,13 @@ export async function listMembers(deps: MemberDeps, tenantId: string, page: { li
  * (its member count is locked for the transaction). An operator's shadow membership becomes a direct one holding
  * exactly these roles. Audited as `member.added`; in the admin tenancy the new staffer's shadow access follows.
  */
-export async function addMember(deps: MemberDeps, acting: Authorized, tenantId: string, input: { userId: string } | { email: string }, roles: readonly string[]): Promise<MemberRecord> {
+export async function addMember(
+  deps: MemberDeps,
+  acting: Authorized,
+  tenantId: string,
+  input: { userId: string } | { email: string },
+  roles: readonly string[],
+): Promise<MemberRecord> {
   const wanted = [...new Set(roles)].sort();
   const now = deps.clock.now();
   return withTenant(deps.db, tenantId, async (trx) => {
@@ -65,7 +79,14 @@ export async function addMember(deps: MemberDeps, acting: Authorized, tenantId: 
     await appendAuditEvent(
       trx,
       acting.audit,
-      { tenantId, action: 'member.added', targetType: 'user', targetId: user.id, before: membership === undefined ? null : { kind: membership.kind }, after: { roles: wanted, kind: 'direct' } },
+      {
+        tenantId,
+        action: 'member.added',
+        targetType: 'user',
+        targetId: user.id,
+        before: membership === undefined ? null : { kind: membership.kind },
+        after: { roles: wanted, kind: 'direct' },
+      },
       now,
     );
     await syncShadowAccess(trx, { userIds: [user.id], source: tenantId, returnTo: tenantId }, acting.audit, now);
@@ -79,7 +100,12 @@ export async function addMember(deps: MemberDeps, acting: Authorized, tenantId: 
  * adding them between that read and the insert is `409 already_member` (the primary key decides). Returns the roles
  * now held. Used by adding a member and by accepting an invitation.
  */
-export async function makeDirectMember(trx: Tx, m: { tenantId: string; userId: string; roles: readonly string[]; now: Date }, had: { kind: MembershipKind } | undefined, alreadyDetail: string): Promise<string[]> {
+export async function makeDirectMember(
+  trx: Tx,
+  m: { tenantId: string; userId: string; roles: readonly string[]; now: Date },
+  had: { kind: MembershipKind } | undefined,
+  alreadyDetail: string,
+): Promise<string[]> {
   if (had?.kind === 'shadow') return promoteShadowMembership(trx, m);
   try {
     await insertMembership(trx, { tenantId: m.tenantId, userId: m.userId, kind: 'direct', roles: m.roles, now: m.now });
@@ -138,7 +164,8 @@ export async function transferOwnership(
   const ownerRole = deps.preset.ownerRole;
   return commitOwnerChange(deps, target.tenantId, async (trx) => {
     const tenant = await findTenant(trx, target.tenantId);
-    if (tenant === undefined || tenant.slug !== confirm) throw new AppError(TenantErrors.CONFIRMATION_MISMATCH, { detail: 'type the tenant\'s slug in confirm to transfer its ownership' });
+    if (tenant === undefined || tenant.slug !== confirm)
+      throw new AppError(TenantErrors.CONFIRMATION_MISMATCH, { detail: "type the tenant's slug in confirm to transfer its ownership" });
     // Both rows locked in one order (by user id), so two transfers between the same two people cannot deadlock.
     const locked = new Map<string, MemberRecord | undefined>();
     for (const userId of [...new Set([target.userId, acting.userId])].sort()) locked.set(userId, await findDirectMemberForUpdate(trx, { tenantId: target.tenantId, userId }));
@@ -154,15 +181,32 @@ export async function transferOwnership(
     if (caller?.roles.includes(ownerRole)) {
       const roles = [...new Set([...caller.roles.filter((r) => r !== ownerRole), ...recipient.roles])].sort();
       await replaceMemberRoles(trx, { tenantId: target.tenantId, userId: caller.userId, roles });
-      await appendAuditEvent(trx, acting.audit, { tenantId: target.tenantId, action: 'member.roles_changed', targetType: 'user', targetId: caller.userId, before: { roles: caller.roles }, after: { roles } }, now);
+      await appendAuditEvent(
+        trx,
+        acting.audit,
+        { tenantId: target.tenantId, action: 'member.roles_changed', targetType: 'user', targetId: caller.userId, before: { roles: caller.roles }, after: { roles } },
+        now,
+      );
       previousOwner = { ...caller, roles };
     }
     await replaceMemberRoles(trx, { ...target, roles: [ownerRole] });
-    await appendAuditEvent(trx, acting.audit, { tenantId: target.tenantId, action: 'member.roles_changed', targetType: 'user', targetId: target.userId, before: { roles: recipient.roles }, after: { roles: [ownerRole] } }, now);
     await appendAuditEvent(
       trx,
       acting.audit,
-      { tenantId: target.tenantId, action: 'tenant.ownership_transferred', targetType: 'tenant', targetId: target.tenantId, before: { owner: previousOwner?.userId ?? null }, after: { owner: target.userId } },
+      { tenantId: target.tenantId, action: 'member.roles_changed', targetType: 'user', targetId: target.userId, before: { roles: recipient.roles }, after: { roles: [ownerRole] } },
+      now,
+    );
+    await appendAuditEvent(
+      trx,
+      acting.audit,
+      {
+        tenantId: target.tenantId,
+        action: 'tenant.ownership_transferred',
+        targetType: 'tenant',
+        targetId: target.tenantId,
+        before: { owner: previousOwner?.userId ?? null },
+        after: { owner: target.userId },
+      },
       now,
     );
     await syncShadowAccess(trx, { userIds: [target.userId, acting.userId], source: target.tenantId, returnTo: target.tenantId }, acting.audit, now);

@@ -213,7 +213,11 @@ export async function listDirectMembers(trx: Tx, query: { tenantId: string; afte
     .limit(query.limit + 1)
     .execute();
   const page = rows.slice(0, query.limit);
-  const roles = await rolesOf(trx, query.tenantId, page.map((r) => r.user_id));
+  const roles = await rolesOf(
+    trx,
+    query.tenantId,
+    page.map((r) => r.user_id),
+  );
   const last = page.at(-1);
   return {
     members: page.map((r) => ({ userId: r.user_id, email: r.email, name: r.name, roles: roles.get(r.user_id) ?? [], joinedAt: r.created_at })),
@@ -311,7 +315,9 @@ export async function listShadowMembershipsOf(
       'm.shadow_of',
       'm.created_at',
       cursorInstant('m.created_at').as('position'),
-      sql<string[]>`coalesce((SELECT array_agg(r.role_key ORDER BY r.role_key) FROM membership_roles r WHERE r.tenant_id = m.tenant_id AND r.user_id = m.user_id), '{}')`.as('roles'),
+      sql<string[]>`coalesce((SELECT array_agg(r.role_key ORDER BY r.role_key) FROM membership_roles r WHERE r.tenant_id = m.tenant_id AND r.user_id = m.user_id), '{}')`.as(
+        'roles',
+      ),
     ])
     .where('m.user_id', '=', userId)
     .where('m.kind', '=', 'shadow')
@@ -400,7 +406,10 @@ export async function isDirectMemberByEmail(trx: Tx, key: { tenantId: string; em
 export async function promoteShadowMembership(trx: Tx, m: { tenantId: string; userId: string; roles: readonly string[] }): Promise<string[]> {
   await trx.deleteFrom('membership_roles').where('tenant_id', '=', m.tenantId).where('user_id', '=', m.userId).execute();
   await trx.updateTable('memberships').set({ kind: 'direct', shadow_of: null }).where('tenant_id', '=', m.tenantId).where('user_id', '=', m.userId).execute();
-  await trx.insertInto('membership_roles').values(m.roles.map((role_key) => ({ tenant_id: m.tenantId, user_id: m.userId, role_key }))).execute();
+  await trx
+    .insertInto('membership_roles')
+    .values(m.roles.map((role_key) => ({ tenant_id: m.tenantId, user_id: m.userId, role_key })))
+    .execute();
   return [...m.roles].sort();
 }
 
@@ -414,12 +423,7 @@ export async function promoteShadowMembership(trx: Tx, m: { tenantId: string; us
  * deletion is rare, and every read stays confined by row-level security.
  */
 export async function isRoleHeldInSubtree(trx: Tx, role: { tenantId: string; key: string }, options: { belowOnly?: boolean } = {}): Promise<boolean> {
-  const subtree = await trx
-    .selectFrom('tenant_tree')
-    .select(['tenant_id', 'path'])
-    .where(sql<boolean>`${role.tenantId} = ANY (path)`)
-    .orderBy(sql`cardinality(path)`)
-    .execute();
+  const subtree = await trx.selectFrom('tenant_tree').select(['tenant_id', 'path']).where(sql<boolean>`${role.tenantId} = ANY (path)`).orderBy(sql`cardinality(path)`).execute();
   let held = false;
   for (const tenant of subtree) {
     if (options.belowOnly === true && tenant.tenant_id === role.tenantId) continue;
@@ -427,9 +431,7 @@ export async function isRoleHeldInSubtree(trx: Tx, role: { tenantId: string; key
     const below = tenant.path.slice(tenant.path.indexOf(role.tenantId) + 1);
     let query = trx.selectFrom('membership_roles').select('user_id').where('tenant_id', '=', tenant.tenant_id).where('role_key', '=', role.key);
     if (below.length > 0) {
-      query = query.where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('roles').select('key').where('key', '=', role.key).where('tenant_id', 'in', below))),
-      );
+      query = query.where(({ not, exists, selectFrom }) => not(exists(selectFrom('roles').select('key').where('key', '=', role.key).where('tenant_id', 'in', below))));
     }
     if ((await query.limit(1).executeTakeFirst()) !== undefined) {
       held = true;

@@ -15,7 +15,7 @@ const TokenRequest = Type.Object(
     grant_type: Param('`client_credentials`'),
     client_id: Param('The API key id (`key_…`); or send id and secret with HTTP Basic'),
     client_secret: Param('The API key secret (`tnty_…`)'),
-    scope: Param('Space-separated permissions, a subset of the key\'s; omitted = all of them'),
+    scope: Param("Space-separated permissions, a subset of the key's; omitted = all of them"),
   },
   { additionalProperties: true, description: `JSON or ${FORM}; unknown parameters are ignored (RFC 6749 §3.2)` },
 );
@@ -68,7 +68,7 @@ export async function oauthRoutes(app: FastifyTypebox): Promise<void> {
         description:
           'Client authentication: HTTP Basic (`client_id:client_secret`) or `client_id` + `client_secret` in the body. The token is a JWT ' +
           '(`sub` and `client_id` = key id, `tid` = its tenant, `scope` = permissions), verifiable with the JWKS; it lives at most 10 minutes, ' +
-          'never past the key\'s expiry, and stops working when the key is revoked or its tenant suspended. A key that is not valid ' +
+          "never past the key's expiry, and stops working when the key is revoked or its tenant suspended. A key that is not valid " +
           '(unknown, wrong secret, revoked, expired) is `401 invalid_client`. A valid key whose tenant cannot use it now is refused ' +
           'as on every other endpoint, `403 tenant_suspended` (suspended or pending deletion) or `403 feature_disabled`, with RFC 6749 ' +
           '`error: unauthorized_client`: the client authenticated, so the key needs no rotating.',
@@ -100,27 +100,25 @@ export async function oauthRoutes(app: FastifyTypebox): Promise<void> {
         summary: 'Is this token live, and what does it stand for? (RFC 7662)',
         description:
           'The caller authenticates with a bearer token or API key, or as an API key with client credentials. A key may introspect credentials ' +
-          'for its own tenant; a person their own tokens and, where they hold `api_keys.manage`, that tenant\'s keys and machine tokens. ' +
+          "for its own tenant; a person their own tokens and, where they hold `api_keys.manage`, that tenant's keys and machine tokens. " +
           'Anything else, and anything revoked, expired or unknown, is `{"active": false}`; so is a valid key or machine token whose ' +
           'tenant cannot use it now (suspended, pending deletion, key feature off), with nothing more said (RFC 7662 §2.2). A calling ' +
           'key refused that way is `403 tenant_suspended` / `403 feature_disabled`.',
         body: IntrospectionRequest,
         response: {
-          200: Type.Object(
-            {
-              active: Type.Boolean(),
-              token_type: Type.Optional(Type.String({ description: '`Bearer` (a JWT) or `api_key`' })),
-              sub: Type.Optional(Type.String()),
-              client_id: Type.Optional(Type.String()),
-              tid: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-              scope: Type.Optional(Type.String()),
-              sid: Type.Optional(Type.String()),
-              iss: Type.Optional(Type.String()),
-              iat: Type.Optional(Type.Integer()),
-              exp: Type.Optional(Type.Integer()),
-              jti: Type.Optional(Type.String()),
-            },
-          ),
+          200: Type.Object({
+            active: Type.Boolean(),
+            token_type: Type.Optional(Type.String({ description: '`Bearer` (a JWT) or `api_key`' })),
+            sub: Type.Optional(Type.String()),
+            client_id: Type.Optional(Type.String()),
+            tid: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+            scope: Type.Optional(Type.String()),
+            sid: Type.Optional(Type.String()),
+            iss: Type.Optional(Type.String()),
+            iat: Type.Optional(Type.Integer()),
+            exp: Type.Optional(Type.Integer()),
+            jti: Type.Optional(Type.String()),
+          }),
           ...Problems,
         },
       },

@@ -4,7 +4,7 @@ import { AuthErrors } from '../auth/auth.errors.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { RoleDefinition } from '../presets/presets.ts';
 import type { Access } from './access.ts';
-import { type AccessResolver } from './access-resolver.ts';
+import type { AccessResolver } from './access-resolver.ts';
 
 /**
  * Who is acting, as every service takes it: what they may do in the tenant and how the audit trail names them. A
@@ -17,7 +17,6 @@ export interface Authorized {
   /** The audit context for this request, with how the caller reached the tenant. */
   audit: AuditContext;
 }
-
 
 /** `accessOf` for code without the Fastify instance: the resolver is all it needs. */
 export function principalAccess(resolver: Pick<AccessResolver, 'forUser' | 'forKey'>, principal: Principal, tenantId: string): Promise<Access> {

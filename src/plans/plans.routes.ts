@@ -22,7 +22,7 @@ const LimitedResource = Type.Union([Type.Literal('members'), Type.Literal('child
 const PlanViewSchema = Type.Object({
   plan: Type.Union([PlanSchema, Type.Null()], { description: 'The plan in force; null only when the preset has no plans' }),
   scheduledChange: Nullable(Type.Object({ plan: PlanSchema, at: Type.String({ format: 'date-time' }) }, { description: 'A downgrade waiting for the end of the billing period' })),
-  periodEndsAt: Type.String({ format: 'date-time', description: 'End of the current billing period (monthly from the tenant\'s creation)' }),
+  periodEndsAt: Type.String({ format: 'date-time', description: "End of the current billing period (monthly from the tenant's creation)" }),
   usage: Type.Object({
     members: Type.Integer({ description: 'Direct members; shadow memberships never count' }),
     pendingInvitations: Type.Integer({ description: 'Pending, unexpired invitations: they count toward the member limit' }),

@@ -136,7 +136,10 @@ function slug(env: Env, name: string): string | undefined {
 
 /** A comma-separated list of IP addresses and CIDR ranges (`10.0.0.0/8`); anything else stops the start. */
 function addressList(env: Env, name: string): string[] {
-  const entries = (nonEmpty(env[name]) ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const entries = (nonEmpty(env[name]) ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
   for (const entry of entries) {
     const [address, bits, extra] = entry.split('/');
     const version = isIP(address ?? '');

@@ -7,11 +7,7 @@ export const MAX_DATA_BYTES = 64 * 1024;
  * Applies an RFC 7396 merge patch to a stored `data` object and returns the result, or throws the
  * caller's own error (`tooLarge`, given the limit) when the result would exceed MAX_DATA_BYTES.
  */
-export function applyDataPatch(
-  current: Record<string, unknown>,
-  patch: Record<string, unknown>,
-  tooLarge: (maxBytes: number) => AppError,
-): Record<string, unknown> {
+export function applyDataPatch(current: Record<string, unknown>, patch: Record<string, unknown>, tooLarge: (maxBytes: number) => AppError): Record<string, unknown> {
   const data = mergePatch(current, patch);
   if (Buffer.byteLength(JSON.stringify(data)) > MAX_DATA_BYTES) throw tooLarge(MAX_DATA_BYTES);
   return data;

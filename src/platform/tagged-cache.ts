@@ -41,8 +41,8 @@ export class TaggedCache<V> {
     }
     this.#entries.set(key, { value, tags });
     for (const tag of tags) {
-      let keys = this.#byTag.get(tag);
-      if (keys === undefined) this.#byTag.set(tag, (keys = new Set()));
+      const keys = this.#byTag.get(tag) ?? new Set<string>();
+      this.#byTag.set(tag, keys);
       keys.add(key);
     }
   }

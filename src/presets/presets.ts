@@ -18,10 +18,7 @@ const PresetFile = Type.Object(
     ownerRole: Type.String({ pattern: KEY }),
     maxDepth: Type.Integer({ minimum: 1, maximum: 32 }),
     features: Type.Array(
-      Type.Object(
-        { key: Type.String({ pattern: KEY }), name: Type.String(), description: Type.Optional(Type.String()), default: Type.Boolean() },
-        { additionalProperties: false },
-      ),
+      Type.Object({ key: Type.String({ pattern: KEY }), name: Type.String(), description: Type.Optional(Type.String()), default: Type.Boolean() }, { additionalProperties: false }),
     ),
     permissions: Type.Array(
       Type.Object(
@@ -64,21 +61,14 @@ const PresetFile = Type.Object(
      * The admin tenancy (seed 001): which of its roles make a direct member operator staff, who get a shadow
      * membership in every tenant created while they are staff. Absent: the owner role only.
      */
-    adminTenancy: Type.Optional(
-      Type.Object({ staffRoles: Type.Array(Type.String({ pattern: KEY }), { uniqueItems: true }) }, { additionalProperties: false }),
-    ),
+    adminTenancy: Type.Optional(Type.Object({ staffRoles: Type.Array(Type.String({ pattern: KEY }), { uniqueItems: true }) }, { additionalProperties: false })),
     /**
      * What sign-up creates (SPEC 4): `personal` a tenant the person owns; `enterprise` (seed 000) the organisation
      * as a root tenant and its first tenant below it; `none` (seeds 001, 004) nothing: people join by invitation
      * or are created by an operator, and sign-up without an invitation is refused unless the operator opens it.
      * Signing up through an invitation never creates a tenant, whatever the policy.
      */
-    signup: Type.Optional(
-      Type.Object(
-        { tenant: Type.Union([Type.Literal('personal'), Type.Literal('enterprise'), Type.Literal('none')]) },
-        { additionalProperties: false },
-      ),
-    ),
+    signup: Type.Optional(Type.Object({ tenant: Type.Union([Type.Literal('personal'), Type.Literal('enterprise'), Type.Literal('none')]) }, { additionalProperties: false })),
     /** How tenants may be created. */
     tenants: Type.Optional(
       Type.Object(

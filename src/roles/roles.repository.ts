@@ -11,7 +11,13 @@ export type RoleRow = Selectable<RolesTable>;
  * rows visible there.
  */
 export async function listCustomRolesOnPath(trx: Tx, path: readonly string[]): Promise<RoleRow[]> {
-  return trx.selectFrom('roles').selectAll().where('tenant_id', 'in', [...path]).orderBy('key').orderBy('tenant_id').execute();
+  return trx
+    .selectFrom('roles')
+    .selectAll()
+    .where('tenant_id', 'in', [...path])
+    .orderBy('key')
+    .orderBy('tenant_id')
+    .execute();
 }
 
 /**
@@ -24,7 +30,9 @@ export async function loadCustomRoles(trx: Tx, path: readonly string[]): Promise
 }
 
 /** Stored custom roles by defining tenant, in the shape `resolveRole` takes (also for `tenantry_access_input`'s rows). */
-export function customRolesByTenant(rows: ReadonlyArray<Pick<RoleRow, 'tenant_id' | 'key' | 'name' | 'description' | 'scope' | 'permissions'>>): Map<string, Map<string, RoleDefinition>> {
+export function customRolesByTenant(
+  rows: ReadonlyArray<Pick<RoleRow, 'tenant_id' | 'key' | 'name' | 'description' | 'scope' | 'permissions'>>,
+): Map<string, Map<string, RoleDefinition>> {
   const byTenant = new Map<string, Map<string, RoleDefinition>>();
   for (const r of rows) {
     const roles = byTenant.get(r.tenant_id) ?? new Map<string, RoleDefinition>();
@@ -97,5 +105,11 @@ export async function deleteRole(trx: Tx, role: { tenantId: string; key: string 
  */
 export async function lockOwnCustomRoles(trx: Tx, role: { tenantId: string; keys: readonly string[] }): Promise<void> {
   if (role.keys.length === 0) return;
-  await trx.selectFrom('roles').select('key').where('tenant_id', '=', role.tenantId).where('key', 'in', [...role.keys]).forShare().execute();
+  await trx
+    .selectFrom('roles')
+    .select('key')
+    .where('tenant_id', '=', role.tenantId)
+    .where('key', 'in', [...role.keys])
+    .forShare()
+    .execute();
 }

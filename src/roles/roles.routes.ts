@@ -120,7 +120,11 @@ export async function roleRoutes(app: FastifyTypebox): Promise<void> {
     async (request, reply) => {
       const { tenantId, roleKey } = request.params;
       const caller = await authorize(app, request, tenantId, 'roles.manage');
-      if (needsApproval(deps.preset, 'member.remove_admin') && (await roleChangeTakesAway(deps, caller.access, roleKey, request.body, 'members.manage')) && (await isHeldFor(app, request, tenantId, 'role.update'))) {
+      if (
+        needsApproval(deps.preset, 'member.remove_admin') &&
+        (await roleChangeTakesAway(deps, caller.access, roleKey, request.body, 'members.manage')) &&
+        (await isHeldFor(app, request, tenantId, 'role.update'))
+      ) {
         return holdForApproval(app, request, reply, tenantId, 'role.update', { key: roleKey, ...request.body });
       }
       return updateRole(deps, caller, roleKey, request.body);

@@ -8,7 +8,15 @@ import type { RoleScope } from '../platform/db/schema.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { Preset, RoleDefinition } from '../presets/presets.ts';
 import { RoleErrors } from './roles.errors.ts';
-import { deleteRole as deleteRoleRow, findOwnCustomRoleForUpdate, insertRole, listCustomRolesOnPath, type RolePatch, type RoleRow, updateRole as updateRoleRow } from './roles.repository.ts';
+import {
+  deleteRole as deleteRoleRow,
+  findOwnCustomRoleForUpdate,
+  insertRole,
+  listCustomRolesOnPath,
+  type RolePatch,
+  type RoleRow,
+  updateRole as updateRoleRow,
+} from './roles.repository.ts';
 import { isRoleHeldInSubtree } from '../members/memberships.repository.ts';
 
 export interface RoleDeps {
@@ -73,7 +81,8 @@ export async function createRole(deps: RoleDeps, caller: RoleCaller, input: NewR
   const now = deps.clock.now();
   return withTenant(deps.db, access.tenantId, async (trx) => {
     const clash = (await listCustomRolesOnPath(trx, access.path)).find((r) => r.key === input.key);
-    if (clash !== undefined) throw roleExists(input.key, clash.tenant_id === access.tenantId ? 'a custom role of this tenant' : `a custom role of ancestor tenant ${clash.tenant_id}`);
+    if (clash !== undefined)
+      throw roleExists(input.key, clash.tenant_id === access.tenantId ? 'a custom role of this tenant' : `a custom role of ancestor tenant ${clash.tenant_id}`);
     const inserted = await insertRole(trx, {
       tenantId: access.tenantId,
       key: input.key,
@@ -115,9 +124,7 @@ export async function updateRole(deps: RoleDeps, caller: RoleCaller, key: string
       assertCanGrantBelow(access, added);
     }
     const before = presentCustom(current);
-    const updated = presentCustom(
-      await updateRoleRow(trx, { tenantId: access.tenantId, key, patch: { ...patch, ...(permissions === undefined ? {} : { permissions }) }, now }),
-    );
+    const updated = presentCustom(await updateRoleRow(trx, { tenantId: access.tenantId, key, patch: { ...patch, ...(permissions === undefined ? {} : { permissions }) }, now }));
     await appendAuditEvent(
       trx,
       audit,
@@ -143,12 +150,7 @@ export async function deleteRole(deps: RoleDeps, caller: RoleCaller, key: string
       throw new AppError(RoleErrors.ROLE_IN_USE, { detail: `remove role ${key} from every member of this tenant and the tenants below it first` });
     }
     await deleteRoleRow(trx, { tenantId: access.tenantId, key });
-    await appendAuditEvent(
-      trx,
-      audit,
-      { tenantId: access.tenantId, action: 'role.deleted', targetType: 'role', targetId: key, before: auditShape(presentCustom(current)) },
-      now,
-    );
+    await appendAuditEvent(trx, audit, { tenantId: access.tenantId, action: 'role.deleted', targetType: 'role', targetId: key, before: auditShape(presentCustom(current)) }, now);
   });
 }
 

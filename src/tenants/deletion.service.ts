@@ -5,7 +5,16 @@ import type { Clock } from '../platform/clock.ts';
 import type { TenantStatus } from '../platform/db/schema.ts';
 import { type Db, readSystem, type Tx, withSystem } from '../platform/db/context.ts';
 import { AppError } from '../platform/http/errors.ts';
-import { findDueDeletions, findLiveParent, listSubtreeForDeletion, markPendingDeletion, markRestored, type PurgeCounts, purgeTenantRows, type SubtreeTenant } from './deletion.repository.ts';
+import {
+  findDueDeletions,
+  findLiveParent,
+  listSubtreeForDeletion,
+  markPendingDeletion,
+  markRestored,
+  type PurgeCounts,
+  purgeTenantRows,
+  type SubtreeTenant,
+} from './deletion.repository.ts';
 import { TenantErrors } from './tenants.errors.ts';
 import type { Preset } from '../presets/presets.ts';
 
@@ -26,9 +35,7 @@ export interface DeletionCaller {
 
 export type PurgeReport = PurgeCounts & { tenantId: string };
 
-export type DeletionResult =
-  | { status: 'pending_deletion'; tenants: string[]; purgeAfter: Date }
-  | { status: 'deleted'; tenants: string[]; purged: PurgeReport[] };
+export type DeletionResult = { status: 'pending_deletion'; tenants: string[]; purgeAfter: Date } | { status: 'deleted'; tenants: string[]; purged: PurgeReport[] };
 
 /**
  * SPEC 4, deletion: requested by typing the slug; never the caller's active tenant, never the admin
@@ -50,7 +57,14 @@ export async function requestDeletion(deps: DeletionDeps, caller: DeletionCaller
       await appendAuditEvent(
         trx,
         caller.audit,
-        { tenantId: tenant.id, action: 'tenant.deletion_requested', targetType: 'tenant', targetId: tenant.id, before: { status: tenant.status }, after: { status: 'pending_deletion', purgeAfter: purgeAfter.toISOString(), requestedFor: tenantId } },
+        {
+          tenantId: tenant.id,
+          action: 'tenant.deletion_requested',
+          targetType: 'tenant',
+          targetId: tenant.id,
+          before: { status: tenant.status },
+          after: { status: 'pending_deletion', purgeAfter: purgeAfter.toISOString(), requestedFor: tenantId },
+        },
         now,
       );
     }
@@ -83,7 +97,8 @@ export async function assertDeletable(deps: Pick<DeletionDeps, 'db'>, caller: De
   if (top.status === 'pending_deletion') throw new AppError(TenantErrors.STATUS_CONFLICT, { detail: 'the tenant is already pending deletion' });
   if (caller.activeTenantId !== null && checked.some((t) => t.id === caller.activeTenantId)) throw new AppError(TenantErrors.ACTIVE_TENANT);
   if (checked.some((t) => t.isAdminTenancy)) throw new AppError(TenantErrors.ADMIN_TENANCY);
-  if (checked.length > 1 && input.includeDescendants !== true) throw new AppError(TenantErrors.HAS_CHILDREN, { tenants: checked.filter((t) => t.id !== tenantId).map((t) => t.id) });
+  if (checked.length > 1 && input.includeDescendants !== true)
+    throw new AppError(TenantErrors.HAS_CHILDREN, { tenants: checked.filter((t) => t.id !== tenantId).map((t) => t.id) });
   // The tenant asked about first, so a caller who may not delete it hears that rather than about a descendant.
   for (const tenant of [top, ...checked.filter((t) => t !== top)]) await assertMayDelete(caller, tenant);
   return checked;
@@ -131,7 +146,12 @@ export async function restoreTenant(deps: DeletionDeps, caller: DeletionCaller, 
     for (const tenant of together) {
       await markRestored(trx, tenant.id, now);
       const after = { status: tenant.statusBeforeDeletion ?? 'active' };
-      await appendAuditEvent(trx, caller.audit, { tenantId: tenant.id, action: 'tenant.restored', targetType: 'tenant', targetId: tenant.id, before: { status: 'pending_deletion' }, after }, now);
+      await appendAuditEvent(
+        trx,
+        caller.audit,
+        { tenantId: tenant.id, action: 'tenant.restored', targetType: 'tenant', targetId: tenant.id, before: { status: 'pending_deletion' }, after },
+        now,
+      );
     }
     return together.map((t) => t.id);
   });

@@ -41,7 +41,12 @@ export async function ensureRootTenant(deps: { db: Db; clock: Clock; preset: Pre
     const hasAdminTenancy = (await trx.selectFrom('tenants').select('id').where('is_admin_tenancy', '=', true).executeTakeFirst()) !== undefined;
     if (!hasAdminTenancy) await trx.updateTable('tenants').set({ is_admin_tenancy: true }).where('id', '=', id).execute();
     const system = { actorType: 'system' as const, actorId: null, requestId: null, ip: null };
-    await appendAuditEvent(trx, system, { tenantId: id, action: 'tenant.created', targetType: 'tenant', targetId: id, after: { name: row.name, slug: row.slug, root: true, adminTenancy: !hasAdminTenancy } }, now);
+    await appendAuditEvent(
+      trx,
+      system,
+      { tenantId: id, action: 'tenant.created', targetType: 'tenant', targetId: id, after: { name: row.name, slug: row.slug, root: true, adminTenancy: !hasAdminTenancy } },
+      now,
+    );
     return id;
   });
 }

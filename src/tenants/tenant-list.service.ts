@@ -18,7 +18,6 @@ export interface TenantListDeps {
   tenantLists?: TaggedCache<UserTenant[]>;
 }
 
-
 /**
  * The tenants a person may choose from (sign-in's "Choose a tenant", `GET /tenants`, `/auth/me`), in this order:
  * 1. their memberships (direct or shadow, oldest first) in tenants they may enter;
@@ -41,7 +40,11 @@ export interface TenantListDeps {
 export function listTenantsToChoose(deps: TenantListDeps, subject: Subject): Promise<UserTenant[]> {
   if (deps.tenantLists === undefined) return readTenantsToChoose(deps, subject, []);
   const tags = [`user:${subject.userId}`];
-  return deps.tenantLists.getOrLoad(`${subject.userId}|${subject.isSuperAdmin ? 1 : 0}`, () => readTenantsToChoose(deps, subject, tags), () => [...new Set(tags)]);
+  return deps.tenantLists.getOrLoad(
+    `${subject.userId}|${subject.isSuperAdmin ? 1 : 0}`,
+    () => readTenantsToChoose(deps, subject, tags),
+    () => [...new Set(tags)],
+  );
 }
 
 /** Reads the list; pushes onto `tags` every tenant it depends on. */
@@ -78,9 +81,7 @@ async function listInherited(deps: TenantListDeps, subject: Subject, memberships
     if (!m.hasChildren || !m.roles.some((key) => deps.preset.roles.get(key)?.scope !== 'tenant')) continue;
     const found = await readTenant(deps.db, m.tenantId, async (trx) => {
       const roles = await RoleBook.load(trx, deps.preset, m.path, m.roles);
-      const reaching = m.roles
-        .map((key) => roles.resolve(key))
-        .filter((role): role is RoleDefinition => role?.scope === 'tenant_and_descendants');
+      const reaching = m.roles.map((key) => roles.resolve(key)).filter((role): role is RoleDefinition => role?.scope === 'tenant_and_descendants');
       if (reaching.length === 0) return undefined;
       return { reaching, below: (await listSubtree(trx, m.tenantId, { childrenOnly: false })).filter((n) => n.depth > 0) };
     });

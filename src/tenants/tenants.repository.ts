@@ -43,7 +43,10 @@ export async function insertTenant(trx: Tx, tenant: NewTenant): Promise<TenantRo
     .returningAll()
     .executeTakeFirst();
   if (row !== undefined) {
-    await trx.insertInto('tenant_tree').values({ tenant_id: tenant.id, parent_id: tenant.parentId ?? null }).execute();
+    await trx
+      .insertInto('tenant_tree')
+      .values({ tenant_id: tenant.id, parent_id: tenant.parentId ?? null })
+      .execute();
   }
   return row;
 }
@@ -183,9 +186,7 @@ export async function listSubtree(trx: Tx, tenantId: string, options: { children
     .select(['t.id', 't.slug', 't.name', 't.status', 't.suspended_at', 't.suspension_reason', 't.deletion_requested_at', 't.purge_after', 'tt.parent_id'])
     .select(sql<number>`cardinality(tt.path) - array_position(tt.path, ${tenantId})`.as('depth'))
     .where('t.status', '!=', 'deleted');
-  query = options.childrenOnly
-    ? query.where('tt.parent_id', '=', tenantId)
-    : query.where(sql<boolean>`tt.path @> ARRAY[${tenantId}]::text[]`);
+  query = options.childrenOnly ? query.where('tt.parent_id', '=', tenantId) : query.where(sql<boolean>`tt.path @> ARRAY[${tenantId}]::text[]`);
   const rows = await query.orderBy(sql`array_to_string(tt.path, '/')`).execute();
   return rows.map((r) => ({ id: r.id, slug: r.slug, name: r.name, status: r.status, parentId: r.parent_id, depth: Number(r.depth), ...standingOf(r) }));
 }

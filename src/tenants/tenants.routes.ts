@@ -150,7 +150,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
    * never reaches further than its person. Anywhere else is a tenant it cannot see (404); a root, 403.
    */
   async function keyMayCreateUnder(request: FastifyRequest, key: ApiKeyPrincipal, parentId: string | null): Promise<AuditContext> {
-    if (parentId === null) throw new AppError(AuthErrors.FORBIDDEN, { detail: 'an API key cannot create a root tenant; give parentId (its own tenant or that tenant\'s parent)' });
+    if (parentId === null) throw new AppError(AuthErrors.FORBIDDEN, { detail: "an API key cannot create a root tenant; give parentId (its own tenant or that tenant's parent)" });
     const own = await authorize(app, request, key.tenantId, 'tenants.create_child');
     if (parentId === key.tenantId) return own.audit;
     if (parentId !== own.access.path.at(-2)) throw new AppError(AuthErrors.TENANT_NOT_FOUND);
@@ -172,7 +172,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
         tags: ['tenants'],
         summary: 'The tenants you can choose: those you belong to, then those below reached through a role held above',
         description:
-          'The same list as sign-in\'s: your memberships (direct or shadow; a suspended tenant only if you may still enter it, i.e. you own ' +
+          "The same list as sign-in's: your memberships (direct or shadow; a suspended tenant only if you may still enter it, i.e. you own " +
           'it, are operator staff or are above it), then every live tenant below one where you hold a `tenant_and_descendants` role, marked ' +
           '`inherited: true` with `inheritedFrom` (the nearest such tenant) and the roles held there that reach it. A tenant pending deletion ' +
           'appears only to those who may restore it (`tenant.delete`, from above if it was suspended), with `status: pending_deletion` and ' +
@@ -231,7 +231,10 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
       const { preset } = app.services.access;
       const creationFeature = preset.tenants.creationFeature;
       if (creationFeature !== null && app.services.licence.current.features !== null && !app.services.licence.current.features.has(creationFeature)) {
-        throw new AppError(LicenceErrors.FEATURE_NOT_LICENSED, { detail: `creating tenants needs the ${creationFeature} feature, which the licence does not cover`, feature: creationFeature });
+        throw new AppError(LicenceErrors.FEATURE_NOT_LICENSED, {
+          detail: `creating tenants needs the ${creationFeature} feature, which the licence does not cover`,
+          feature: creationFeature,
+        });
       }
       let tenant: TenantDetails;
       if (principal.kind === 'api_key') {
@@ -307,7 +310,11 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
         // The whole subtree moves with it: each tenant below is handed to those above the new parent too.
         for (const node of (await listTree(deps(), tenantId, { childrenOnly: false })).filter((n) => n.id !== tenantId)) {
           if (!mayGiveAway(await accessOf(app, principal, node.id), node.status)) {
-            throw new AppError(AuthErrors.FORBIDDEN, { detail: `the tenants below move too, and moving ${node.id} needs tenant.delete there`, permission: 'tenant.delete', tenantId: node.id });
+            throw new AppError(AuthErrors.FORBIDDEN, {
+              detail: `the tenants below move too, and moving ${node.id} needs tenant.delete there`,
+              permission: 'tenant.delete',
+              tenantId: node.id,
+            });
           }
         }
         if (parentId !== null) await authorize(app, request, parentId, 'tenants.create_child');
@@ -351,21 +358,25 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
     },
   );
 
-  for (const [action, suspend] of [['suspend', true], ['resume', false]] as const) {
+  for (const [action, suspend] of [
+    ['suspend', true],
+    ['resume', false],
+  ] as const) {
     app.post(
       `/tenants/:tenantId/${action}`,
       {
         schema: {
           tags: ['tenants'],
-          summary: suspend
-            ? 'Suspend a tenant: data kept; only its owners and those above may enter, read-only plus billing; its API keys stop'
-            : 'Resume a suspended tenant',
+          summary: suspend ? 'Suspend a tenant: data kept; only its owners and those above may enter, read-only plus billing; its API keys stop' : 'Resume a suspended tenant',
           description:
             'Needs `tenant.suspend` from above the tenant: a `tenant_and_descendants` role in an ancestor, operator (shadow) access, or platform ' +
             'super_admin, so a tenant cannot lift its own suspension. Idempotent. `409 tenant_status_conflict` while pending deletion' +
             (suspend ? '; `409 admin_tenancy` for the admin tenancy. The tenants below are not suspended with it.' : '.'),
           params: TenantParams,
-          body: Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500, description: 'Shown as `suspensionReason` while suspended, and kept in the audit trail' })) }, { additionalProperties: false, description: 'Optional' }),
+          body: Type.Object(
+            { reason: Type.Optional(Type.String({ maxLength: 500, description: 'Shown as `suspensionReason` while suspended, and kept in the audit trail' })) },
+            { additionalProperties: false, description: 'Optional' },
+          ),
           response: { 200: TenantSchema, ...Problems },
         },
         preValidation: async (request) => {
@@ -399,7 +410,7 @@ export async function tenantRoutes(app: FastifyTypebox): Promise<void> {
     {
       schema: {
         tags: ['tenants'],
-        summary: 'Delete a tenant: pending deletion for the preset\'s grace period (restorable), then purged; or at once with no grace',
+        summary: "Delete a tenant: pending deletion for the preset's grace period (restorable), then purged; or at once with no grace",
         description:
           'Needs `tenant.delete` (for a suspended tenant, from above it) and `confirm` = the slug. Never your active tenant (`409 active_tenant`) nor ' +
           'the admin tenancy (`409 admin_tenancy`). A tenant with tenants below answers `409 tenant_has_children` unless `includeDescendants` ' +

@@ -62,16 +62,37 @@ export async function createTenant(deps: TenantDeps, owners: NewTenantOwners, in
       const row = await insertTenant(trx, { id, slug: input.slug, name: input.name.trim(), parentId: input.parentId ?? null, platformOwned: 'platform' in owners, now });
       if (row === undefined) throw new AppError(TenantErrors.SLUG_TAKEN);
       await faultPoint(trx, 'tenant.created');
-      await appendAuditEvent(trx, audit, { tenantId: id, action: 'tenant.created', targetType: 'tenant', targetId: id, after: { name: row.name, slug: row.slug, parentId: input.parentId ?? null, ...('platform' in owners ? { platformOwned: true } : {}) } }, now);
+      await appendAuditEvent(
+        trx,
+        audit,
+        {
+          tenantId: id,
+          action: 'tenant.created',
+          targetType: 'tenant',
+          targetId: id,
+          after: { name: row.name, slug: row.slug, parentId: input.parentId ?? null, ...('platform' in owners ? { platformOwned: true } : {}) },
+        },
+        now,
+      );
       for (const userId of ownerIds) {
         await insertMembership(trx, { tenantId: id, userId, kind: 'direct', roles: [deps.preset.ownerRole], now });
-        await appendAuditEvent(trx, audit, { tenantId: id, action: 'member.added', targetType: 'user', targetId: userId, after: { roles: [deps.preset.ownerRole], kind: 'direct' } }, now);
+        await appendAuditEvent(
+          trx,
+          audit,
+          { tenantId: id, action: 'member.added', targetType: 'user', targetId: userId, after: { roles: [deps.preset.ownerRole], kind: 'direct' } },
+          now,
+        );
       }
       await grantOperatorShadows(trx, id, ownerIds, audit, now);
       if (input.parentId) {
         // The parent's own trail records it too, written in the parent's context.
         await enterTenantContext(trx, input.parentId);
-        await appendAuditEvent(trx, audit, { tenantId: input.parentId, action: 'tenant.child_created', targetType: 'tenant', targetId: id, after: { name: row.name, slug: row.slug } }, now);
+        await appendAuditEvent(
+          trx,
+          audit,
+          { tenantId: input.parentId, action: 'tenant.child_created', targetType: 'tenant', targetId: id, after: { name: row.name, slug: row.slug } },
+          now,
+        );
       }
     });
   } catch (error) {
@@ -109,22 +130,33 @@ export async function updateTenantDetails(deps: TenantDeps, tenantId: string, ch
       if (parentId !== undefined && parentId !== before.parentId) {
         if (parentId !== null) assertRoom(await lockPlan(trx, deps, parentId), 'childTenants');
         await moveTenant(trx, tenantId, parentId);
-        await appendAuditEvent(trx, audit, { tenantId, action: 'tenant.moved', targetType: 'tenant', targetId: tenantId, before: { parentId: before.parentId }, after: { parentId } }, now);
+        await appendAuditEvent(
+          trx,
+          audit,
+          { tenantId, action: 'tenant.moved', targetType: 'tenant', targetId: tenantId, before: { parentId: before.parentId }, after: { parentId } },
+          now,
+        );
       }
       if (changes.name === undefined && changes.data === undefined) return;
-      const data = changes.data === undefined
-        ? undefined
-        : applyDataPatch(before.data, changes.data, (max) => new AppError(HttpErrors.DATA_TOO_LARGE, { detail: `data must stay under ${max} bytes as JSON` }));
+      const data =
+        changes.data === undefined
+          ? undefined
+          : applyDataPatch(before.data, changes.data, (max) => new AppError(HttpErrors.DATA_TOO_LARGE, { detail: `data must stay under ${max} bytes as JSON` }));
       const name = changes.name?.trim();
       await updateTenant(trx, tenantId, { ...(name === undefined ? {} : { name }), ...(data === undefined ? {} : { data }) }, now);
-      await appendAuditEvent(trx, audit, {
-        tenantId,
-        action: 'tenant.updated',
-        targetType: 'tenant',
-        targetId: tenantId,
-        before: { name: before.name, data: before.data },
-        after: { name: name ?? before.name, data: data ?? before.data },
-      }, now);
+      await appendAuditEvent(
+        trx,
+        audit,
+        {
+          tenantId,
+          action: 'tenant.updated',
+          targetType: 'tenant',
+          targetId: tenantId,
+          before: { name: before.name, data: before.data },
+          after: { name: name ?? before.name, data: data ?? before.data },
+        },
+        now,
+      );
     });
   } catch (error) {
     if (error instanceof AppError) throw error;
@@ -150,7 +182,19 @@ export async function setSuspended(deps: TenantDeps, tenantId: string, change: {
     if (change.suspend && current.isAdminTenancy) throw new AppError(TenantErrors.ADMIN_TENANCY);
     await updateTenant(trx, tenantId, { status: target, suspendedAt: change.suspend ? now : null, suspensionReason: change.suspend ? (change.reason ?? null) : null }, now);
     const action = change.suspend ? 'tenant.suspended' : 'tenant.resumed';
-    await appendAuditEvent(trx, audit, { tenantId, action, targetType: 'tenant', targetId: tenantId, before: { status: current.status }, after: { status: target, ...(change.reason === undefined ? {} : { reason: change.reason }) } }, now);
+    await appendAuditEvent(
+      trx,
+      audit,
+      {
+        tenantId,
+        action,
+        targetType: 'tenant',
+        targetId: tenantId,
+        before: { status: current.status },
+        after: { status: target, ...(change.reason === undefined ? {} : { reason: change.reason }) },
+      },
+      now,
+    );
   });
   return getTenant(deps, tenantId);
 }

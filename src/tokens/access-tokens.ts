@@ -159,7 +159,8 @@ export async function verifyAccessToken(store: KeyStore, token: string, opts: Ve
     (payload.sid !== undefined && typeof payload.sid !== 'string') ||
     (payload.tid !== undefined && payload.tid !== null && typeof payload.tid !== 'string') ||
     (payload.roles !== undefined && !(Array.isArray(payload.roles) && payload.roles.every((r) => typeof r === 'string'))) ||
-    (payload.client_id !== undefined && (typeof payload.client_id !== 'string' || payload.sub !== payload.client_id || typeof payload.tid !== 'string' || typeof payload.scope !== 'string'))
+    (payload.client_id !== undefined &&
+      (typeof payload.client_id !== 'string' || payload.sub !== payload.client_id || typeof payload.tid !== 'string' || typeof payload.scope !== 'string'))
   ) {
     throw invalid('the token claims are malformed');
   }
@@ -177,8 +178,8 @@ const VERIFIED_MAX = 10_000;
 const verified = new WeakMap<KeyStore, Map<string, { claims: VerifiedAccessClaims; kid: string }>>();
 
 function remember(store: KeyStore, cacheKey: string, entry: { claims: VerifiedAccessClaims; kid: string }): void {
-  let tokens = verified.get(store);
-  if (tokens === undefined) verified.set(store, (tokens = new Map()));
+  const tokens = verified.get(store) ?? new Map<string, { claims: VerifiedAccessClaims; kid: string }>();
+  verified.set(store, tokens);
   if (tokens.size >= VERIFIED_MAX) tokens.delete(tokens.keys().next().value as string);
   tokens.set(cacheKey, entry);
 }

@@ -115,12 +115,7 @@ export class KeyStore {
     await inTransaction(this.#db, async (trx) => {
       await lockSigningKeys(trx);
       await trx.insertInto('signing_keys').values(fresh.row(now)).execute();
-      await trx
-        .updateTable('signing_keys')
-        .set({ retired_at: now })
-        .where('retired_at', 'is', null)
-        .where('kid', '!=', fresh.kid)
-        .execute();
+      await trx.updateTable('signing_keys').set({ retired_at: now }).where('retired_at', 'is', null).where('kid', '!=', fresh.kid).execute();
     });
     this.#invalidate();
     return fresh.kid;
@@ -240,13 +235,7 @@ export class KeyStore {
     const fresh = await this.#generate();
     await inTransaction(this.#db, async (trx) => {
       await lockSigningKeys(trx);
-      const active = await trx
-        .selectFrom('signing_keys')
-        .select('kid')
-        .where('alg', '=', SIGNING_ALG)
-        .where('retired_at', 'is', null)
-        .limit(1)
-        .executeTakeFirst();
+      const active = await trx.selectFrom('signing_keys').select('kid').where('alg', '=', SIGNING_ALG).where('retired_at', 'is', null).limit(1).executeTakeFirst();
       if (active === undefined) await trx.insertInto('signing_keys').values(fresh.row(this.#clock.now())).execute();
     });
     this.#invalidate();

@@ -41,8 +41,7 @@ export function parseSecretKey(raw: string, source: string): Buffer {
     if (key.length === KEY_BYTES) return key;
   }
   throw new ConfigError(
-    `${source} must be ${KEY_BYTES} bytes written as 64 hex characters or as base64/base64url (43-44 characters); ` +
-      `got ${value.length} characters that are neither; ${HINT}`,
+    `${source} must be ${KEY_BYTES} bytes written as 64 hex characters or as base64/base64url (43-44 characters); ` + `got ${value.length} characters that are neither; ${HINT}`,
   );
 }
 

@@ -113,7 +113,11 @@ for (const engine of testEngines()) {
                     .whereRef('membership_roles.user_id', '=', 'memberships.user_id')
                     .as('roles'),
                 )
-                .where('memberships.tenant_id', 'in', adminTenancies.map((tenant) => tenant.id))
+                .where(
+                  'memberships.tenant_id',
+                  'in',
+                  adminTenancies.map((tenant) => tenant.id),
+                )
                 .execute();
         return { superAdmins, withEmail, adminTenancies, adminMembers };
       });
@@ -138,7 +142,15 @@ for (const engine of testEngines()) {
     }
 
     it('with neither variable set, the start-up log prints a one-time setup link', async () => {
-      const { out, code } = await serveOnce({ ...storage, PORT: '0', TENANTRY_HOST: '127.0.0.1', TENANTRY_PUBLIC_URL: PUBLIC_URL, TENANTRY_LOG_LEVEL: 'error', TENANTRY_ADMIN_EMAIL: '', TENANTRY_ADMIN_PASSWORD: '' });
+      const { out, code } = await serveOnce({
+        ...storage,
+        PORT: '0',
+        TENANTRY_HOST: '127.0.0.1',
+        TENANTRY_PUBLIC_URL: PUBLIC_URL,
+        TENANTRY_LOG_LEVEL: 'error',
+        TENANTRY_ADMIN_EMAIL: '',
+        TENANTRY_ADMIN_PASSWORD: '',
+      });
       assert.equal(code, 0, out);
       assert.match(out, /No platform operator exists yet/);
       const links = out.split('\n').filter((line) => line.includes('/setup?token='));

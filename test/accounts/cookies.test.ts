@@ -41,8 +41,7 @@ for (const engine of testEngines()) {
       const { cookies } = await cookieLogin();
       const jar = { tenantry_access: cookies.tenantry_access!.value, tenantry_csrf: cookies.tenantry_csrf!.value };
       assert.equal((await t.app.inject({ url: '/api/v1/auth/me', cookies: jar })).statusCode, 200);
-      const patch = (headers: Record<string, string>) =>
-        t.app.inject({ method: 'PATCH', url: '/api/v1/auth/me', cookies: jar, headers, payload: { name: 'Cookie Monster' } });
+      const patch = (headers: Record<string, string>) => t.app.inject({ method: 'PATCH', url: '/api/v1/auth/me', cookies: jar, headers, payload: { name: 'Cookie Monster' } });
       assertProblem(await patch({}), 403, 'csrf_token_invalid');
       assertProblem(await patch({ 'x-csrf-token': 'guessed' }), 403, 'csrf_token_invalid');
       const ok = await patch({ 'x-csrf-token': jar.tenantry_csrf });

@@ -35,7 +35,10 @@ for (const engine of testEngines()) {
       const body = res.json();
       assert.equal(body.activeTenantId, user.tenantId);
       assert.equal(body.needsTenantChoice, false);
-      assert.deepEqual(body.tenants.map((x: { tenantId: string }) => x.tenantId), [user.tenantId]);
+      assert.deepEqual(
+        body.tenants.map((x: { tenantId: string }) => x.tenantId),
+        [user.tenantId],
+      );
       assert.equal(body.tenants[0].shadow, false);
     });
 
@@ -47,7 +50,10 @@ for (const engine of testEngines()) {
       assert.equal(choose.activeTenantId, null);
       assert.deepEqual(
         choose.tenants.map((x: { tenantId: string; roles: string[] }) => [x.tenantId, x.roles]).sort(),
-        [[user.tenantId, ['owner']], [second, ['member', 'viewer']]].sort(),
+        [
+          [user.tenantId, ['owner']],
+          [second, ['member', 'viewer']],
+        ].sort(),
       );
       const meWithout = (await me(choose.accessToken)).json();
       assert.equal(meWithout.activeTenantId, null);
@@ -156,7 +162,13 @@ for (const engine of testEngines()) {
       assert.equal(refreshed.statusCode, 200, refreshed.body);
       assert.equal(refreshed.json().activeTenantId, other);
       assert.equal((await me(refreshed.json().accessToken)).json().activeTenantId, other);
-      const unused = await t.database.db.selectFrom('refresh_tokens').innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id').select((eb) => eb.fn.countAll<number>().as('n')).where('sessions.user_id', '=', user.userId).where('refresh_tokens.used_at', 'is', null).executeTakeFirstOrThrow();
+      const unused = await t.database.db
+        .selectFrom('refresh_tokens')
+        .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('sessions.user_id', '=', user.userId)
+        .where('refresh_tokens.used_at', 'is', null)
+        .executeTakeFirstOrThrow();
       assert.equal(Number(unused.n), 1, 'switching piles up no refresh tokens: the session holds one live token');
     });
 
@@ -183,7 +195,9 @@ for (const engine of testEngines()) {
       assertProblem(await me(wrongIssuer.token), 401, 'invalid_token');
 
       const { privateKey } = await generateKeyPair('ES256');
-      const otherKey = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: JSON.parse(Buffer.from(header, 'base64url').toString()).kid, typ: 'at+jwt' }).sign(privateKey);
+      const otherKey = await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', kid: JSON.parse(Buffer.from(header, 'base64url').toString()).kid, typ: 'at+jwt' })
+        .sign(privateKey);
       assertProblem(await me(otherKey), 401, 'invalid_token');
 
       assertProblem(await me('not-a-jwt'), 401, 'invalid_token');

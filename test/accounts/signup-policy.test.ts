@@ -12,7 +12,16 @@ import { assertProblem, bearer, enrol, GOOD_PASSWORD, rootTenantOf, signUp, uniq
  */
 const signup = (t: TestApp, payload: object) => t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { password: GOOD_PASSWORD, ...payload } });
 const countOf = async (t: TestApp, table: 'users' | 'tenants') =>
-  Number((await readSystem(t.database.db, (trx) => trx.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow())).n);
+  Number(
+    (
+      await readSystem(t.database.db, (trx) =>
+        trx
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow(),
+      )
+    ).n,
+  );
 
 for (const engine of testEngines()) {
   describe(`sign-up, personal policy [default, ${engine}]`, () => {
@@ -58,12 +67,22 @@ for (const engine of testEngines()) {
     it('lets an Owner create more tenants under the enterprise (siblings of the default one), and not a Member', async () => {
       const owner = await signUp(t, { name: 'Olive' });
       assert.ok(owner.enterpriseId);
-      const sibling = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(owner.accessToken), payload: { name: 'Staging', slug: `staging-${process.pid}-${engine}`, parentId: owner.enterpriseId } });
+      const sibling = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/tenants',
+        headers: bearer(owner.accessToken),
+        payload: { name: 'Staging', slug: `staging-${process.pid}-${engine}`, parentId: owner.enterpriseId },
+      });
       assert.equal(sibling.statusCode, 201, sibling.body);
       assert.equal(sibling.json().parentId, owner.enterpriseId);
       const member = await enrol(t, owner.tenantId, ['member']);
       assertProblem(
-        await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(member.accessToken), payload: { name: 'Mine', slug: `mine-${process.pid}-${engine}`, parentId: owner.enterpriseId } }),
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/tenants',
+          headers: bearer(member.accessToken),
+          payload: { name: 'Mine', slug: `mine-${process.pid}-${engine}`, parentId: owner.enterpriseId },
+        }),
         404,
         'tenant_not_found',
       );
@@ -95,7 +114,12 @@ for (const engine of testEngines()) {
         const root = preset === 'company-tree' ? await rootTenantOf(t) : (await seedRoot(t)).tenantId;
         const admin = await enrol(t, root, ['admin']);
         const email = uniqueEmail('invitee');
-        const invited = await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${root}/invitations`, headers: bearer(admin.accessToken), payload: { email, roles: [preset === 'msp' ? 'agent' : 'technician'] } });
+        const invited = await t.app.inject({
+          method: 'POST',
+          url: `/api/v1/tenants/${root}/invitations`,
+          headers: bearer(admin.accessToken),
+          payload: { email, roles: [preset === 'msp' ? 'agent' : 'technician'] },
+        });
         assert.equal(invited.statusCode, 201, invited.body);
         const mails = await readSystem(t.database.db, (trx) => trx.selectFrom('outbox').select('payload').execute());
         const token = /tnr_inv_[A-Za-z0-9_-]{43}/.exec(JSON.stringify(mails.map((m) => m.payload).find((p) => JSON.stringify(p).includes(email))))?.[0] ?? '';

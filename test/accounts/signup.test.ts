@@ -21,9 +21,30 @@ for (const engine of testEngines()) {
 
     const counts = () =>
       withSystem(t.database.db, async (trx) => ({
-        users: Number((await trx.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n),
-        tenants: Number((await trx.selectFrom('tenants').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n),
-        outbox: Number((await trx.selectFrom('outbox').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n),
+        users: Number(
+          (
+            await trx
+              .selectFrom('users')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
+        tenants: Number(
+          (
+            await trx
+              .selectFrom('tenants')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
+        outbox: Number(
+          (
+            await trx
+              .selectFrom('outbox')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
       }));
 
     it('creates the user, an owned default tenant and a session on it, and mails a verification link', async () => {
@@ -76,9 +97,7 @@ for (const engine of testEngines()) {
       const email = uniqueEmail('race');
       const before = await counts();
       const results = await Promise.all(
-        [1, 2, 3].map((i) =>
-          t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email: i === 2 ? email.toUpperCase() : email, password: GOOD_PASSWORD } }),
-        ),
+        [1, 2, 3].map((i) => t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email: i === 2 ? email.toUpperCase() : email, password: GOOD_PASSWORD } })),
       );
       assert.deepEqual(results.map((r) => r.statusCode).sort(), [201, 409, 409]);
       for (const r of results.filter((r) => r.statusCode === 409)) assert.equal(r.json().code, 'email_taken');

@@ -51,7 +51,11 @@ for (const engine of testEngines()) {
       // Sam is staff (admin) although his primary tenant is his own workspace; Mia (member) is not.
       assert.deepEqual(await shadowsOf(customer.tenantId), [operator.userId, sam.userId].sort());
       const roster = await api('GET', `/tenants/${customer.tenantId}/members`, customer.accessToken);
-      assert.deepEqual(roster.json().members.map((m: { userId: string }) => m.userId), [customer.userId], 'shadow members never appear in the member list');
+      assert.deepEqual(
+        roster.json().members.map((m: { userId: string }) => m.userId),
+        [customer.userId],
+        'shadow members never appear in the member list',
+      );
 
       // The operator reaches it at once, marked as shadow, and can switch in.
       const me = (await api('GET', '/auth/me', operator.accessToken)).json();
@@ -59,12 +63,23 @@ for (const engine of testEngines()) {
       assert.equal((await api('GET', `/tenants/${customer.tenantId}`, operator.accessToken)).statusCode, 200);
       const switched = await api('POST', '/auth/active-tenant', operator.accessToken, { tenantId: customer.tenantId });
       assert.equal(switched.statusCode, 200, switched.body);
-      const audit = await readTenant(t.database.db, customer.tenantId, (trx) => trx.selectFrom('audit_events').select(['action', 'target_id', 'after']).where('tenant_id', '=', customer.tenantId).where('action', '=', 'member.added').orderBy('seq').execute());
+      const audit = await readTenant(t.database.db, customer.tenantId, (trx) =>
+        trx
+          .selectFrom('audit_events')
+          .select(['action', 'target_id', 'after'])
+          .where('tenant_id', '=', customer.tenantId)
+          .where('action', '=', 'member.added')
+          .orderBy('seq')
+          .execute(),
+      );
       const staffGrants = [
         [operator.userId, { roles: ['owner'], kind: 'shadow' }],
         [sam.userId, { roles: ['admin'], kind: 'shadow' }],
       ].sort(([a], [b]) => String(a).localeCompare(String(b)));
-      assert.deepEqual(audit.map((e) => [e.target_id, e.after]), [[customer.userId, { roles: ['owner'], kind: 'direct' }], ...staffGrants]);
+      assert.deepEqual(
+        audit.map((e) => [e.target_id, e.after]),
+        [[customer.userId, { roles: ['owner'], kind: 'direct' }], ...staffGrants],
+      );
     });
 
     it('counts a member without a staff role as staff once an administrator makes the admin tenancy their default tenant', async () => {
@@ -78,9 +93,13 @@ for (const engine of testEngines()) {
       const created = await api('POST', '/tenants', sam.accessToken, { name: 'Sam Co', slug: `sam-co-${process.pid}-${engine}` });
       assert.equal(created.statusCode, 201, created.body);
       assert.deepEqual(await shadowsOf(created.json().id), [operator.userId, sam.userId, mia.userId].sort());
-      const direct = await readTenant(t.database.db, created.json().id, (trx) => trx.selectFrom('memberships').select('user_id').where('tenant_id', '=', created.json().id).where('kind', '=', 'direct').execute());
+      const direct = await readTenant(t.database.db, created.json().id, (trx) =>
+        trx.selectFrom('memberships').select('user_id').where('tenant_id', '=', created.json().id).where('kind', '=', 'direct').execute(),
+      );
       assert.deepEqual(direct, []);
-      const owned = await readTenant(t.database.db, created.json().id, (trx) => trx.selectFrom('tenants').select('platform_owned').where('id', '=', created.json().id).executeTakeFirstOrThrow());
+      const owned = await readTenant(t.database.db, created.json().id, (trx) =>
+        trx.selectFrom('tenants').select('platform_owned').where('id', '=', created.json().id).executeTakeFirstOrThrow(),
+      );
       assert.equal(owned.platform_owned, true, 'owned by the platform');
       assert.deepEqual((await api('GET', `/tenants/${created.json().id}/members`, sam.accessToken)).json().members, [], 'and nobody in its member list');
       // Mia lands on the admin tenancy now.
@@ -109,11 +128,16 @@ for (const engine of testEngines()) {
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const page: { tenants: Array<{ id: string }>; nextCursor: string | null } = (await api('GET', `/admin/tenants?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`, operator.accessToken)).json();
+        const page: { tenants: Array<{ id: string }>; nextCursor: string | null } = (
+          await api('GET', `/admin/tenants?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`, operator.accessToken)
+        ).json();
         seen.push(...page.tenants.map((x) => x.id));
         cursor = page.nextCursor;
       } while (cursor !== null);
-      assert.deepEqual(seen, body.tenants.map((x: { id: string }) => x.id));
+      assert.deepEqual(
+        seen,
+        body.tenants.map((x: { id: string }) => x.id),
+      );
 
       // Sam holds members.manage in the admin tenancy: an operator too. A customer is not.
       assert.equal((await api('GET', '/admin/tenants', sam.accessToken)).statusCode, 200);
@@ -132,7 +156,10 @@ for (const engine of testEngines()) {
       assert.equal(moved.statusCode, 200, moved.body);
       assert.deepEqual(moved.json(), { tenantId: acme.tenantId, previous: adminTenancy });
       const listed = (await api('GET', '/admin/tenants', operator.accessToken)).json().tenants.filter((x: { isAdminTenancy: boolean }) => x.isAdminTenancy);
-      assert.deepEqual(listed.map((x: { id: string }) => x.id), [acme.tenantId]);
+      assert.deepEqual(
+        listed.map((x: { id: string }) => x.id),
+        [acme.tenantId],
+      );
 
       // Acme's owner is staff now; the old staff are not, but keep what they had while they stay staff there.
       const after = await signUp(t);
@@ -147,7 +174,10 @@ for (const engine of testEngines()) {
     it('keeps exactly one admin tenancy under concurrent designations', async () => {
       const candidates = await Promise.all([signUp(t), signUp(t), signUp(t)]);
       const results = await Promise.all(candidates.map((c) => api('POST', `/admin/tenants/${c.tenantId}/make-admin-tenancy`, operator.accessToken)));
-      assert.deepEqual(results.map((r) => r.statusCode), [200, 200, 200]);
+      assert.deepEqual(
+        results.map((r) => r.statusCode),
+        [200, 200, 200],
+      );
       const admins = await withSystem(t.database.db, (trx) => trx.selectFrom('tenants').select('id').where('is_admin_tenancy', '=', true).execute());
       assert.equal(admins.length, 1);
       assert.ok(candidates.some((c) => c.tenantId === admins[0]?.id));

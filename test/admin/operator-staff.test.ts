@@ -46,7 +46,10 @@ function harness(get: () => { t: TestApp; smtp: TestSmtp; operator: Operator }) 
     await t.app.services.outbox.runOnce();
     // Their first invitation (into their workspace) was mailed to the same address: the admin tenancy's is the pending one.
     const token = await invitationTokenFor(t, person.email, operator.adminTenancy);
-    assert.ok(smtp.messages.some((m) => m.to.includes(person.email) && m.text.includes(`/team-invite/${token}`)), 'an invitation mail');
+    assert.ok(
+      smtp.messages.some((m) => m.to.includes(person.email) && m.text.includes(`/team-invite/${token}`)),
+      'an invitation mail',
+    );
     const accepted = await t.app.inject({ method: 'POST', url: `/api/v1/invitations/${token}/accept`, headers: bearer(person.accessToken) });
     assert.equal(accepted.statusCode, 200, accepted.body);
     const signedIn = await login(person.email, operator.adminTenancy);
@@ -58,7 +61,10 @@ function harness(get: () => { t: TestApp; smtp: TestSmtp; operator: Operator }) 
   async function customerTenant(): Promise<string> {
     const { operator } = get();
     counter += 1;
-    const res = await api('POST', '/tenants', operator.accessToken, { name: `Customer ${counter}`, slug: `customer-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}` });
+    const res = await api('POST', '/tenants', operator.accessToken, {
+      name: `Customer ${counter}`,
+      slug: `customer-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}`,
+    });
     assert.equal(res.statusCode, 201, res.body);
     return res.json().id;
   }
@@ -75,7 +81,11 @@ function harness(get: () => { t: TestApp; smtp: TestSmtp; operator: Operator }) 
   /** A tenant a customer's administrator adds below their organisation (not a staffer: they own it directly). */
   async function customerChild(customer: { tenantId: string; admin: SignedUp }): Promise<string> {
     counter += 1;
-    const res = await api('POST', '/tenants', customer.admin.accessToken, { name: `Branch ${counter}`, slug: `branch-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}`, parentId: customer.tenantId });
+    const res = await api('POST', '/tenants', customer.admin.accessToken, {
+      name: `Branch ${counter}`,
+      slug: `branch-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}`,
+      parentId: customer.tenantId,
+    });
     assert.equal(res.statusCode, 201, res.body);
     return res.json().id;
   }
@@ -100,7 +110,13 @@ function harness(get: () => { t: TestApp; smtp: TestSmtp; operator: Operator }) 
   /** The tenant's audit events about `userId`, oldest first. */
   const auditAbout = (tenantId: string, userId: string) =>
     readTenant(get().t.database.db, tenantId, (trx) =>
-      trx.selectFrom('audit_events').select(['action', 'actor_id', 'via', 'before', 'after']).where('tenant_id', '=', tenantId).where('target_id', '=', userId).orderBy('seq').execute(),
+      trx
+        .selectFrom('audit_events')
+        .select(['action', 'actor_id', 'via', 'before', 'after'])
+        .where('tenant_id', '=', tenantId)
+        .where('target_id', '=', userId)
+        .orderBy('seq')
+        .execute(),
     );
 
   return { api, login, invitedIntoAdminTenancy, customerTenant, onboardedCustomer, customerChild, shadowsOf, auditAbout };
@@ -150,10 +166,13 @@ for (const engine of testEngines()) {
         assert.equal((await shadowsOf(tenantId)).has(alice.userId), false);
         // The customer's own trail says the operator's access ended, and still verifies.
         const events = await auditAbout(tenantId, alice.userId);
-        assert.deepEqual(events.map((e) => [e.action, e.before, e.after]), [
-          ['member.added', null, { roles: ['admin'], kind: 'shadow' }],
-          ['member.removed', { roles: ['admin'], kind: 'shadow' }, null],
-        ]);
+        assert.deepEqual(
+          events.map((e) => [e.action, e.before, e.after]),
+          [
+            ['member.added', null, { roles: ['admin'], kind: 'shadow' }],
+            ['member.removed', { roles: ['admin'], kind: 'shadow' }, null],
+          ],
+        );
         assert.equal(events[1]?.actor_id, operator.userId);
         assert.equal(events[1]?.via, 'shadow');
       }
@@ -164,7 +183,7 @@ for (const engine of testEngines()) {
       assert.deepEqual(Object.keys(me.authorization), [alice.workspace]);
     });
 
-    it('a demoted staffer\'s shadow roles narrow at once; demoted to a role that is not staff, the shadow access ends and promotion does not bring it back', async () => {
+    it("a demoted staffer's shadow roles narrow at once; demoted to a role that is not staff, the shadow access ends and promotion does not bring it back", async () => {
       const carol = await invitedIntoAdminTenancy(['admin']);
       const tenantId = await customerTenant();
       const setCrm = (on: boolean) => api('PUT', `/tenants/${tenantId}/features`, carol.accessToken, { features: { crm: on } });
@@ -218,7 +237,7 @@ for (const engine of testEngines()) {
       assert.deepEqual([restored.get(erin.userId), restored.get(operator.userId)], [['manager'], ['super_admin']]);
     });
 
-    it('an operator lists and ends a shadow membership; the tenant\'s own admins can neither see nor end it', async () => {
+    it("an operator lists and ends a shadow membership; the tenant's own admins can neither see nor end it", async () => {
       const frank = await invitedIntoAdminTenancy(['manager']);
       const { tenantId, admin: customer } = await onboardedCustomer();
       assert.equal((await api('GET', `/tenants/${tenantId}`, frank.accessToken)).statusCode, 200);
@@ -232,7 +251,10 @@ for (const engine of testEngines()) {
 
       // The customer's administrator: not in the member list, not removable, not listable.
       const roster = (await api('GET', `/tenants/${tenantId}/members`, customer.accessToken)).json();
-      assert.deepEqual(roster.members.map((m: { userId: string }) => m.userId), [customer.userId]);
+      assert.deepEqual(
+        roster.members.map((m: { userId: string }) => m.userId),
+        [customer.userId],
+      );
       assertProblem(await api('DELETE', `/tenants/${tenantId}/members/${frank.userId}`, customer.accessToken), 404, 'member_not_found');
       assertProblem(await api('GET', `/admin/users/${frank.userId}/shadow-memberships`, customer.accessToken), 403, 'not_an_operator');
       assertProblem(await api('DELETE', `/admin/tenants/${tenantId}/shadow-members/${frank.userId}`, customer.accessToken), 403, 'super_admin_required');
@@ -246,7 +268,10 @@ for (const engine of testEngines()) {
       assertProblem(await api('DELETE', `/admin/tenants/${tenantId}/shadow-members/${customer.userId}`, operator.accessToken), 404, 'shadow_membership_not_found');
       const left = (await api('GET', `/admin/users/${frank.userId}/shadow-memberships`, operator.accessToken)).json().shadowMemberships;
       // (The admin invited meanwhile came with a workspace of their own, added by the operator: Frank has a shadow membership there.)
-      assert.deepEqual(left.map((m: { tenantId: string }) => m.tenantId), [admin.workspace]);
+      assert.deepEqual(
+        left.map((m: { tenantId: string }) => m.tenantId),
+        [admin.workspace],
+      );
       assert.deepEqual((await auditAbout(tenantId, frank.userId)).at(-1), {
         action: 'member.removed',
         actor_id: operator.userId,
@@ -260,7 +285,9 @@ for (const engine of testEngines()) {
       assert.deepEqual((await shadowsOf(await customerTenant())).get(frank.userId), ['manager']);
 
       // The listing pages, and knows nobody it has never heard of.
-      const all = (await api('GET', `/admin/users/${operator.userId}/shadow-memberships?limit=500`, operator.accessToken)).json().shadowMemberships.map((m: { tenantId: string }) => m.tenantId);
+      const all = (await api('GET', `/admin/users/${operator.userId}/shadow-memberships?limit=500`, operator.accessToken))
+        .json()
+        .shadowMemberships.map((m: { tenantId: string }) => m.tenantId);
       assert.ok(all.length >= 3, `the operator has shadow memberships in the customers' own tenants: ${all.length}`);
       const seen: string[] = [];
       let cursor: string | null = null;
@@ -299,7 +326,9 @@ for (const engine of testEngines()) {
       assert.equal(deleted.statusCode, 200, deleted.body);
       assert.equal(deleted.json().status, 'deleted');
       // The admin tenancy is all Victor has left: his default tenant now, and where he lands.
-      const user = await readSystem(t.database.db, (trx) => trx.selectFrom('users').select(['default_tenant_id', 'explicit_default_tenant_id']).where('id', '=', victor.userId).executeTakeFirstOrThrow());
+      const user = await readSystem(t.database.db, (trx) =>
+        trx.selectFrom('users').select(['default_tenant_id', 'explicit_default_tenant_id']).where('id', '=', victor.userId).executeTakeFirstOrThrow(),
+      );
       assert.deepEqual(user, { default_tenant_id: operator.adminTenancy, explicit_default_tenant_id: null });
       assert.equal((await login(victor.email)).activeTenantId, operator.adminTenancy);
 
@@ -316,7 +345,7 @@ for (const engine of testEngines()) {
 
 if (testEngines().includes('postgres')) {
   describe('shadow access ends on every node (issue 10) [postgres]', () => {
-    it('a removed staffer\'s cached shadow access ends on another node within one second', async () => {
+    it("a removed staffer's cached shadow access ends on another node within one second", async () => {
       const smtp = await startTestSmtp();
       const first = await createTestDatabase('postgres');
       const second = await openDatabase({ engine: 'postgres', url: first.url!, poolSize: 4 });

@@ -46,7 +46,12 @@ for (const engine of testEngines()) {
     let counter = 0;
     async function customerTenant(): Promise<string> {
       counter += 1;
-      const res = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(operatorToken), payload: { name: `Customer ${counter}`, slug: `sync-${process.pid}-${engine}-${counter}` } });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/tenants',
+        headers: bearer(operatorToken),
+        payload: { name: `Customer ${counter}`, slug: `sync-${process.pid}-${engine}-${counter}` },
+      });
       assert.equal(res.statusCode, 201, res.body);
       return res.json().id;
     }
@@ -62,7 +67,9 @@ for (const engine of testEngines()) {
         const membership = await trx.selectFrom('memberships').select('kind').where('tenant_id', '=', tenantId).where('user_id', '=', userId).executeTakeFirst();
         if (membership === undefined) return null;
         assert.equal(membership.kind, 'shadow');
-        return (await trx.selectFrom('membership_roles').select('role_key').where('tenant_id', '=', tenantId).where('user_id', '=', userId).orderBy('role_key').execute()).map((r) => r.role_key);
+        return (await trx.selectFrom('membership_roles').select('role_key').where('tenant_id', '=', tenantId).where('user_id', '=', userId).orderBy('role_key').execute()).map(
+          (r) => r.role_key,
+        );
       });
 
     const inAdminTenancy = (fn: Parameters<typeof withTenant>[2]) => withTenant(t.database.db, adminTenancy, fn);
@@ -77,11 +84,19 @@ for (const engine of testEngines()) {
       // For a moment in this transaction Sam holds no role at all: that moment must not end his shadow access.
       await inAdminTenancy(async (trx) => {
         await trx.deleteFrom('membership_roles').where('tenant_id', '=', adminTenancy).where('user_id', '=', userId).execute();
-        await trx.insertInto('membership_roles').values([{ tenant_id: adminTenancy, user_id: userId, role_key: 'admin' }, { tenant_id: adminTenancy, user_id: userId, role_key: 'customer' }]).execute();
+        await trx
+          .insertInto('membership_roles')
+          .values([
+            { tenant_id: adminTenancy, user_id: userId, role_key: 'admin' },
+            { tenant_id: adminTenancy, user_id: userId, role_key: 'customer' },
+          ])
+          .execute();
       });
       assert.deepEqual(await shadowRoles(tenantId, userId), ['admin', 'customer']);
 
-      await inAdminTenancy((trx) => trx.deleteFrom('membership_roles').where('tenant_id', '=', adminTenancy).where('user_id', '=', userId).where('role_key', '=', 'admin').execute());
+      await inAdminTenancy((trx) =>
+        trx.deleteFrom('membership_roles').where('tenant_id', '=', adminTenancy).where('user_id', '=', userId).where('role_key', '=', 'admin').execute(),
+      );
       assert.equal(await shadowRoles(tenantId, userId), null, 'CUSTOMER alone is not staff');
     });
 
@@ -89,7 +104,11 @@ for (const engine of testEngines()) {
       const { userId, tenantId } = await staffer(['admin']);
       const other = await customerTenant();
       const heard: string[] = [];
-      const stop = await t.database.listen(INVALIDATE_CHANNEL, (scope) => heard.push(scope), () => undefined);
+      const stop = await t.database.listen(
+        INVALIDATE_CHANNEL,
+        (scope) => heard.push(scope),
+        () => undefined,
+      );
       try {
         await inAdminTenancy((trx) => trx.deleteFrom('memberships').where('tenant_id', '=', adminTenancy).where('user_id', '=', userId).execute());
         assert.equal(await shadowRoles(tenantId, userId), null);
@@ -102,7 +121,7 @@ for (const engine of testEngines()) {
       }
     });
 
-    it('re-syncs everyone when the preset\'s staff roles change', async () => {
+    it("re-syncs everyone when the preset's staff roles change", async () => {
       const { userId, tenantId } = await staffer(['agent']);
       try {
         await writePlatformSettings(t.database, { staff_roles: 'super_admin,admin' });
@@ -119,7 +138,9 @@ for (const engine of testEngines()) {
       try {
         await inAdminTenancy((trx) => trx.insertInto('membership_roles').values({ tenant_id: adminTenancy, user_id: userId, role_key: 'admin' }).execute());
         assert.deepEqual(await shadowRoles(tenantId, userId), ['agent'], 'no longer the admin tenancy: a promotion there widens nothing');
-        await inAdminTenancy((trx) => trx.deleteFrom('membership_roles').where('tenant_id', '=', adminTenancy).where('user_id', '=', userId).where('role_key', '=', 'agent').execute());
+        await inAdminTenancy((trx) =>
+          trx.deleteFrom('membership_roles').where('tenant_id', '=', adminTenancy).where('user_id', '=', userId).where('role_key', '=', 'agent').execute(),
+        );
         assert.equal(await shadowRoles(tenantId, userId), null, 'nothing left of what it granted');
       } finally {
         await makeAdminTenancy(deps, adminTenancy, SYSTEM);
@@ -128,9 +149,13 @@ for (const engine of testEngines()) {
 
     it('leaves a shadow membership that became direct (an accepted invitation) alone', async () => {
       const { userId, tenantId } = await staffer(['agent']);
-      await withTenant(t.database.db, tenantId, (trx) => trx.updateTable('memberships').set({ kind: 'direct' }).where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute());
+      await withTenant(t.database.db, tenantId, (trx) =>
+        trx.updateTable('memberships').set({ kind: 'direct' }).where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute(),
+      );
       await inAdminTenancy((trx) => trx.deleteFrom('memberships').where('tenant_id', '=', adminTenancy).where('user_id', '=', userId).execute());
-      const row = await readTenant(t.database.db, tenantId, (trx) => trx.selectFrom('memberships').select(['kind', 'shadow_of']).where('tenant_id', '=', tenantId).where('user_id', '=', userId).executeTakeFirst());
+      const row = await readTenant(t.database.db, tenantId, (trx) =>
+        trx.selectFrom('memberships').select(['kind', 'shadow_of']).where('tenant_id', '=', tenantId).where('user_id', '=', userId).executeTakeFirst(),
+      );
       assert.deepEqual(row, { kind: 'direct', shadow_of: null });
     });
 
@@ -176,44 +201,65 @@ describe('upgrading an install that followed the old "primary tenant" rule (migr
       const at = '2026-01-01T00:00:00Z';
       // The install as 0006 left it: an operator, a staffer (admin), a vendor whose primary tenant fell back to the
       // admin tenancy, and a customer tenant created afterwards, with a shadow membership for each of them.
-      await database.withOwner((root) => root.transaction().execute(async (owner) => {
-        await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(owner);
-        await sql`INSERT INTO platform_settings VALUES ('owner_role', 'super_admin') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`.execute(owner);
-        await sql`INSERT INTO tenants (id, slug, name, is_admin_tenancy) VALUES ('taaaaaaaaaaaaaaa', 'admin', 'Admin', true), ('tbbbbbbbbbbbbbbb', 'acme', 'Acme', false)`.execute(owner);
-        await sql`INSERT INTO tenant_tree (tenant_id, parent_id) VALUES ('taaaaaaaaaaaaaaa', NULL), ('tbbbbbbbbbbbbbbb', NULL)`.execute(owner);
-        await sql`
+      await database.withOwner((root) =>
+        root.transaction().execute(async (owner) => {
+          await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(owner);
+          await sql`INSERT INTO platform_settings VALUES ('owner_role', 'super_admin') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`.execute(owner);
+          await sql`INSERT INTO tenants (id, slug, name, is_admin_tenancy) VALUES ('taaaaaaaaaaaaaaa', 'admin', 'Admin', true), ('tbbbbbbbbbbbbbbb', 'acme', 'Acme', false)`.execute(
+            owner,
+          );
+          await sql`INSERT INTO tenant_tree (tenant_id, parent_id) VALUES ('taaaaaaaaaaaaaaa', NULL), ('tbbbbbbbbbbbbbbb', NULL)`.execute(owner);
+          await sql`
           INSERT INTO users (id, email, default_tenant_id, platform_role, updated_at) VALUES
             ('usr_operatoraaaaaaaaaaaa', 'op@x.test', 'taaaaaaaaaaaaaaa', 'super_admin', ${at}),
             ('usr_staffaaaaaaaaaaaaaaa', 'staff@x.test', NULL, NULL, ${at}),
             ('usr_vendoraaaaaaaaaaaaaa', 'vendor@x.test', NULL, NULL, ${at}),
             ('usr_customeraaaaaaaaaaaa', 'customer@x.test', NULL, NULL, ${at})
         `.execute(owner);
-        await sql`
+          await sql`
           INSERT INTO memberships (tenant_id, user_id, kind) VALUES
             ('taaaaaaaaaaaaaaa', 'usr_operatoraaaaaaaaaaaa', 'direct'), ('taaaaaaaaaaaaaaa', 'usr_staffaaaaaaaaaaaaaaa', 'direct'),
             ('taaaaaaaaaaaaaaa', 'usr_vendoraaaaaaaaaaaaaa', 'direct'), ('tbbbbbbbbbbbbbbb', 'usr_customeraaaaaaaaaaaa', 'direct'),
             ('tbbbbbbbbbbbbbbb', 'usr_operatoraaaaaaaaaaaa', 'shadow'), ('tbbbbbbbbbbbbbbb', 'usr_staffaaaaaaaaaaaaaaa', 'shadow'),
             ('tbbbbbbbbbbbbbbb', 'usr_vendoraaaaaaaaaaaaaa', 'shadow')
         `.execute(owner);
-        await sql`
+          await sql`
           INSERT INTO membership_roles (tenant_id, user_id, role_key) VALUES
             ('taaaaaaaaaaaaaaa', 'usr_operatoraaaaaaaaaaaa', 'super_admin'), ('taaaaaaaaaaaaaaa', 'usr_staffaaaaaaaaaaaaaaa', 'admin'),
             ('taaaaaaaaaaaaaaa', 'usr_vendoraaaaaaaaaaaaaa', 'vendor'), ('tbbbbbbbbbbbbbbb', 'usr_customeraaaaaaaaaaaa', 'super_admin'),
             ('tbbbbbbbbbbbbbbb', 'usr_operatoraaaaaaaaaaaa', 'super_admin'), ('tbbbbbbbbbbbbbbb', 'usr_staffaaaaaaaaaaaaaaa', 'admin'),
             ('tbbbbbbbbbbbbbbb', 'usr_vendoraaaaaaaaaaaaaa', 'vendor')
         `.execute(owner);
-      }));
+        }),
+      );
       await database.migrate();
       const shadows = () =>
         readTenant(database.db, 'tbbbbbbbbbbbbbbb', async (trx) =>
-          (await trx.selectFrom('memberships').select(['user_id', 'shadow_of']).where('tenant_id', '=', 'tbbbbbbbbbbbbbbb').where('kind', '=', 'shadow').orderBy('user_id').execute()).map((r) => `${r.user_id} ${r.shadow_of}`),
+          (
+            await trx
+              .selectFrom('memberships')
+              .select(['user_id', 'shadow_of'])
+              .where('tenant_id', '=', 'tbbbbbbbbbbbbbbb')
+              .where('kind', '=', 'shadow')
+              .orderBy('user_id')
+              .execute()
+          ).map((r) => `${r.user_id} ${r.shadow_of}`),
         );
       // Migrated: each shadow membership knows its admin tenancy; nothing is re-synced before the preset is known.
-      assert.deepEqual(await shadows(), ['usr_operatoraaaaaaaaaaaa', 'usr_staffaaaaaaaaaaaaaaa', 'usr_vendoraaaaaaaaaaaaaa'].map((u) => `${u} taaaaaaaaaaaaaaa`));
+      assert.deepEqual(
+        await shadows(),
+        ['usr_operatoraaaaaaaaaaaa', 'usr_staffaaaaaaaaaaaaaaa', 'usr_vendoraaaaaaaaaaaaaa'].map((u) => `${u} taaaaaaaaaaaaaaa`),
+      );
       // The first start writes the preset's staff roles, which re-syncs everyone.
       await applyPresetSettings(database, loadPreset('msp'));
-      assert.deepEqual(await shadows(), ['usr_operatoraaaaaaaaaaaa', 'usr_staffaaaaaaaaaaaaaaa'].map((u) => `${u} taaaaaaaaaaaaaaa`));
-      const operator = await database.withOwner(async (owner) => (await sql<{ explicit: string | null }>`SELECT explicit_default_tenant_id AS explicit FROM users WHERE id = 'usr_operatoraaaaaaaaaaaa'`.execute(owner)).rows[0]);
+      assert.deepEqual(
+        await shadows(),
+        ['usr_operatoraaaaaaaaaaaa', 'usr_staffaaaaaaaaaaaaaaa'].map((u) => `${u} taaaaaaaaaaaaaaa`),
+      );
+      const operator = await database.withOwner(
+        async (owner) =>
+          (await sql<{ explicit: string | null }>`SELECT explicit_default_tenant_id AS explicit FROM users WHERE id = 'usr_operatoraaaaaaaaaaaa'`.execute(owner)).rows[0],
+      );
       assert.deepEqual(operator, { explicit: 'taaaaaaaaaaaaaaa' });
     } finally {
       await database.close();

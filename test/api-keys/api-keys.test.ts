@@ -36,7 +36,12 @@ for (const engine of testEngines()) {
       }));
 
     it('shows the secret once (201), stores only its hash, and lists the key without it', async () => {
-      const res = await t.app.inject({ method: 'POST', url: keys(owner.tenantId), headers: bearer(owner.accessToken), payload: { name: ' CI deploy ', permissions: ['members.read', 'tenant.read'] } });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: keys(owner.tenantId),
+        headers: bearer(owner.accessToken),
+        payload: { name: ' CI deploy ', permissions: ['members.read', 'tenant.read'] },
+      });
       assert.equal(res.statusCode, 201, res.body);
       assert.equal(res.headers['cache-control'], 'no-store');
       const created = res.json();
@@ -44,34 +49,64 @@ for (const engine of testEngines()) {
       assert.ok(created.secret.startsWith(`tnty_${owner.tenantId}_${created.id.slice(4)}_`), 'the secret names its tenant and key');
       assert.match(created.id, /^key_[a-z2-7]{20}$/);
       assert.deepEqual(
-        { name: created.name, permissions: created.permissions, status: created.status, createdBy: created.createdBy, expiresAt: created.expiresAt, lastUsedAt: created.lastUsedAt },
+        {
+          name: created.name,
+          permissions: created.permissions,
+          status: created.status,
+          createdBy: created.createdBy,
+          expiresAt: created.expiresAt,
+          lastUsedAt: created.lastUsedAt,
+        },
         { name: 'CI deploy', permissions: ['members.read', 'tenant.read'], status: 'active', createdBy: { type: 'user', id: owner.userId }, expiresAt: null, lastUsedAt: null },
       );
 
       const listed = await list();
-      assert.deepEqual(listed.map((k: { id: string }) => k.id), [created.id]);
+      assert.deepEqual(
+        listed.map((k: { id: string }) => k.id),
+        [created.id],
+      );
       assert.equal(JSON.stringify(listed).includes(created.secret), false);
       assert.equal('secret' in listed[0], false);
 
       const { keys: rows, audit } = await stored(owner.tenantId);
       assert.equal(rows[0]?.secret_hash, hashSecret(created.secret));
-      assert.deepEqual(audit.map((e) => [e.action, e.actor_type, e.actor_id, e.after]), [
-        ['api_key.created', 'user', owner.userId, { name: 'CI deploy', permissions: ['members.read', 'tenant.read'], expiresAt: null }],
-      ]);
+      assert.deepEqual(
+        audit.map((e) => [e.action, e.actor_type, e.actor_id, e.after]),
+        [['api_key.created', 'user', owner.userId, { name: 'CI deploy', permissions: ['members.read', 'tenant.read'], expiresAt: null }]],
+      );
     });
 
     it('acts as Authorization: Bearer with exactly its permissions, and records when it was last used', async () => {
       const key = await createKey(t, owner.accessToken, owner.tenantId, ['members.read']);
       const res = await t.app.inject({ url: members(owner.tenantId), headers: bearer(key.secret) });
       assert.equal(res.statusCode, 200, res.body);
-      assert.deepEqual(res.json().members.map((m: { userId: string }) => m.userId), [owner.userId]);
+      assert.deepEqual(
+        res.json().members.map((m: { userId: string }) => m.userId),
+        [owner.userId],
+      );
 
       const refused = await t.app.inject({ url: `/api/v1/tenants/${owner.tenantId}`, headers: bearer(key.secret) });
       assertProblem(refused, 403, 'forbidden');
       assert.match(refused.json().detail, new RegExp(`API key ${key.id} does not carry tenant.read`));
 
-      const check = await t.app.inject({ method: 'POST', url: '/api/v1/check', headers: bearer(key.secret), payload: { checks: [{ tenantId: owner.tenantId, permission: 'members.read' }, { tenantId: owner.tenantId, permission: 'members.manage' }] } });
-      assert.deepEqual(check.json().results.map((r: { subject: string; allowed: boolean }) => [r.subject, r.allowed]), [[key.id, true], [key.id, false]]);
+      const check = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/check',
+        headers: bearer(key.secret),
+        payload: {
+          checks: [
+            { tenantId: owner.tenantId, permission: 'members.read' },
+            { tenantId: owner.tenantId, permission: 'members.manage' },
+          ],
+        },
+      });
+      assert.deepEqual(
+        check.json().results.map((r: { subject: string; allowed: boolean }) => [r.subject, r.allowed]),
+        [
+          [key.id, true],
+          [key.id, false],
+        ],
+      );
 
       const used = (await list()).find((k: { id: string }) => k.id === key.id);
       assert.equal(used.lastUsedAt, t.clock.now().toISOString());
@@ -101,10 +136,19 @@ for (const engine of testEngines()) {
       const member = await signUp(t);
       await join(t, owner.tenantId, member.userId, ['member']);
       const before = (await stored(owner.tenantId)).keys.length;
-      assertProblem(await t.app.inject({ method: 'POST', url: keys(owner.tenantId), headers: bearer(member.accessToken), payload: { name: 'x', permissions: ['members.read'] } }), 403, 'forbidden');
+      assertProblem(
+        await t.app.inject({ method: 'POST', url: keys(owner.tenantId), headers: bearer(member.accessToken), payload: { name: 'x', permissions: ['members.read'] } }),
+        403,
+        'forbidden',
+      );
 
       const manager = await createKey(t, owner.accessToken, owner.tenantId, ['api_keys.manage', 'members.read']);
-      const stronger = await t.app.inject({ method: 'POST', url: keys(owner.tenantId), headers: bearer(manager.secret), payload: { name: 'x', permissions: ['members.read', 'members.manage'] } });
+      const stronger = await t.app.inject({
+        method: 'POST',
+        url: keys(owner.tenantId),
+        headers: bearer(manager.secret),
+        payload: { name: 'x', permissions: ['members.read', 'members.manage'] },
+      });
       assertProblem(stronger, 403, 'forbidden');
       assert.deepEqual(stronger.json().missingPermissions, ['members.manage']);
       assert.equal((await stored(owner.tenantId)).keys.length, before + 1);
@@ -118,12 +162,16 @@ for (const engine of testEngines()) {
       const all = await createKey(t, owner.accessToken, owner.tenantId, ['*']);
       const listed = (await t.app.inject({ url: keys(owner.tenantId), headers: bearer(owner.accessToken) })).json().apiKeys.find((k: { id: string }) => k.id === all.id);
       assert.ok(listed.permissions.includes('members.manage') && listed.permissions.includes('api_keys.manage'), listed.permissions.join(' '));
-      assert.equal(listed.permissions.includes('*'), false, 'the permissions are listed, not a wildcard: what the creator later gains is not the key\'s');
+      assert.equal(listed.permissions.includes('*'), false, "the permissions are listed, not a wildcard: what the creator later gains is not the key's");
       const narrow = await createKey(t, owner.accessToken, owner.tenantId, ['api_keys.manage', 'members.read']);
       const minted = await createKey(t, narrow.secret, owner.tenantId, ['*']);
       const row = (await t.app.inject({ url: keys(owner.tenantId), headers: bearer(owner.accessToken) })).json().apiKeys.find((k: { id: string }) => k.id === minted.id);
       assert.deepEqual(row.permissions, ['api_keys.manage', 'members.read']);
-      assertProblem(await t.app.inject({ method: 'POST', url: keys(owner.tenantId), headers: bearer(owner.accessToken), payload: { name: 'x', permissions: ['*', 'members.read'] } }), 422, 'unknown_permission');
+      assertProblem(
+        await t.app.inject({ method: 'POST', url: keys(owner.tenantId), headers: bearer(owner.accessToken), payload: { name: 'x', permissions: ['*', 'members.read'] } }),
+        422,
+        'unknown_permission',
+      );
     });
 
     it('refuses bad input with a problem document and creates nothing', async () => {
@@ -156,7 +204,11 @@ for (const engine of testEngines()) {
       const { audit } = await stored(owner.tenantId);
       assert.equal(audit.filter((e) => e.action === 'api_key.revoked' && e.target_id === key.id).length, 1);
       assert.equal((await list()).find((k: { id: string }) => k.id === key.id).status, 'revoked');
-      assertProblem(await t.app.inject({ method: 'DELETE', url: `${keys(owner.tenantId)}/key_aaaaaaaaaaaaaaaaaaaa`, headers: bearer(owner.accessToken) }), 404, 'api_key_not_found');
+      assertProblem(
+        await t.app.inject({ method: 'DELETE', url: `${keys(owner.tenantId)}/key_aaaaaaaaaaaaaaaaaaaa`, headers: bearer(owner.accessToken) }),
+        404,
+        'api_key_not_found',
+      );
     });
 
     it('revokes once under concurrent revocations, and replays a create retried with its Idempotency-Key', async () => {
@@ -164,12 +216,20 @@ for (const engine of testEngines()) {
       const results = await Promise.all(
         Array.from({ length: 6 }, () => t.app.inject({ method: 'DELETE', url: `${keys(owner.tenantId)}/${key.id}`, headers: bearer(owner.accessToken) })),
       );
-      assert.deepEqual(results.map((r) => r.statusCode), [204, 204, 204, 204, 204, 204]);
+      assert.deepEqual(
+        results.map((r) => r.statusCode),
+        [204, 204, 204, 204, 204, 204],
+      );
       assert.equal((await stored(owner.tenantId)).audit.filter((e) => e.action === 'api_key.revoked' && e.target_id === key.id).length, 1);
 
       const before = (await stored(owner.tenantId)).keys.length;
       const create = () =>
-        t.app.inject({ method: 'POST', url: keys(owner.tenantId), headers: { ...bearer(owner.accessToken), 'idempotency-key': `retry-${engine}` }, payload: { name: 'retried', permissions: ['tenant.read'] } });
+        t.app.inject({
+          method: 'POST',
+          url: keys(owner.tenantId),
+          headers: { ...bearer(owner.accessToken), 'idempotency-key': `retry-${engine}` },
+          payload: { name: 'retried', permissions: ['tenant.read'] },
+        });
       const first = await create();
       const retry = await create();
       assert.equal(retry.statusCode, 201, retry.body);
@@ -188,11 +248,14 @@ for (const engine of testEngines()) {
       for (const key of [parent, child, grandchild]) assertProblem(await t.app.inject({ url: members(owner.tenantId), headers: bearer(key.secret) }), 401, 'invalid_api_key');
       assert.equal((await t.app.inject({ url: members(owner.tenantId), headers: bearer(sibling.secret) })).statusCode, 200);
       const revoked = (await stored(owner.tenantId)).audit.filter((e) => e.action === 'api_key.revoked' && [parent.id, child.id, grandchild.id].includes(e.target_id ?? ''));
-      assert.deepEqual(revoked.map((e) => [e.target_id, e.after]), [
-        [parent.id, { status: 'revoked' }],
-        [child.id, { status: 'revoked', mintedByRevokedKey: parent.id }],
-        [grandchild.id, { status: 'revoked', mintedByRevokedKey: parent.id }],
-      ]);
+      assert.deepEqual(
+        revoked.map((e) => [e.target_id, e.after]),
+        [
+          [parent.id, { status: 'revoked' }],
+          [child.id, { status: 'revoked', mintedByRevokedKey: parent.id }],
+          [grandchild.id, { status: 'revoked', mintedByRevokedKey: parent.id }],
+        ],
+      );
     });
 
     it('refuses a machine token sent as the access cookie', async () => {
@@ -241,7 +304,11 @@ for (const engine of testEngines()) {
       const token = await machineToken(t, key);
       const setStatus = (status: 'active' | 'suspended' | 'pending_deletion') =>
         withSystem(t.database.db, (trx) =>
-          trx.updateTable('tenants').set({ status, status_before_deletion: status === 'pending_deletion' ? 'active' : null }).where('id', '=', tenant.tenantId).execute(),
+          trx
+            .updateTable('tenants')
+            .set({ status, status_before_deletion: status === 'pending_deletion' ? 'active' : null })
+            .where('id', '=', tenant.tenantId)
+            .execute(),
         );
       for (const status of ['suspended', 'pending_deletion'] as const) {
         await setStatus(status);
@@ -274,7 +341,10 @@ for (const engine of testEngines()) {
         assert.equal(revoked.statusCode, 204, revoked.body);
         // This node cached the key; it hears of the revocation through NOTIFY, which takes milliseconds.
         for (const credential of [key.secret, token]) {
-          const refused = await eventually(() => t.app.inject({ url: members(owner.tenantId), headers: bearer(credential) }), (res) => res.statusCode !== 200);
+          const refused = await eventually(
+            () => t.app.inject({ url: members(owner.tenantId), headers: bearer(credential) }),
+            (res) => res.statusCode !== 200,
+          );
           assertProblem(refused, 401, 'invalid_api_key');
           assert.equal(refused.json().detail, 'the API key has been revoked');
         }
@@ -288,7 +358,12 @@ for (const engine of testEngines()) {
       const key = await createKey(t, owner.accessToken, owner.tenantId, ['members.read', 'api_keys.manage']);
       await t.app.inject({ url: members(owner.tenantId), headers: bearer(key.secret) });
       await machineToken(t, key);
-      await t.app.inject({ method: 'POST', url: '/api/v1/oauth/token', headers: { 'content-type': 'application/json' }, payload: { grant_type: 'client_credentials', client_secret: `${key.secret.slice(0, -1)}a` } });
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/oauth/token',
+        headers: { 'content-type': 'application/json' },
+        payload: { grant_type: 'client_credentials', client_secret: `${key.secret.slice(0, -1)}a` },
+      });
       await t.app.inject({ method: 'POST', url: '/api/v1/oauth/introspect', headers: bearer(key.secret), payload: { token: key.secret } });
       await t.app.inject({ method: 'DELETE', url: `${keys(owner.tenantId)}/${key.id}`, headers: bearer(key.secret) });
       await t.app.inject({ url: members(owner.tenantId), headers: bearer(key.secret) });

@@ -18,7 +18,6 @@ import { assertProblem, bearer } from '../helpers/users.ts';
 
 const KEY_ID = /^key_[a-z2-7]{20}$/;
 
-
 function captured(): CliIo & { lines: string[]; errors: string[] } {
   const lines: string[] = [];
   const errors: string[] = [];
@@ -130,7 +129,10 @@ for (const engine of testEngines()) {
       await withApp(async (t) => {
         const res = await t.app.inject({ url: members(tenantId), headers: bearer(secret) });
         assert.equal(res.statusCode, 200, res.body);
-        assert.deepEqual(res.json().members.map((m: { userId: string }) => m.userId), [ownerId]);
+        assert.deepEqual(
+          res.json().members.map((m: { userId: string }) => m.userId),
+          [ownerId],
+        );
       });
 
       const json = await cli('list', '--tenant', tenantId, '--json');
@@ -152,7 +154,13 @@ for (const engine of testEngines()) {
       await withApp(async (t) => {
         assertProblem(await t.app.inject({ url: members(tenantId), headers: bearer(secret) }), 401, 'invalid_api_key');
         const audit = await readTenant(t.database.db, tenantId, (trx) =>
-          trx.selectFrom('audit_events').select(['action', 'actor_type', 'actor_id', 'target_id']).where('tenant_id', '=', tenantId).where('action', 'like', 'api_key.%').orderBy('seq').execute(),
+          trx
+            .selectFrom('audit_events')
+            .select(['action', 'actor_type', 'actor_id', 'target_id'])
+            .where('tenant_id', '=', tenantId)
+            .where('action', 'like', 'api_key.%')
+            .orderBy('seq')
+            .execute(),
         );
         assert.deepEqual(audit, [
           { action: 'api_key.created', actor_type: 'system', actor_id: null, target_id: keyId },
@@ -190,8 +198,14 @@ for (const engine of testEngines()) {
           ['create', '--tenant', tenantId, '--name', 'ci', '--permission', 'members.read', '--permission', 'nope.nothing', '--permission', 'tenant.explode'],
           /^tenantry api-keys create: unknown permission\(s\), not in the "default" preset's catalogue: nope\.nothing, tenant\.explode$/,
         ],
-        [['create', '--tenant', tenantId, '--name', 'ci', '--permission', 'members.read', '--expires-at', '2001-01-01'], /^tenantry api-keys create: expiresAt must be later than /],
-        [['revoke', '--tenant', tenantId, '--key', 'key_aaaaaaaaaaaaaaaaaaaa'], new RegExp(`^tenantry api-keys revoke: no API key key_aaaaaaaaaaaaaaaaaaaa in tenant ${tenantId}$`)],
+        [
+          ['create', '--tenant', tenantId, '--name', 'ci', '--permission', 'members.read', '--expires-at', '2001-01-01'],
+          /^tenantry api-keys create: expiresAt must be later than /,
+        ],
+        [
+          ['revoke', '--tenant', tenantId, '--key', 'key_aaaaaaaaaaaaaaaaaaaa'],
+          new RegExp(`^tenantry api-keys revoke: no API key key_aaaaaaaaaaaaaaaaaaaa in tenant ${tenantId}$`),
+        ],
       ];
       // In this process (as test/tokens/keys-cli.test.ts does): the spawned binary is covered above, and
       // each spawn would pay for loading the whole CLI again.
@@ -211,7 +225,10 @@ for (const engine of testEngines()) {
     it('warns when the preset gates keys behind a feature that is off for the tenant', async () => {
       const { tenantId } = await withApp((t) => seedTenant(t.database, { name: 'MQTT tenant' }));
       const io = captured();
-      assert.equal(await apiKeys.run(['create', '--tenant', tenantId, '--name', 'mgmt', '--permission', 'members.read'], loadConfig({ ...env, TENANTRY_PRESET: 'mqtt-portal' }), io), 0);
+      assert.equal(
+        await apiKeys.run(['create', '--tenant', tenantId, '--name', 'mgmt', '--permission', 'members.read'], loadConfig({ ...env, TENANTRY_PRESET: 'mqtt-portal' }), io),
+        0,
+      );
       assert.deepEqual(io.errors, [`Note: the mgmt_api feature is off for tenant ${tenantId}; under the "mqtt-portal" preset its keys are refused until it is on.`]);
       assert.match(io.lines.join('\n'), /Secret: tnty_/);
     });

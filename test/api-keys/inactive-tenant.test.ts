@@ -35,7 +35,12 @@ for (const engine of testEngines()) {
       t.app.inject({ method, url: `/api/v1${url}`, headers: bearer(credential), ...(payload === undefined ? {} : { payload }) });
     const members = (credential: string) => api('GET', `/tenants/${child}/members`, credential);
     const exchange = (secret: string) =>
-      t.app.inject({ method: 'POST', url: '/api/v1/oauth/token', headers: FORM, payload: new URLSearchParams({ grant_type: 'client_credentials', client_secret: secret }).toString() });
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v1/oauth/token',
+        headers: FORM,
+        payload: new URLSearchParams({ grant_type: 'client_credentials', client_secret: secret }).toString(),
+      });
     const introspect = async (credential: string) => (await api('POST', '/oauth/introspect', operator.accessToken, { token: credential })).json();
 
     /** A refusal of a valid credential: 403 tenant_suspended, saying the key is valid and what its tenant is. */
@@ -43,8 +48,7 @@ for (const engine of testEngines()) {
       assertProblem(res, 403, 'tenant_suspended');
       const body = res.json();
       const valid = credential === 'secret' ? `the API key ${key.id} is valid` : `the machine token and its API key ${key.id} are valid`;
-      const until =
-        status === 'suspended' ? 'it works again once the tenant is resumed' : `it works again if the tenant is restored${wasSuspended ? ' and then resumed' : ''}`;
+      const until = status === 'suspended' ? 'it works again once the tenant is resumed' : `it works again if the tenant is restored${wasSuspended ? ' and then resumed' : ''}`;
       assert.equal(body.detail, `${valid}, but its tenant ${child} is ${status.replace('_', ' ')}; ${until}`);
       assert.deepEqual([body.title, body.status, body.tenantId, body.tenantStatus], ['The credential is valid, but its tenant is not active', 403, child, status]);
       assert.equal(typeof body.requestId, 'string');
@@ -84,7 +88,7 @@ for (const engine of testEngines()) {
     });
     after(() => t.close());
 
-    it('a suspended tenant\'s key secret and machine token get 403 tenant_suspended, a problem saying the key is valid and the tenant suspended', async () => {
+    it("a suspended tenant's key secret and machine token get 403 tenant_suspended, a problem saying the key is valid and the tenant suspended", async () => {
       const suspended = await api('POST', `/tenants/${child}/suspend`, top.accessToken, { reason: 'invoice 42 unpaid' });
       assert.equal(suspended.statusCode, 200, suspended.body);
       assertSuspended(await members(key.secret), 'suspended', 'secret');
@@ -94,7 +98,7 @@ for (const engine of testEngines()) {
       assertSuspended(await api('GET', `/tenants/${child}`, token), 'suspended', 'token');
     });
 
-    it('POST /oauth/token with a suspended tenant\'s key: 403 tenant_suspended with error unauthorized_client, not invalid_client', async () => {
+    it("POST /oauth/token with a suspended tenant's key: 403 tenant_suspended with error unauthorized_client, not invalid_client", async () => {
       assertRefusedClient(await exchange(key.secret), 'tenant_suspended');
       // HTTP Basic and a matching client_id change nothing; a client_id that is not the secret's key is still invalid_client.
       const basic = { ...FORM, authorization: `Basic ${Buffer.from(`${key.id}:${key.secret}`).toString('base64')}` };
@@ -102,12 +106,17 @@ for (const engine of testEngines()) {
       const mismatched = new URLSearchParams({ grant_type: 'client_credentials', client_id: expiringKey.id, client_secret: key.secret }).toString();
       assertOAuthError(await t.app.inject({ method: 'POST', url: '/api/v1/oauth/token', headers: FORM, payload: mismatched }), 401, 'invalid_client');
       // The key authenticating to the introspection endpoint, with client credentials or as a bearer, is refused the same way.
-      const asClient = await t.app.inject({ method: 'POST', url: '/api/v1/oauth/introspect', headers: FORM, payload: new URLSearchParams({ token, client_id: key.id, client_secret: key.secret }).toString() });
+      const asClient = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/oauth/introspect',
+        headers: FORM,
+        payload: new URLSearchParams({ token, client_id: key.id, client_secret: key.secret }).toString(),
+      });
       assertRefusedClient(asClient, 'tenant_suspended');
       assert.equal((await api('POST', '/oauth/introspect', key.secret, { token })).json().code, 'tenant_suspended');
     });
 
-    it('introspection calls a suspended tenant\'s key and machine token inactive, and says nothing more (RFC 7662)', async () => {
+    it("introspection calls a suspended tenant's key and machine token inactive, and says nothing more (RFC 7662)", async () => {
       assert.deepEqual(await introspect(key.secret), { active: false });
       assert.deepEqual(await introspect(token), { active: false });
     });
@@ -167,17 +176,23 @@ for (const engine of testEngines()) {
       assert.equal((await members(key.secret)).statusCode, 200);
     });
 
-    it('a deleted tenant\'s keys are 401 invalid_api_key: once purged, the key no longer exists', async () => {
+    it("a deleted tenant's keys are 401 invalid_api_key: once purged, the key no longer exists", async () => {
       assert.equal((await api('DELETE', `/tenants/${child}`, top.accessToken, { confirm: slug })).statusCode, 200);
       t.clock.advance(31 * 86_400_000);
       const purged = await purgeDueTenants({ db: t.database.db, clock: t.clock });
-      assert.deepEqual(purged.map((report) => report.tenantId), [child]);
+      assert.deepEqual(
+        purged.map((report) => report.tenantId),
+        [child],
+      );
       const res = await members(key.secret);
       assertProblem(res, 401, 'invalid_api_key');
       assert.equal(res.json().detail, 'the API key is not known');
       assertOAuthError(await exchange(key.secret), 401, 'invalid_client');
       // A machine token minted from it (long expired by now anyway) finds no key either.
-      await assert.rejects(authenticateKeyId(t.app.services, child, key.id), (error: unknown) => error instanceof AppError && error.spec.code === 'invalid_api_key' && error.spec.status === 401);
+      await assert.rejects(
+        authenticateKeyId(t.app.services, child, key.id),
+        (error: unknown) => error instanceof AppError && error.spec.code === 'invalid_api_key' && error.spec.status === 401,
+      );
     });
   });
 }

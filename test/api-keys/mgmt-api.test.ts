@@ -27,7 +27,8 @@ for (const engine of testEngines()) {
 
     const api = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT', url: string, token: string, payload?: object) =>
       t.app.inject({ method, url: `/api/v1${url}`, headers: bearer(token), ...(payload === undefined ? {} : { payload }) });
-    const setMgmtApi = async (enabled: boolean) => assert.equal((await api('PUT', `/tenants/${tenantA}/features`, owner.accessToken, { features: { mgmt_api: enabled } })).statusCode, 200);
+    const setMgmtApi = async (enabled: boolean) =>
+      assert.equal((await api('PUT', `/tenants/${tenantA}/features`, owner.accessToken, { features: { mgmt_api: enabled } })).statusCode, 200);
 
     before(async () => {
       t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'mqtt-portal', TENANTRY_AUTH_RATE_LIMIT: '1000' } });
@@ -57,13 +58,21 @@ for (const engine of testEngines()) {
       const sibling = res.json();
       assert.deepEqual([sibling.parentId, sibling.path], [enterprise, [enterprise, sibling.id]]);
       const roster = await api('GET', `/tenants/${sibling.id}/members`, owner.accessToken);
-      assert.deepEqual(roster.json().members.map((m: { userId: string; roles: string[] }) => [m.userId, m.roles]), [[owner.userId, ['owner']]]);
+      assert.deepEqual(
+        roster.json().members.map((m: { userId: string; roles: string[] }) => [m.userId, m.roles]),
+        [[owner.userId, ['owner']]],
+      );
       // The new tenant's trail, and the enterprise's, name the key as the actor.
-      const actors = await readTenant(t.database.db, sibling.id, (trx) => trx.selectFrom('audit_events').select(['action', 'actor_type', 'actor_id']).where('tenant_id', '=', sibling.id).orderBy('seq').execute());
-      assert.deepEqual(actors.map((e) => [e.action, e.actor_type, e.actor_id]), [
-        ['tenant.created', 'api_key', key.id],
-        ['member.added', 'api_key', key.id],
-      ]);
+      const actors = await readTenant(t.database.db, sibling.id, (trx) =>
+        trx.selectFrom('audit_events').select(['action', 'actor_type', 'actor_id']).where('tenant_id', '=', sibling.id).orderBy('seq').execute(),
+      );
+      assert.deepEqual(
+        actors.map((e) => [e.action, e.actor_type, e.actor_id]),
+        [
+          ['tenant.created', 'api_key', key.id],
+          ['member.added', 'api_key', key.id],
+        ],
+      );
       // Its key still acts only in its own tenant: the sibling is out of reach.
       assertProblem(await api('GET', `/tenants/${sibling.id}`, key.secret), 404, 'tenant_not_found');
     });
@@ -93,7 +102,11 @@ for (const engine of testEngines()) {
       assert.equal(child.statusCode, 201, child.body);
       assertProblem(await api('POST', '/tenants', key.secret, { name: 'Root', slug: `root-${process.pid}-${engine}` }), 403, 'forbidden');
       const stranger = await signUp(t);
-      assertProblem(await api('POST', '/tenants', key.secret, { name: 'Elsewhere', slug: `elsewhere-${process.pid}-${engine}`, parentId: stranger.tenantId }), 404, 'tenant_not_found');
+      assertProblem(
+        await api('POST', '/tenants', key.secret, { name: 'Elsewhere', slug: `elsewhere-${process.pid}-${engine}`, parentId: stranger.tenantId }),
+        404,
+        'tenant_not_found',
+      );
       assertProblem(await api('POST', '/tenants', key.secret, { name: 'Below', slug: `below-${process.pid}-${engine}`, parentId: child.json().id }), 404, 'tenant_not_found');
     });
 
@@ -117,14 +130,20 @@ for (const engine of testEngines()) {
       assertProblem(await api('PATCH', `/tenants/${tenantA}/members/${colleague.userId}`, token, { roles: ['owner'] }), 403, 'forbidden');
       assert.equal((await api('DELETE', `/tenants/${tenantA}/members/${colleague.userId}`, key.secret)).statusCode, 204);
       const roster = await api('GET', `/tenants/${tenantA}/members`, key.secret);
-      assert.deepEqual(roster.json().members.map((m: { userId: string }) => m.userId), [owner.userId]);
+      assert.deepEqual(
+        roster.json().members.map((m: { userId: string }) => m.userId),
+        [owner.userId],
+      );
     });
 
     // Issue 11 item 7: this was 401 invalid_api_key; the key is valid, its tenant lacks the add-on, so it is a 403 naming it.
     it('refuses the key and its tokens with 403 feature_disabled naming mgmt_api the moment the add-on is switched off, and takes them back when it is on', async () => {
       const token = await machineToken(t, key);
       await setMgmtApi(false);
-      for (const [credential, valid] of [[key.secret, `the API key ${key.id} is valid`], [token, `the machine token and its API key ${key.id} are valid`]] as const) {
+      for (const [credential, valid] of [
+        [key.secret, `the API key ${key.id} is valid`],
+        [token, `the machine token and its API key ${key.id} are valid`],
+      ] as const) {
         const res = await api('GET', `/tenants/${tenantA}/members`, credential);
         assertProblem(res, 403, 'feature_disabled');
         assert.deepEqual([res.json().feature, res.json().tenantId], ['mgmt_api', tenantA]);
@@ -135,7 +154,15 @@ for (const engine of testEngines()) {
       assert.equal(exchange.statusCode, 403, exchange.body);
       assert.deepEqual([exchange.json().code, exchange.json().error, exchange.json().feature], ['feature_disabled', 'unauthorized_client', 'mgmt_api']);
       // Not a valid key is still 401, add-on or not.
-      assertOAuthError(await t.app.inject({ method: 'POST', url: '/api/v1/oauth/token', payload: { grant_type: 'client_credentials', client_secret: `${key.secret.slice(0, -1)}${key.secret.endsWith('a') ? 'b' : 'a'}` } }), 401, 'invalid_client');
+      assertOAuthError(
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/oauth/token',
+          payload: { grant_type: 'client_credentials', client_secret: `${key.secret.slice(0, -1)}${key.secret.endsWith('a') ? 'b' : 'a'}` },
+        }),
+        401,
+        'invalid_client',
+      );
       await setMgmtApi(true);
       for (const credential of [key.secret, token]) assert.equal((await api('GET', `/tenants/${tenantA}/members`, credential)).statusCode, 200);
     });
@@ -162,7 +189,12 @@ for (const engine of testEngines()) {
     });
 
     it('refuses a valid key with 403 feature_disabled naming mgmt_api while the licence leaves it out, though the tenant has it on', async () => {
-      const on = await t.app.inject({ method: 'PUT', url: `/api/v1/tenants/${owner.tenantId}/features`, headers: bearer(owner.accessToken), payload: { features: { mgmt_api: true } } });
+      const on = await t.app.inject({
+        method: 'PUT',
+        url: `/api/v1/tenants/${owner.tenantId}/features`,
+        headers: bearer(owner.accessToken),
+        payload: { features: { mgmt_api: true } },
+      });
       assert.equal(on.statusCode, 200, on.body);
       const key = await createKey(t, owner.accessToken, owner.tenantId, ['members.read']);
       const token = await machineToken(t, key);

@@ -30,7 +30,7 @@ for (const engine of testEngines()) {
     const basic = (id: string, secret: string) => ({ ...FORM, authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` });
     const members = `/api/v1/tenants/${'{tenant}'}/members`;
 
-    it('issues a JWT for the key\'s tenant and permissions that an independent JWKS client verifies', async () => {
+    it("issues a JWT for the key's tenant and permissions that an independent JWKS client verifies", async () => {
       const res = await token(form({ grant_type: 'client_credentials', client_id: key.id, client_secret: key.secret }));
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(res.headers['cache-control'], 'no-store');
@@ -91,7 +91,7 @@ for (const engine of testEngines()) {
       assert.equal(anonymous.headers['idempotent-replayed'], undefined);
     });
 
-    it('introspects: live credentials of the caller\'s tenant are active, revoked ones and strangers\' are not', async () => {
+    it("introspects: live credentials of the caller's tenant are active, revoked ones and strangers' are not", async () => {
       const resourceServer = await createKey(t, owner.accessToken, owner.tenantId, ['tenant.read'], { name: 'resource server' });
       const client = await createKey(t, owner.accessToken, owner.tenantId, ['members.read']);
       const clientToken = await machineToken(t, client);
@@ -106,10 +106,15 @@ for (const engine of testEngines()) {
       assert.deepEqual([secret.active, secret.token_type, secret.client_id, secret.scope], [true, 'api_key', client.id, 'members.read']);
       // A person's token for this tenant too (the resource server checking its callers).
       const person = (await asServer(owner.accessToken)).json();
-      assert.deepEqual([person.active, person.sub, person.tid, person.sid], [true, owner.userId, owner.tenantId, undefined], 'the session id is the person\'s own');
+      assert.deepEqual([person.active, person.sub, person.tid, person.sid], [true, owner.userId, owner.tenantId, undefined], "the session id is the person's own");
       assert.equal(typeof (await introspect(bearer(owner.accessToken), { token: owner.accessToken })).json().sid, 'string');
       // Authenticating with client credentials works as well as a bearer.
-      const viaForm = await t.app.inject({ method: 'POST', url: '/api/v1/oauth/introspect', headers: FORM, payload: form({ token: clientToken, client_id: resourceServer.id, client_secret: resourceServer.secret }) });
+      const viaForm = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/oauth/introspect',
+        headers: FORM,
+        payload: form({ token: clientToken, client_id: resourceServer.id, client_secret: resourceServer.secret }),
+      });
       assert.equal(viaForm.json().active, true, viaForm.body);
 
       // The owner (api_keys.manage) sees the tenant's keys; another tenant's owner sees nothing.
@@ -127,7 +132,7 @@ for (const engine of testEngines()) {
       assert.deepEqual((await asServer('not a token')).json(), { active: false });
     });
 
-    it('introspects a person\'s own token until they sign out, and needs a caller', async () => {
+    it("introspects a person's own token until they sign out, and needs a caller", async () => {
       const person = await signUp(t);
       assert.equal((await introspect(bearer(person.accessToken), { token: person.accessToken })).json().active, true);
       assert.equal((await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(person.accessToken), payload: {} })).statusCode, 204);
@@ -136,7 +141,7 @@ for (const engine of testEngines()) {
       assertOAuthError(await introspect(bearer(owner.accessToken), {}), 400, 'invalid_request');
     });
 
-    it('stops calling a person\'s token active once they are removed from its tenant', async () => {
+    it("stops calling a person's token active once they are removed from its tenant", async () => {
       const member = await signUp(t);
       await join(t, owner.tenantId, member.userId, ['member']);
       const switched = await t.app.inject({ method: 'POST', url: '/api/v1/auth/active-tenant', headers: bearer(member.accessToken), payload: { tenantId: owner.tenantId } });

@@ -37,7 +37,10 @@ async function person(t: TestApp, label: string, platformRole: 'super_admin' | n
   const email = uniqueEmail(label.toLowerCase().replace(/[^a-z]/g, ''));
   const now = t.clock.now();
   await withSystem(t.database.db, (trx) =>
-    trx.insertInto('users').values({ id, email, name: label, password_hash: hash, email_verified_at: now, platform_role: platformRole, created_at: now, updated_at: now }).execute(),
+    trx
+      .insertInto('users')
+      .values({ id, email, name: label, password_hash: hash, email_verified_at: now, platform_role: platformRole, created_at: now, updated_at: now })
+      .execute(),
   );
   const { accessToken, refreshToken } = await signIn(t, email);
   return { userId: id, email, accessToken, refreshToken };
@@ -83,8 +86,13 @@ for (const engine of testEngines()) {
     let slug: string;
 
     const joinHere = (userId: string, roles: string[]) => join(t, distributor, userId, roles);
-    const members = async () => (await api('GET', `/tenants/${distributor}/members`, mainAdmin)).json().members.map((m: { userId: string }) => m.userId).sort();
-    const decide = (verb: 'approve' | 'decline' | 'cancel', id: string, who: Person, payload?: object) => api('POST', `/tenants/${distributor}/approval-requests/${id}/${verb}`, who, payload);
+    const members = async () =>
+      (await api('GET', `/tenants/${distributor}/members`, mainAdmin))
+        .json()
+        .members.map((m: { userId: string }) => m.userId)
+        .sort();
+    const decide = (verb: 'approve' | 'decline' | 'cancel', id: string, who: Person, payload?: object) =>
+      api('POST', `/tenants/${distributor}/approval-requests/${id}/${verb}`, who, payload);
 
     before(async () => {
       t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'company-tree', TENANTRY_AUTH_RATE_LIMIT: '1000' } });
@@ -106,8 +114,14 @@ for (const engine of testEngines()) {
       assert.ok((await members()).includes(otherAdmin.userId), 'nothing happens before approval');
 
       // The initiator sees their own request; a decider above sees it too; a technician sees none of it.
-      assert.deepEqual((await api('GET', `/tenants/${distributor}/approval-requests`, distAdmin)).json().approvalRequests.map((r: { id: string }) => r.id), [request.id]);
-      assert.deepEqual((await api('GET', `/tenants/${distributor}/approval-requests?status=pending`, mainAdmin)).json().approvalRequests.map((r: { id: string }) => r.id), [request.id]);
+      assert.deepEqual(
+        (await api('GET', `/tenants/${distributor}/approval-requests`, distAdmin)).json().approvalRequests.map((r: { id: string }) => r.id),
+        [request.id],
+      );
+      assert.deepEqual(
+        (await api('GET', `/tenants/${distributor}/approval-requests?status=pending`, mainAdmin)).json().approvalRequests.map((r: { id: string }) => r.id),
+        [request.id],
+      );
       assert.deepEqual((await api('GET', `/tenants/${distributor}/approval-requests`, tech)).json().approvalRequests, []);
       assertProblem(await api('GET', `/tenants/${distributor}/approval-requests/${request.id}`, tech), 404, 'approval_request_not_found');
 
@@ -146,7 +160,8 @@ for (const engine of testEngines()) {
       const held = await api('PATCH', `/tenants/${distributor}/members/${admin.userId}`, distAdmin, { roles: ['technician'] });
       assert.equal(held.statusCode, 202, held.body);
       assert.deepEqual([held.json().approvalRequest.action, held.json().approvalRequest.params], ['member.remove_admin', { userId: admin.userId, roles: ['technician'] }]);
-      const rolesOf = async (userId: string) => (await api('GET', `/tenants/${distributor}/members`, mainAdmin)).json().members.find((m: { userId: string }) => m.userId === userId)?.roles;
+      const rolesOf = async (userId: string) =>
+        (await api('GET', `/tenants/${distributor}/members`, mainAdmin)).json().members.find((m: { userId: string }) => m.userId === userId)?.roles;
       assert.deepEqual(await rolesOf(admin.userId), ['admin']);
       assert.equal((await decide('approve', held.json().approvalRequest.id, mainAdmin)).json().status, 'executed');
       assert.deepEqual(await rolesOf(admin.userId), ['technician']);
@@ -177,7 +192,9 @@ for (const engine of testEngines()) {
       assert.equal(approved.json().status, 'failed');
       assert.equal(approved.json().outcome.code, 'member_not_found');
       // The executed mark written in the action's transaction went with it.
-      const stored = await readTenant(t.database.db, distributor, (trx) => trx.selectFrom('approval_requests').select('status').where('id', '=', held.json().approvalRequest.id).executeTakeFirstOrThrow());
+      const stored = await readTenant(t.database.db, distributor, (trx) =>
+        trx.selectFrom('approval_requests').select('status').where('id', '=', held.json().approvalRequest.id).executeTakeFirstOrThrow(),
+      );
       assert.equal(stored.status, 'failed');
       const subjects = (await mailTo(distAdmin.email)).map((m) => m.subject);
       assert.ok(subjects.includes('Your request was approved, but it could not be carried out: transfer the ownership of Distributor to Tech'), subjects.join('\n'));
@@ -213,8 +230,12 @@ for (const engine of testEngines()) {
         seen.push(...res.json().approvalRequests.map((r: { id: string }) => r.id));
         cursor = res.json().nextCursor;
       } while (cursor !== null);
-      assert.deepEqual(seen, all.approvalRequests.map((r: { id: string }) => r.id));
-      const statuses = (status: string) => api('GET', `/tenants/${distributor}/approval-requests?status=${status}`, mainAdmin).then((r) => r.json().approvalRequests.map((x: { status: string }) => x.status));
+      assert.deepEqual(
+        seen,
+        all.approvalRequests.map((r: { id: string }) => r.id),
+      );
+      const statuses = (status: string) =>
+        api('GET', `/tenants/${distributor}/approval-requests?status=${status}`, mainAdmin).then((r) => r.json().approvalRequests.map((x: { status: string }) => x.status));
       assert.deepEqual([...new Set(await statuses('expired'))], ['expired']);
       assert.deepEqual([...new Set(await statuses('executed'))], ['executed']);
       assertProblem(await api('GET', `/tenants/${distributor}/approval-requests?cursor=bm9wZQ`, mainAdmin), 400, 'invalid_cursor');
@@ -234,7 +255,13 @@ for (const engine of testEngines()) {
           const codes = answers.map((a) => (a.statusCode === 200 ? a.json().status : a.json().code)).sort();
           assert.deepEqual(codes, ['approval_request_not_pending', 'executed'], answers.map((a) => a.body).join('\n'));
           const removals = await readTenant(t.database.db, distributor, (trx) =>
-            trx.selectFrom('audit_events').select('seq').where('tenant_id', '=', distributor).where('action', '=', 'member.removed').where('target_id', '=', target.userId).execute(),
+            trx
+              .selectFrom('audit_events')
+              .select('seq')
+              .where('tenant_id', '=', distributor)
+              .where('action', '=', 'member.removed')
+              .where('target_id', '=', target.userId)
+              .execute(),
           );
           assert.equal(removals.length, 1);
         }
@@ -246,7 +273,11 @@ for (const engine of testEngines()) {
       // Never from inside it or a tenant below it, approval or not; and the tenants below only with it.
       for (const tenantId of [distributor, below.id]) {
         const inside = (await t.app.inject({ method: 'POST', url: '/api/v1/auth/active-tenant', headers: bearer(distAdmin.accessToken), payload: { tenantId } })).json();
-        assertProblem(await api('DELETE', `/tenants/${distributor}`, { ...distAdmin, accessToken: inside.accessToken }, { confirm: slug, includeDescendants: true }), 409, 'active_tenant');
+        assertProblem(
+          await api('DELETE', `/tenants/${distributor}`, { ...distAdmin, accessToken: inside.accessToken }, { confirm: slug, includeDescendants: true }),
+          409,
+          'active_tenant',
+        );
       }
       assertProblem(await api('DELETE', `/tenants/${distributor}`, distAdmin, { confirm: slug }), 409, 'tenant_has_children');
       const held = await api('DELETE', `/tenants/${distributor}`, distAdmin, { confirm: slug, includeDescendants: true });
@@ -342,15 +373,18 @@ for (const engine of testEngines()) {
 
     it("puts in each inbox only what that person may decide: the Distributor's admins decide for the Dealer, not for their own company", async () => {
       assert.deepEqual(ids(await inbox(distAdmin)), [transfer], 'their own request is not theirs to decide');
-      assert.deepEqual(ids(await inbox(distPeer)), [transfer], 'nor is the request to remove them, nor their own company\'s');
+      assert.deepEqual(ids(await inbox(distPeer)), [transfer], "nor is the request to remove them, nor their own company's");
       assert.deepEqual(ids(await inbox(dealerAdmin)), []);
     });
 
-    it('shows a technician, a sibling company\'s admin and a stranger nothing, and lets none of them decide', async () => {
+    it("shows a technician, a sibling company's admin and a stranger nothing, and lets none of them decide", async () => {
       for (const who of [tech, dealerTech, siblingAdmin, stranger]) assert.deepEqual(ids(await inbox(who, '')), [], who.email);
       assert.deepEqual(ids(await api('GET', `/tenants/${dist.id}/approval-requests`, tech)), []);
       assert.deepEqual(ids(await api('GET', `/tenants/${sibling.id}/approval-requests`, siblingAdmin)), []);
-      for (const [tenantId, id] of [[dist.id, removal], [dealer.id, transfer]] as const) {
+      for (const [tenantId, id] of [
+        [dist.id, removal],
+        [dealer.id, transfer],
+      ] as const) {
         assertProblem(await api('GET', `/tenants/${tenantId}/approval-requests`, siblingAdmin), 404, 'tenant_not_found');
         assertProblem(await decideIn(tenantId, 'approve', id, siblingAdmin), 404, 'tenant_not_found');
         assertProblem(await decideIn(tenantId, 'approve', id, stranger), 404, 'tenant_not_found');
@@ -385,7 +419,10 @@ for (const engine of testEngines()) {
         pages++;
       } while (cursor !== null);
       assert.equal(pages, 3);
-      assert.deepEqual(seen, all.approvalRequests.map((r: { id: string }) => r.id));
+      assert.deepEqual(
+        seen,
+        all.approvalRequests.map((r: { id: string }) => r.id),
+      );
       // The same through the Main Company's listing.
       const listed: string[] = [];
       cursor = null;
@@ -414,7 +451,7 @@ for (const engine of testEngines()) {
       assert.match(first?.text ?? '', /http:\/\/tenantry\.test\/approvals\?tenant=/);
     });
 
-    it("refuses a Company Admin deciding her own removal, even from above (approval_by_target)", async () => {
+    it('refuses a Company Admin deciding her own removal, even from above (approval_by_target)', async () => {
       // Mona made the Distributor, so she administers it herself too; its admin asks to remove her from it.
       const held = await api('DELETE', `/tenants/${dist.id}/members/${mainAdmin.userId}`, distAdmin);
       assert.equal(held.statusCode, 202, held.body);
@@ -429,7 +466,11 @@ for (const engine of testEngines()) {
       assert.equal(approved.json().status, 'executed', approved.body);
       const told = (await mailTo(distAdmin.email)).find((m) => m.subject === 'Your request was approved and carried out: remove Mona Main, an administrator, from Distributor');
       assert.match(told?.text ?? '', /Max Main approved your request to remove Mona Main/);
-      assert.deepEqual((await mailTo(mainAdmin.email)).filter((m) => m.subject.startsWith('Your request')), [], 'only the initiator hears the decision');
+      assert.deepEqual(
+        (await mailTo(mainAdmin.email)).filter((m) => m.subject.startsWith('Your request')),
+        [],
+        'only the initiator hears the decision',
+      );
     });
 
     it('lets no peer admin of the same company decide: only someone above it (approval_not_from_above)', async () => {
@@ -477,7 +518,13 @@ for (const engine of testEngines()) {
       assert.equal((await api('DELETE', `/tenants/${sibling.id}/members/${admin.userId}`, operator)).statusCode, 204);
       assert.equal((await api('DELETE', `/tenants/${sibling.id}/members/${helper.userId}`, operator)).statusCode, 204);
       const events = await readTenant(t.database.db, sibling.id, (trx) =>
-        trx.selectFrom('audit_events').select(['action', 'target_id', 'after']).where('tenant_id', '=', sibling.id).where('action', 'in', ['approval.not_required', 'member.removed']).orderBy('seq').execute(),
+        trx
+          .selectFrom('audit_events')
+          .select(['action', 'target_id', 'after'])
+          .where('tenant_id', '=', sibling.id)
+          .where('action', 'in', ['approval.not_required', 'member.removed'])
+          .orderBy('seq')
+          .execute(),
       );
       assert.deepEqual(
         events.map((e) => [e.action, e.action === 'member.removed' ? e.target_id : (e.after as { action: string }).action]),

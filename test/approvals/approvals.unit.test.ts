@@ -40,12 +40,27 @@ describe('approvals, pure parts', () => {
   it('escapes user-chosen names in the HTML of both mails, and keeps the subject to one line', () => {
     const link = approvalLink('https://t.example', { tenant_id: 'tabc', id: 'apr_x' });
     assert.equal(link, 'https://t.example/approvals?tenant=tabc&request=apr_x');
-    const asked = approvalRequestedEmail({ name: 'Mona', initiatorName: 'Eve <script>', tenantName: 'Acme <Dist>', what: 'delete Acme <Dist>', expiresAt: new Date('2026-01-08T12:00:00Z'), link });
+    const asked = approvalRequestedEmail({
+      name: 'Mona',
+      initiatorName: 'Eve <script>',
+      tenantName: 'Acme <Dist>',
+      what: 'delete Acme <Dist>',
+      expiresAt: new Date('2026-01-08T12:00:00Z'),
+      link,
+    });
     assert.equal(asked.subject, 'Approval needed: Eve <script> asks to delete Acme <Dist>');
     assert.ok(!asked.html.includes('<script>') && asked.html.includes('Eve &lt;script&gt;'));
     assert.ok(asked.html.includes('tenant=tabc&amp;request=apr_x'));
     assert.match(asked.text, /until 2026-01-08 12:00 UTC/);
-    const told = approvalDecidedEmail({ what: 'delete Acme', tenantName: 'Acme', outcome: 'failed', deciderName: 'Max\nMain', note: '<b>ok</b>', failure: 'the tenant has children', link });
+    const told = approvalDecidedEmail({
+      what: 'delete Acme',
+      tenantName: 'Acme',
+      outcome: 'failed',
+      deciderName: 'Max\nMain',
+      note: '<b>ok</b>',
+      failure: 'the tenant has children',
+      link,
+    });
     assert.equal(told.subject, 'Your request was approved, but it could not be carried out: delete Acme');
     assert.match(told.text, /could not be carried out: the tenant has children\./);
     assert.ok(!told.html.includes('<b>ok</b>') && told.html.includes('&lt;b&gt;ok&lt;/b&gt;'));

@@ -41,10 +41,20 @@ for (const engine of testEngines()) {
       const owner = await signUp(t);
       const key = await createKey(t, owner.accessToken, owner.tenantId, ['members.invite', 'members.read', 'tenant.read', 'audit.read']);
       for (const who of ['a', 'b']) {
-        const res = await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${owner.tenantId}/invitations`, headers: bearer(key.secret), payload: { email: uniqueEmail(who), roles: ['viewer'] } });
+        const res = await t.app.inject({
+          method: 'POST',
+          url: `/api/v1/tenants/${owner.tenantId}/invitations`,
+          headers: bearer(key.secret),
+          payload: { email: uniqueEmail(who), roles: ['viewer'] },
+        });
         assert.equal(res.statusCode, 201, res.body);
       }
-      const role = await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${owner.tenantId}/roles`, headers: bearer(owner.accessToken), payload: { key: 'auditor', name: 'Auditor', scope: 'tenant', permissions: ['audit.read'] } });
+      const role = await t.app.inject({
+        method: 'POST',
+        url: `/api/v1/tenants/${owner.tenantId}/roles`,
+        headers: bearer(owner.accessToken),
+        payload: { key: 'auditor', name: 'Auditor', scope: 'tenant', permissions: ['audit.read'] },
+      });
       assert.equal(role.statusCode, 201, role.body);
       return { owner, keyId: key.id };
     }
@@ -54,17 +64,29 @@ for (const engine of testEngines()) {
       const res = await events(owner.tenantId, owner.accessToken);
       assert.equal(res.statusCode, 200, res.body);
       const all: Event[] = res.json().events;
-      assert.deepEqual(all.map((e) => e.action), ['role.created', 'invitation.created', 'invitation.created', 'api_key.created', 'member.added', 'tenant.created']);
-      assert.deepEqual(all.map((e) => e.seq), [6, 5, 4, 3, 2, 1]);
+      assert.deepEqual(
+        all.map((e) => e.action),
+        ['role.created', 'invitation.created', 'invitation.created', 'api_key.created', 'member.added', 'tenant.created'],
+      );
+      assert.deepEqual(
+        all.map((e) => e.seq),
+        [6, 5, 4, 3, 2, 1],
+      );
       assert.equal(res.json().nextCursor, null);
       assert.deepEqual(all[1]?.actor, { type: 'api_key', id: keyId, via: 'direct' });
 
       const invitations = (await events(owner.tenantId, owner.accessToken, '?action=invitation.*')).json().events;
-      assert.deepEqual(invitations.map((e: Event) => e.seq), [5, 4]);
+      assert.deepEqual(
+        invitations.map((e: Event) => e.seq),
+        [5, 4],
+      );
       const exact = (await events(owner.tenantId, owner.accessToken, '?action=invitation')).json().events;
       assert.deepEqual(exact, [], 'an action without .* matches exactly');
       const byKey = (await events(owner.tenantId, owner.accessToken, `?actorType=api_key&actorId=${keyId}`)).json().events;
-      assert.deepEqual(byKey.map((e: Event) => e.action), ['invitation.created', 'invitation.created']);
+      assert.deepEqual(
+        byKey.map((e: Event) => e.action),
+        ['invitation.created', 'invitation.created'],
+      );
       const future = new Date(t.clock.now().getTime() + 1000).toISOString();
       assert.deepEqual((await events(owner.tenantId, owner.accessToken, `?since=${encodeURIComponent(future)}`)).json().events, []);
       assert.equal((await events(owner.tenantId, owner.accessToken, `?until=${encodeURIComponent(future)}`)).json().events.length, 6);
@@ -234,7 +256,10 @@ for (const engine of testEngines()) {
 
       t.clock.advance(30 * 86_400_000 + 1000);
       const reports = await purgeDueTenants({ db: t.database.db, clock: t.clock });
-      assert.deepEqual(reports.map((r) => r.tenantId), [child.tenantId]);
+      assert.deepEqual(
+        reports.map((r) => r.tenantId),
+        [child.tenantId],
+      );
 
       // A month on, the owner signs in again and reads the parent's trail.
       const login = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: owner.email, password: owner.password, tenantId: owner.tenantId } });

@@ -45,7 +45,11 @@ for (const engine of testEngines()) {
       const owner = await signUp(t);
       const key = await createKey(t, owner.accessToken, owner.tenantId, ['members.read']);
       const token = await machineToken(t, key);
-      for (const [what, credential] of [['access token', owner.accessToken], ['API key', key.secret], ['machine token', token]] as const) {
+      for (const [what, credential] of [
+        ['access token', owner.accessToken],
+        ['API key', key.secret],
+        ['machine token', token],
+      ] as const) {
         const first = await check(credential, owner.tenantId);
         assert.equal(first.json().allowed, true, `${what}: ${first.body}`);
         counter.count = 0;
@@ -92,9 +96,14 @@ for (const engine of testEngines()) {
       assert.equal(expired.json().detail, 'the API key has expired');
     });
 
-    it("refuses a cached key at once when its tenant is suspended, and takes it back when it is resumed", async () => {
+    it('refuses a cached key at once when its tenant is suspended, and takes it back when it is resumed', async () => {
       const founder = await signUp(t);
-      const created = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(founder.accessToken), payload: { name: 'Branch', slug: `branch-${process.pid}-${engine}`, parentId: founder.tenantId } });
+      const created = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/tenants',
+        headers: bearer(founder.accessToken),
+        payload: { name: 'Branch', slug: `branch-${process.pid}-${engine}`, parentId: founder.tenantId },
+      });
       assert.equal(created.statusCode, 201, created.body);
       const branch = created.json().id as string;
       const key = await createKey(t, founder.accessToken, branch, ['members.read']);
@@ -123,7 +132,8 @@ for (const engine of testEngines()) {
       assert.equal(res.statusCode, 200, res.body);
       return (res.json().tenants as Array<{ name: string }>).map((x) => x.name).sort();
     };
-    const meNames = async (token: string) => ((await t.app.inject({ url: '/api/v1/auth/me', headers: bearer(token) })).json().authorization as Array<{ name: string }> | Record<string, { name: string }>);
+    const meNames = async (token: string) =>
+      (await t.app.inject({ url: '/api/v1/auth/me', headers: bearer(token) })).json().authorization as Array<{ name: string }> | Record<string, { name: string }>;
 
     it('shows at once a tenant one creates, is added to, or that is renamed', async () => {
       const founder = await signUp(t, { name: 'Fay' });
@@ -131,7 +141,12 @@ for (const engine of testEngines()) {
       assert.deepEqual(await names(founder.accessToken), ["Fay's workspace"]);
       assert.ok(JSON.stringify(await meNames(founder.accessToken)).includes("Fay's workspace"), 'now cached for /auth/me too');
 
-      const created = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(founder.accessToken), payload: { name: 'Second', slug: `second-${engine}-${process.pid}` } });
+      const created = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/tenants',
+        headers: bearer(founder.accessToken),
+        payload: { name: 'Second', slug: `second-${engine}-${process.pid}` },
+      });
       assert.equal(created.statusCode, 201, created.body);
       assert.deepEqual(await names(founder.accessToken), ["Fay's workspace", 'Second']);
 
@@ -151,20 +166,46 @@ describe('TaggedCache', () => {
   it('answers a load that overlapped an invalidation, but does not keep it', async () => {
     const cache = new TaggedCache<string>(10);
     let release!: () => void;
-    const loading = cache.getOrLoad('s1', () => new Promise<string>((resolve) => (release = () => resolve('read before the change'))), () => ['session:s1']);
+    const loading = cache.getOrLoad(
+      's1',
+      () => new Promise<string>((resolve) => (release = () => resolve('read before the change'))),
+      () => ['session:s1'],
+    );
     cache.invalidate('session:s1'); // the change commits while the read is in flight
     release();
     assert.equal(await loading, 'read before the change');
     assert.equal(cache.get('s1'), undefined, 'kept a row read before a change that committed meanwhile');
-    assert.equal(await cache.getOrLoad('s1', () => Promise.resolve('fresh'), () => ['session:s1']), 'fresh');
+    assert.equal(
+      await cache.getOrLoad(
+        's1',
+        () => Promise.resolve('fresh'),
+        () => ['session:s1'],
+      ),
+      'fresh',
+    );
     assert.equal(cache.get('s1'), 'fresh');
   });
 
   it('drops by any tag, keeps nothing it could not find, and evicts the oldest when full', async () => {
     const cache = new TaggedCache<string>(2);
-    await cache.getOrLoad('a', () => Promise.resolve('A'), () => ['user:1', 'tenant-x']);
-    await cache.getOrLoad('b', () => Promise.resolve('B'), () => ['user:2']);
-    assert.equal(await cache.getOrLoad('gone', () => Promise.resolve(undefined), () => ['user:3']), undefined);
+    await cache.getOrLoad(
+      'a',
+      () => Promise.resolve('A'),
+      () => ['user:1', 'tenant-x'],
+    );
+    await cache.getOrLoad(
+      'b',
+      () => Promise.resolve('B'),
+      () => ['user:2'],
+    );
+    assert.equal(
+      await cache.getOrLoad(
+        'gone',
+        () => Promise.resolve(undefined),
+        () => ['user:3'],
+      ),
+      undefined,
+    );
     assert.equal(cache.size, 2);
     cache.invalidate('tenant-x');
     assert.deepEqual([cache.get('a'), cache.get('b')], [undefined, 'B']);
@@ -206,13 +247,22 @@ if (testEngines().includes('postgres')) {
     it("a person's tenant list on the other node follows a membership and a rename within one second", async () => {
       const person = await signUp(nodeA, { name: 'Nia' });
       const other = await signUp(nodeA, { name: 'Ola' });
-      const list = async () => ((await nodeB.app.inject({ url: '/api/v1/tenants', headers: bearer(person.accessToken) })).json().tenants as Array<{ name: string }>).map((x) => x.name).sort().join(', ');
+      const list = async () =>
+        ((await nodeB.app.inject({ url: '/api/v1/tenants', headers: bearer(person.accessToken) })).json().tenants as Array<{ name: string }>)
+          .map((x) => x.name)
+          .sort()
+          .join(', ');
       assert.equal(await list(), "Nia's workspace", 'node B has cached the list');
       const until = (expected: string) => eventually(list, (seen) => seen === expected);
       // Through node A's own connection: node B hears of it only through NOTIFY.
-      await withTenant(first.db, other.tenantId, (trx) => insertMembership(trx, { tenantId: other.tenantId, userId: person.userId, kind: 'direct', roles: ['member'], now: nodeA.clock.now() }));
+      await withTenant(first.db, other.tenantId, (trx) =>
+        insertMembership(trx, { tenantId: other.tenantId, userId: person.userId, kind: 'direct', roles: ['member'], now: nodeA.clock.now() }),
+      );
       assert.equal(await until("Nia's workspace, Ola's workspace"), "Nia's workspace, Ola's workspace");
-      assert.equal((await nodeA.app.inject({ method: 'PATCH', url: `/api/v1/tenants/${other.tenantId}`, headers: bearer(other.accessToken), payload: { name: 'Ola Ltd' } })).statusCode, 200);
+      assert.equal(
+        (await nodeA.app.inject({ method: 'PATCH', url: `/api/v1/tenants/${other.tenantId}`, headers: bearer(other.accessToken), payload: { name: 'Ola Ltd' } })).statusCode,
+        200,
+      );
       assert.equal(await until("Nia's workspace, Ola Ltd"), "Nia's workspace, Ola Ltd");
     });
 

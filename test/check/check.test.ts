@@ -61,7 +61,10 @@ for (const engine of testEngines()) {
         ],
       });
       assert.equal(batch.statusCode, 200, batch.body);
-      assert.deepEqual(batch.json().results.map((r: { allowed: boolean }) => r.allowed), [true, false, true]);
+      assert.deepEqual(
+        batch.json().results.map((r: { allowed: boolean }) => r.allowed),
+        [true, false, true],
+      );
       assert.equal(batch.json().results[0].subject, member.userId);
 
       const viewer = await signUp(t);
@@ -128,7 +131,9 @@ if (testEngines().includes('postgres')) {
       try {
         const owner = await signUp(nodeA);
         const admin = await signUp(nodeA);
-        await withTenant(first.db, owner.tenantId, (trx) => insertMembership(trx, { tenantId: owner.tenantId, userId: admin.userId, kind: 'direct', roles: ['admin'], now: new Date() }));
+        await withTenant(first.db, owner.tenantId, (trx) =>
+          insertMembership(trx, { tenantId: owner.tenantId, userId: admin.userId, kind: 'direct', roles: ['admin'], now: new Date() }),
+        );
         const askB = askOn(nodeB, admin.accessToken, owner.tenantId, 'members.manage');
         assert.equal(await askB(), true, 'node B has now cached the grant');
         assert.equal(nodeB.app.services.access.size > 0, true);
@@ -149,7 +154,12 @@ if (testEngines().includes('postgres')) {
         const [dataManager] = [...(await seatRoles(nodeA, owner.tenantId, ['data_manager'])).values()];
         const askB = askOn(nodeB, dataManager!.accessToken, owner.tenantId, 'influx_tokens.create');
         const toggle = async (on: boolean) => {
-          const res = await nodeA.app.inject({ method: 'PUT', url: `/api/v1/tenants/${owner.tenantId}/features`, headers: bearer(owner.accessToken), payload: { features: { influx: on } } });
+          const res = await nodeA.app.inject({
+            method: 'PUT',
+            url: `/api/v1/tenants/${owner.tenantId}/features`,
+            headers: bearer(owner.accessToken),
+            payload: { features: { influx: on } },
+          });
           assert.equal(res.statusCode, 200, res.body);
         };
         assert.equal(await askB(), false, 'node B has now cached the refusal (the add-on is off)');
@@ -170,7 +180,12 @@ if (testEngines().includes('postgres')) {
       const { nodeA, nodeB, close } = await twoNodes();
       try {
         const founder = await signUp(nodeA);
-        const created = await nodeA.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(founder.accessToken), payload: { name: 'Branch', slug: `branch-${process.pid}`, parentId: founder.tenantId } });
+        const created = await nodeA.app.inject({
+          method: 'POST',
+          url: '/api/v1/tenants',
+          headers: bearer(founder.accessToken),
+          payload: { name: 'Branch', slug: `branch-${process.pid}`, parentId: founder.tenantId },
+        });
         assert.equal(created.statusCode, 201, created.body);
         const branch = created.json().id as string;
         const [member] = [...(await seatRoles(nodeA, branch, ['member'])).values()];

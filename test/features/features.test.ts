@@ -75,7 +75,13 @@ for (const engine of testEngines()) {
 
       const on = await put(owner.tenantId, owner.accessToken, { features: { influx: true } });
       assert.equal(on.statusCode, 200, on.body);
-      assert.deepEqual(on.json().features.map((f: { key: string; enabled: boolean }) => [f.key, f.enabled]), [['influx', true], ['mgmt_api', false]]);
+      assert.deepEqual(
+        on.json().features.map((f: { key: string; enabled: boolean }) => [f.key, f.enabled]),
+        [
+          ['influx', true],
+          ['mgmt_api', false],
+        ],
+      );
       assert.equal((await canCreateInfluxToken(member, owner.tenantId)).allowed, true);
       assert.deepEqual((await get(owner.tenantId, member.accessToken)).json().features[0].enabled, true);
 
@@ -90,8 +96,14 @@ for (const engine of testEngines()) {
       assert.deepEqual(
         events.map((e) => [e.before, e.after]),
         [
-          [{ features: { influx: false, mgmt_api: false }, overrides: {} }, { features: { influx: true, mgmt_api: false }, overrides: { influx: true } }],
-          [{ features: { influx: true, mgmt_api: false }, overrides: { influx: true } }, { features: { influx: false, mgmt_api: false }, overrides: {} }],
+          [
+            { features: { influx: false, mgmt_api: false }, overrides: {} },
+            { features: { influx: true, mgmt_api: false }, overrides: { influx: true } },
+          ],
+          [
+            { features: { influx: true, mgmt_api: false }, overrides: { influx: true } },
+            { features: { influx: false, mgmt_api: false }, overrides: {} },
+          ],
         ],
       );
     });

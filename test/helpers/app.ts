@@ -65,7 +65,10 @@ export async function createTestApp(engine: Engine, options: TestAppOptions = {}
     await applyPresetSettings(database, preset, config.maxTreeDepth);
     await ensureRootTenant({ db: database.db, clock, preset, config });
     const passwordHashing = options.passwordHashing === 'production' ? undefined : (options.passwordHashing ?? TEST_PASSWORD_HASHING);
-    app = await buildApp({ config, database, clock, secretKey: TEST_SECRET_KEY, preset, ...(passwordHashing === undefined ? {} : { passwordHashing }) }, { logStream, portalDir: options.portalDir ?? NO_PORTAL });
+    app = await buildApp(
+      { config, database, clock, secretKey: TEST_SECRET_KEY, preset, ...(passwordHashing === undefined ? {} : { passwordHashing }) },
+      { logStream, portalDir: options.portalDir ?? NO_PORTAL },
+    );
   } catch (error) {
     // A failed start must not keep the test process alive with an open pool or PGlite instance.
     if (options.database === undefined) await database.close();

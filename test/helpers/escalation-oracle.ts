@@ -4,7 +4,25 @@ import { readSystem } from '../../src/platform/db/context.ts';
 import type { Preset, RoleDefinition } from '../../src/presets/presets.ts';
 import { loadCustomRoles } from '../../src/roles/roles.repository.ts';
 import type { TestApp } from './app.ts';
-import { type ActorInfo, authorityOf, type Cell, compareSnapshots, describeRequest, EMPTY, findViolations, INVITE, type InvitationRecord, type Knowledge, MAKE_ADMIN, type MembershipRow, type ObservedRequest, pathOf, type Snapshot, type TenantInfo, type Violation } from './escalation-rule.ts';
+import {
+  type ActorInfo,
+  authorityOf,
+  type Cell,
+  compareSnapshots,
+  describeRequest,
+  EMPTY,
+  findViolations,
+  INVITE,
+  type InvitationRecord,
+  type Knowledge,
+  MAKE_ADMIN,
+  type MembershipRow,
+  type ObservedRequest,
+  pathOf,
+  type Snapshot,
+  type TenantInfo,
+  type Violation,
+} from './escalation-rule.ts';
 
 export * from './escalation-rule.ts';
 
@@ -135,15 +153,19 @@ export class EscalationOracle {
         .execute();
       const ids = tenants.map((x) => x.id).filter((id) => !this.#excluded.has(id));
       const users = this.#users.length === 0 ? [] : await trx.selectFrom('users').select(['id', 'email', 'platform_role']).where('id', 'in', this.#users).execute();
-      const memberships = ids.length === 0
-        ? []
-        : await trx
-            .selectFrom('memberships as m')
-            .leftJoin('membership_roles as r', (j) => j.onRef('r.tenant_id', '=', 'm.tenant_id').onRef('r.user_id', '=', 'm.user_id'))
-            .select(['m.tenant_id', 'm.user_id', 'm.kind', 'r.role_key'])
-            .where('m.tenant_id', 'in', ids)
-            .execute();
-      const keys = ids.length === 0 ? [] : await trx.selectFrom('api_keys').select(['id', 'tenant_id', 'permissions', 'revoked_at', 'expires_at']).where('tenant_id', 'in', ids).orderBy('id').execute();
+      const memberships =
+        ids.length === 0
+          ? []
+          : await trx
+              .selectFrom('memberships as m')
+              .leftJoin('membership_roles as r', (j) => j.onRef('r.tenant_id', '=', 'm.tenant_id').onRef('r.user_id', '=', 'm.user_id'))
+              .select(['m.tenant_id', 'm.user_id', 'm.kind', 'r.role_key'])
+              .where('m.tenant_id', 'in', ids)
+              .execute();
+      const keys =
+        ids.length === 0
+          ? []
+          : await trx.selectFrom('api_keys').select(['id', 'tenant_id', 'permissions', 'revoked_at', 'expires_at']).where('tenant_id', 'in', ids).orderBy('id').execute();
       const customRoles = ids.length === 0 ? new Map<string, Map<string, RoleDefinition>>() : await loadCustomRoles(trx, ids);
       return { tenants: tenants.filter((x) => !this.#excluded.has(x.id)), users, memberships, keys, customRoles };
     });
@@ -271,7 +293,8 @@ export class EscalationOracle {
     const lines = [`${this.violations.length} violation(s) of "nobody gains authority nobody granted":`];
     for (const v of this.violations) lines.push(`  [step ${v.step}] ${v.kind}: ${v.message}\n      request: ${v.request}`);
     lines.push('  sequence:');
-    for (const s of this.steps) lines.push(`    ${String(s.step).padStart(2)}. ${s.description}${s.violations.length > 0 ? `   ⚠ ${s.violations.map((v) => v.kind).join(', ')}` : ''}`);
+    for (const s of this.steps)
+      lines.push(`    ${String(s.step).padStart(2)}. ${s.description}${s.violations.length > 0 ? `   ⚠ ${s.violations.map((v) => v.kind).join(', ')}` : ''}`);
     return lines.join('\n');
   }
 

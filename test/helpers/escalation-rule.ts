@@ -140,7 +140,14 @@ export interface Knowledge {
   name: (id: string) => string;
 }
 
-export type ViolationKind = 'unexplained_gain' | 'unexplained_direct_grant' | 'oversight_removed' | 'held_action_bypassed' | 'shadow_outlives_staff_role' | 'server_error' | 'stale_cache';
+export type ViolationKind =
+  | 'unexplained_gain'
+  | 'unexplained_direct_grant'
+  | 'oversight_removed'
+  | 'held_action_bypassed'
+  | 'shadow_outlives_staff_role'
+  | 'server_error'
+  | 'stale_cache';
 
 export interface Violation {
   kind: ViolationKind;
@@ -292,7 +299,14 @@ function explainGain(k: Knowledge, before: Snapshot, after: Snapshot, req: Obser
     const record = typeof invited === 'string' && email ? k.invitations.get(`${invited} ${email}`) : undefined;
     if (record?.authority.get(tenantId)?.has(p) === true) return 'c';
   }
-  if (lifts && tenantBefore !== undefined && tenantAfter !== undefined && tenantBefore.status !== 'active' && tenantAfter.status === 'active' && cellOf(before, x, tenantId).roleGrants.has(p)) {
+  if (
+    lifts &&
+    tenantBefore !== undefined &&
+    tenantAfter !== undefined &&
+    tenantBefore.status !== 'active' &&
+    tenantAfter.status === 'active' &&
+    cellOf(before, x, tenantId).roleGrants.has(p)
+  ) {
     const superAdmin = before.actors.get(a)?.isSuperAdmin === true;
     if (lifecycleOf(k, tenantBefore) === 'suspended') {
       if (superAdmin || cellOf(before, a, tenantId).fromAbove.has('tenant.suspend')) return 'd:resume';
@@ -331,8 +345,10 @@ function whyUnexplained(k: Knowledge, before: Snapshot, after: Snapshot, req: Ob
     );
   } else parts.push('(c) not an invitation acceptance');
   if (tenantBefore !== undefined && tenantAfter !== undefined && tenantBefore.status !== tenantAfter.status) {
-    parts.push(`(d) ${n(tenantId)} went ${tenantBefore.status}${tenantBefore.status === 'pending_deletion' ? ` (interrupting ${lifecycleOf(k, tenantBefore)})` : ''} → ${tenantAfter.status}; ` +
-      `${n(a)} held from above {${fmt(cellOf(before, a, tenantId).fromAbove)}}`);
+    parts.push(
+      `(d) ${n(tenantId)} went ${tenantBefore.status}${tenantBefore.status === 'pending_deletion' ? ` (interrupting ${lifecycleOf(k, tenantBefore)})` : ''} → ${tenantAfter.status}; ` +
+        `${n(a)} held from above {${fmt(cellOf(before, a, tenantId).fromAbove)}}`,
+    );
   } else parts.push('(d) no status lifted');
   return parts.join('; ');
 }

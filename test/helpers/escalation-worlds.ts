@@ -152,13 +152,21 @@ export async function defaultWorld(install: Install, fresh: boolean): Promise<Wo
   const C = await tenantBy(install, n('alice'), 'C', R);
   await join(install, C, n('carol'), ['owner']);
   const G = await tenantBy(install, n('carol'), 'G', C);
-  const role = await api(install, n('alice'), 'POST', `/tenants/${R}/roles`, { key: 'auditor', name: 'Auditor', scope: 'tenant_and_descendants', permissions: ['tenant.read', 'members.read', 'audit.read'] });
+  const role = await api(install, n('alice'), 'POST', `/tenants/${R}/roles`, {
+    key: 'auditor',
+    name: 'Auditor',
+    scope: 'tenant_and_descendants',
+    permissions: ['tenant.read', 'members.read', 'audit.read'],
+  });
   assert.equal(role.statusCode, 201, role.body);
   assert.equal((await api(install, n('alice'), 'PATCH', `/tenants/${R}/members/${n('dave')}`, { roles: ['member', 'auditor'] })).statusCode, 200);
   const Z = await tenantBy(install, n('zed'), 'Z');
   await join(install, Z, n('amy'), ['admin']);
   const Y = await tenantBy(install, n('amy'), 'Y');
-  const key = await api(install, n('alice'), 'POST', `/tenants/${R}/api-keys`, { name: 'ci', permissions: ['tenant.read', 'members.read', 'api_keys.manage', 'tenants.create_child'] });
+  const key = await api(install, n('alice'), 'POST', `/tenants/${R}/api-keys`, {
+    name: 'ci',
+    permissions: ['tenant.read', 'members.read', 'api_keys.manage', 'tenants.create_child'],
+  });
   assert.equal(key.statusCode, 201, key.body);
   const tenants = { R, C, G, Z, Y };
   const people = Object.fromEntries(Object.entries(p).map(([k, v]) => [labelOf(k, 'default'), v]));
@@ -217,9 +225,17 @@ export async function companyTreeWorld(install: Install, fresh: boolean): Promis
   await join(install, D, n('tom'), ['technician']);
   const E = (await seedTenant(install.t.database, { name: 'E', parentId: D, ownerId: n('eli'), ownerRole: 'admin' })).tenantId;
   await join(install, E, n('una'), ['end_user']);
-  const role = await api(install, n('mia'), 'POST', `/tenants/${M}/roles`, { key: 'service_auditor', name: 'Service auditor', scope: 'tenant_and_descendants', permissions: ['tenant.read', 'devices.read', 'audit.read'] });
+  const role = await api(install, n('mia'), 'POST', `/tenants/${M}/roles`, {
+    key: 'service_auditor',
+    name: 'Service auditor',
+    scope: 'tenant_and_descendants',
+    permissions: ['tenant.read', 'devices.read', 'audit.read'],
+  });
   assert.equal(role.statusCode, 201, role.body);
-  const key = await api(install, n('dan'), 'POST', `/tenants/${D}/api-keys`, { name: 'devices', permissions: ['tenant.read', 'devices.read', 'devices.manage', 'api_keys.manage'] });
+  const key = await api(install, n('dan'), 'POST', `/tenants/${D}/api-keys`, {
+    name: 'devices',
+    permissions: ['tenant.read', 'devices.read', 'devices.manage', 'api_keys.manage'],
+  });
   assert.equal(key.statusCode, 201, key.body);
   const tenants = { M, D, E };
   const people = Object.fromEntries(Object.entries(p).map(([k, v]) => [labelOf(k, 'company-tree'), v]));
@@ -229,17 +245,62 @@ export async function companyTreeWorld(install: Install, fresh: boolean): Promis
 }
 
 const LABELS: Record<PresetName, Record<string, string>> = {
-  default: { alice: 'alice (owner of R, C)', bob: 'bob (admin of R)', carol: 'carol (owner of C, G)', dave: 'dave (member+auditor of R)', zed: 'zed (owner of Z)', amy: 'amy (admin of Z, owner of Y)' },
-  marketplace: { pat: 'pat (owner of P, C)', ann: 'ann (admin of P, owner of A)', cole: 'cole (seller_manager of C, admin of A, owner of A1)', vic: 'vic (viewer of P)', kim: 'kim (buyer_manager of P, owner of K)' },
-  'company-tree': { mia: 'mia (admin of M)', dan: 'dan (admin of D)', dora: 'dora (admin of D)', tom: 'tom (technician of D)', eli: 'eli (admin of E)', una: 'una (end_user of E)' },
+  default: {
+    alice: 'alice (owner of R, C)',
+    bob: 'bob (admin of R)',
+    carol: 'carol (owner of C, G)',
+    dave: 'dave (member+auditor of R)',
+    zed: 'zed (owner of Z)',
+    amy: 'amy (admin of Z, owner of Y)',
+  },
+  marketplace: {
+    pat: 'pat (owner of P, C)',
+    ann: 'ann (admin of P, owner of A)',
+    cole: 'cole (seller_manager of C, admin of A, owner of A1)',
+    vic: 'vic (viewer of P)',
+    kim: 'kim (buyer_manager of P, owner of K)',
+  },
+  'company-tree': {
+    mia: 'mia (admin of M)',
+    dan: 'dan (admin of D)',
+    dora: 'dora (admin of D)',
+    tom: 'tom (technician of D)',
+    eli: 'eli (admin of E)',
+    una: 'una (end_user of E)',
+  },
 };
 const labelOf = (name: string, preset: PresetName) => LABELS[preset][name] ?? name;
 
-export const WORLDS: Record<PresetName, (install: Install, fresh: boolean) => Promise<World>> = { default: defaultWorld, marketplace: marketplaceWorld, 'company-tree': companyTreeWorld };
+export const WORLDS: Record<PresetName, (install: Install, fresh: boolean) => Promise<World>> = {
+  default: defaultWorld,
+  marketplace: marketplaceWorld,
+  'company-tree': companyTreeWorld,
+};
 
 export const ACTIONS = [
-  'create_child', 'create_root', 'move', 'move', 'move_root', 'suspend', 'resume', 'delete', 'delete', 'restore', 'restore', 'restore',
-  'set_roles', 'set_roles', 'remove_member', 'create_role', 'create_role', 'edit_role', 'edit_role', 'invite_accept', 'invite_accept', 'create_key', 'transfer',
+  'create_child',
+  'create_root',
+  'move',
+  'move',
+  'move_root',
+  'suspend',
+  'resume',
+  'delete',
+  'delete',
+  'restore',
+  'restore',
+  'restore',
+  'set_roles',
+  'set_roles',
+  'remove_member',
+  'create_role',
+  'create_role',
+  'edit_role',
+  'edit_role',
+  'invite_accept',
+  'invite_accept',
+  'create_key',
+  'transfer',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -317,10 +378,13 @@ export async function perform(world: World, s: Step): Promise<void> {
   const T = pickPreferring(
     targets,
     (id) =>
-      s.action === 'restore' ? status(id) === 'pending_deletion'
-      : s.action === 'resume' ? status(id) === 'suspended'
-      : s.action === 'edit_role' ? snap.customRoles.get(id)?.has(customKey) === true
-      : status(id) === 'active',
+      s.action === 'restore'
+        ? status(id) === 'pending_deletion'
+        : s.action === 'resume'
+          ? status(id) === 'suspended'
+          : s.action === 'edit_role'
+            ? snap.customRoles.get(id)?.has(customKey) === true
+            : status(id) === 'active',
     s.target,
   );
   const actors = [...oracle.users, ...oracle.keyIds];
@@ -369,7 +433,10 @@ export async function perform(world: World, s: Step): Promise<void> {
       await oracle.request(a, 'POST', `/tenants/${T}/roles`, { key: customKey, name: customKey, scope: s.flag ? 'tenant_and_descendants' : 'tenant', permissions: perms });
       return;
     case 'edit_role':
-      await oracle.request(a, 'PATCH', `/tenants/${T}/roles/${customKey}`, { permissions: perms, ...(s.flag ? { scope: (s.perms[0] ?? 0) % 2 === 0 ? 'tenant_and_descendants' : 'tenant' } : {}) });
+      await oracle.request(a, 'PATCH', `/tenants/${T}/roles/${customKey}`, {
+        permissions: perms,
+        ...(s.flag ? { scope: (s.perms[0] ?? 0) % 2 === 0 ? 'tenant_and_descendants' : 'tenant' } : {}),
+      });
       return;
     case 'invite_accept': {
       const email = oracle.emailOf(P);

@@ -30,13 +30,7 @@ export async function invitationTokenFor(t: TestApp, email: string, tenantId?: s
  * invites a new address into `tenantId` with `roles`, and the person signs up through the mailed link. They
  * come out verified, a direct member of that tenant with those roles and of nothing else, signed in there.
  */
-export async function signUpInvited(
-  t: TestApp,
-  inviterToken: string,
-  tenantId: string,
-  roles: string[],
-  overrides: { email?: string; name?: string } = {},
-): Promise<SignedUp> {
+export async function signUpInvited(t: TestApp, inviterToken: string, tenantId: string, roles: string[], overrides: { email?: string; name?: string } = {}): Promise<SignedUp> {
   const email = overrides.email ?? uniqueEmail('invited');
   const invited = await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${tenantId}/invitations`, headers: bearer(inviterToken), payload: { email, roles } });
   assert.equal(invited.statusCode, 201, invited.body);

@@ -36,10 +36,14 @@ async function freePort(): Promise<number> {
  */
 async function settle(page: Page): Promise<void> {
   await page.waitForTimeout(50); // a resize or click starts its transitions on the next frame
-  await page.waitForFunction(() => {
-    const doc = (globalThis as unknown as { document: { getAnimations(): Array<{ playState: string }> } }).document;
-    return doc.getAnimations().every((a) => a.playState !== 'running');
-  }, undefined, { timeout: 5_000 });
+  await page.waitForFunction(
+    () => {
+      const doc = (globalThis as unknown as { document: { getAnimations(): Array<{ playState: string }> } }).document;
+      return doc.getAnimations().every((a) => a.playState !== 'running');
+    },
+    undefined,
+    { timeout: 5_000 },
+  );
 }
 
 export interface PortalWorld {
@@ -110,7 +114,9 @@ export async function startPortalWorld(env: Record<string, string> = {}): Promis
         const scope = globalThis as unknown as { document: { querySelector(s: string): unknown }; axe: { run: (context: unknown) => Promise<{ violations: Violation[] }> } };
         // Behind an open modal the page is dimmed and unreachable (it was checked when it was looked at alone): check the dialog.
         const result = await scope.axe.run(scope.document.querySelector('[role="dialog"][aria-modal="true"]') ?? scope.document);
-        return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${JSON.stringify(v.nodes.map((n) => n.target))}`);
+        return result.violations
+          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+          .map((v) => `${v.id} (${v.impact}): ${JSON.stringify(v.nodes.map((n) => n.target))}`);
       });
       assert.deepEqual(violations, [], `axe on ${name}`);
       assert.deepEqual(problems.splice(0), [], `console on ${name}`);

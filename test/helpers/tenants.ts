@@ -18,7 +18,10 @@ export async function seedTenant(
     let ownerId = options.ownerId;
     if (ownerId === undefined) {
       ownerId = newId('user');
-      await trx.insertInto('users').values({ id: ownerId, email: `${ownerId}@seed.test`, name: null, password_hash: null, email_verified_at: now, platform_role: null, created_at: now, updated_at: now }).execute();
+      await trx
+        .insertInto('users')
+        .values({ id: ownerId, email: `${ownerId}@seed.test`, name: null, password_hash: null, email_verified_at: now, platform_role: null, created_at: now, updated_at: now })
+        .execute();
     }
     await insertTenant(trx, { id: tenantId, slug: `seed-${tenantId}`, name: options.name, parentId: options.parentId ?? null, now });
     await insertMembership(trx, { tenantId, userId: ownerId, kind: 'direct', roles: [options.ownerRole ?? 'owner'], now });

@@ -57,7 +57,13 @@ for (const engine of testEngines()) {
         const answers = await Promise.all([decide('Main admin', id), decide('Second main admin', id)]);
         assert.deepEqual(answers.map((a) => a.statusCode).sort(), [200, 409], answers.map((a) => a.body).join('\n'));
         const removals = await readSystem(install.t.database.db, (trx) =>
-          trx.selectFrom('audit_events').select('id').where('tenant_id', '=', distributor).where('action', '=', 'member.removed').where('target_id', '=', people['Third admin']!).execute(),
+          trx
+            .selectFrom('audit_events')
+            .select('id')
+            .where('tenant_id', '=', distributor)
+            .where('action', '=', 'member.removed')
+            .where('target_id', '=', people['Third admin']!)
+            .execute(),
         );
         assert.equal(removals.length, 1);
       });

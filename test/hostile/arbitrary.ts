@@ -38,6 +38,7 @@ export const HOSTILE_STRINGS = [
   'owner\u200b',
   '__proto__',
   'constructor',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection probe, sent as literal text
   '${7*7}',
   '<script>alert(1)</script>',
   '../../etc/passwd',
@@ -51,7 +52,11 @@ export const HOSTILE_STRINGS = [
   ' ',
 ];
 
-const hostileString = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...HOSTILE_STRINGS) }, { weight: 1, arbitrary: fc.string({ maxLength: 40 }) }, { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }) });
+const hostileString = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...HOSTILE_STRINGS) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }) },
+);
 
 function wellTyped(schema: JsonSchema, known: readonly string[]): fc.Arbitrary<unknown> {
   if (schema.const !== undefined) return fc.constant(schema.const);
@@ -97,9 +102,12 @@ function objectOf(schema: JsonSchema, known: readonly string[]): fc.Arbitrary<Re
       // One more key than the schema knows: prototype keys, mass-assignment names.
       {
         weight: 1,
-        arbitrary: fc.tuple(fc.constantFrom('__proto__', 'constructor', 'prototype', 'tenantId', 'roles', 'status', 'emailVerified', 'isAdmin', 'platformRole', 'id'), fc.anything({ maxDepth: 1 })).map(([k, v]) =>
-          JSON.parse(`${JSON.stringify(value).slice(0, -1)}${JSON.stringify(value) === '{}' ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v ?? null)}}`),
-        ),
+        arbitrary: fc
+          .tuple(
+            fc.constantFrom('__proto__', 'constructor', 'prototype', 'tenantId', 'roles', 'status', 'emailVerified', 'isAdmin', 'platformRole', 'id'),
+            fc.anything({ maxDepth: 1 }),
+          )
+          .map(([k, v]) => JSON.parse(`${JSON.stringify(value).slice(0, -1)}${JSON.stringify(value) === '{}' ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v ?? null)}}`)),
       },
     ),
   );

@@ -23,15 +23,19 @@ for (const engine of testEngines()) {
     /** Events of `chain` after `seq`, oldest first, as the schema owner reads them. */
     const eventsAfter = (chain: string, seq: number) =>
       readSystem(w.t.database.db, (trx) => trx.selectFrom('audit_events').selectAll().where('tenant_id', '=', chain).where('seq', '>', String(seq)).orderBy('seq').execute());
-    const headOf = async (chain: string) => Number((await readSystem(w.t.database.db, (trx) => trx.selectFrom('audit_heads').select('seq').where('tenant_id', '=', chain).executeTakeFirst()))?.seq ?? 0);
+    const headOf = async (chain: string) =>
+      Number((await readSystem(w.t.database.db, (trx) => trx.selectFrom('audit_heads').select('seq').where('tenant_id', '=', chain).executeTakeFirst()))?.seq ?? 0);
 
-    it("records exactly one event per change, naming the actor and the request, for every kind of change in a tenant", async () => {
+    it('records exactly one event per change, naming the actor and the request, for every kind of change in a tenant', async () => {
       const email = uniqueEmail('audited');
       const member = await enrol(w.t, w.a.id, ['member']);
       const steps: Array<[string, () => ReturnType<World['call']>]> = [
         ['invitation.created', () => w.call('POST', `/api/v1/tenants/${w.a.id}/invitations`, w.a.owner.accessToken, { email, roles: ['member'] })],
         ['member.roles_changed', () => w.call('PATCH', `/api/v1/tenants/${w.a.id}/members/${member.userId}`, w.a.admin.accessToken, { roles: ['viewer'] })],
-        ['role.created', () => w.call('POST', `/api/v1/tenants/${w.a.id}/roles`, w.a.owner.accessToken, { key: 'clerk', name: 'Clerk', scope: 'tenant', permissions: ['tenant.read'] })],
+        [
+          'role.created',
+          () => w.call('POST', `/api/v1/tenants/${w.a.id}/roles`, w.a.owner.accessToken, { key: 'clerk', name: 'Clerk', scope: 'tenant', permissions: ['tenant.read'] }),
+        ],
         ['role.updated', () => w.call('PATCH', `/api/v1/tenants/${w.a.id}/roles/clerk`, w.a.owner.accessToken, { permissions: ['tenant.read', 'members.read'] })],
         ['api_key.created', () => w.call('POST', `/api/v1/tenants/${w.a.id}/api-keys`, w.a.owner.accessToken, { name: 'audited', permissions: ['tenant.read'] })],
         ['tenant.updated', () => w.call('PATCH', `/api/v1/tenants/${w.a.id}`, w.a.writeKey.secret, { name: 'A, renamed' })],
@@ -43,9 +47,16 @@ for (const engine of testEngines()) {
         const res = await step();
         assert.ok(res.statusCode < 300, `${action}: ${res.statusCode} ${res.body}`);
         const events = await eventsAfter(w.a.id, head);
-        assert.deepEqual(events.map((e) => e.action), [action], `${action} wrote ${events.map((e) => e.action).join(', ')}`);
+        assert.deepEqual(
+          events.map((e) => e.action),
+          [action],
+          `${action} wrote ${events.map((e) => e.action).join(', ')}`,
+        );
         assert.equal(events[0]?.request_id, res.headers['x-request-id']);
-        assert.ok(events[0]?.actor_id === w.a.owner.userId || events[0]?.actor_id === w.a.admin.userId || events[0]?.actor_id === w.a.writeKey.id, `${action} by ${events[0]?.actor_id}`);
+        assert.ok(
+          events[0]?.actor_id === w.a.owner.userId || events[0]?.actor_id === w.a.admin.userId || events[0]?.actor_id === w.a.writeKey.id,
+          `${action} by ${events[0]?.actor_id}`,
+        );
       }
     });
 
@@ -75,8 +86,21 @@ for (const engine of testEngines()) {
       const head = await headOf(w.a.member.userId);
       assert.equal((await w.call('POST', '/api/v1/auth/login', undefined, { email: w.a.member.email, password: 'not the password' })).statusCode, 401);
       const events = await eventsAfter(w.a.member.userId, head);
-      assert.deepEqual(events.map((e) => e.action), ['user.sign_in_failed']);
-      const chains = async () => Number((await readSystem(w.t.database.db, (trx) => trx.selectFrom('audit_heads').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow())).n);
+      assert.deepEqual(
+        events.map((e) => e.action),
+        ['user.sign_in_failed'],
+      );
+      const chains = async () =>
+        Number(
+          (
+            await readSystem(w.t.database.db, (trx) =>
+              trx
+                .selectFrom('audit_heads')
+                .select((eb) => eb.fn.countAll<string>().as('n'))
+                .executeTakeFirstOrThrow(),
+            )
+          ).n,
+        );
       const before = await chains();
       assert.equal((await w.call('POST', '/api/v1/auth/login', undefined, { email: uniqueEmail('ghost'), password: 'not the password' })).statusCode, 401);
       assert.equal(await chains(), before);
@@ -90,7 +114,10 @@ for (const engine of testEngines()) {
       } finally {
         w.faults.clear();
       }
-      assert.deepEqual((await eventsAfter(w.a.id, head)).map((e) => e.action), []);
+      assert.deepEqual(
+        (await eventsAfter(w.a.id, head)).map((e) => e.action),
+        [],
+      );
       const verify = await w.call('GET', `/api/v1/tenants/${w.a.id}/audit-events/verify`, w.a.owner.accessToken);
       assert.equal(verify.json().valid, true, verify.body);
     });
@@ -120,8 +147,17 @@ for (const engine of testEngines()) {
       await w.call('GET', `/api/v1/invitations/${w.invitation.token}x`);
       await w.call('POST', '/api/v1/auth/refresh', undefined, { refreshToken: `${w.a.owner.refreshToken}x` });
       await w.call('POST', '/api/v1/auth/login', undefined, { email: w.a.owner.email, password: `${key.secret}` });
-      await w.t.app.inject({ method: 'POST', url: '/api/v1/oauth/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `grant_type=client_credentials&client_id=${key.id}&client_secret=${key.secret}x` });
-      await w.t.app.inject({ method: 'GET', url: `/api/v1/tenants/${w.b.id}/members`, headers: { authorization: `Bearer ${key.secret}`, cookie: `tenantry_refresh=${w.a.owner.refreshToken}` } });
+      await w.t.app.inject({
+        method: 'POST',
+        url: '/api/v1/oauth/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `grant_type=client_credentials&client_id=${key.id}&client_secret=${key.secret}x`,
+      });
+      await w.t.app.inject({
+        method: 'GET',
+        url: `/api/v1/tenants/${w.b.id}/members`,
+        headers: { authorization: `Bearer ${key.secret}`, cookie: `tenantry_refresh=${w.a.owner.refreshToken}` },
+      });
       assert.deepEqual(await leakedSecrets(w, [key.secret]), []);
       assert.ok(w.t.logs.length > 50, 'the logs were captured');
     });

@@ -40,7 +40,10 @@ interface Child {
 }
 
 async function startChild(env: Record<string, string>): Promise<Child> {
-  const child = spawn(process.execPath, [SERVER], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', TENANTRY_LOG_LEVEL: 'warn', TENANTRY_AUTH_RATE_LIMIT: '10000', TENANTRY_SECRET_KEY: SECRET, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [SERVER], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', TENANTRY_LOG_LEVEL: 'warn', TENANTRY_AUTH_RATE_LIMIT: '10000', TENANTRY_SECRET_KEY: SECRET, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let buffered = '';
   let stderr = '';
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
@@ -114,7 +117,13 @@ for (const engine of testEngines()) {
       assert.equal(owner.status, 201, JSON.stringify(owner.json));
       const answered: string[] = [];
       for (let i = 0; i < 3; i += 1) {
-        const created = await api(child.url, 'POST', '/api/v1/tenants', { name: `Kept ${i}`, slug: `kept-${i}-${point.replace(/\W/g, '')}-${process.pid}`, parentId: owner.json.tenant.id }, owner.json.accessToken);
+        const created = await api(
+          child.url,
+          'POST',
+          '/api/v1/tenants',
+          { name: `Kept ${i}`, slug: `kept-${i}-${point.replace(/\W/g, '')}-${process.pid}`, parentId: owner.json.tenant.id },
+          owner.json.accessToken,
+        );
         assert.equal(created.status, 201, JSON.stringify(created.json));
         answered.push(created.json.id);
       }
@@ -130,12 +139,22 @@ for (const engine of testEngines()) {
 
     it('keeps every 2xx and nothing of the command a SIGKILL interrupted inside its transaction (creating a tenant)', async () => {
       const slug = `interrupted-${process.pid}`;
-      const { owner, answered } = await crashDuring('tenant.created', (url, token, parentId) => api(url, 'POST', '/api/v1/tenants', { name: 'Interrupted', slug, parentId }, token));
+      const { owner, answered } = await crashDuring('tenant.created', (url, token, parentId) =>
+        api(url, 'POST', '/api/v1/tenants', { name: 'Interrupted', slug, parentId }, token),
+      );
       const database = await reopen();
       try {
-        const rows = await readSystem(database.db, (trx) => trx.selectFrom('tenants').select(['id', 'slug']).where('id', 'in', [owner.tenant.id, ...answered]).execute());
+        const rows = await readSystem(database.db, (trx) =>
+          trx
+            .selectFrom('tenants')
+            .select(['id', 'slug'])
+            .where('id', 'in', [owner.tenant.id, ...answered])
+            .execute(),
+        );
         assert.equal(rows.length, 4, 'a tenant answered 201 before the kill is missing');
-        const owners = await readSystem(database.db, (trx) => trx.selectFrom('membership_roles').select('tenant_id').where('user_id', '=', owner.user.id).where('role_key', '=', 'owner').execute());
+        const owners = await readSystem(database.db, (trx) =>
+          trx.selectFrom('membership_roles').select('tenant_id').where('user_id', '=', owner.user.id).where('role_key', '=', 'owner').execute(),
+        );
         assert.equal(owners.length, 4);
         assert.deepEqual(await readSystem(database.db, (trx) => trx.selectFrom('tenants').select('id').where('slug', '=', slug).execute()), []);
         const mentions = await readSystem(database.db, (trx) => sql<{ n: string }>`SELECT count(*) AS n FROM audit_events WHERE after::text LIKE ${`%${slug}%`}`.execute(trx));
@@ -147,7 +166,9 @@ for (const engine of testEngines()) {
     });
 
     it('keeps nothing of an API key whose creation a SIGKILL interrupted just before COMMIT, and serves again after the restart', async () => {
-      const { owner } = await crashDuring('commit', (url, token, tenantId) => api(url, 'POST', `/api/v1/tenants/${tenantId}/api-keys`, { name: 'interrupted', permissions: ['tenant.read'] }, token));
+      const { owner } = await crashDuring('commit', (url, token, tenantId) =>
+        api(url, 'POST', `/api/v1/tenants/${tenantId}/api-keys`, { name: 'interrupted', permissions: ['tenant.read'] }, token),
+      );
       const database = await reopen();
       try {
         assert.deepEqual(await readSystem(database.db, (trx) => trx.selectFrom('api_keys').select('id').where('tenant_id', '=', owner.tenant.id).execute()), []);
@@ -190,7 +211,9 @@ for (const engine of testEngines()) {
         });
         const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
         const body = JSON.stringify({ name: 'In flight', slug: `in-flight-${engine}-${process.pid}`, parentId: owner.json.tenant.id });
-        socket.write(`POST /api/v1/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${owner.json.accessToken}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        socket.write(
+          `POST /api/v1/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${owner.json.accessToken}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
         await child.next(/^PAUSED /);
         child.process.kill('SIGTERM');
         await child.next(/^SHUTTING DOWN/).catch(() => undefined);
@@ -257,7 +280,10 @@ for (const engine of testEngines()) {
           const during = [];
           for (let i = 0; i < 5; i += 1) during.push(await ask());
           for (const answer of during) assert.notEqual(answer.json?.allowed, true, `the removed permission answered while the database is down: ${JSON.stringify(answer.json)}`);
-          assert.ok(during.every((a) => a.status === 503 && a.json.code === 'database_unavailable'), JSON.stringify(during.map((a) => [a.status, a.json?.code])));
+          assert.ok(
+            during.every((a) => a.status === 503 && a.json.code === 'database_unavailable'),
+            JSON.stringify(during.map((a) => [a.status, a.json?.code])),
+          );
           await admin(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
           const back = await eventually(ask, (a) => a.status === 200, 10_000);
           assert.equal(back.json.allowed, false);

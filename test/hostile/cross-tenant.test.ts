@@ -52,7 +52,12 @@ for (const engine of testEngines()) {
       const invitation = await call('POST', `/api/v1/tenants/${b.tenantId}/invitations`, b.accessToken, { email: uniqueEmail('pending'), roles: ['member'] });
       assert.equal(invitation.statusCode, 201, invitation.body);
       const bKey = await createKey(t, b.accessToken, b.tenantId, ['tenant.read']);
-      const role = await call('POST', `/api/v1/tenants/${b.tenantId}/roles`, b.accessToken, { key: 'auditor', name: 'Auditor', scope: 'tenant', permissions: ['tenant.read', 'members.read'] });
+      const role = await call('POST', `/api/v1/tenants/${b.tenantId}/roles`, b.accessToken, {
+        key: 'auditor',
+        name: 'Auditor',
+        scope: 'tenant',
+        permissions: ['tenant.read', 'members.read'],
+      });
       assert.equal(role.statusCode, 201, role.body);
       const bSlug = (await call('GET', `/api/v1/tenants/${b.tenantId}`, b.accessToken)).json().slug as string;
       w = { a, aKey, b, bSlug, bChild: child.json().id, bMember, bInvitation: invitation.json().id, bKey: bKey.id, bRole: 'auditor' };
@@ -99,7 +104,8 @@ for (const engine of testEngines()) {
           for (const target of [w.b.tenantId, w.bChild]) {
             const url = foreignPath(route.path, target);
             const res = await call(route.method, url, token, body);
-            if (`${res.statusCode} ${res.json().code}` !== refusal) leaks.push(`${route.method} ${url}: ${res.statusCode} ${res.body.slice(0, 200)} (a tenant that does not exist: ${refusal})`);
+            if (`${res.statusCode} ${res.json().code}` !== refusal)
+              leaks.push(`${route.method} ${url}: ${res.statusCode} ${res.body.slice(0, 200)} (a tenant that does not exist: ${refusal})`);
           }
         }
         assert.deepEqual(leaks, []);
@@ -153,9 +159,13 @@ for (const engine of testEngines()) {
       assert.equal(aboutB.json().allowed, false);
       assert.match(aboutB.json().reason, /needs members.read/);
       // A tenant id in a header or the query string never replaces the path's.
-      const headered = await t.app.inject({ method: 'GET', url: `/api/v1/tenants/${w.a.tenantId}/members?tenantId=${w.b.tenantId}`, headers: { ...bearer(w.a.accessToken), 'x-tenant-id': w.b.tenantId } });
+      const headered = await t.app.inject({
+        method: 'GET',
+        url: `/api/v1/tenants/${w.a.tenantId}/members?tenantId=${w.b.tenantId}`,
+        headers: { ...bearer(w.a.accessToken), 'x-tenant-id': w.b.tenantId },
+      });
       assert.ok(headered.statusCode === 200 || headered.statusCode === 400, headered.body);
-      if (headered.statusCode === 200) assert.ok(!headered.body.includes(w.bMember.userId), 'B\'s member listed through a smuggled tenant id');
+      if (headered.statusCode === 200) assert.ok(!headered.body.includes(w.bMember.userId), "B's member listed through a smuggled tenant id");
       assert.equal(await snapshot(), before, "B's rows changed");
     });
   });

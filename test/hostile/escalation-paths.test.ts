@@ -64,16 +64,30 @@ for (const engine of testEngines()) {
         assert.ok(reserved.statusCode === 409 || reserved.statusCode === 422, `${key}: ${reserved.body}`);
       }
       const roles = (await api('GET', `/tenants/${owner.tenantId}/roles`, owner.accessToken)).json().roles as Array<{ key: string; builtIn?: boolean }>;
-      assert.deepEqual(roles.filter((r) => !['owner', 'admin', 'member', 'viewer'].includes(r.key)), []);
+      assert.deepEqual(
+        roles.filter((r) => !['owner', 'admin', 'member', 'viewer'].includes(r.key)),
+        [],
+      );
     });
 
     it('an admin cannot widen a custom role they hold past their own permissions', async () => {
       const owner = await signUp(t);
-      const created = await api('POST', `/tenants/${owner.tenantId}/roles`, owner.accessToken, { key: 'helper', name: 'Helper', scope: 'tenant', permissions: ['tenant.read', 'roles.manage'] });
+      const created = await api('POST', `/tenants/${owner.tenantId}/roles`, owner.accessToken, {
+        key: 'helper',
+        name: 'Helper',
+        scope: 'tenant',
+        permissions: ['tenant.read', 'roles.manage'],
+      });
       assert.equal(created.statusCode, 201, created.body);
       const helper = await enrol(t, owner.tenantId, ['helper']);
-      assertProblem(await api('PATCH', `/tenants/${owner.tenantId}/roles/helper`, helper.accessToken, { permissions: ['tenant.read', 'roles.manage', 'members.manage'] }), 403, 'forbidden');
-      const role = ((await api('GET', `/tenants/${owner.tenantId}/roles`, owner.accessToken)).json().roles as Array<{ key: string; permissions: string[] }>).find((r) => r.key === 'helper');
+      assertProblem(
+        await api('PATCH', `/tenants/${owner.tenantId}/roles/helper`, helper.accessToken, { permissions: ['tenant.read', 'roles.manage', 'members.manage'] }),
+        403,
+        'forbidden',
+      );
+      const role = ((await api('GET', `/tenants/${owner.tenantId}/roles`, owner.accessToken)).json().roles as Array<{ key: string; permissions: string[] }>).find(
+        (r) => r.key === 'helper',
+      );
       assert.deepEqual(role?.permissions, ['roles.manage', 'tenant.read']);
     });
 

@@ -71,12 +71,31 @@ for (const engine of testEngines()) {
     };
 
     it('refuses a body over the limit with 413 and a deeply nested one with 422 nesting_too_deep, before authentication reads it', async () => {
-      const big = await w.t.app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: { ...bearer(w.a.member.accessToken), 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }) });
+      const big = await w.t.app.inject({
+        method: 'PATCH',
+        url: '/api/v1/auth/me',
+        headers: { ...bearer(w.a.member.accessToken), 'content-type': 'application/json' },
+        payload: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }),
+      });
       assertProblem(big, 413, 'payload_too_large');
       const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
-      assertProblem(await w.t.app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: { ...bearer(w.a.member.accessToken), 'content-type': 'application/json' }, payload: `{"data":${deep}}` }), 422, 'nesting_too_deep');
+      assertProblem(
+        await w.t.app.inject({
+          method: 'PATCH',
+          url: '/api/v1/auth/me',
+          headers: { ...bearer(w.a.member.accessToken), 'content-type': 'application/json' },
+          payload: `{"data":${deep}}`,
+        }),
+        422,
+        'nesting_too_deep',
+      );
       const wide = `[${'[],'.repeat(100_000)}[]]`;
-      const res = await w.t.app.inject({ method: 'POST', url: `/api/v1/tenants/${w.a.id}/invitations`, headers: { ...bearer(w.a.owner.accessToken), 'content-type': 'application/json' }, payload: `{"email":"${uniqueEmail('wide')}","roles":${wide}}` });
+      const res = await w.t.app.inject({
+        method: 'POST',
+        url: `/api/v1/tenants/${w.a.id}/invitations`,
+        headers: { ...bearer(w.a.owner.accessToken), 'content-type': 'application/json' },
+        payload: `{"email":"${uniqueEmail('wide')}","roles":${wide}}`,
+      });
       assert.equal(res.statusCode, 400, res.body.slice(0, 200));
     });
 
@@ -98,7 +117,15 @@ for (const engine of testEngines()) {
           }),
         );
         // Never-seen tokens, so each read verifies an ES256 signature (WebCrypto shares libuv's pool with hashing).
-        const tokens = await Promise.all(Array.from({ length: 20 }, () => signAccessToken(w.t.app.services.keys, { sub: w.a.owner.userId, tid: w.a.id, sid: decodeJwt(w.a.owner.accessToken).sid as string }, { issuer: w.t.config.publicUrl, clock: w.t.clock })));
+        const tokens = await Promise.all(
+          Array.from({ length: 20 }, () =>
+            signAccessToken(
+              w.t.app.services.keys,
+              { sub: w.a.owner.userId, tid: w.a.id, sid: decodeJwt(w.a.owner.accessToken).sid as string },
+              { issuer: w.t.config.publicUrl, clock: w.t.clock },
+            ),
+          ),
+        );
         const reads = tokens.map(({ token }) =>
           w.call('GET', `/api/v1/tenants/${w.a.id}`, token).then((r) => {
             finished.push('read');
@@ -117,7 +144,16 @@ for (const engine of testEngines()) {
       try {
         const answers = [];
         for (let i = 0; i < 5; i += 1) {
-          answers.push((await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', headers: { 'x-forwarded-for': `198.51.100.${i}` }, payload: { email: uniqueEmail('xff'), password: 'whatever it is' } })).statusCode);
+          answers.push(
+            (
+              await t.app.inject({
+                method: 'POST',
+                url: '/api/v1/auth/login',
+                headers: { 'x-forwarded-for': `198.51.100.${i}` },
+                payload: { email: uniqueEmail('xff'), password: 'whatever it is' },
+              })
+            ).statusCode,
+          );
         }
         assert.deepEqual(answers, [401, 401, 401, 429, 429]);
       } finally {
@@ -129,7 +165,13 @@ for (const engine of testEngines()) {
       const t = await createTestApp(engine, { env: { TENANTRY_AUTH_RATE_LIMIT: '3', TENANTRY_TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8' } });
       try {
         const through = (client: string, proxy = '127.0.0.1') =>
-          t.app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: proxy, headers: { 'x-forwarded-for': client }, payload: { email: uniqueEmail('proxied'), password: 'whatever it is' } });
+          t.app.inject({
+            method: 'POST',
+            url: '/api/v1/auth/login',
+            remoteAddress: proxy,
+            headers: { 'x-forwarded-for': client },
+            payload: { email: uniqueEmail('proxied'), password: 'whatever it is' },
+          });
         const clients = [];
         for (let i = 0; i < 5; i += 1) clients.push((await through(`198.51.100.${i}`)).statusCode);
         assert.deepEqual(clients, [401, 401, 401, 401, 401], 'five clients behind one proxy are five addresses');
@@ -141,7 +183,13 @@ for (const engine of testEngines()) {
         for (let i = 0; i < 4; i += 1) untrusted.push((await through(`198.51.100.${50 + i}`, '192.0.2.77')).statusCode);
         assert.deepEqual(untrusted, [401, 401, 401, 429]);
         const person = await signUp(t);
-        const me = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': '203.0.113.250' }, payload: { email: person.email, password: GOOD_PASSWORD } });
+        const me = await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/login',
+          remoteAddress: '127.0.0.1',
+          headers: { 'x-forwarded-for': '203.0.113.250' },
+          payload: { email: person.email, password: GOOD_PASSWORD },
+        });
         assert.equal(me.statusCode, 200, me.body);
         assert.ok((await sessionIps(t, person.userId)).includes('203.0.113.250'), 'the session records the client behind the proxy');
       } finally {

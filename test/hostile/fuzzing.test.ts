@@ -49,11 +49,16 @@ for (const engine of testEngines()) {
       w = built;
       f = await signUp(w.t, { name: 'Fuzz Owner' });
       fMember = await enrol(w.t, f.tenantId, ['member']);
-      assert.equal((await w.call('POST', `/api/v1/tenants/${f.tenantId}/roles`, f.accessToken, { key: 'fuzzer', name: 'Fuzzer', scope: 'tenant', permissions: ['tenant.read'] })).statusCode, 201);
+      assert.equal(
+        (await w.call('POST', `/api/v1/tenants/${f.tenantId}/roles`, f.accessToken, { key: 'fuzzer', name: 'Fuzzer', scope: 'tenant', permissions: ['tenant.read'] })).statusCode,
+        201,
+      );
       const tables = await w.t.database.withOwner(async (owner) =>
         (
           await sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables
-            WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name NOT IN ('login_failures', 'audit_events', 'audit_heads') AND table_name NOT LIKE 'kysely_%' ORDER BY 1`.execute(owner)
+            WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name NOT IN ('login_failures', 'audit_events', 'audit_heads') AND table_name NOT LIKE 'kysely_%' ORDER BY 1`.execute(
+            owner,
+          )
         ).rows.map((r) => r.name),
       );
       fingerprint = () => fingerprintRows(w.t.database, tables, { ignore: IGNORED_COLUMNS });
@@ -110,7 +115,11 @@ for (const engine of testEngines()) {
         }
       }
       // A declared charset other than UTF-8 is not parsed as if it were (finding: it was).
-      assertProblem(await w.t.app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: { ...bearer(f.accessToken), 'content-type': 'application/json; charset=utf-16' }, payload: '{}' }), 415, 'unsupported_media_type');
+      assertProblem(
+        await w.t.app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: { ...bearer(f.accessToken), 'content-type': 'application/json; charset=utf-16' }, payload: '{}' }),
+        415,
+        'unsupported_media_type',
+      );
       assert.equal(await fingerprint(), before);
     });
 
@@ -118,7 +127,12 @@ for (const engine of testEngines()) {
       const before = await fingerprint();
       for (const route of bodyRoutes) {
         for (const payload of ['{"__proto__":{"isAdmin":true},"name":"x"}', '{"constructor":{"prototype":{"isAdmin":true}}}']) {
-          const res = await w.t.app.inject({ method: route.method, url: urlOf(route.path), headers: { ...bearer(credentialOf(route.path)), 'content-type': 'application/json' }, payload });
+          const res = await w.t.app.inject({
+            method: route.method,
+            url: urlOf(route.path),
+            headers: { ...bearer(credentialOf(route.path)), 'content-type': 'application/json' },
+            payload,
+          });
           assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${route.method} ${route.path}: ${res.statusCode} ${res.body.slice(0, 200)}`);
         }
       }
@@ -164,7 +178,7 @@ for (const engine of testEngines()) {
     });
 
     it('stores SQL metacharacters verbatim where free text is allowed, and reads them back unchanged', async () => {
-      const name = "Robert'); DROP TABLE tenants; -- \\ \" %";
+      const name = 'Robert\'); DROP TABLE tenants; -- \\ " %';
       const created = await w.call('POST', '/api/v1/tenants', f.accessToken, { name, slug: `sqlmeta-${engine}-${process.pid}`, parentId: f.tenantId });
       assert.equal(created.statusCode, 201, created.body);
       assert.equal((await w.call('GET', `/api/v1/tenants/${created.json().id}`, f.accessToken)).json().name, name);

@@ -30,7 +30,8 @@ for (const engine of testEngines()) {
       return { id: res.json().id as string, email, token: await invitationTokenFor(w.t, email, w.a.id) };
     };
     const accept = (token: string, credential: string) => w.call('POST', `/api/v1/invitations/${token}/accept`, credential);
-    const isMember = async (userId: string) => (await w.call('GET', `/api/v1/tenants/${w.a.id}/members`, w.a.owner.accessToken)).json().members.some((m: { userId: string }) => m.userId === userId);
+    const isMember = async (userId: string) =>
+      (await w.call('GET', `/api/v1/tenants/${w.a.id}/members`, w.a.owner.accessToken)).json().members.some((m: { userId: string }) => m.userId === userId);
 
     it('refuses an invitation accepted by a signed-in account with another address (403 invitation_email_mismatch) and changes nothing', async () => {
       const before = await everything();
@@ -92,11 +93,15 @@ for (const engine of testEngines()) {
       assertProblem(await w.call('POST', `/api/v1/tenants/${w.a.id}/invitations`, w.a.auditor.accessToken, { email: uniqueEmail('x'), roles: ['auditor'] }), 403, 'forbidden');
       assertProblem(await w.call('POST', `/api/v1/tenants/${w.a.id}/invitations`, w.a.readKey.secret, { email: uniqueEmail('x'), roles: ['member'] }), 403, 'forbidden');
       // A role of another tree does not exist here.
-      assertProblem(await w.call('POST', `/api/v1/tenants/${w.a.chain[0]}/invitations`, w.b.owner.accessToken, { email: uniqueEmail('x'), roles: ['member'] }), 404, 'tenant_not_found');
+      assertProblem(
+        await w.call('POST', `/api/v1/tenants/${w.a.chain[0]}/invitations`, w.b.owner.accessToken, { email: uniqueEmail('x'), roles: ['member'] }),
+        404,
+        'tenant_not_found',
+      );
       assert.equal(await everything(), before);
     });
 
-    it("keeps an unverified account that signed up first with the invited address out (403 email_not_verified), the invitation pending", async () => {
+    it('keeps an unverified account that signed up first with the invited address out (403 email_not_verified), the invitation pending', async () => {
       const sent = await invite(['admin']);
       const squatter = await signUp(w.t, { email: sent.email });
       assertProblem(await accept(sent.token, squatter.accessToken), 403, 'email_not_verified');
@@ -143,7 +148,9 @@ for (const engine of testEngines()) {
         } finally {
           w.faults.clear();
         }
-        const members = (await w.call('GET', `/api/v1/tenants/${w.a.id}/members`, w.a.owner.accessToken)).json().members.filter((m: { userId: string }) => m.userId === invitee.userId);
+        const members = (await w.call('GET', `/api/v1/tenants/${w.a.id}/members`, w.a.owner.accessToken))
+          .json()
+          .members.filter((m: { userId: string }) => m.userId === invitee.userId);
         assert.equal(members.length, 1);
       });
     }

@@ -68,16 +68,24 @@ for (const engine of testEngines()) {
       assert.ok(tables.length >= 9, tables.join(', '));
       const bIds = [w.b.id, ...w.b.chain];
       for (const table of tables) {
-        const seen = await readTenant(w.t.database.db, w.a.id, (trx) => sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(table)} WHERE tenant_id = ANY(${bIds})`.execute(trx));
+        const seen = await readTenant(w.t.database.db, w.a.id, (trx) =>
+          sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(table)} WHERE tenant_id = ANY(${bIds})`.execute(trx),
+        );
         assert.equal(Number(seen.rows[0]?.n), 0, `${table}: B's rows visible in A's context`);
-        const touched = await withTenant(w.t.database.db, w.a.id, (trx) => sql`UPDATE ${sql.table(table)} SET tenant_id = tenant_id WHERE tenant_id = ANY(${bIds})`.execute(trx)).then(
+        const touched = await withTenant(w.t.database.db, w.a.id, (trx) =>
+          sql`UPDATE ${sql.table(table)} SET tenant_id = tenant_id WHERE tenant_id = ANY(${bIds})`.execute(trx),
+        ).then(
           (r) => Number(r.numAffectedRows ?? 0n),
           (error: Error) => (/permission denied|append-only/.test(error.message) ? 0 : Promise.reject(error)),
         );
         assert.equal(touched, 0, `${table}: B's rows updatable in A's context`);
       }
       await assert.rejects(
-        withTenant(w.t.database.db, w.a.id, (trx) => sql`INSERT INTO roles (tenant_id, key, name, scope, permissions, created_at, updated_at) VALUES (${w.b.id}, 'planted', 'Planted', 'tenant', '{members.manage}', now(), now())`.execute(trx)),
+        withTenant(w.t.database.db, w.a.id, (trx) =>
+          sql`INSERT INTO roles (tenant_id, key, name, scope, permissions, created_at, updated_at) VALUES (${w.b.id}, 'planted', 'Planted', 'tenant', '{members.manage}', now(), now())`.execute(
+            trx,
+          ),
+        ),
         /row-level security/,
       );
     });
@@ -92,7 +100,10 @@ for (const engine of testEngines()) {
     it('runs as a role row-level security confines (not superuser, not BYPASSRLS, FORCE on owned tables), and would refuse to start as the owner', async () => {
       assert.deepEqual(await findIsolationProblems(w.t.database.db), []);
       const asOwner = await w.t.database.withOwner((owner) => findIsolationProblems(owner));
-      assert.ok(asOwner.some((p) => /superuser|BYPASSRLS|FORCE/.test(p)), asOwner.join('\n'));
+      assert.ok(
+        asOwner.some((p) => /superuser|BYPASSRLS|FORCE/.test(p)),
+        asOwner.join('\n'),
+      );
     });
 
     it("ends a deleted tenant's keys, machine tokens and its only-members' sessions (401), hides it from everyone (404), and keeps its id and slug taken for good", async () => {
@@ -121,12 +132,16 @@ for (const engine of testEngines()) {
       assert.ok(!listed.includes(w.operator.userId), 'the shadow membership is listed');
       assertProblem(await w.call('PATCH', `/api/v1/tenants/${w.a.id}/members/${w.operator.userId}`, w.a.owner.accessToken, { roles: ['member'] }), 404, 'member_not_found');
       assertProblem(await w.call('DELETE', `/api/v1/tenants/${w.a.id}/members/${w.operator.userId}`, w.a.owner.accessToken), 404, 'member_not_found');
-      assertProblem(await w.call('POST', `/api/v1/tenants/${w.a.id}/transfer-ownership`, w.a.owner.accessToken, { userId: w.operator.userId, confirm: w.a.slug }), 404, 'member_not_found');
+      assertProblem(
+        await w.call('POST', `/api/v1/tenants/${w.a.id}/transfer-ownership`, w.a.owner.accessToken, { userId: w.operator.userId, confirm: w.a.slug }),
+        404,
+        'member_not_found',
+      );
       // The operator's shadow owner role does not make A's only direct owner removable.
       assertProblem(await w.call('DELETE', `/api/v1/tenants/${w.a.id}/members/${w.a.owner.userId}`, w.a.owner.accessToken), 409, 'last_owner');
     });
 
-    it("never answers from a warm cache for the wrong tenant: a person and a key in A, asking about B, and a person in both after leaving one", async () => {
+    it('never answers from a warm cache for the wrong tenant: a person and a key in A, asking about B, and a person in both after leaving one', async () => {
       for (const credential of [w.a.member.accessToken, w.a.readKey.secret, w.both.accessToken]) {
         assert.equal((await w.call('GET', `/api/v1/tenants/${w.a.id}/members`, credential)).statusCode, 200);
       }
@@ -147,22 +162,33 @@ for (const engine of testEngines()) {
       const open: string[] = [];
       for (const { method, url } of routes) {
         // The portal's pages and the API's own documentation are public by design.
-        if (PUBLIC_ROUTES.has(`${method} ${url}`) || url.startsWith('/api/docs') || (!url.startsWith('/api/') && !url.startsWith('/.well-known') && !['/healthz', '/readyz', '/metrics'].includes(url))) continue;
-        const concrete = url.replace(/:tenantId/g, w.a.id).replace(/:userId/g, w.a.member.userId).replace(/:[A-Za-z]+/g, 'x');
+        if (
+          PUBLIC_ROUTES.has(`${method} ${url}`) ||
+          url.startsWith('/api/docs') ||
+          (!url.startsWith('/api/') && !url.startsWith('/.well-known') && !['/healthz', '/readyz', '/metrics'].includes(url))
+        )
+          continue;
+        const concrete = url
+          .replace(/:tenantId/g, w.a.id)
+          .replace(/:userId/g, w.a.member.userId)
+          .replace(/:[A-Za-z]+/g, 'x');
         // A body that passes the schema, so what answers is the route's authorization and not its validation.
         const documented = url.replace(/:([A-Za-z]+)/g, '{$1}');
-        const body = writeBody({ method: method as Method, path: documented, hasBody: true }, { userId: w.a.member.userId, slug: w.a.slug }) ?? OTHER_BODIES[`${method} ${documented}`]?.(w);
+        const body =
+          writeBody({ method: method as Method, path: documented, hasBody: true }, { userId: w.a.member.userId, slug: w.a.slug }) ?? OTHER_BODIES[`${method} ${documented}`]?.(w);
         const res = await w.t.app.inject({ method: method as Method, url: concrete, ...(body === undefined ? {} : { payload: body }) });
         if (res.statusCode !== 401) open.push(`${method} ${url}: ${res.statusCode}`);
       }
       assert.deepEqual(open, []);
       // The public list names only routes that exist.
       const registered = new Set(routes.map((r) => `${r.method} ${r.url}`));
-      assert.deepEqual([...PUBLIC_ROUTES].filter((r) => !registered.has(r)), []);
+      assert.deepEqual(
+        [...PUBLIC_ROUTES].filter((r) => !registered.has(r)),
+        [],
+      );
     });
   });
 }
-
 
 /** Every method and path the app registered, from Fastify's route tree (`printRoutes`), HEAD and OPTIONS aside. */
 function registeredRoutes(tree: string): Array<{ method: string; url: string }> {

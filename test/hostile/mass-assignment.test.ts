@@ -77,7 +77,11 @@ for (const engine of testEngines()) {
     it("refuses a platform role, a verified email or another person's id in one's own profile, and changes nothing", async () => {
       const before = await snapshot();
       for (const [field, value] of Object.entries({ platformRole: 'super_admin', emailVerified: true, email: uniqueEmail('taken'), id: owner.userId })) {
-        assertProblem(await t.app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: bearer(member.accessToken), payload: { name: 'Mallory', [field]: value } }), 400, 'validation_failed');
+        assertProblem(
+          await t.app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: bearer(member.accessToken), payload: { name: 'Mallory', [field]: value } }),
+          400,
+          'validation_failed',
+        );
       }
       assert.equal(await snapshot(), before);
       const me = await t.app.inject({ url: '/api/v1/auth/me', headers: bearer(member.accessToken) });
@@ -86,7 +90,12 @@ for (const engine of testEngines()) {
 
     it('refuses a tenant created with a status, an owner or an admin-tenancy flag of its choosing', async () => {
       for (const [field, value] of Object.entries({ status: 'active', isAdminTenancy: true, ownerId: member.userId, plan: 'enterprise' })) {
-        const res = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(member.accessToken), payload: { name: 'Smuggled', slug: `smuggled-${engine}-${field.toLowerCase()}`, [field]: value } });
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/tenants',
+          headers: bearer(member.accessToken),
+          payload: { name: 'Smuggled', slug: `smuggled-${engine}-${field.toLowerCase()}`, [field]: value },
+        });
         assertProblem(res, 400, 'validation_failed');
       }
       const listed = await t.app.inject({ url: '/api/v1/tenants', headers: bearer(member.accessToken) });

@@ -56,7 +56,10 @@ for (const engine of testEngines().filter((e) => e === 'postgres')) {
           () => w.call('DELETE', `/api/v1/tenants/${tenantId}/members/${second.userId}`, first.accessToken),
           () => w.call('DELETE', `/api/v1/tenants/${tenantId}/members/${pair === 'remove each other' ? first.userId : second.userId}`, second.accessToken),
         ]);
-        assert.ok(answers.some((a) => a.statusCode === 204), `${pair}: ${answers.map((a) => a.body).join('\n')}`);
+        assert.ok(
+          answers.some((a) => a.statusCode === 204),
+          `${pair}: ${answers.map((a) => a.body).join('\n')}`,
+        );
         assert.equal(await ownersOf(tenantId), 1, `${pair}: ${answers.map((a) => `${a.statusCode} ${a.body}`).join('\n')}`);
       }
     });
@@ -78,20 +81,28 @@ for (const engine of testEngines().filter((e) => e === 'postgres')) {
       const x = await enrol(w.t, owner.tenantId, ['member']);
       const y = await enrol(w.t, owner.tenantId, ['member']);
       const slug = (await w.call('GET', `/api/v1/tenants/${owner.tenantId}`, owner.accessToken)).json().slug;
-      const answers = await together('commit', [x, y].map((to) => () => w.call('POST', `/api/v1/tenants/${owner.tenantId}/transfer-ownership`, owner.accessToken, { userId: to.userId, confirm: slug })));
+      const answers = await together(
+        'commit',
+        [x, y].map((to) => () => w.call('POST', `/api/v1/tenants/${owner.tenantId}/transfer-ownership`, owner.accessToken, { userId: to.userId, confirm: slug })),
+      );
       assert.equal(answers.filter((a) => a.statusCode === 200).length, 1, answers.map((a) => `${a.statusCode} ${a.body}`).join('\n'));
       assert.equal(await ownersOf(owner.tenantId), 1);
     });
 
-    it('never lets parallel invitations and adds overshoot the plan\'s member limit', async () => {
+    it("never lets parallel invitations and adds overshoot the plan's member limit", async () => {
       const owner = await signUp(w.t);
       await w.t.database.withOwner((db) => sql`UPDATE tenants SET plan = 'free' WHERE id = ${owner.tenantId}`.execute(db));
       const key = await createKey(w.t, owner.accessToken, owner.tenantId, ['members.manage', 'members.invite', 'members.read']);
       const people = await Promise.all(Array.from({ length: 3 }, () => signUp(w.t)));
-      const answers = await Promise.all([
-        ...Array.from({ length: 8 }, () => () => w.call('POST', `/api/v1/tenants/${owner.tenantId}/invitations`, owner.accessToken, { email: uniqueEmail('seat'), roles: ['member'] })),
-        ...people.map((p) => () => w.call('POST', `/api/v1/tenants/${owner.tenantId}/members`, key.secret, { userId: p.userId, roles: ['member'] })),
-      ].map((r) => r()));
+      const answers = await Promise.all(
+        [
+          ...Array.from(
+            { length: 8 },
+            () => () => w.call('POST', `/api/v1/tenants/${owner.tenantId}/invitations`, owner.accessToken, { email: uniqueEmail('seat'), roles: ['member'] }),
+          ),
+          ...people.map((p) => () => w.call('POST', `/api/v1/tenants/${owner.tenantId}/members`, key.secret, { userId: p.userId, roles: ['member'] })),
+        ].map((r) => r()),
+      );
       const seats = await w.t.database.withOwner(async (db) =>
         Number(
           (
@@ -106,7 +117,10 @@ for (const engine of testEngines().filter((e) => e === 'postgres')) {
 
     it('creates one tenant when eight requests take the same slug at once; the others get 409 slug_taken', async () => {
       const slug = `contested-${process.pid}`;
-      const answers = await together('tenant.created', Array.from({ length: 8 }, (_, i) => () => w.call('POST', '/api/v1/tenants', w.a.owner.accessToken, { name: `Contender ${i}`, slug, parentId: w.a.id })));
+      const answers = await together(
+        'tenant.created',
+        Array.from({ length: 8 }, (_, i) => () => w.call('POST', '/api/v1/tenants', w.a.owner.accessToken, { name: `Contender ${i}`, slug, parentId: w.a.id })),
+      );
       assert.deepEqual(statuses(answers), [201, 409, 409, 409, 409, 409, 409, 409]);
       assert.ok(answers.filter((a) => a.statusCode === 409).every((a) => a.json().code === 'slug_taken'));
     });
@@ -117,13 +131,18 @@ for (const engine of testEngines().filter((e) => e === 'postgres')) {
       const revoked = await w.call('DELETE', `/api/v1/tenants/${w.a.id}/api-keys/${key.id}`, w.a.owner.accessToken);
       assert.equal(revoked.statusCode, 204, revoked.body);
       const afterwards = await Promise.all(Array.from({ length: 10 }, () => w.call('GET', `/api/v1/tenants/${w.a.id}/members`, key.secret)));
-      assert.deepEqual(afterwards.map((a) => a.statusCode), Array(10).fill(401));
+      assert.deepEqual(
+        afterwards.map((a) => a.statusCode),
+        Array(10).fill(401),
+      );
       for (const answer of await Promise.all(inFlight)) assert.ok([200, 401].includes(answer.statusCode), answer.body);
     });
 
     it("refuses a removed member's requests from the moment the removal answered, while their requests raced it", async () => {
       const member = await enrol(w.t, w.a.id, ['admin']);
-      const inFlight = Array.from({ length: 10 }, () => w.call('POST', `/api/v1/tenants/${w.a.id}/invitations`, member.accessToken, { email: uniqueEmail('racing'), roles: ['member'] }));
+      const inFlight = Array.from({ length: 10 }, () =>
+        w.call('POST', `/api/v1/tenants/${w.a.id}/invitations`, member.accessToken, { email: uniqueEmail('racing'), roles: ['member'] }),
+      );
       const removed = await w.call('DELETE', `/api/v1/tenants/${w.a.id}/members/${member.userId}`, w.a.owner.accessToken);
       assert.equal(removed.statusCode, 204, removed.body);
       const late = await w.call('POST', `/api/v1/tenants/${w.a.id}/invitations`, member.accessToken, { email: uniqueEmail('late'), roles: ['member'] });

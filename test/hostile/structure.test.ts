@@ -18,7 +18,7 @@ for (const engine of testEngines()) {
 
     const move = (tenantId: string, parentId: string | null, credential: string) => w.call('PATCH', `/api/v1/tenants/${tenantId}`, credential, { parentId });
 
-    it("refuses moving a tenant under a parent one cannot create children in, or one cannot see, and moves nothing", async () => {
+    it('refuses moving a tenant under a parent one cannot create children in, or one cannot see, and moves nothing', async () => {
       // An owner down A's chain who is only a member of B.
       const local = await enrol(w.t, w.a.chain[2]!, ['owner']);
       await join(w.t, w.b.id, local.userId, ['member']);
@@ -46,7 +46,11 @@ for (const engine of testEngines()) {
     });
 
     it('refuses a child or a move past the depth limit (409 tree_too_deep)', async () => {
-      assertProblem(await w.call('POST', '/api/v1/tenants', w.a.owner.accessToken, { name: 'Too deep', slug: `too-deep-${engine}-${process.pid}`, parentId: w.a.chain[6] }), 409, 'tree_too_deep');
+      assertProblem(
+        await w.call('POST', '/api/v1/tenants', w.a.owner.accessToken, { name: 'Too deep', slug: `too-deep-${engine}-${process.pid}`, parentId: w.a.chain[6] }),
+        409,
+        'tree_too_deep',
+      );
       // B's chain from B.chain[0] down is seven tenants: under A's first level it would reach depth 9. Moved by
       // someone who owns both A and B, so the depth is the only thing in the way.
       const owner = await enrol(w.t, w.a.id, ['owner']);
@@ -70,11 +74,19 @@ for (const engine of testEngines()) {
       assert.equal((await w.call('POST', '/api/v1/check', w.a.owner.accessToken, { tenantId: w.a.chain[6], permission: 'members.manage' })).json().allowed, true);
     });
 
-    it('keeps a custom role inside the tree that defines it: A\'s role cannot be granted or invited in B, and works below A', async () => {
-      const role = await w.call('POST', `/api/v1/tenants/${w.a.id}/roles`, w.a.owner.accessToken, { key: 'a_only', name: 'A only', scope: 'tenant_and_descendants', permissions: ['tenant.read', 'members.manage'] });
+    it("keeps a custom role inside the tree that defines it: A's role cannot be granted or invited in B, and works below A", async () => {
+      const role = await w.call('POST', `/api/v1/tenants/${w.a.id}/roles`, w.a.owner.accessToken, {
+        key: 'a_only',
+        name: 'A only',
+        scope: 'tenant_and_descendants',
+        permissions: ['tenant.read', 'members.manage'],
+      });
       assert.equal(role.statusCode, 201, role.body);
       assert.equal((await w.call('PATCH', `/api/v1/tenants/${w.b.id}/members/${w.b.member.userId}`, w.b.owner.accessToken, { roles: ['a_only'] })).statusCode, 422);
-      assert.equal((await w.call('POST', `/api/v1/tenants/${w.b.id}/invitations`, w.b.owner.accessToken, { email: `a-only.${process.pid}@example.test`, roles: ['a_only'] })).statusCode, 422);
+      assert.equal(
+        (await w.call('POST', `/api/v1/tenants/${w.b.id}/invitations`, w.b.owner.accessToken, { email: `a-only.${process.pid}@example.test`, roles: ['a_only'] })).statusCode,
+        422,
+      );
       // Below A it is usable: it flows down, like every role.
       const below = await w.call('PATCH', `/api/v1/tenants/${w.a.chain[0]}/members/${w.a.owner.userId}`, w.a.owner.accessToken, { roles: ['owner', 'a_only'] });
       assert.equal(below.statusCode, 200, below.body);

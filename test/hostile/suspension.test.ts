@@ -23,7 +23,12 @@ for (const engine of testEngines()) {
     it('stop working on the next request, warm caches and all, and come back on resume', async () => {
       const top = await signUp(t, { name: 'Top' });
       const customer = await signUp(t, { name: 'Customer' });
-      const created = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(top.accessToken), payload: { name: 'Customer Co', slug: `hostile-customer-${engine}-${process.pid}`, parentId: top.tenantId } });
+      const created = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/tenants',
+        headers: bearer(top.accessToken),
+        payload: { name: 'Customer Co', slug: `hostile-customer-${engine}-${process.pid}`, parentId: top.tenantId },
+      });
       assert.equal(created.statusCode, 201, created.body);
       const child = created.json().id as string;
       await join(t, child, customer.userId, ['owner']);
@@ -31,7 +36,11 @@ for (const engine of testEngines()) {
       const key = await createKey(t, top.accessToken, child, ['members.read', 'tenant.read']);
       const token = await machineToken(t, key);
       const invitee = uniqueEmail('invitee');
-      assert.equal((await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${child}/invitations`, headers: bearer(top.accessToken), payload: { email: invitee, roles: ['member'] } })).statusCode, 201);
+      assert.equal(
+        (await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${child}/invitations`, headers: bearer(top.accessToken), payload: { email: invitee, roles: ['member'] } }))
+          .statusCode,
+        201,
+      );
       const invitation = await invitationTokenFor(t, invitee, child);
 
       const members = (credential: string) => t.app.inject({ url: `/api/v1/tenants/${child}/members`, headers: bearer(credential) });
@@ -39,7 +48,10 @@ for (const engine of testEngines()) {
       for (const credential of [member.accessToken, key.secret, token]) assert.equal((await members(credential)).statusCode, 200);
       assert.equal((await t.app.inject({ url: `/api/v1/invitations/${invitation}` })).statusCode, 200);
 
-      assert.equal((await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${child}/suspend`, headers: bearer(top.accessToken), payload: { reason: 'hostile test' } })).statusCode, 200);
+      assert.equal(
+        (await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${child}/suspend`, headers: bearer(top.accessToken), payload: { reason: 'hostile test' } })).statusCode,
+        200,
+      );
 
       assertProblem(await members(member.accessToken), 404, 'tenant_not_found');
       assertProblem(await members(key.secret), 403, 'tenant_suspended');

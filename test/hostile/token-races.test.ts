@@ -31,9 +31,20 @@ for (const engine of testEngines()) {
     it("refuses a demoted member's unexpired access token what the old role gave, at once", async () => {
       const owner = await signUp(t);
       const admin = await enrol(t, owner.tenantId, ['admin']);
-      const invite = () => t.app.inject({ method: 'POST', url: `/api/v1/tenants/${owner.tenantId}/invitations`, headers: bearer(admin.accessToken), payload: { email: `x-${Date.now()}-${Math.random()}@example.com`, roles: ['viewer'] } });
+      const invite = () =>
+        t.app.inject({
+          method: 'POST',
+          url: `/api/v1/tenants/${owner.tenantId}/invitations`,
+          headers: bearer(admin.accessToken),
+          payload: { email: `x-${Date.now()}-${Math.random()}@example.com`, roles: ['viewer'] },
+        });
       assert.equal((await invite()).statusCode, 201, 'an admin invites');
-      const demoted = await t.app.inject({ method: 'PATCH', url: `/api/v1/tenants/${owner.tenantId}/members/${admin.userId}`, headers: bearer(owner.accessToken), payload: { roles: ['viewer'] } });
+      const demoted = await t.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/tenants/${owner.tenantId}/members/${admin.userId}`,
+        headers: bearer(owner.accessToken),
+        payload: { roles: ['viewer'] },
+      });
       assert.equal(demoted.statusCode, 200, demoted.body);
       assertProblem(await invite(), 403, 'forbidden');
     });
@@ -72,7 +83,9 @@ if (testEngines().includes('postgres')) {
 
     it('issues exactly one successor when one token is refreshed sixteen times at once', async () => {
       const person = await signUp(t);
-      const results = await Promise.all(Array.from({ length: 16 }, () => t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: person.refreshToken } })));
+      const results = await Promise.all(
+        Array.from({ length: 16 }, () => t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: person.refreshToken } })),
+      );
       assert.equal(results.filter((r) => r.statusCode === 200).length, 1, results.map((r) => `${r.statusCode}`).join(','));
       const live = await t.database.db
         .selectFrom('refresh_tokens')

@@ -50,20 +50,28 @@ for (const engine of testEngines()) {
       for (const key of [secret, new TextEncoder().encode(publicJwk)]) await refused(await forgedWith({ alg: 'HS256', kid, typ: 'at+jwt' }, claims, key));
     });
 
-    it('refuses an ES256 token signed by another key, under the install\'s kid and under an unknown kid', async () => {
+    it("refuses an ES256 token signed by another key, under the install's kid and under an unknown kid", async () => {
       const { kid } = await w.t.app.services.keys.signingKey();
       const { privateKey } = await generateKeyPair('ES256');
       await refused(await forgedWith({ alg: 'ES256', kid, typ: 'at+jwt' }, claims, privateKey));
       await refused(await forgedWith({ alg: 'ES256', kid: 'kid-nobody-published', typ: 'at+jwt' }, claims, privateKey));
     });
 
-    it("refuses a token the install signed for another issuer", async () => {
-      const { token } = await signAccessToken(w.t.app.services.keys, { sub: w.a.owner.userId, tid: w.a.id, sid: claims.sid as string }, { issuer: 'http://evil.test', clock: w.t.clock });
+    it('refuses a token the install signed for another issuer', async () => {
+      const { token } = await signAccessToken(
+        w.t.app.services.keys,
+        { sub: w.a.owner.userId, tid: w.a.id, sid: claims.sid as string },
+        { issuer: 'http://evil.test', clock: w.t.clock },
+      );
       await refused(token);
     });
 
     it('refuses a token past its expiry and one issued in the future', async () => {
-      const { token } = await signAccessToken(w.t.app.services.keys, { sub: w.a.owner.userId, tid: w.a.id, sid: claims.sid as string }, { issuer: issuer(), clock: w.t.clock, ttlSeconds: 60 });
+      const { token } = await signAccessToken(
+        w.t.app.services.keys,
+        { sub: w.a.owner.userId, tid: w.a.id, sid: claims.sid as string },
+        { issuer: issuer(), clock: w.t.clock, ttlSeconds: 60 },
+      );
       assert.equal((await w.call('GET', members, token)).statusCode, 200, 'the same token is good now');
       w.t.clock.advance(70_000); // past the expiry and the 5-second tolerance
       try {
@@ -81,7 +89,7 @@ for (const engine of testEngines()) {
       for (const edit of [{ sub: w.a.owner.userId }, { tid: w.b.id }, { roles: ['owner'] }]) await refused(`${header}.${encode({ ...original, ...edit })}.${signature}`);
     });
 
-    it("gives a validly signed token naming B nothing in B: authority comes from memberships at each request, not from claims", async () => {
+    it('gives a validly signed token naming B nothing in B: authority comes from memberships at each request, not from claims', async () => {
       const { token } = await signAccessToken(
         w.t.app.services.keys,
         { sub: w.a.owner.userId, sid: claims.sid as string, tid: w.b.id, roles: ['owner'], authorization: { [w.b.id]: { tenantId: w.b.id, name: 'B', roles: ['owner'] } } },

@@ -84,7 +84,10 @@ export async function buildWorld(engine: Engine, options: TestAppOptions = {}): 
 
   // The operator first, so every tenant below is created with their shadow membership.
   const operatorEmail = uniqueEmail('operator');
-  const operator = await createOperator({ db: t.database.db, clock: t.clock, ownerRole: t.app.services.preset.ownerRole }, { email: operatorEmail, password: GOOD_PASSWORD, name: 'Operator' });
+  const operator = await createOperator(
+    { db: t.database.db, clock: t.clock, ownerRole: t.app.services.preset.ownerRole },
+    { email: operatorEmail, password: GOOD_PASSWORD, name: 'Operator' },
+  );
   const operatorLogin = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: operatorEmail, password: GOOD_PASSWORD } });
   assert.equal(operatorLogin.statusCode, 200, operatorLogin.body);
 
@@ -93,7 +96,12 @@ export async function buildWorld(engine: Engine, options: TestAppOptions = {}): 
   const side = async (label: string): Promise<Side> => {
     const owner = await signUp(t, { name: `${label} Owner` });
     const tenant = (await call('GET', `/api/v1/tenants/${owner.tenantId}`, owner.accessToken)).json();
-    const role = await call('POST', `/api/v1/tenants/${owner.tenantId}/roles`, owner.accessToken, { key: 'auditor', name: 'Auditor', scope: 'tenant', permissions: AUDITOR_PERMISSIONS });
+    const role = await call('POST', `/api/v1/tenants/${owner.tenantId}/roles`, owner.accessToken, {
+      key: 'auditor',
+      name: 'Auditor',
+      scope: 'tenant',
+      permissions: AUDITOR_PERMISSIONS,
+    });
     assert.equal(role.statusCode, 201, role.body);
     const admin = await enrol(t, owner.tenantId, ['admin'], { name: `${label} Admin` });
     const member = await enrol(t, owner.tenantId, ['member'], { name: `${label} Member` });
@@ -104,7 +112,11 @@ export async function buildWorld(engine: Engine, options: TestAppOptions = {}): 
     const chain: string[] = [];
     for (let level = 1; level <= WORLD_MAX_DEPTH - 1; level += 1) {
       const parentId = chain.at(-1) ?? owner.tenantId;
-      const child = await call('POST', '/api/v1/tenants', owner.accessToken, { name: `${label} level ${level}`, slug: `${label.toLowerCase()}-${level}-${engine}-${process.pid}-${worlds}`, parentId });
+      const child = await call('POST', '/api/v1/tenants', owner.accessToken, {
+        name: `${label} level ${level}`,
+        slug: `${label.toLowerCase()}-${level}-${engine}-${process.pid}-${worlds}`,
+        parentId,
+      });
       assert.equal(child.statusCode, 201, child.body);
       chain.push(child.json().id);
     }
@@ -129,7 +141,20 @@ export async function buildWorld(engine: Engine, options: TestAppOptions = {}): 
     invitation.token,
   ];
   const faults = new Faults(t.database.db);
-  return { t, engine, operator: { userId: operator.user.id, email: operatorEmail, accessToken: operatorLogin.json().accessToken }, a, b, both, unverified, invitation, call, errorBodies, secrets, faults };
+  return {
+    t,
+    engine,
+    operator: { userId: operator.user.id, email: operatorEmail, accessToken: operatorLogin.json().accessToken },
+    a,
+    b,
+    both,
+    unverified,
+    invitation,
+    call,
+    errorBodies,
+    secrets,
+    faults,
+  };
 }
 
 /**

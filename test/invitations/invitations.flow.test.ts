@@ -68,8 +68,11 @@ for (const engine of testEngines()) {
         return rows.map((r) => `${r.user_id}|${r.kind}|${r.role_key ?? ''}`).sort();
       });
     const auditActions = (tenantId: string) =>
-      readTenant(t.database.db, tenantId, async (trx) =>
-        (await trx.selectFrom('audit_events').select(['action', 'target_id', 'actor_id', 'before', 'after']).where('tenant_id', '=', tenantId).orderBy('seq').execute()),
+      readTenant(
+        t.database.db,
+        tenantId,
+        async (trx) =>
+          await trx.selectFrom('audit_events').select(['action', 'target_id', 'actor_id', 'before', 'after']).where('tenant_id', '=', tenantId).orderBy('seq').execute(),
       );
 
     it('invites an existing user by mail; the link previews without signing in; accepting lands them in the tenant', async () => {
@@ -123,7 +126,10 @@ for (const engine of testEngines()) {
       assert.equal(listed[0].status, 'accepted');
       assert.ok(listed[0].acceptedAt);
       const actions = await auditActions(owner.tenantId);
-      assert.deepEqual(actions.map((a) => a.action).filter((a) => a.startsWith('invitation.') || a === 'member.joined'), ['invitation.created', 'invitation.accepted', 'member.joined']);
+      assert.deepEqual(
+        actions.map((a) => a.action).filter((a) => a.startsWith('invitation.') || a === 'member.joined'),
+        ['invitation.created', 'invitation.accepted', 'member.joined'],
+      );
       const joined = actions.find((a) => a.action === 'member.joined');
       assert.deepEqual([joined?.actor_id, joined?.target_id], [invitee.userId, invitee.userId]);
     });
@@ -135,14 +141,32 @@ for (const engine of testEngines()) {
       const { token } = await invitationMail(email);
       const shown = (await preview(token)).json();
       assert.equal(shown.email, email, 'the client prefills sign-up with the invited address');
-      const tenantsBefore = Number((await t.database.db.selectFrom('tenant_tree').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      const tenantsBefore = Number(
+        (
+          await t.database.db
+            .selectFrom('tenant_tree')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
 
-      const signup = await t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email: shown.email, password: GOOD_PASSWORD, name: 'Newcomer', invitationToken: token } });
+      const signup = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/signup',
+        payload: { email: shown.email, password: GOOD_PASSWORD, name: 'Newcomer', invitationToken: token },
+      });
       assert.equal(signup.statusCode, 201, signup.body);
       const signed = signup.json();
       // The link was mailed to this address: holding its token proves the address, as a verification link would.
       assert.deepEqual([signed.user.emailVerified, signed.tenant.id, signed.tenant.name, signed.activeTenantId], [true, owner.tenantId, "Hana's workspace", owner.tenantId]);
-      const tenantsAfter = Number((await t.database.db.selectFrom('tenant_tree').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      const tenantsAfter = Number(
+        (
+          await t.database.db
+            .selectFrom('tenant_tree')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
       assert.equal(tenantsAfter, tenantsBefore, 'no stray workspace for the invitee');
 
       const after = await me(signed.accessToken);
@@ -151,7 +175,11 @@ for (const engine of testEngines()) {
       assert.deepEqual(Object.keys(after.authorization), [owner.tenantId], 'only the inviting tenant');
       assert.equal((await preview(token)).statusCode, 410, 'the invitation is used');
       await t.app.services.outbox.runOnce();
-      assert.equal(smtp.messages.some((m) => m.to.includes(email) && m.text.includes('/verify-email?')), false, 'nothing left to verify');
+      assert.equal(
+        smtp.messages.some((m) => m.to.includes(email) && m.text.includes('/verify-email?')),
+        false,
+        'nothing left to verify',
+      );
       const actions = (await auditActions(owner.tenantId)).map((a) => a.action);
       assert.ok(actions.includes('invitation.accepted') && actions.includes('member.joined'));
     });
@@ -178,7 +206,11 @@ for (const engine of testEngines()) {
       const mails = smtp.messages.filter(isVerification);
       assert.equal(mails.length, 2, 'the sign-up mail and the resent one');
       const links = mails.map((m) => new URL(/(http:\/\/tenantry\.test\/verify-email\?\S+)/.exec(m.text)?.[1] ?? 'http://missing'));
-      assert.deepEqual(links.map((l) => l.searchParams.get('invitation')), [null, token], 'the resent link carries the invitation on');
+      assert.deepEqual(
+        links.map((l) => l.searchParams.get('invitation')),
+        [null, token],
+        'the resent link carries the invitation on',
+      );
       assert.notEqual(links[0]?.searchParams.get('token'), links[1]?.searchParams.get('token'));
     });
 
@@ -189,7 +221,12 @@ for (const engine of testEngines()) {
       const { token } = await invitationMail(email);
       const signup = await t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email, password: GOOD_PASSWORD } });
       assert.equal(signup.statusCode, 201, signup.body);
-      const resent = await t.app.inject({ method: 'POST', url: '/api/v1/auth/verify-email/resend', headers: bearer(signup.json().accessToken), payload: { invitationToken: token } });
+      const resent = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/verify-email/resend',
+        headers: bearer(signup.json().accessToken),
+        payload: { invitationToken: token },
+      });
       assert.equal(resent.statusCode, 202, resent.body);
       const revoke = await t.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${owner.tenantId}/invitations/${id}`, headers: bearer(owner.accessToken) });
       assert.equal(revoke.statusCode, 204);
@@ -218,7 +255,11 @@ for (const engine of testEngines()) {
         'invitation_email_mismatch',
       );
       assertProblem(
-        await t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email, password: GOOD_PASSWORD, invitationToken: 'tnr_inv_nothing-like-this-was-ever-issued' } }),
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/signup',
+          payload: { email, password: GOOD_PASSWORD, invitationToken: 'tnr_inv_nothing-like-this-was-ever-issued' },
+        }),
         404,
         'invitation_not_found',
       );
@@ -260,7 +301,10 @@ for (const engine of testEngines()) {
       assertProblem(await preview(oldToken), 404, 'invitation_not_found');
       assertProblem(await accept(oldToken, invitee.accessToken), 404, 'invitation_not_found');
       const pending = (await list(owner.accessToken, owner.tenantId, '?status=pending')).json().invitations;
-      assert.deepEqual(pending.map((i: { email: string; roles: string[] }) => [i.email, i.roles]), [[invitee.email, ['member']]]);
+      assert.deepEqual(
+        pending.map((i: { email: string; roles: string[] }) => [i.email, i.roles]),
+        [[invitee.email, ['member']]],
+      );
       const accepted = await accept(newToken, invitee.accessToken);
       assert.equal(accepted.statusCode, 200, accepted.body);
       assert.deepEqual(accepted.json().roles, ['member']);
@@ -272,7 +316,11 @@ for (const engine of testEngines()) {
       const owner = await signUp(t);
       const email = uniqueEmail('race');
       const results = await Promise.all([1, 2, 3, 4].map(() => invite(owner.accessToken, owner.tenantId, { email, roles: ['member'] })));
-      assert.deepEqual(results.map((r) => r.statusCode), [201, 201, 201, 201], results.map((r) => r.body).join('\n'));
+      assert.deepEqual(
+        results.map((r) => r.statusCode),
+        [201, 201, 201, 201],
+        results.map((r) => r.body).join('\n'),
+      );
       const rows = await readTenant(t.database.db, owner.tenantId, (trx) => trx.selectFrom('invitations').select(['id', 'status']).where('email', '=', email).execute());
       assert.equal(rows.length, 1);
       // Only the newest mail's link works.
@@ -304,24 +352,45 @@ for (const engine of testEngines()) {
       assert.equal(again.statusCode, 204, 'revoking twice changes nothing more');
 
       const all = (await list(token, owner.tenantId)).json().invitations as Array<{ id: string; status: string }>;
-      assert.deepEqual(all.map((i) => [i.id, i.status]), [[invC.id, 'revoked'], [invB.id, 'pending'], [invA.id, 'expired']], 'newest first');
-      assert.deepEqual((await list(token, owner.tenantId, '?status=expired')).json().invitations.map((i: { id: string }) => i.id), [invA.id]);
-      assert.deepEqual((await list(token, owner.tenantId, '?status=revoked')).json().invitations.map((i: { id: string }) => i.id), [invC.id]);
+      assert.deepEqual(
+        all.map((i) => [i.id, i.status]),
+        [
+          [invC.id, 'revoked'],
+          [invB.id, 'pending'],
+          [invA.id, 'expired'],
+        ],
+        'newest first',
+      );
+      assert.deepEqual(
+        (await list(token, owner.tenantId, '?status=expired')).json().invitations.map((i: { id: string }) => i.id),
+        [invA.id],
+      );
+      assert.deepEqual(
+        (await list(token, owner.tenantId, '?status=revoked')).json().invitations.map((i: { id: string }) => i.id),
+        [invC.id],
+      );
 
       const firstPage = (await list(token, owner.tenantId, '?limit=2')).json();
       assert.equal(firstPage.invitations.length, 2);
       const secondPage = (await list(token, owner.tenantId, `?limit=2&cursor=${firstPage.nextCursor}`)).json();
-      assert.deepEqual(secondPage.invitations.map((i: { id: string }) => i.id), [invA.id]);
+      assert.deepEqual(
+        secondPage.invitations.map((i: { id: string }) => i.id),
+        [invA.id],
+      );
       assert.equal(secondPage.nextCursor, null);
       assertProblem(await list(token, owner.tenantId, '?cursor=bogus'), 400, 'invalid_cursor');
 
-      assertProblem(await t.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${owner.tenantId}/invitations/inv_doesnotexist`, headers: bearer(token) }), 404, 'invitation_not_found');
+      assertProblem(
+        await t.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${owner.tenantId}/invitations/inv_doesnotexist`, headers: bearer(token) }),
+        404,
+        'invitation_not_found',
+      );
       const revoked = (await auditActions(owner.tenantId)).filter((x) => x.action === 'invitation.revoked');
       assert.equal(revoked.length, 1);
       assert.equal(revoked[0]?.target_id, invC.id);
     });
 
-    it('refuses roles above the inviter\'s own (403), unknown roles (422), members (409) and bad input (400), creating nothing', async () => {
+    it("refuses roles above the inviter's own (403), unknown roles (422), members (409) and bad input (400), creating nothing", async () => {
       const owner = await signUp(t);
       const admin = await join(owner.tenantId, ['admin']);
       const member = await join(owner.tenantId, ['member']);
@@ -335,10 +404,20 @@ for (const engine of testEngines()) {
       assertProblem(await invite(owner.accessToken, owner.tenantId, { email: uniqueEmail(), roles: ['member', 'wizard'] }), 422, 'unknown_role');
       assertProblem(await invite(owner.accessToken, owner.tenantId, { email: member.email.toUpperCase(), roles: ['viewer'] }), 409, 'already_member');
       assertProblem(await invite(owner.accessToken, owner.tenantId, { email: 'not-an-email', roles: ['viewer'] }), 422, 'invalid_email');
-      for (const payload of [{ email: uniqueEmail(), roles: [] }, { email: uniqueEmail() }, { roles: ['viewer'] }, { email: uniqueEmail(), roles: ['viewer'], token: 'x' }, { email: uniqueEmail(), roles: ['Viewer'] }]) {
+      for (const payload of [
+        { email: uniqueEmail(), roles: [] },
+        { email: uniqueEmail() },
+        { roles: ['viewer'] },
+        { email: uniqueEmail(), roles: ['viewer'], token: 'x' },
+        { email: uniqueEmail(), roles: ['Viewer'] },
+      ]) {
         assertProblem(await invite(owner.accessToken, owner.tenantId, payload), 400, 'validation_failed');
       }
-      assertProblem(await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${owner.tenantId}/invitations`, payload: { email: uniqueEmail(), roles: ['viewer'] } }), 401, 'unauthenticated');
+      assertProblem(
+        await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${owner.tenantId}/invitations`, payload: { email: uniqueEmail(), roles: ['viewer'] } }),
+        401,
+        'unauthenticated',
+      );
       assert.deepEqual(await rows(), before);
 
       // An admin may invite up to admin.
@@ -352,7 +431,9 @@ for (const engine of testEngines()) {
       await invite(owner.accessToken, owner.tenantId, { email: invitee.email, roles: ['viewer'] });
       const { token } = await invitationMail(invitee.email);
       // Added directly in the meantime.
-      await withTenant(t.database.db, owner.tenantId, (trx) => insertMembership(trx, { tenantId: owner.tenantId, userId: invitee.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }));
+      await withTenant(t.database.db, owner.tenantId, (trx) =>
+        insertMembership(trx, { tenantId: owner.tenantId, userId: invitee.userId, kind: 'direct', roles: ['member'], now: t.clock.now() }),
+      );
       const before = await memberships(owner.tenantId);
       assertProblem(await accept(token, invitee.accessToken), 409, 'already_member');
       assert.deepEqual(await memberships(owner.tenantId), before);
@@ -363,7 +444,9 @@ for (const engine of testEngines()) {
       const owner = await signUp(t);
       const operator = await signUp(t);
       await markVerified(operator);
-      await withTenant(t.database.db, owner.tenantId, (trx) => insertMembership(trx, { tenantId: owner.tenantId, userId: operator.userId, kind: 'shadow', roles: ['admin'], now: t.clock.now() }));
+      await withTenant(t.database.db, owner.tenantId, (trx) =>
+        insertMembership(trx, { tenantId: owner.tenantId, userId: operator.userId, kind: 'shadow', roles: ['admin'], now: t.clock.now() }),
+      );
       await invite(owner.accessToken, owner.tenantId, { email: operator.email, roles: ['member'] });
       const { token } = await invitationMail(operator.email);
       const accepted = await accept(token, operator.accessToken);

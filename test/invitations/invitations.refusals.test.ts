@@ -116,7 +116,10 @@ for (const engine of testEngines()) {
       assertProblem(await accept(token, await signIn(invitee)), 410, 'invitation_expired');
       assert.deepEqual(await snapshot(owner.tenantId), before);
       const listed = (await t.app.inject({ url: `/api/v1/tenants/${owner.tenantId}/invitations`, headers: bearer(await signIn(owner)) })).json();
-      assert.deepEqual(listed.invitations.map((i: { id: string; status: string }) => [i.id, i.status]), [[id, 'expired']]);
+      assert.deepEqual(
+        listed.invitations.map((i: { id: string; status: string }) => [i.id, i.status]),
+        [[id, 'expired']],
+      );
     });
 
     it('refuses a revoked invitation: 410 invitation_revoked', async () => {
@@ -158,7 +161,19 @@ for (const engine of testEngines()) {
       const invitee = await verifiedUser();
       const now = t.clock.now();
       await withTenant(t.database.db, owner.tenantId, (trx) =>
-        trx.insertInto('roles').values({ tenant_id: owner.tenantId, key: 'auditor', name: 'Auditor', description: null, scope: 'tenant', permissions: ['tenant.read'], created_at: now, updated_at: now }).execute(),
+        trx
+          .insertInto('roles')
+          .values({
+            tenant_id: owner.tenantId,
+            key: 'auditor',
+            name: 'Auditor',
+            description: null,
+            scope: 'tenant',
+            permissions: ['tenant.read'],
+            created_at: now,
+            updated_at: now,
+          })
+          .execute(),
       );
       const { token } = await invited(owner, invitee.email, ['auditor']);
       await withTenant(t.database.db, owner.tenantId, (trx) => trx.deleteFrom('roles').where('tenant_id', '=', owner.tenantId).where('key', '=', 'auditor').execute());
@@ -166,7 +181,7 @@ for (const engine of testEngines()) {
       assert.equal((await preview(token)).statusCode, 200);
     });
 
-    it('hides one tenant\'s invitations from a member of another: list, revoke and invite answer 404 and nothing changes', async () => {
+    it("hides one tenant's invitations from a member of another: list, revoke and invite answer 404 and nothing changes", async () => {
       const victim = await signUp(t);
       const { id, token } = await invited(victim, uniqueEmail('victim-invitee'));
       const attacker = await signUp(t);

@@ -92,9 +92,17 @@ for (const engine of testEngines()) {
       const ip = { remoteAddress: '192.0.2.50' };
       // Preview, accept, the sign-up and verification carrying it: every path a token travels.
       assert.equal((await t.app.inject({ url: `/api/v1/invitations/${token(existing.email)}`, ...ip })).statusCode, 200);
-      assert.equal((await t.app.inject({ method: 'POST', url: `/api/v1/invitations/${token(existing.email)}/accept`, headers: bearer(existing.accessToken), ...ip })).statusCode, 200);
+      assert.equal(
+        (await t.app.inject({ method: 'POST', url: `/api/v1/invitations/${token(existing.email)}/accept`, headers: bearer(existing.accessToken), ...ip })).statusCode,
+        200,
+      );
       assert.equal((await t.app.inject({ url: `/api/v1/invitations/${token(existing.email)}`, ...ip })).statusCode, 410);
-      const signup = await t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email: newcomer, password: GOOD_PASSWORD, invitationToken: token(newcomer) }, ...ip });
+      const signup = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/signup',
+        payload: { email: newcomer, password: GOOD_PASSWORD, invitationToken: token(newcomer) },
+        ...ip,
+      });
       assert.equal(signup.statusCode, 201, signup.body);
       assert.equal(signup.json().tenant.id, owner.tenantId, 'signing up through the link joined the tenant');
 

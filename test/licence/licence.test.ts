@@ -26,7 +26,18 @@ for (const engine of testEngines()) {
     const api = (method: 'GET' | 'POST' | 'PUT', url: string, token: string, payload?: object) =>
       t.app.inject({ method, url: `/api/v1${url}`, headers: bearer(token), ...(payload === undefined ? {} : { payload }) });
     const writeLicence = (licence: object | string) => writeFile(file, typeof licence === 'string' ? licence : JSON.stringify(licence));
-    const liveTenants = () => readSystem(t.database.db, async (trx) => Number((await trx.selectFrom('tenants').select((e) => e.fn.countAll().as('n')).where('status', '<>', 'deleted').executeTakeFirstOrThrow()).n));
+    const liveTenants = () =>
+      readSystem(t.database.db, async (trx) =>
+        Number(
+          (
+            await trx
+              .selectFrom('tenants')
+              .select((e) => e.fn.countAll().as('n'))
+              .where('status', '<>', 'deleted')
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
+      );
     const root = (slug: string, token = owner.accessToken) => api('POST', '/tenants', token, { name: slug, slug: `${slug}-${process.pid}-${engine}` });
 
     before(async () => {
@@ -50,14 +61,26 @@ for (const engine of testEngines()) {
       const body = res.json();
       // The admin tenancy, and the owner's enterprise with its first tenant.
       assert.deepEqual([body.source, body.licensee, body.tenantLimit, body.tenantsInUse, body.fileError], [file, 'Acme IoT', 4, 3, null]);
-      assert.deepEqual(body.features.map((f: { key: string; licensed: boolean }) => [f.key, f.licensed]), [['influx', false], ['mgmt_api', true]]);
+      assert.deepEqual(
+        body.features.map((f: { key: string; licensed: boolean }) => [f.key, f.licensed]),
+        [
+          ['influx', false],
+          ['mgmt_api', true],
+        ],
+      );
       assert.deepEqual((await api('GET', '/admin/tenants', operator)).json().limit, 4);
       assertProblem(await api('GET', '/admin/licence', owner.accessToken), 403, 'not_an_operator');
     });
 
     it('keeps an unlicensed feature off everywhere: it cannot be turned on and grants nothing', async () => {
       const features = (await api('GET', `/tenants/${owner.tenantId}/features`, owner.accessToken)).json().features;
-      assert.deepEqual(features.map((f: { key: string; enabled: boolean; licensed: boolean }) => [f.key, f.enabled, f.licensed]), [['influx', false, false], ['mgmt_api', false, true]]);
+      assert.deepEqual(
+        features.map((f: { key: string; enabled: boolean; licensed: boolean }) => [f.key, f.enabled, f.licensed]),
+        [
+          ['influx', false, false],
+          ['mgmt_api', false, true],
+        ],
+      );
       const refused = await api('PUT', `/tenants/${owner.tenantId}/features`, owner.accessToken, { features: { influx: true } });
       assertProblem(refused, 409, 'feature_not_licensed');
       assert.deepEqual(refused.json().unlicensedFeatures, ['influx']);
@@ -112,7 +135,9 @@ for (const engine of testEngines()) {
       // Turning the unlicensed feature off changes nothing in force today, but it is the tenant's own setting
       // for when the licence covers it again: stored, and audited.
       const featureEvents = () =>
-        readTenant(t.database.db, owner.tenantId, (trx) => trx.selectFrom('audit_events').select('after').where('tenant_id', '=', owner.tenantId).where('action', '=', 'features.updated').execute());
+        readTenant(t.database.db, owner.tenantId, (trx) =>
+          trx.selectFrom('audit_events').select('after').where('tenant_id', '=', owner.tenantId).where('action', '=', 'features.updated').execute(),
+        );
       const before = (await featureEvents()).length;
       assert.equal((await api('PUT', `/tenants/${owner.tenantId}/features`, owner.accessToken, { features: { influx: false } })).statusCode, 200);
       const events = await featureEvents();
@@ -126,7 +151,10 @@ for (const engine of testEngines()) {
         assert.ok(left >= 1, `expected room for at least one tenant, ${left} left`);
         const results = await Promise.all(Array.from({ length: left + 4 }, (_, i) => root(`race-${i}`)));
         assert.equal(results.filter((r) => r.statusCode === 201).length, left);
-        assert.ok(results.every((r) => r.statusCode === 201 || r.json().code === 'licence_limit_reached'), results.map((r) => r.body).join('\n'));
+        assert.ok(
+          results.every((r) => r.statusCode === 201 || r.json().code === 'licence_limit_reached'),
+          results.map((r) => r.body).join('\n'),
+        );
         assert.equal(await liveTenants(), 6);
       });
     }

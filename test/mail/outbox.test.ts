@@ -41,8 +41,7 @@ for (const engine of testEngines()) {
     let lines: Array<Record<string, unknown>>;
     const logger = createLogger('debug', { write: (line: string) => void lines.push(JSON.parse(line)) });
 
-    const worker = (options: Partial<OutboxWorkerOptions> = {}) =>
-      new OutboxWorker({ db: database.db, transport: smtpTransport, clock, logger, ...options });
+    const worker = (options: Partial<OutboxWorkerOptions> = {}) => new OutboxWorker({ db: database.db, transport: smtpTransport, clock, logger, ...options });
 
     const enqueue = (m: MailMessage) => database.db.transaction().execute((trx) => enqueueMail(trx, clock, m));
 
@@ -213,7 +212,10 @@ for (const engine of testEngines()) {
       };
       await Promise.all(workers.map(drain));
       assert.equal(sends.size, subjects.length);
-      assert.deepEqual([...sends.entries()].filter(([, count]) => count !== 1), []);
+      assert.deepEqual(
+        [...sends.entries()].filter(([, count]) => count !== 1),
+        [],
+      );
     });
 
     it('hands back unsent mail once half its lease is spent, without counting an attempt', async () => {
@@ -226,7 +228,10 @@ for (const engine of testEngines()) {
         clock.advance(1);
       }
       assert.deepEqual(await w.runOnce(), { delivered: 1, failed: 0 });
-      assert.deepEqual(slow.sent.map((m) => m.subject), ['Slow 1']);
+      assert.deepEqual(
+        slow.sent.map((m) => m.subject),
+        ['Slow 1'],
+      );
       for (const id of ids.slice(1)) {
         const released = await row(id);
         assert.equal(released.attempts, 0);
@@ -234,7 +239,10 @@ for (const engine of testEngines()) {
         assert.deepEqual(released.available_at, clock.now());
       }
       assert.deepEqual(await w.runOnce(), { delivered: 1, failed: 0 });
-      assert.deepEqual(slow.sent.map((m) => m.subject), ['Slow 1', 'Slow 2']);
+      assert.deepEqual(
+        slow.sent.map((m) => m.subject),
+        ['Slow 1', 'Slow 2'],
+      );
     });
 
     it('does not let a worker whose lease ran out overwrite the lease of the worker that took over', async () => {
@@ -310,7 +318,10 @@ for (const engine of testEngines()) {
       await w.runOnce();
       assert.equal(await w.purgeDelivered(clock.now()), 1);
       const left = await database.db.selectFrom('outbox').select('id').execute();
-      assert.deepEqual(left.map((r) => r.id), [pending]);
+      assert.deepEqual(
+        left.map((r) => r.id),
+        [pending],
+      );
       assert.notEqual(delivered, pending);
     });
   });

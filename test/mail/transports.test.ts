@@ -94,7 +94,10 @@ describe('file transport', () => {
     assert.equal(names.length, 3, `only the finished files remain: ${names.join(', ')}`);
     assert.ok(names.every((name) => name.endsWith('.json') && !name.startsWith('.')));
     const files = await Promise.all(names.map(async (name) => JSON.parse(await readFile(path.join(outbox, name), 'utf8'))));
-    assert.deepEqual(files.map((file) => file.subject), subjects);
+    assert.deepEqual(
+      files.map((file) => file.subject),
+      subjects,
+    );
     assert.deepEqual(files[0], message('File 1'));
   });
 });

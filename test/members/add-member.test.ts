@@ -25,7 +25,13 @@ for (const engine of testEngines()) {
     /** `member.added` events about anyone but the owner (whose sign-up added them). */
     const audit = (tenantId: string, owner: string) =>
       readTenant(t.database.db, tenantId, (trx) =>
-        trx.selectFrom('audit_events').select(['action', 'actor_type', 'target_id', 'after']).where('tenant_id', '=', tenantId).where('action', '=', 'member.added').where('target_id', '!=', owner).execute(),
+        trx
+          .selectFrom('audit_events')
+          .select(['action', 'actor_type', 'target_id', 'after'])
+          .where('tenant_id', '=', tenantId)
+          .where('action', '=', 'member.added')
+          .where('target_id', '!=', owner)
+          .execute(),
       );
 
     before(async () => {
@@ -39,17 +45,34 @@ for (const engine of testEngines()) {
       const byEmail = await signUp(t);
       const res = await add(owner.tenantId, key.secret, { email: byEmail.email.toUpperCase(), roles: ['viewer'] });
       assert.equal(res.statusCode, 201, res.body);
-      assert.deepEqual({ ...res.json().member, joinedAt: undefined }, { userId: byEmail.userId, email: byEmail.email, name: null, roles: ['viewer'], kind: 'direct', joinedAt: undefined });
+      assert.deepEqual(
+        { ...res.json().member, joinedAt: undefined },
+        { userId: byEmail.userId, email: byEmail.email, name: null, roles: ['viewer'], kind: 'direct', joinedAt: undefined },
+      );
       const listed = await t.app.inject({ url: '/api/v1/tenants', headers: bearer(byEmail.accessToken) });
-      assert.ok(listed.json().tenants.some((x: { id: string }) => x.id === owner.tenantId), 'the tenant is in their list at once');
-      const check = await t.app.inject({ method: 'POST', url: '/api/v1/check', headers: bearer(byEmail.accessToken), payload: { tenantId: owner.tenantId, permission: 'members.read' } });
+      assert.ok(
+        listed.json().tenants.some((x: { id: string }) => x.id === owner.tenantId),
+        'the tenant is in their list at once',
+      );
+      const check = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/check',
+        headers: bearer(byEmail.accessToken),
+        payload: { tenantId: owner.tenantId, permission: 'members.read' },
+      });
       assert.equal(check.json().allowed, true, 'their viewer role works at once');
 
       const byId = await signUp(t);
       assert.equal((await add(owner.tenantId, key.secret, { userId: byId.userId, roles: ['viewer'] })).statusCode, 201);
       assert.deepEqual(await members(owner.tenantId, key.secret), [`${owner.userId}:owner`, `${byEmail.userId}:viewer`, `${byId.userId}:viewer`].sort());
       const events = await audit(owner.tenantId, owner.userId);
-      assert.deepEqual(events.map((e) => [e.actor_type, e.target_id]).sort(), [['api_key', byEmail.userId], ['api_key', byId.userId]].sort());
+      assert.deepEqual(
+        events.map((e) => [e.actor_type, e.target_id]).sort(),
+        [
+          ['api_key', byEmail.userId],
+          ['api_key', byId.userId],
+        ].sort(),
+      );
       assert.deepEqual(events[0]?.after, { roles: ['viewer'], kind: 'direct' });
     });
 
@@ -81,7 +104,12 @@ for (const engine of testEngines()) {
       // The key holds four permissions: the admin role gives far more.
       assertProblem(await add(owner.tenantId, key.secret, { userId: person.userId, roles: ['admin'] }), 403, 'forbidden');
       assertProblem(await add(owner.tenantId, key.secret, { userId: owner.userId, roles: ['viewer'] }), 409, 'already_member');
-      for (const body of [{ roles: ['viewer'] }, { userId: person.userId, email: person.email, roles: ['viewer'] }, { userId: person.userId, roles: [] }, { userId: person.userId, roles: ['viewer'], tenantId: owner.tenantId }]) {
+      for (const body of [
+        { roles: ['viewer'] },
+        { userId: person.userId, email: person.email, roles: ['viewer'] },
+        { userId: person.userId, roles: [] },
+        { userId: person.userId, roles: ['viewer'], tenantId: owner.tenantId },
+      ]) {
         assertProblem(await add(owner.tenantId, key.secret, body), 400, 'validation_failed');
       }
       assert.deepEqual(await members(owner.tenantId, owner.accessToken), [`${owner.userId}:owner`]);
@@ -90,7 +118,12 @@ for (const engine of testEngines()) {
     it("stops at the plan's member limit, pending invitations included", async () => {
       const owner = await signUp(t);
       const key = await createKey(t, owner.accessToken, owner.tenantId, ['members.manage', 'members.invite', 'members.read', 'tenant.read', 'data.read']);
-      const invited = await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${owner.tenantId}/invitations`, headers: bearer(owner.accessToken), payload: { email: uniqueEmail('held'), roles: ['viewer'] } });
+      const invited = await t.app.inject({
+        method: 'POST',
+        url: `/api/v1/tenants/${owner.tenantId}/invitations`,
+        headers: bearer(owner.accessToken),
+        payload: { email: uniqueEmail('held'), roles: ['viewer'] },
+      });
       assert.equal(invited.statusCode, 201, invited.body);
       assert.equal((await add(owner.tenantId, key.secret, { userId: (await signUp(t)).userId, roles: ['viewer'] })).statusCode, 201);
       // Owner, the pending invitation and the new member fill Free's three seats.
@@ -101,11 +134,18 @@ for (const engine of testEngines()) {
       const email = uniqueEmail('staff');
       const staff = await createOperator({ db: t.database.db, clock: t.clock, ownerRole: 'owner' }, { email, password: GOOD_PASSWORD, name: 'Sam' });
       const owner = await signUp(t);
-      const shadow = await readTenant(t.database.db, owner.tenantId, (trx) => trx.selectFrom('memberships').select('kind').where('tenant_id', '=', owner.tenantId).where('user_id', '=', staff.user.id).executeTakeFirst());
+      const shadow = await readTenant(t.database.db, owner.tenantId, (trx) =>
+        trx.selectFrom('memberships').select('kind').where('tenant_id', '=', owner.tenantId).where('user_id', '=', staff.user.id).executeTakeFirst(),
+      );
       assert.equal(shadow?.kind, 'shadow', 'operator staff are shadow members of a tenant created after them');
       const key = await createKey(t, owner.accessToken, owner.tenantId, ['members.manage', 'members.invite', 'members.read', 'tenant.read', 'data.read']);
       for (const who of ['seat-a', 'seat-b']) {
-        const held = await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${owner.tenantId}/invitations`, headers: bearer(owner.accessToken), payload: { email: uniqueEmail(who), roles: ['viewer'] } });
+        const held = await t.app.inject({
+          method: 'POST',
+          url: `/api/v1/tenants/${owner.tenantId}/invitations`,
+          headers: bearer(owner.accessToken),
+          payload: { email: uniqueEmail(who), roles: ['viewer'] },
+        });
         assert.equal(held.statusCode, 201, held.body);
       }
       // Owner and two pending invitations fill Free's three seats; a shadow membership holds none, a direct one would.
@@ -139,7 +179,9 @@ if (testEngines().includes('postgres')) {
       const key = await createKey(t, owner.accessToken, owner.tenantId, ['members.manage', 'members.read', 'tenant.read']);
       const person = await signUp(t);
       const results = await Promise.all(
-        [1, 2].map(() => t.app.inject({ method: 'POST', url: `/api/v1/tenants/${owner.tenantId}/members`, headers: bearer(key.secret), payload: { userId: person.userId, roles: ['member'] } })),
+        [1, 2].map(() =>
+          t.app.inject({ method: 'POST', url: `/api/v1/tenants/${owner.tenantId}/members`, headers: bearer(key.secret), payload: { userId: person.userId, roles: ['member'] } }),
+        ),
       );
       assert.deepEqual(results.map((r) => r.statusCode).sort(), [201, 409], results.map((r) => r.body).join('\n'));
     });

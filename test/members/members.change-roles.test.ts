@@ -100,7 +100,10 @@ for (const engine of testEngines()) {
       for (const roles of [['nonexistent'], ['viewer', 'stranger']]) {
         const res = await patch(owner.accessToken, child, member.userId, { roles });
         assertProblem(res, 422, 'unknown_role');
-        assert.deepEqual(res.json().roles, roles.filter((r) => r !== 'viewer'));
+        assert.deepEqual(
+          res.json().roles,
+          roles.filter((r) => r !== 'viewer'),
+        );
       }
       // A role of the child is not a role of its parent.
       const parentMember = await join(owner.tenantId, ['viewer']);
@@ -132,7 +135,11 @@ for (const engine of testEngines()) {
       assertProblem(res, 403, 'forbidden');
       assert.equal(res.json().permission, 'members.manage');
       assertProblem(await patch(member.accessToken, owner.tenantId, member.userId, { roles: ['owner'] }), 403, 'forbidden');
-      assertProblem(await t.app.inject({ method: 'PATCH', url: `/api/v1/tenants/${owner.tenantId}/members/${viewer.userId}`, payload: { roles: ['member'] } }), 401, 'unauthenticated');
+      assertProblem(
+        await t.app.inject({ method: 'PATCH', url: `/api/v1/tenants/${owner.tenantId}/members/${viewer.userId}`, payload: { roles: ['member'] } }),
+        401,
+        'unauthenticated',
+      );
       assert.deepEqual(await snapshot(owner.tenantId), before);
     });
 

@@ -63,7 +63,11 @@ for (const engine of testEngines()) {
       }
 
       const auditCount = (tenantId: string, action: string) =>
-        readTenant(t.database.db, tenantId, async (trx) => (await trx.selectFrom('audit_events').select('id').where('tenant_id', '=', tenantId).where('action', '=', action).execute()).length);
+        readTenant(
+          t.database.db,
+          tenantId,
+          async (trx) => (await trx.selectFrom('audit_events').select('id').where('tenant_id', '=', tenantId).where('action', '=', action).execute()).length,
+        );
 
       it('lets exactly one of two owners demoting each other at once succeed; the other gets 409 last_owner', async () => {
         for (let round = 0; round < ROUNDS; round++) {
@@ -83,8 +87,7 @@ for (const engine of testEngines()) {
       it('lets exactly one of two owners leaving at once go; the other gets 409 last_owner', async () => {
         for (let round = 0; round < ROUNDS; round++) {
           const tenantId = await twoOwnerTenant(round);
-          const leave = (caller: SignedUp) =>
-            t.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${tenantId}/members/${caller.userId}`, headers: bearer(caller.accessToken) });
+          const leave = (caller: SignedUp) => t.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${tenantId}/members/${caller.userId}`, headers: bearer(caller.accessToken) });
           const [byA, byB] = await overlapping(tenantId, () => Promise.all([leave(a), leave(b)]));
           assert.deepEqual([byA.statusCode, byB.statusCode].sort(), [204, 409], `round ${round}: ${byA.body} / ${byB.body}`);
           const loser = byA.statusCode === 409 ? byA : byB;

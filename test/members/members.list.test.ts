@@ -34,9 +34,7 @@ for (const engine of testEngines()) {
     const list = (token: string, tenantId: string, query = '') => t.app.inject({ url: `/api/v1/tenants/${tenantId}/members${query}`, headers: bearer(token) });
 
     async function rowsOf(tenantId: string) {
-      return readTenant(t.database.db, tenantId, (trx) =>
-        trx.selectFrom('memberships').select(['user_id', 'kind']).where('tenant_id', '=', tenantId).orderBy('user_id').execute(),
-      );
+      return readTenant(t.database.db, tenantId, (trx) => trx.selectFrom('memberships').select(['user_id', 'kind']).where('tenant_id', '=', tenantId).orderBy('user_id').execute());
     }
 
     it('lists direct members with their sorted roles, oldest first, and never a shadow membership', async () => {
@@ -63,7 +61,10 @@ for (const engine of testEngines()) {
         );
         assert.ok(!body.members.some((m) => m.userId === operator.userId));
         const joined = body.members.map((m) => Date.parse(m.joinedAt));
-        assert.deepEqual(joined, [...joined].sort((a, b) => a - b));
+        assert.deepEqual(
+          joined,
+          [...joined].sort((a, b) => a - b),
+        );
         assert.equal(body.members[1]?.joinedAt, new Date(Date.parse(body.members[0]?.joinedAt ?? '') + 1000).toISOString());
       }
       // The shadow membership is there all the same: it is only hidden from the list.
@@ -121,7 +122,10 @@ for (const engine of testEngines()) {
       assert.ok(!res.body.includes(bMember.userId) && !res.body.includes(b.userId));
       // A's own list does not leak B's people either.
       const own = (await list(a.accessToken, a.tenantId)).json() as { members: ListedMember[] };
-      assert.deepEqual(own.members.map((m) => m.userId), [a.userId]);
+      assert.deepEqual(
+        own.members.map((m) => m.userId),
+        [a.userId],
+      );
       assertProblem(await list(a.accessToken, 'tzzzzzzzzzzzzzzz'), 404, 'tenant_not_found');
     });
   });

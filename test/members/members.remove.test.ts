@@ -42,8 +42,7 @@ for (const engine of testEngines()) {
     const audit = (tenantId: string, action: string) =>
       readTenant(t.database.db, tenantId, (trx) => trx.selectFrom('audit_events').selectAll().where('tenant_id', '=', tenantId).where('action', '=', action).execute());
     const userRow = (userId: string) => t.database.db.selectFrom('users').select(['id', 'default_tenant_id']).where('id', '=', userId).executeTakeFirst();
-    const setDefaultTenant = (userId: string, tenantId: string) =>
-      t.database.db.updateTable('users').set({ default_tenant_id: tenantId }).where('id', '=', userId).execute();
+    const setDefaultTenant = (userId: string, tenantId: string) => t.database.db.updateTable('users').set({ default_tenant_id: tenantId }).where('id', '=', userId).execute();
 
     it('removes a member: the roles go, the default tenant is cleared, the account stays, and it is audited', async () => {
       const owner = await signUp(t);
@@ -57,7 +56,9 @@ for (const engine of testEngines()) {
       assert.equal(res.body, '');
       assert.equal(await isMember(owner.tenantId, member.userId), false);
       assert.equal(await isMember(owner.tenantId, bystander.userId), true);
-      const roleRows = await readTenant(t.database.db, owner.tenantId, (trx) => trx.selectFrom('membership_roles').select('role_key').where('user_id', '=', member.userId).execute());
+      const roleRows = await readTenant(t.database.db, owner.tenantId, (trx) =>
+        trx.selectFrom('membership_roles').select('role_key').where('user_id', '=', member.userId).execute(),
+      );
       assert.deepEqual(roleRows, []);
       assert.deepEqual(await userRow(member.userId), { id: member.userId, default_tenant_id: null });
       assert.deepEqual(await userRow(bystander.userId), { id: bystander.userId, default_tenant_id: owner.tenantId });
@@ -66,7 +67,10 @@ for (const engine of testEngines()) {
 
       const events = await audit(owner.tenantId, 'member.removed');
       assert.equal(events.length, 1);
-      assert.deepEqual([events[0]?.actor_id, events[0]?.target_id, events[0]?.before, events[0]?.after], [owner.userId, member.userId, { roles: ['member', 'viewer'], kind: 'direct' }, null]);
+      assert.deepEqual(
+        [events[0]?.actor_id, events[0]?.target_id, events[0]?.before, events[0]?.after],
+        [owner.userId, member.userId, { roles: ['member', 'viewer'], kind: 'direct' }, null],
+      );
 
       assertProblem(await remove(owner.accessToken, owner.tenantId, member.userId), 404, 'member_not_found');
     });
@@ -84,7 +88,10 @@ for (const engine of testEngines()) {
       assert.equal(await isMember(owner.tenantId, viewer.userId), false);
       assert.ok(await userRow(viewer.userId));
       const events = await audit(owner.tenantId, 'member.left');
-      assert.deepEqual(events.map((e) => [e.actor_id, e.target_id]), [[viewer.userId, viewer.userId]]);
+      assert.deepEqual(
+        events.map((e) => [e.actor_id, e.target_id]),
+        [[viewer.userId, viewer.userId]],
+      );
       assert.equal((await audit(owner.tenantId, 'member.removed')).length, 0);
     });
 

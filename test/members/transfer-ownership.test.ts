@@ -28,7 +28,7 @@ for (const engine of testEngines()) {
       readTenant(t.database.db, tenantId, async (trx) => {
         const rows = await trx.selectFrom('membership_roles').select(['user_id', 'role_key']).where('tenant_id', '=', tenantId).orderBy('user_id').orderBy('role_key').execute();
         const byUser: Record<string, string[]> = {};
-        for (const r of rows) (byUser[r.user_id] ??= []).push(r.role_key);
+        for (const r of rows) byUser[r.user_id] = [...(byUser[r.user_id] ?? []), r.role_key];
         return byUser;
       });
 
@@ -41,12 +41,17 @@ for (const engine of testEngines()) {
       assert.deepEqual([res.json().previousOwner.userId, res.json().previousOwner.roles], [owner.userId, ['admin']]);
       assert.deepEqual(await rolesIn(owner.tenantId), { [owner.userId]: ['admin'], [admin.userId]: ['owner'] });
 
-      const audit = await readTenant(t.database.db, owner.tenantId, (trx) => trx.selectFrom('audit_events').select(['action', 'target_id', 'before', 'after']).where('tenant_id', '=', owner.tenantId).orderBy('seq', 'desc').limit(3).execute());
-      assert.deepEqual(audit.map((e) => [e.action, e.target_id, e.before, e.after]), [
-        ['tenant.ownership_transferred', owner.tenantId, { owner: owner.userId }, { owner: admin.userId }],
-        ['member.roles_changed', admin.userId, { roles: ['admin'] }, { roles: ['owner'] }],
-        ['member.roles_changed', owner.userId, { roles: ['owner'] }, { roles: ['admin'] }],
-      ]);
+      const audit = await readTenant(t.database.db, owner.tenantId, (trx) =>
+        trx.selectFrom('audit_events').select(['action', 'target_id', 'before', 'after']).where('tenant_id', '=', owner.tenantId).orderBy('seq', 'desc').limit(3).execute(),
+      );
+      assert.deepEqual(
+        audit.map((e) => [e.action, e.target_id, e.before, e.after]),
+        [
+          ['tenant.ownership_transferred', owner.tenantId, { owner: owner.userId }, { owner: admin.userId }],
+          ['member.roles_changed', admin.userId, { roles: ['admin'] }, { roles: ['owner'] }],
+          ['member.roles_changed', owner.userId, { roles: ['owner'] }, { roles: ['admin'] }],
+        ],
+      );
       // On the very next request the former owner can no longer delete or transfer.
       assertProblem(await transfer(owner.tenantId, owner.accessToken, { userId: admin.userId, confirm: 'x' }), 403, 'forbidden');
     });
@@ -89,7 +94,9 @@ for (const engine of testEngines()) {
       const results = await Promise.all([a, b].map((m) => transfer(owner.tenantId, owner.accessToken, { userId: m.userId, confirm: slug })));
       assert.deepEqual(results.map((r) => r.statusCode).sort(), [200, 403]);
       const roles = await rolesIn(owner.tenantId);
-      const owners = Object.entries(roles).filter(([, r]) => r.includes('owner')).map(([id]) => id);
+      const owners = Object.entries(roles)
+        .filter(([, r]) => r.includes('owner'))
+        .map(([id]) => id);
       assert.equal(owners.length, 1, JSON.stringify(roles));
       assert.ok([a.userId, b.userId].includes(owners[0] ?? ''));
     });

@@ -40,7 +40,9 @@ for (const engine of testEngines()) {
       return res.json();
     };
     const auditActions = (id: string) =>
-      readTenant(t.database.db, id, (trx) => trx.selectFrom('audit_events').select(['action', 'actor_type', 'before', 'after']).where('tenant_id', '=', id).where('action', 'like', 'plan.%').orderBy('seq').execute());
+      readTenant(t.database.db, id, (trx) =>
+        trx.selectFrom('audit_events').select(['action', 'actor_type', 'before', 'after']).where('tenant_id', '=', id).where('action', 'like', 'plan.%').orderBy('seq').execute(),
+      );
 
     /** Moves the clock, and signs the owner in again: access tokens last 10 minutes. */
     const advance = async (ms: number) => {
@@ -62,7 +64,10 @@ for (const engine of testEngines()) {
       assert.equal(view.plan.key, 'free');
       assert.deepEqual(view.plan.limits, { members: 3, childTenants: 0, apiKeys: 2 });
       assert.deepEqual(view.usage, { members: 1, pendingInvitations: 0, childTenants: 0, apiKeys: 0 });
-      assert.deepEqual(view.plans.map((p: { key: string }) => p.key), ['free', 'starter', 'professional', 'enterprise']);
+      assert.deepEqual(
+        view.plans.map((p: { key: string }) => p.key),
+        ['free', 'starter', 'professional', 'enterprise'],
+      );
       assert.equal(view.scheduledChange, null);
       assert.deepEqual(view.overLimit, []);
       assert.equal(view.periodEndsAt, '2026-02-01T00:00:00.000Z');
@@ -126,7 +131,10 @@ for (const engine of testEngines()) {
       assert.equal(elsewhere.statusCode, 201, elsewhere.body);
       assertProblem(await api('PATCH', `/tenants/${elsewhere.json().id}`, owner.accessToken, { parentId: tenant }), 409, 'plan_limit_reached');
       assert.equal((await api('GET', `/tenants/${elsewhere.json().id}`, owner.accessToken)).json().parentId, null);
-      assert.deepEqual((await auditActions(tenant)).map((e) => [e.action, e.actor_type, e.before, e.after]), [['plan.changed', 'user', { plan: 'free' }, { plan: 'starter' }]]);
+      assert.deepEqual(
+        (await auditActions(tenant)).map((e) => [e.action, e.actor_type, e.before, e.after]),
+        [['plan.changed', 'user', { plan: 'free' }, { plan: 'starter' }]],
+      );
     });
 
     it('schedules a downgrade for the end of the period, can cancel it, and then applies it without removing anything', async () => {

@@ -39,7 +39,8 @@ describe('import direction', () => {
   });
 
   it('queries memberships in one repository (members/memberships.repository.ts)', () => {
-    const table = /\.(selectFrom|insertInto|updateTable|deleteFrom|innerJoin|leftJoin)\(\s*'(memberships|membership_roles)\b|\b(FROM|JOIN|INTO|UPDATE)\s+(memberships|membership_roles)\b/;
+    const table =
+      /\.(selectFrom|insertInto|updateTable|deleteFrom|innerJoin|leftJoin)\(\s*'(memberships|membership_roles)\b|\b(FROM|JOIN|INTO|UPDATE)\s+(memberships|membership_roles)\b/;
     const offenders = sourceFiles(SRC)
       .filter((file) => !file.includes(`${path.sep}migrations${path.sep}`) && !file.endsWith(`members${path.sep}memberships.repository.ts`))
       .filter((file) => table.test(readFileSync(file, 'utf8')))
@@ -55,16 +56,12 @@ describe('import direction', () => {
   });
 
   it('keeps HTTP out of repositories', () => {
-    const offenders = files
-      .filter((f) => f.file.endsWith('.repository.ts') && f.imports.some((i) => i === 'fastify' || /\.(routes|service)\.ts$/.test(i)))
-      .map((f) => f.file);
+    const offenders = files.filter((f) => f.file.endsWith('.repository.ts') && f.imports.some((i) => i === 'fastify' || /\.(routes|service)\.ts$/.test(i))).map((f) => f.file);
     assert.deepEqual(offenders, []);
   });
 
   it('never imports a route from a service or repository', () => {
-    const offenders = files
-      .filter((f) => /\.(service|repository)\.ts$/.test(f.file) && f.imports.some((i) => i.endsWith('.routes.ts')))
-      .map((f) => f.file);
+    const offenders = files.filter((f) => /\.(service|repository)\.ts$/.test(f.file) && f.imports.some((i) => i.endsWith('.routes.ts'))).map((f) => f.file);
     assert.deepEqual(offenders, []);
   });
 
@@ -79,7 +76,11 @@ describe('import direction', () => {
     const patterns = /t\[a-z2-7\]\{15\}|(usr|ses|inv|key|apr|aud)_\[a-z2-7\]\{20\}/;
     const offenders = sourceFiles(SRC)
       .filter((file) => !file.includes(`${path.sep}migrations${path.sep}`) && !file.endsWith(`platform${path.sep}ids.ts`))
-      .filter((file) => readFileSync(file, 'utf8').split('\n').some((line) => patterns.test(line) && !/SECRET_SHAPE/.test(line)))
+      .filter((file) =>
+        readFileSync(file, 'utf8')
+          .split('\n')
+          .some((line) => patterns.test(line) && !/SECRET_SHAPE/.test(line)),
+      )
       .map((file) => path.relative(SRC, file));
     assert.deepEqual(offenders, []);
   });

@@ -30,7 +30,11 @@ const SECRET = 'tnty-very-secret-value-do-not-log';
 function assertInvalidText(res: LightMyRequestResponse, where: string, path: string): void {
   assertProblem(res, 422, 'invalid_text');
   const body = res.json();
-  assert.deepEqual(body.errors.map((e: { in: string; path: string }) => [e.in, e.path]), [[where, path]], res.body);
+  assert.deepEqual(
+    body.errors.map((e: { in: string; path: string }) => [e.in, e.path]),
+    [[where, path]],
+    res.body,
+  );
   assert.ok(body.detail.startsWith(`${where} ${path}: `), body.detail);
 }
 
@@ -70,7 +74,17 @@ for (const engine of testEngines()) {
     });
     after(() => t.close());
 
-    const userCount = () => withSystem(t.database.db, async (trx) => Number((await trx.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n));
+    const userCount = () =>
+      withSystem(t.database.db, async (trx) =>
+        Number(
+          (
+            await trx
+              .selectFrom('users')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
+      );
     const me = async () => (await t.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(owner.accessToken) })).json();
     const tenant = async () => (await t.app.inject({ method: 'GET', url: `/api/v1/tenants/${owner.tenantId}`, headers: bearer(owner.accessToken) })).json();
     const roles = async () => (await t.app.inject({ method: 'GET', url: `/api/v1/tenants/${owner.tenantId}/roles`, headers: bearer(owner.accessToken) })).json();
@@ -84,7 +98,11 @@ for (const engine of testEngines()) {
         assertInvalidText(await t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email, password: `${GOOD_PASSWORD}${bad}` } }), 'body', '/password');
         assertInvalidText(await t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email: `${bad}${email}`, password: GOOD_PASSWORD } }), 'body', '/email');
         // An unknown member is refused as such by the schema, but a bad name is refused first, whatever the schema says.
-        assertInvalidText(await t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email, password: GOOD_PASSWORD, [bad]: 1 } }), 'body', bad === NUL ? '/a\\u0000b' : '/a\\ud800b');
+        assertInvalidText(
+          await t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email, password: GOOD_PASSWORD, [bad]: 1 } }),
+          'body',
+          bad === NUL ? '/a\\u0000b' : '/a\\ud800b',
+        );
         assert.equal(await userCount(), before);
         // Nothing half-written: the same address signs up fine afterwards.
         const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', payload: { email, password: GOOD_PASSWORD, name: 'Fine' } });
@@ -111,10 +129,21 @@ for (const engine of testEngines()) {
 
       it(`POST and PATCH /tenants/:id/roles with ${what} are 422 and change nothing`, async () => {
         const url = `/api/v1/tenants/${owner.tenantId}/roles`;
-        const created = await t.app.inject({ method: 'POST', url, headers: bearer(owner.accessToken), payload: { key: `reader_${what === 'a NUL character' ? 'n' : 's'}`, name: 'Reader', scope: 'tenant', permissions: ['tenant.read'] } });
+        const created = await t.app.inject({
+          method: 'POST',
+          url,
+          headers: bearer(owner.accessToken),
+          payload: { key: `reader_${what === 'a NUL character' ? 'n' : 's'}`, name: 'Reader', scope: 'tenant', permissions: ['tenant.read'] },
+        });
         assert.equal(created.statusCode, 201, created.body);
         const before = await roles();
-        const post = (payload: object) => t.app.inject({ method: 'POST', url, headers: bearer(owner.accessToken), payload: { key: 'auditor', name: 'Auditor', scope: 'tenant', permissions: ['tenant.read'], ...payload } });
+        const post = (payload: object) =>
+          t.app.inject({
+            method: 'POST',
+            url,
+            headers: bearer(owner.accessToken),
+            payload: { key: 'auditor', name: 'Auditor', scope: 'tenant', permissions: ['tenant.read'], ...payload },
+          });
         assertInvalidText(await post({ name: bad }), 'body', '/name');
         assertInvalidText(await post({ description: bad }), 'body', '/description');
         assertInvalidText(await post({ permissions: ['tenant.read', bad] }), 'body', '/permissions/1');
@@ -132,7 +161,12 @@ for (const engine of testEngines()) {
       it(`POST /tenants/:id/api-keys with ${what} in the name or a permission is 422 and creates no key`, async () => {
         const before = await apiKeys();
         const post = (payload: object) =>
-          t.app.inject({ method: 'POST', url: `/api/v1/tenants/${owner.tenantId}/api-keys`, headers: bearer(owner.accessToken), payload: { name: 'integration', permissions: ['tenant.read'], ...payload } });
+          t.app.inject({
+            method: 'POST',
+            url: `/api/v1/tenants/${owner.tenantId}/api-keys`,
+            headers: bearer(owner.accessToken),
+            payload: { name: 'integration', permissions: ['tenant.read'], ...payload },
+          });
         assertInvalidText(await post({ name: bad }), 'body', '/name');
         assertInvalidText(await post({ permissions: [bad] }), 'body', '/permissions/0');
         assert.deepEqual(await apiKeys(), before);
@@ -159,11 +193,21 @@ for (const engine of testEngines()) {
 
     it(`refuses a body nested 10,000 levels deep with 422 nesting_too_deep, and keeps serving`, async () => {
       const before = await me();
-      const res = await t.app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: { ...bearer(owner.accessToken), 'content-type': 'application/json' }, payload: deepData(10_000) });
+      const res = await t.app.inject({
+        method: 'PATCH',
+        url: '/api/v1/auth/me',
+        headers: { ...bearer(owner.accessToken), 'content-type': 'application/json' },
+        payload: deepData(10_000),
+      });
       assertProblem(res, 422, 'nesting_too_deep');
       // The pointer names the first container too deep: level 1 is the body, level 2 `/data`, level 33 the 31st `a`.
       assert.equal(res.json().errors[0].path, `/data${'/a'.repeat(MAX_JSON_DEPTH - 1)}`);
-      const arrays = await t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', headers: { 'content-type': 'application/json' }, payload: `${'['.repeat(10_000)}${']'.repeat(10_000)}` });
+      const arrays = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/signup',
+        headers: { 'content-type': 'application/json' },
+        payload: `${'['.repeat(10_000)}${']'.repeat(10_000)}`,
+      });
       assertProblem(arrays, 422, 'nesting_too_deep');
       assert.deepEqual(await me(), before);
       assert.equal((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
@@ -171,7 +215,12 @@ for (const engine of testEngines()) {
 
     it('refuses a body as deep as the body limit allows without overflowing the stack', async () => {
       const depth = 500_000; // 1,000,000 bytes, just under the default 1 MiB limit
-      const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/signup', headers: { 'content-type': 'application/json' }, payload: `${'['.repeat(depth)}${']'.repeat(depth)}` });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/signup',
+        headers: { 'content-type': 'application/json' },
+        payload: `${'['.repeat(depth)}${']'.repeat(depth)}`,
+      });
       assertProblem(res, 422, 'nesting_too_deep');
       assert.equal((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
     });

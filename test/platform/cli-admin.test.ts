@@ -121,7 +121,7 @@ describe('tenantry admin (command line)', () => {
     assert.match(half.stderr, /the URL is missing/);
   });
 
-  it('says which process holds the embedded database, and offers the command through the server\'s HTTP API', async () => {
+  it("says which process holds the embedded database, and offers the command through the server's HTTP API", async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tenantry-admin-cli-locked-'));
     try {
       // The lock of a live process that is not this one (our parent), as a running server leaves it.
@@ -173,9 +173,24 @@ for (const engine of testEngines()) {
       readSystem(t.database.db, (trx) => trx.selectFrom('tenants').select(['id', 'status', 'name']).where('slug', '=', slug).executeTakeFirst());
     const auditOf = (tenantId: string) =>
       readSystem(t.database.db, (trx) =>
-        trx.selectFrom('audit_events').select(['tenant_id', 'action', 'actor_type', 'actor_id', 'via', 'target_id', 'after']).where('tenant_id', '=', tenantId).orderBy('seq').execute(),
+        trx
+          .selectFrom('audit_events')
+          .select(['tenant_id', 'action', 'actor_type', 'actor_id', 'via', 'target_id', 'after'])
+          .where('tenant_id', '=', tenantId)
+          .orderBy('seq')
+          .execute(),
       ) as Promise<AuditRow[]>;
-    const auditCount = () => readSystem(t.database.db, async (trx) => Number((await trx.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n));
+    const auditCount = () =>
+      readSystem(t.database.db, async (trx) =>
+        Number(
+          (
+            await trx
+              .selectFrom('audit_events')
+              .select((eb) => eb.fn.countAll<string>().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
+      );
     const asConsole = (rows: AuditRow[]) => rows.map((r) => [r.action, r.actor_type, r.actor_id, r.via]);
 
     it('creates, lists, suspends, resumes and deletes tenants by slug, each audited as the console operator', async () => {
@@ -197,14 +212,30 @@ for (const engine of testEngines()) {
       assert.equal(listed.code, 0, listed.stderr);
       const [header, ...rows] = listed.lines;
       assert.match(header ?? '', /^ID\s+SLUG\s+NAME\s+STATUS\s+PARENT\s+CREATED\s+MARK$/);
-      assert.ok(rows.some((r) => new RegExp(`^${adminTenancy}\\s+\\S+\\s+.*active\\s+-\\s+\\S+\\s+admin tenancy$`).test(r)), listed.stdout);
-      assert.ok(rows.some((r) => new RegExp(`^${acme.id}\\s+${slug}\\s+Acme\\s+active\\s+-\\s+\\d{4}-`).test(r)), listed.stdout);
-      assert.ok(rows.some((r) => new RegExp(`^${labs.id}\\s+labs-${suffix}\\s+Acme Labs\\s+active\\s+${slug}\\s`).test(r)), 'the parent shown by slug');
+      assert.ok(
+        rows.some((r) => new RegExp(`^${adminTenancy}\\s+\\S+\\s+.*active\\s+-\\s+\\S+\\s+admin tenancy$`).test(r)),
+        listed.stdout,
+      );
+      assert.ok(
+        rows.some((r) => new RegExp(`^${acme.id}\\s+${slug}\\s+Acme\\s+active\\s+-\\s+\\d{4}-`).test(r)),
+        listed.stdout,
+      );
+      assert.ok(
+        rows.some((r) => new RegExp(`^${labs.id}\\s+labs-${suffix}\\s+Acme Labs\\s+active\\s+${slug}\\s`).test(r)),
+        'the parent shown by slug',
+      );
       assert.match(listed.stdout, /\n\nTenants in use: 3 \/ no limit$/);
       const json = JSON.parse((await cli('tenants', 'list', '--json')).stdout);
       assert.equal(json.inUse, 3);
       assert.equal(json.limit, null);
-      assert.deepEqual(json.tenants.map((x: { id: string; isAdminTenancy: boolean }) => [x.id, x.isAdminTenancy]), [[adminTenancy, true], [acme.id, false], [labs.id, false]]);
+      assert.deepEqual(
+        json.tenants.map((x: { id: string; isAdminTenancy: boolean }) => [x.id, x.isAdminTenancy]),
+        [
+          [adminTenancy, true],
+          [acme.id, false],
+          [labs.id, false],
+        ],
+      );
 
       const suspended = await cli('tenants', 'suspend', slug, '--reason', 'unpaid invoices');
       assert.equal(suspended.code, 0, suspended.stderr);
@@ -233,7 +264,7 @@ for (const engine of testEngines()) {
         ['tenant.resumed', 'system', null, 'platform_admin'],
         ['tenant.deletion_requested', 'system', null, 'platform_admin'],
       ]);
-      assert.deepEqual((trail[2]?.after as { reason?: string }).reason, 'unpaid invoices');
+      assert.deepEqual((trail[2]?.after as { reason?: string } | undefined)?.reason, 'unpaid invoices');
       const owner = (await auditOf(acme.id)).find((r) => r.action === 'member.added' && r.target_id === operator.id);
       assert.deepEqual(owner?.after, { roles: ['owner'], kind: 'direct' }, 'the --owner became its direct owner');
     });
@@ -258,7 +289,7 @@ for (const engine of testEngines()) {
       const sent = mail.map((m) => m.payload as { to: string; subject: string; text: string }).filter((p) => p.to === bob);
       assert.equal(sent.length, 1);
       assert.match(sent[0]?.text ?? '', /http:\/\/tenantry\.test\/team-invite\/tnr_inv_/);
-      assert.match(sent[0]?.text ?? '', /The Invite Co team/, 'the console is no person: the tenant\'s team invites');
+      assert.match(sent[0]?.text ?? '', /The Invite Co team/, "the console is no person: the tenant's team invites");
 
       const listed = await cli('invitations', 'list', '--tenant', slug);
       assert.equal(listed.code, 0, listed.stderr);
@@ -270,7 +301,10 @@ for (const engine of testEngines()) {
       assert.equal(revoked.code, 0, revoked.stderr);
       assert.equal(revoked.stdout, `Invitation ${invitationId} for ${bob} in ${slug} (${tenant.id}) is revoked; its link no longer works.`);
       const after = JSON.parse((await cli('invitations', 'list', '--tenant', slug, '--json')).stdout);
-      assert.deepEqual(after.invitations.map((i: { id: string; status: string }) => [i.id, i.status]), [[invitationId, 'revoked']]);
+      assert.deepEqual(
+        after.invitations.map((i: { id: string; status: string }) => [i.id, i.status]),
+        [[invitationId, 'revoked']],
+      );
       assert.match((await cli('invitations', 'list', '--tenant', slug, '--status', 'pending')).stdout, new RegExp(`^No invitations in tenant ${slug}\\.$`));
       const again = await cli('invitations', 'revoke', bob, '--tenant', slug);
       assert.equal(again.code, 1);
@@ -293,20 +327,31 @@ for (const engine of testEngines()) {
       const set = await cli('users', 'set-default-tenant', person.email, '--tenant', slug);
       assert.equal(set.code, 0, set.stderr);
       assert.equal(set.stdout, `The default tenant of ${person.email} (${person.userId}) is now ${slug} (${tenant.id}).`);
-      const user = await readSystem(t.database.db, (trx) => trx.selectFrom('users').select(['default_tenant_id', 'explicit_default_tenant_id']).where('id', '=', person.userId).executeTakeFirstOrThrow());
+      const user = await readSystem(t.database.db, (trx) =>
+        trx.selectFrom('users').select(['default_tenant_id', 'explicit_default_tenant_id']).where('id', '=', person.userId).executeTakeFirstOrThrow(),
+      );
       assert.deepEqual(user, { default_tenant_id: tenant.id, explicit_default_tenant_id: tenant.id });
       const inTenant = (await auditOf(tenant.id)).filter((r) => r.action === 'user.default_tenant_set');
       const inAccount = (await auditOf(person.userId)).filter((r) => r.action === 'user.default_tenant_set');
-      assert.deepEqual([...asConsole(inTenant), ...asConsole(inAccount)], [
-        ['user.default_tenant_set', 'system', null, 'platform_admin'],
-        ['user.default_tenant_set', 'system', null, 'platform_admin'],
-      ]);
+      assert.deepEqual(
+        [...asConsole(inTenant), ...asConsole(inAccount)],
+        [
+          ['user.default_tenant_set', 'system', null, 'platform_admin'],
+          ['user.default_tenant_set', 'system', null, 'platform_admin'],
+        ],
+      );
 
       const listed = await cli('users', 'list');
       assert.equal(listed.code, 0, listed.stderr);
       assert.match(listed.lines[0] ?? '', /^ID\s+EMAIL\s+NAME\s+VERIFIED\s+PLATFORM ROLE\s+DEFAULT TENANT\s+TENANTS\s+CREATED$/);
-      assert.ok(listed.lines.some((l) => new RegExp(`^${person.userId}\\s+${person.email.replaceAll('.', '\\.')}\\s+Pat\\s+no\\s+-\\s+${slug}\\s+2\\s+\\d{4}-`).test(l)), listed.stdout);
-      assert.ok(listed.lines.some((l) => new RegExp(`^${operator.id}\\s+\\S+\\s+Olga\\s+yes\\s+super_admin\\s`).test(l)), listed.stdout);
+      assert.ok(
+        listed.lines.some((l) => new RegExp(`^${person.userId}\\s+${person.email.replaceAll('.', '\\.')}\\s+Pat\\s+no\\s+-\\s+${slug}\\s+2\\s+\\d{4}-`).test(l)),
+        listed.stdout,
+      );
+      assert.ok(
+        listed.lines.some((l) => new RegExp(`^${operator.id}\\s+\\S+\\s+Olga\\s+yes\\s+super_admin\\s`).test(l)),
+        listed.stdout,
+      );
       const json = JSON.parse((await cli('users', 'list', '--json')).stdout);
       const pat = json.users.find((u: { id: string }) => u.id === person.userId);
       assert.deepEqual([pat.defaultTenantId, pat.defaultTenantSlug, pat.tenants, pat.emailVerified], [tenant.id, slug, 2, false]);
@@ -325,7 +370,9 @@ for (const engine of testEngines()) {
       assert.match(created.stdout, /owned by the platform/);
       const row = await readSystem(t.database.db, (trx) => trx.selectFrom('tenants').select(['id', 'platform_owned']).where('slug', '=', slug).executeTakeFirstOrThrow());
       assert.equal(row.platform_owned, true);
-      const direct = await readSystem(t.database.db, (trx) => trx.selectFrom('memberships').select('user_id').where('tenant_id', '=', row.id).where('kind', '=', 'direct').execute());
+      const direct = await readSystem(t.database.db, (trx) =>
+        trx.selectFrom('memberships').select('user_id').where('tenant_id', '=', row.id).where('kind', '=', 'direct').execute(),
+      );
       assert.deepEqual(direct, [], 'no direct member: the staff reach it through shadow memberships');
     });
 
@@ -357,11 +404,17 @@ for (const engine of testEngines()) {
       assert.equal((await tenantBySlug(adminSlug))?.status, 'active');
       assert.equal((await tenantBySlug(slug))?.status, 'active');
       assert.equal(await tenantBySlug(`nobody-${suffix}`), undefined);
-      const invitations = await readSystem(t.database.db, (trx) => trx.selectFrom('invitations').select('id').where('tenant_id', '=', (eb) => eb.selectFrom('tenants').select('id').where('slug', '=', slug)).execute());
+      const invitations = await readSystem(t.database.db, (trx) =>
+        trx
+          .selectFrom('invitations')
+          .select('id')
+          .where('tenant_id', '=', (eb) => eb.selectFrom('tenants').select('id').where('slug', '=', slug))
+          .execute(),
+      );
       assert.deepEqual(invitations, []);
     });
 
-    it('acts through a running server with --url and --token (or TENANTRY_URL and TENANTRY_TOKEN), as the token\'s person', async () => {
+    it("acts through a running server with --url and --token (or TENANTRY_URL and TENANTRY_TOKEN), as the token's person", async () => {
       await t.app.listen({ port: 0, host: '127.0.0.1' });
       const url = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
       const login = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: operator.email, password: GOOD_PASSWORD } });
@@ -375,7 +428,10 @@ for (const engine of testEngines()) {
       assert.equal(created.code, 0, created.stderr);
       const tenant = await tenantBySlug(slug);
       assert.ok(tenant);
-      assert.match(created.stdout, new RegExp(`^Created tenant ${slug} \\(${tenant.id}\\) "Remote Co", owned by the token's person \\(the platform, when an operator's staff made it\\)\\.`));
+      assert.match(
+        created.stdout,
+        new RegExp(`^Created tenant ${slug} \\(${tenant.id}\\) "Remote Co", owned by the token's person \\(the platform, when an operator's staff made it\\)\\.`),
+      );
 
       const listed = await remote('tenants', 'list', '--json');
       assert.equal(listed.code, 0, listed.stderr);

@@ -9,7 +9,10 @@ describe('the error catalogues', () => {
     assert.ok(errors.length >= 80, `${errors.length} errors found`);
     const byCode = new Map<string, string[]>();
     for (const e of errors) byCode.set(e.spec.code, [...(byCode.get(e.spec.code) ?? []), `${e.module} ${e.name}`]);
-    assert.deepEqual([...byCode].filter(([, places]) => places.length > 1), []);
+    assert.deepEqual(
+      [...byCode].filter(([, places]) => places.length > 1),
+      [],
+    );
   });
 
   it('match the committed docs/errors.md (run `npm run errors` after changing a catalogue)', async () => {

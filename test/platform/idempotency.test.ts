@@ -53,7 +53,10 @@ for (const engine of testEngines()) {
     after(() => t.close());
 
     let keyCounter = 0;
-    const newKey = () => `key-${engine}-${(keyCounter += 1)}`;
+    const newKey = () => {
+      keyCounter += 1;
+      return `key-${engine}-${keyCounter}`;
+    };
 
     const post = (url: string, key: string | undefined, payload: object | undefined, options: { ip?: string; headers?: Record<string, string> } = {}) =>
       t.app.inject({
@@ -65,7 +68,16 @@ for (const engine of testEngines()) {
       });
 
     const count = (table: 'users' | 'tenants' | 'audit_events' | 'outbox' | 'idempotency_keys') =>
-      withSystem(t.database.db, async (trx) => Number((await trx.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n));
+      withSystem(t.database.db, async (trx) =>
+        Number(
+          (
+            await trx
+              .selectFrom(table)
+              .select((eb) => eb.fn.countAll().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
+      );
     const counts = async () => ({
       users: await count('users'),
       tenants: await count('tenants'),
@@ -73,9 +85,18 @@ for (const engine of testEngines()) {
       outbox: await count('outbox'),
     });
     const usersWithEmail = async (email: string) =>
-      Number((await withSystem(t.database.db, (trx) => trx.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).where('email', '=', email).executeTakeFirstOrThrow())).n);
-    const keyRows = (key: string) =>
-      t.database.db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).execute();
+      Number(
+        (
+          await withSystem(t.database.db, (trx) =>
+            trx
+              .selectFrom('users')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .where('email', '=', email)
+              .executeTakeFirstOrThrow(),
+          )
+        ).n,
+      );
+    const keyRows = (key: string) => t.database.db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).execute();
     const isReplay = (res: LightMyRequestResponse) => res.headers['idempotent-replayed'] === 'true';
 
     it('replays a sign-up: the same 201 body, the handler does not run again', async () => {
@@ -261,7 +282,16 @@ for (const engine of testEngines()) {
       const now = t.clock.now();
       await t.database.db
         .insertInto('idempotency_keys')
-        .values({ scope: 'anon:10.9.9.9|POST /elsewhere', key: old, request_hash: 'h', status_code: 201, response_headers: '{}', response_body: '', created_at: new Date(now.getTime() - IDEMPOTENCY_TTL_MS - 1), completed_at: now })
+        .values({
+          scope: 'anon:10.9.9.9|POST /elsewhere',
+          key: old,
+          request_hash: 'h',
+          status_code: 201,
+          response_headers: '{}',
+          response_body: '',
+          created_at: new Date(now.getTime() - IDEMPOTENCY_TTL_MS - 1),
+          completed_at: now,
+        })
         .execute();
       assert.equal((await keyRows(old)).length, 1);
       t.clock.advance(61_000); // sweeps happen at most once a minute

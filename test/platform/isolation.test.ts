@@ -62,8 +62,7 @@ for (const engine of testEngines()) {
     });
     after(() => database.close());
 
-    const names = async () =>
-      (await withSystem(database.db, (trx) => trx.selectFrom('tenants').select('name').orderBy('name').execute())).map((r) => r.name);
+    const names = async () => (await withSystem(database.db, (trx) => trx.selectFrom('tenants').select('name').orderBy('name').execute())).map((r) => r.name);
 
     it('shows only the context tenant', async () => {
       const rows = await withTenant(database.db, a, (trx) => trx.selectFrom('tenants').select('id').execute());
@@ -71,9 +70,7 @@ for (const engine of testEngines()) {
     });
 
     it('cannot update or delete another tenant from inside a context', async () => {
-      const updated = await withTenant(database.db, a, (trx) =>
-        trx.updateTable('tenants').set({ name: 'hijacked' }).where('id', '=', b).executeTakeFirst(),
-      );
+      const updated = await withTenant(database.db, a, (trx) => trx.updateTable('tenants').set({ name: 'hijacked' }).where('id', '=', b).executeTakeFirst());
       assert.equal(updated.numUpdatedRows, 0n);
       const deleted = await withTenant(database.db, a, (trx) => trx.deleteFrom('tenants').where('id', '=', b).executeTakeFirst());
       assert.equal(deleted.numDeletedRows, 0n);
@@ -84,7 +81,10 @@ for (const engine of testEngines()) {
       const c = newTenantId();
       await assert.rejects(
         withTenant(database.db, a, (trx) =>
-          trx.insertInto('tenants').values({ id: c, slug: `c-${c}`, name: 'C', updated_at: new Date() }).execute(),
+          trx
+            .insertInto('tenants')
+            .values({ id: c, slug: `c-${c}`, name: 'C', updated_at: new Date() })
+            .execute(),
         ),
         /row-level security/,
       );
@@ -127,7 +127,10 @@ for (const engine of testEngines()) {
 
     it('reports the owner connection as unsafe, which start-up refuses', async () => {
       const problems = await database.withOwner((owner) => findIsolationProblems(owner as never));
-      assert.ok(problems.some((p) => p.includes('superuser')), problems.join('; '));
+      assert.ok(
+        problems.some((p) => p.includes('superuser')),
+        problems.join('; '),
+      );
     });
   });
 }
@@ -208,12 +211,13 @@ for (const engine of testEngines()) {
     };
 
     /** [context, foreign tenant]: unrelated roots both ways, parent on child and child on parent. */
-    const pairs = () => [
-      [a, b],
-      [b, a],
-      [a, child],
-      [child, a],
-    ] as const;
+    const pairs = () =>
+      [
+        [a, b],
+        [b, a],
+        [a, child],
+        [child, a],
+      ] as const;
     const name = (id: string) => (id === a ? 'A' : id === b ? 'B' : id === child ? 'A/child' : id);
 
     it('discovers the tenant-scoped tables, and the API seeded rows in each for every tenant', async () => {
@@ -232,8 +236,15 @@ for (const engine of testEngines()) {
           const all = await ownerRows(table);
           for (const tenant of [a, b, child]) {
             const seen = await withTenant(t.database.db, tenant, (trx) => visibleRows(trx, table));
-            assert.deepEqual(seen, all.filter((r) => readable(table, tenant)(r.tenant_id)), `${table} in ${name(tenant)}'s context`);
-            assert.ok(seen.some((r) => r.tenant_id === tenant), `${table}: ${name(tenant)} sees its own rows`);
+            assert.deepEqual(
+              seen,
+              all.filter((r) => readable(table, tenant)(r.tenant_id)),
+              `${table} in ${name(tenant)}'s context`,
+            );
+            assert.ok(
+              seen.some((r) => r.tenant_id === tenant),
+              `${table}: ${name(tenant)} sees its own rows`,
+            );
             if (!EXCEPTIONS.readableEverywhere.has(table)) {
               const foreign = tenant === b ? a : b;
               assert.ok(!seen.some((r) => r.tenant_id === foreign), `${table}: ${name(tenant)} sees ${name(foreign)}'s rows`);
@@ -316,7 +327,11 @@ for (const engine of testEngines()) {
           const insert = (row: string) => sql`INSERT INTO ${sql.table(table)} SELECT * FROM jsonb_populate_record(NULL::${sql.table(table)}, ${row}::jsonb)`;
           for (const [tenant, foreign] of pairs()) {
             // A copy of one of the foreign tenant's real rows: valid in every other respect.
-            await assert.rejects(withTenant(t.database.db, tenant, (trx) => insert(copyOf(foreign)).execute(trx)), RLS_REFUSAL, `INSERT ${table}: ${name(tenant)} as ${name(foreign)}`);
+            await assert.rejects(
+              withTenant(t.database.db, tenant, (trx) => insert(copyOf(foreign)).execute(trx)),
+              RLS_REFUSAL,
+              `INSERT ${table}: ${name(tenant)} as ${name(foreign)}`,
+            );
             const move = withTenant(t.database.db, tenant, (trx) => sql`UPDATE ${sql.table(table)} SET tenant_id = ${foreign} WHERE tenant_id = ${tenant}`.execute(trx));
             if (EXCEPTIONS.notGranted[table]?.has('UPDATE')) await assert.rejects(move, NOT_GRANTED, `move ${table}`);
             else if (EXCEPTIONS.movedRowStoppedByKey.has(table)) await assert.rejects(move, /duplicate key|violates check constraint/, `move ${table}`);

@@ -143,7 +143,7 @@ for (const engine of testEngines()) {
     for (const breach of BREACHES.filter((b) => b.engines?.includes(engine) ?? true)) {
       it(`refuses ${breach.name}, naming it`, async () => {
         await asOwner(breach.make);
-        let restored;
+        let restored: Awaited<ReturnType<typeof safetyState>> | undefined;
         try {
           await assert.rejects(startServer(config), (error: unknown) => {
             assert.ok(error instanceof UnsafeDatabaseError, String(error));

@@ -19,7 +19,10 @@ describe('the admin pages in a browser [pglite]', () => {
     await writeFile(licence, JSON.stringify({ licensee: 'Acme MSP Ltd', features: ['helpdesk', 'crm', 'multi_tenant'], tenantLimit: 50 }));
     w = await startPortalWorld({ TENANTRY_PRESET: 'msp', TENANTRY_LICENCE_FILE: licence });
     operatorEmail = uniqueEmail('operator');
-    const created = await createOperator({ db: w.t.database.db, clock: w.t.clock, ownerRole: 'super_admin' }, { email: operatorEmail, password: GOOD_PASSWORD, name: 'Olga Operator' });
+    const created = await createOperator(
+      { db: w.t.database.db, clock: w.t.clock, ownerRole: 'super_admin' },
+      { email: operatorEmail, password: GOOD_PASSWORD, name: 'Olga Operator' },
+    );
     adminTenancy = created.adminTenantId ?? '';
     assert.ok(adminTenancy);
   });
@@ -78,7 +81,10 @@ describe('the admin pages in a browser [pglite]', () => {
     await go.click();
     const report = page.getByRole('dialog', { name: 'Beta Co: deletion report' });
     await report.getByText('Deleted. Here is what was removed:').waitFor();
-    await report.getByText(/rows? wiped/).first().waitFor();
+    await report
+      .getByText(/rows? wiped/)
+      .first()
+      .waitFor();
     await report.getByText(/re-pointed to another tenant/).waitFor();
     await report.getByText(/deleted \(they belonged to nothing else\)/).waitFor();
     await w.look(page, 'admin-tenants-deleted');

@@ -18,7 +18,12 @@ describe('the portal: approvals and the audit log [pglite]', () => {
     t = w.t;
     const root = await rootTenantOf(t);
     mainAdmin = await enrol(t, root, ['admin'], { name: 'Mara Main' });
-    const child = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(mainAdmin.accessToken), payload: { name: 'North Distributor', slug: `north-${process.pid}`, parentId: root } });
+    const child = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tenants',
+      headers: bearer(mainAdmin.accessToken),
+      payload: { name: 'North Distributor', slug: `north-${process.pid}`, parentId: root },
+    });
     assert.equal(child.statusCode, 201, child.body);
     childId = child.json().id;
     adminA = await enrol(t, childId, ['admin'], { name: 'Ann Admin' });

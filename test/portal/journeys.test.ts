@@ -82,7 +82,12 @@ describe('the portal in a browser [pglite]', () => {
   it('brings an invitee from the mailed link, signed up with the address filled in, into the inviting tenant', async () => {
     const owner = await signUp(t, { name: 'Hana' });
     const email = uniqueEmail('invitee');
-    const invited = await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${owner.tenantId}/invitations`, headers: bearer(owner.accessToken), payload: { email, roles: ['admin'] } });
+    const invited = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/tenants/${owner.tenantId}/invitations`,
+      headers: bearer(owner.accessToken),
+      payload: { email, roles: ['admin'] },
+    });
     assert.equal(invited.statusCode, 201, invited.body);
     const { ctx, page } = await context();
     await page.goto(linkIn((await mailTo(email)).text, '/team-invite'));
@@ -122,7 +127,12 @@ describe('the portal in a browser [pglite]', () => {
 
   it("tells a suspended tenant's owner plainly that it is suspended", async () => {
     const parent = await signUp(t, { name: 'Holding' });
-    const child = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(parent.accessToken), payload: { name: 'Subsidiary', slug: `sub-${process.pid}`, parentId: parent.tenantId } });
+    const child = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tenants',
+      headers: bearer(parent.accessToken),
+      payload: { name: 'Subsidiary', slug: `sub-${process.pid}`, parentId: parent.tenantId },
+    });
     assert.equal(child.statusCode, 201, child.body);
     const owner = await signUp(t, { name: 'Sol' });
     await join(t, child.json().id, owner.userId, ['owner']);

@@ -100,16 +100,30 @@ describe('the portal: API keys and roles [pglite]', () => {
     await roles.waitFor({ state: 'detached' });
     await page.getByRole('row').filter({ hasText: 'Bea' }).locator('text=Auditor >> visible=true').waitFor();
     const held = await w.t.app.inject({ method: 'GET', url: `/api/v1/tenants/${owner.tenantId}/members`, headers: bearer(owner.accessToken) });
-    assert.deepEqual(held.json().members.find((m: { userId: string }) => m.userId === bea.userId).roles.sort(), ['auditor', 'member']);
+    assert.deepEqual(
+      held
+        .json()
+        .members.find((m: { userId: string }) => m.userId === bea.userId)
+        .roles.sort(),
+      ['auditor', 'member'],
+    );
     await page.getByRole('link', { name: 'Roles' }).click();
     await row.getByRole('button', { name: 'Delete Auditor' }).click();
     const refused = page.getByRole('dialog', { name: 'Delete “Auditor”?' });
     await refused.getByRole('button', { name: 'Delete role' }).click();
-    await refused.getByRole('alert').getByText(/Someone still holds this role/).waitFor();
+    await refused
+      .getByRole('alert')
+      .getByText(/Someone still holds this role/)
+      .waitFor();
     await look(page, 'roles-delete-in-use');
     await refused.getByRole('button', { name: 'Cancel' }).click();
     await refused.waitFor({ state: 'detached' });
-    const dropped = await w.t.app.inject({ method: 'PATCH', url: `/api/v1/tenants/${owner.tenantId}/members/${bea.userId}`, headers: bearer(owner.accessToken), payload: { roles: ['member'] } });
+    const dropped = await w.t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/tenants/${owner.tenantId}/members/${bea.userId}`,
+      headers: bearer(owner.accessToken),
+      payload: { roles: ['member'] },
+    });
     assert.equal(dropped.statusCode, 200, dropped.body);
 
     await row.getByRole('button', { name: 'Edit Auditor' }).click();

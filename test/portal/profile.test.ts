@@ -71,7 +71,14 @@ describe('the portal: profile and keyboard [pglite]', () => {
       for (let i = 0; i < 30; i += 1) {
         await page.keyboard.press(key);
         const focused = await page.evaluate(() => {
-          const el = (globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null; textContent: string | null; id: string } | null; querySelector(s: string): { textContent: string | null } | null } }).document;
+          const el = (
+            globalThis as unknown as {
+              document: {
+                activeElement: { getAttribute(n: string): string | null; textContent: string | null; id: string } | null;
+                querySelector(s: string): { textContent: string | null } | null;
+              };
+            }
+          ).document;
           const active = el.activeElement;
           if (active === null) return '';
           const label = active.id === '' ? null : el.querySelector(`label[for="${active.id}"]`);
@@ -97,7 +104,8 @@ describe('the portal: profile and keyboard [pglite]', () => {
     await page.getByRole('menuitem', { name: 'Sign out' }).waitFor();
     // Mantine menus move with the arrows; the last item is three steps down, or more if a keypress lands before the
     // menu has taken the focus (a loaded CI machine), so step until it is reached, at most a few times round.
-    const focusedItem = () => page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string | null } | null } }).document.activeElement?.textContent ?? '');
+    const focusedItem = () =>
+      page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string | null } | null } }).document.activeElement?.textContent ?? '');
     for (let i = 0; i < 8 && (await focusedItem()) !== 'Sign out'; i += 1) await page.keyboard.press('ArrowDown');
     assert.equal(await focusedItem(), 'Sign out');
     await page.keyboard.press('Enter');

@@ -24,7 +24,7 @@ describe('the Settings page in a browser [pglite]', () => {
   });
   after(() => w?.close());
 
-  it("lets an owner rename the tenant, edit its data (a deleted key is removed), and schedule and call off a smaller plan", async () => {
+  it('lets an owner rename the tenant, edit its data (a deleted key is removed), and schedule and call off a smaller plan', async () => {
     const owner = await signUp(t, { name: 'Nora' });
     const { ctx, page } = await w.context();
     await w.signIn(page, owner.email, owner.password);
@@ -76,7 +76,12 @@ describe('the Settings page in a browser [pglite]', () => {
 
   it('opens the settings of a tenant below from Tenants: suspend with a reason, resume, delete by typing the slug, restore', async () => {
     const owner = await signUp(t, { name: 'Omar' });
-    const created = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(owner.accessToken), payload: { name: 'North', slug: `north-${pid}`, parentId: owner.tenantId } });
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tenants',
+      headers: bearer(owner.accessToken),
+      payload: { name: 'North', slug: `north-${pid}`, parentId: owner.tenantId },
+    });
     assert.equal(created.statusCode, 201, created.body);
     const north = created.json().id as string;
     const { ctx, page } = await w.context();
@@ -166,7 +171,10 @@ describe('the Settings page with a licence, in mqtt-portal words [pglite]', () =
 
     // A larger plan applies at once.
     await page.getByText(/^On Basic/).waitFor();
-    await page.getByRole('radiogroup', { name: 'Plans' }).getByRole('radio', { name: /Professional/ }).check();
+    await page
+      .getByRole('radiogroup', { name: 'Plans' })
+      .getByRole('radio', { name: /Professional/ })
+      .check();
     await page.getByRole('button', { name: 'Upgrade to Professional now' }).click();
     await page.getByText(/^On Professional/).waitFor();
     assert.equal((await get(w.t, owner, `/tenants/${tenantId}/plan`)).plan.key, 'professional');

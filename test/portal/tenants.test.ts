@@ -52,7 +52,10 @@ describe('the Tenants page in a browser [pglite]', () => {
     await dialog.getByText('Use lowercase letters, digits and dashes only').waitFor();
     await w.look(page, 'tenants-create-invalid');
 
-    for (const [name, slug] of [['North', `north-${pid}`], ['South', `south-${pid}`]] as const) {
+    for (const [name, slug] of [
+      ['North', `north-${pid}`],
+      ['South', `south-${pid}`],
+    ] as const) {
       if (!(await dialog.isVisible())) await page.getByRole('button', { name: 'New tenant' }).click();
       await dialog.getByRole('textbox', { name: 'Name' }).fill(name);
       await dialog.getByRole('textbox', { name: 'Slug' }).fill(slug);
@@ -61,7 +64,11 @@ describe('the Tenants page in a browser [pglite]', () => {
       await page.getByText(`${name} now sits below Maya's workspace. You own it.`).waitFor();
       await node(page, slug).waitFor();
     }
-    await page.getByRole('row').filter({ hasText: `south-${pid}` }).getByRole('button', { name: 'Switch to South' }).waitFor();
+    await page
+      .getByRole('row')
+      .filter({ hasText: `south-${pid}` })
+      .getByRole('button', { name: 'Switch to South' })
+      .waitFor();
 
     // The API's refusal, next to the field it concerns.
     await page.getByRole('button', { name: 'New tenant' }).click();
@@ -125,7 +132,11 @@ describe('the Tenants page in a browser [pglite]', () => {
     await page.waitForURL(`${base}/`);
     await page.getByRole('heading', { name: 'Harbour', level: 2 }).waitFor();
     await page.getByRole('link', { name: 'Tenants' }).click();
-    await page.getByRole('row').filter({ hasText: `harbour-${pid}` }).getByText('You are here').waitFor();
+    await page
+      .getByRole('row')
+      .filter({ hasText: `harbour-${pid}` })
+      .getByText('You are here')
+      .waitFor();
     await node(page, `harbour-${pid}`).waitFor();
 
     // Xavier owns Harbour but holds nothing above it: taking it from its parent is refused, and the page says why.
@@ -170,10 +181,17 @@ describe('the Tenants page in mqtt-portal words [pglite]', () => {
     await dialog.getByRole('button', { name: 'Create' }).click();
     await dialog.waitFor({ state: 'detached' });
     await page.getByText('Line 2 now sits beside Default tenant. You own it.').waitFor();
-    await page.getByRole('row').filter({ hasText: `line-2-${pid}` }).getByRole('button', { name: 'Switch to Line 2' }).waitFor();
+    await page
+      .getByRole('row')
+      .filter({ hasText: `line-2-${pid}` })
+      .getByRole('button', { name: 'Switch to Line 2' })
+      .waitFor();
     assert.equal(await node(page, `line-2-${pid}`).count(), 0, 'a sibling is not below the active MQTT tenant');
 
-    const listed = (await w.t.app.inject({ method: 'GET', url: '/api/v1/tenants', headers: bearer(owner.accessToken) })).json().tenants as Array<{ slug: string; parentId: string | null }>;
+    const listed = (await w.t.app.inject({ method: 'GET', url: '/api/v1/tenants', headers: bearer(owner.accessToken) })).json().tenants as Array<{
+      slug: string;
+      parentId: string | null;
+    }>;
     assert.equal(listed.find((x) => x.slug === `line-2-${pid}`)?.parentId, owner.enterpriseId);
     await w.look(page, 'tenants-mqtt');
     await ctx.close();

@@ -70,20 +70,45 @@ for (const engine of testEngines()) {
     });
 
     it('the admin of a company below reaches nothing above it', async () => {
-      const res = await t.app.inject({ method: 'POST', url: '/api/v1/check', headers: bearer(token('admin')), payload: { subject: distributorAdmin, tenantId: main, permission: 'tenant.read' } });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/check',
+        headers: bearer(token('admin')),
+        payload: { subject: distributorAdmin, tenantId: main, permission: 'tenant.read' },
+      });
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(res.json().allowed, false);
-      const below = await t.app.inject({ method: 'POST', url: '/api/v1/check', headers: bearer(token('admin')), payload: { subject: distributorAdmin, tenantId: dealer, permission: 'members.manage' } });
+      const below = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/check',
+        headers: bearer(token('admin')),
+        payload: { subject: distributorAdmin, tenantId: dealer, permission: 'members.manage' },
+      });
       assert.equal(below.json().allowed, true);
     });
 
     it('Technician manages devices but not members, and only in their own company', async () => {
-      await assertHolds('technician', main, { 'devices.read': true, 'devices.manage': true, 'members.read': true, 'members.invite': false, 'members.manage': false, 'roles.manage': false, 'devices.use': false });
+      await assertHolds('technician', main, {
+        'devices.read': true,
+        'devices.manage': true,
+        'members.read': true,
+        'members.invite': false,
+        'members.manage': false,
+        'roles.manage': false,
+        'devices.use': false,
+      });
       await assertHolds('technician', distributor, { 'devices.manage': false, 'tenant.read': false });
     });
 
     it('End user uses devices only', async () => {
-      await assertHolds('end_user', main, { 'devices.use': true, 'devices.read': true, 'devices.manage': false, 'members.read': false, 'members.invite': false, 'tenant.update': false });
+      await assertHolds('end_user', main, {
+        'devices.use': true,
+        'devices.read': true,
+        'devices.manage': false,
+        'members.read': false,
+        'members.invite': false,
+        'tenant.update': false,
+      });
       await assertHolds('end_user', dealer, { 'devices.use': false });
     });
 
@@ -100,7 +125,12 @@ for (const engine of testEngines()) {
         const results = await checkPermissions(t, auditor.accessToken, tenantId, ['devices.read', 'audit.read', 'devices.manage', 'members.manage']);
         assert.deepEqual(
           [...results].map(([p, r]) => [p, r.allowed]),
-          [['devices.read', true], ['audit.read', true], ['devices.manage', false], ['members.manage', false]],
+          [
+            ['devices.read', true],
+            ['audit.read', true],
+            ['devices.manage', false],
+            ['members.manage', false],
+          ],
         );
       }
       // The technician cannot make a role like it: they lack roles.manage.

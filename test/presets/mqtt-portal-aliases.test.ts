@@ -22,7 +22,16 @@ for (const engine of testEngines()) {
       t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'mqtt-portal', TENANTRY_AUTH_RATE_LIMIT: '1000' } });
       owner = await signUp(t, { name: 'Owner' });
       assert.equal((await call('PUT', `/api/v1/tenants/${owner.tenantId}/features`, owner.accessToken, { features: { mgmt_api: true } })).statusCode, 200);
-      key = await createKey(t, owner.accessToken, owner.tenantId, ['tenant.read', 'tenants.create_child', 'members.read', 'members.invite', 'members.manage', 'mqtt_clients.manage', 'subscriber_tokens.manage', 'influx_tokens.create']);
+      key = await createKey(t, owner.accessToken, owner.tenantId, [
+        'tenant.read',
+        'tenants.create_child',
+        'members.read',
+        'members.invite',
+        'members.manage',
+        'mqtt_clients.manage',
+        'subscriber_tokens.manage',
+        'influx_tokens.create',
+      ]);
     });
     after(() => t.close());
 
@@ -37,7 +46,10 @@ for (const engine of testEngines()) {
     it("lists, invites, re-roles and removes members of the key's tenant through /api/v1/subscriber/members", async () => {
       const listed = await call('GET', '/api/v1/subscriber/members', key.secret);
       assert.equal(listed.statusCode, 200, listed.body);
-      assert.deepEqual(listed.json().members.map((m: { userId: string }) => m.userId), [owner.userId]);
+      assert.deepEqual(
+        listed.json().members.map((m: { userId: string }) => m.userId),
+        [owner.userId],
+      );
 
       const email = uniqueEmail('teammate');
       const invited = await call('POST', '/api/v1/subscriber/members', key.secret, { email, roles: ['member'] });
@@ -50,7 +62,10 @@ for (const engine of testEngines()) {
       assert.equal(patched.statusCode, 200, patched.body);
       const removed = await call('DELETE', `/api/v1/subscriber/members/${mate.userId}`, key.secret);
       assert.equal(removed.statusCode, 204, removed.body);
-      assert.deepEqual((await call('GET', '/api/v1/subscriber/members', key.secret)).json().members.map((m: { userId: string }) => m.userId), [owner.userId]);
+      assert.deepEqual(
+        (await call('GET', '/api/v1/subscriber/members', key.secret)).json().members.map((m: { userId: string }) => m.userId),
+        [owner.userId],
+      );
     });
 
     it("answers with the real route's problems: validation, authorization, and the key's own tenant only", async () => {
@@ -58,7 +73,10 @@ for (const engine of testEngines()) {
       assertProblem(await call('GET', '/api/v1/subscriber/members', 'tnty_forged'), 401, 'invalid_api_key');
       const listed = await call('GET', '/api/v1/subscriber/tenants', key.secret);
       assert.equal(listed.statusCode, 200, listed.body);
-      assert.deepEqual(listed.json().tenants.map((x: { id: string }) => x.id), [owner.tenantId]);
+      assert.deepEqual(
+        listed.json().tenants.map((x: { id: string }) => x.id),
+        [owner.tenantId],
+      );
     });
 
     it('exists in this preset only', async () => {
@@ -66,7 +84,10 @@ for (const engine of testEngines()) {
       try {
         const person = await signUp(other);
         assert.equal((await other.app.inject({ method: 'GET', url: '/api/v1/subscriber/members', headers: bearer(person.accessToken) })).statusCode, 404);
-        assert.equal((await other.app.inject({ method: 'POST', url: '/api/auth/active-tenant', headers: bearer(person.accessToken), payload: { tenantId: person.tenantId } })).statusCode, 404);
+        assert.equal(
+          (await other.app.inject({ method: 'POST', url: '/api/auth/active-tenant', headers: bearer(person.accessToken), payload: { tenantId: person.tenantId } })).statusCode,
+          404,
+        );
       } finally {
         await other.close();
       }

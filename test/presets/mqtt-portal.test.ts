@@ -52,7 +52,12 @@ for (const engine of testEngines()) {
 
     it('Create Influx read tokens: nobody while the influx add-on is off, all three once the owner turns it on', async () => {
       await assertRow({ ...INFLUX_ROW, allowed: [] });
-      const single = await t.app.inject({ method: 'POST', url: '/api/v1/check', headers: bearer(token('data_manager')), payload: { tenantId, permission: 'influx_tokens.create' } });
+      const single = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/check',
+        headers: bearer(token('data_manager')),
+        payload: { tenantId, permission: 'influx_tokens.create' },
+      });
       assert.deepEqual(single.json(), { allowed: false, reason: 'influx_tokens.create needs the feature influx, which is off for this tenant' });
 
       const on = await t.app.inject({ method: 'PUT', url: `/api/v1/tenants/${tenantId}/features`, headers: bearer(token('owner')), payload: { features: { influx: true } } });

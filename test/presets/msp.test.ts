@@ -85,8 +85,7 @@ for (const engine of testEngines()) {
     });
 
     it('ADMIN may turn features on and off; MANAGER may not', async () => {
-      const put = (role: Role) =>
-        t.app.inject({ method: 'PUT', url: `/api/v1/tenants/${tenantId}/features`, headers: bearer(token(role)), payload: { features: { crm: true } } });
+      const put = (role: Role) => t.app.inject({ method: 'PUT', url: `/api/v1/tenants/${tenantId}/features`, headers: bearer(token(role)), payload: { features: { crm: true } } });
       assert.equal((await put('admin')).statusCode, 200);
       assert.equal((await put('manager')).statusCode, 403);
     });
@@ -115,7 +114,11 @@ for (const engine of testEngines()) {
 
     it('a tenant with every module off still signs in and reads, but no module answers', async () => {
       await setFeatures(Object.fromEntries(MODULES.map((m) => [m, false])));
-      await assertRow('every module off', MODULES.map((m) => `${m}.use`), []);
+      await assertRow(
+        'every module off',
+        MODULES.map((m) => `${m}.use`),
+        [],
+      );
       await assertRow('reading the tenant', ['tenant.read'], ROLES);
       const customer = people.get('customer');
       const login = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: customer?.email, password: customer?.password, tenantId } });

@@ -23,22 +23,36 @@ async function operatorOf(t: TestApp, ownerRole: string): Promise<SignedUp> {
 
 const roots = (t: TestApp) =>
   readSystem(t.database.db, (trx) =>
-    trx.selectFrom('tenant_tree as tt').innerJoin('tenants as t', 't.id', 'tt.tenant_id').select(['t.id', 't.name', 't.slug', 't.is_admin_tenancy', 't.platform_owned']).where('tt.parent_id', 'is', null).where('t.status', '!=', 'deleted').execute(),
+    trx
+      .selectFrom('tenant_tree as tt')
+      .innerJoin('tenants as t', 't.id', 'tt.tenant_id')
+      .select(['t.id', 't.name', 't.slug', 't.is_admin_tenancy', 't.platform_owned'])
+      .where('tt.parent_id', 'is', null)
+      .where('t.status', '!=', 'deleted')
+      .execute(),
   );
 
 for (const engine of testEngines()) {
   describe(`company tree: one Main Company, named at deployment [company-tree, seed 004, ${engine}]`, () => {
     let t: TestApp;
     before(async () => {
-      t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'company-tree', TENANTRY_AUTH_RATE_LIMIT: '1000', TENANTRY_ROOT_TENANT_NAME: 'Acme Holding', TENANTRY_ROOT_TENANT_SLUG: `acme-${engine}` } });
+      t = await createTestApp(engine, {
+        env: { TENANTRY_PRESET: 'company-tree', TENANTRY_AUTH_RATE_LIMIT: '1000', TENANTRY_ROOT_TENANT_NAME: 'Acme Holding', TENANTRY_ROOT_TENANT_SLUG: `acme-${engine}` },
+      });
     });
     after(() => t.close());
 
     it('has the Main Company from the first start, before any operator, as the only root', async () => {
       const found = await roots(t);
-      assert.deepEqual(found.map((r) => [r.name, r.slug, r.is_admin_tenancy, r.platform_owned]), [['Acme Holding', `acme-${engine}`, true, true]]);
+      assert.deepEqual(
+        found.map((r) => [r.name, r.slug, r.is_admin_tenancy, r.platform_owned]),
+        [['Acme Holding', `acme-${engine}`, true, true]],
+      );
       const audit = await readTenant(t.database.db, found[0]?.id ?? '', (trx) => trx.selectFrom('audit_events').select(['action', 'actor_type']).execute());
-      assert.deepEqual(audit.map((e) => [e.action, e.actor_type]), [['tenant.created', 'system']]);
+      assert.deepEqual(
+        audit.map((e) => [e.action, e.actor_type]),
+        [['tenant.created', 'system']],
+      );
     });
 
     it("tells the portal, before sign-in, the seed's words, its closed sign-up, the single root and the deletion grace", async () => {
@@ -54,10 +68,13 @@ for (const engine of testEngines()) {
       assert.equal(operator.tenantId, main);
       assert.equal((await roots(t)).length, 1);
       const members = (await call(t, 'GET', `/tenants/${main}/members`, operator.accessToken)).json().members;
-      assert.deepEqual(members.map((m: { userId: string; roles: string[] }) => [m.userId, m.roles]), [[operator.userId, ['admin']]]);
+      assert.deepEqual(
+        members.map((m: { userId: string; roles: string[] }) => [m.userId, m.roles]),
+        [[operator.userId, ['admin']]],
+      );
     });
 
-    it("refuses a company admin a second root, or detaching a company to the root level; a platform super admin may", async () => {
+    it('refuses a company admin a second root, or detaching a company to the root level; a platform super admin may', async () => {
       const main = await rootTenantOf(t);
       const admin = await enrol(t, main, ['admin']);
       const refused = await call(t, 'POST', '/tenants', admin.accessToken, { name: 'Rival', slug: `rival-${process.pid}-${engine}` });
@@ -102,7 +119,10 @@ for (const engine of testEngines()) {
       const email = uniqueEmail('customer-admin');
       assert.equal((await call(t, 'POST', `/tenants/${acme}/invitations`, operator.accessToken, { email, roles: ['admin'] })).statusCode, 201);
       const customerAdmin = await enrol(t, acme, ['admin']);
-      assert.deepEqual((await call(t, 'GET', `/tenants/${acme}/members`, customerAdmin.accessToken)).json().members.map((m: { userId: string }) => m.userId), [customerAdmin.userId]);
+      assert.deepEqual(
+        (await call(t, 'GET', `/tenants/${acme}/members`, customerAdmin.accessToken)).json().members.map((m: { userId: string }) => m.userId),
+        [customerAdmin.userId],
+      );
     });
 
     it('lets an ADMIN of the admin tenancy delete a tenant, as the seed shows the Delete button to ADMIN and SUPER_ADMIN', async () => {
@@ -120,7 +140,10 @@ for (const engine of testEngines()) {
       const me = async (token: string) => (await call(t, 'GET', '/auth/me', token)).json();
       assert.equal((await login(operator.email)).json().showTenantSwitcher, true);
       assert.equal((await me(operator.accessToken)).showTenantSwitcher, true);
-      const [one, two] = [await call(t, 'POST', '/tenants', operator.accessToken, { name: 'One', slug: `one-${process.pid}-${engine}` }), await call(t, 'POST', '/tenants', operator.accessToken, { name: 'Two', slug: `two-${process.pid}-${engine}` })];
+      const [one, two] = [
+        await call(t, 'POST', '/tenants', operator.accessToken, { name: 'One', slug: `one-${process.pid}-${engine}` }),
+        await call(t, 'POST', '/tenants', operator.accessToken, { name: 'Two', slug: `two-${process.pid}-${engine}` }),
+      ];
       const customer = await enrol(t, one.json().id, ['admin']);
       assert.equal((await login(customer.email)).json().showTenantSwitcher, false, 'one organisation');
       await join(t, two.json().id, customer.userId, ['customer']);

@@ -41,12 +41,15 @@ for (const engine of testEngines()) {
         permissions.map((p: { key: string }) => p.key),
         Object.keys(PLATFORM_PERMISSIONS),
       );
-      assert.deepEqual(permissions.find((p: { key: string }) => p.key === 'members.invite'), {
-        key: 'members.invite',
-        description: PLATFORM_PERMISSIONS['members.invite'].description,
-        source: 'platform',
-        requiresFeature: null,
-      });
+      assert.deepEqual(
+        permissions.find((p: { key: string }) => p.key === 'members.invite'),
+        {
+          key: 'members.invite',
+          description: PLATFORM_PERMISSIONS['members.invite'].description,
+          source: 'platform',
+          requiresFeature: null,
+        },
+      );
     });
 
     it('lists the built-in roles with their permissions sorted and the owner role marked', async () => {
@@ -54,23 +57,29 @@ for (const engine of testEngines()) {
       const res = await api('GET', roles(owner.tenantId), owner.accessToken);
       assert.equal(res.statusCode, 200, res.body);
       const list = res.json().roles;
-      assert.deepEqual(list.map((r: { key: string }) => r.key), ['owner', 'admin', 'member', 'viewer']);
+      assert.deepEqual(
+        list.map((r: { key: string }) => r.key),
+        ['owner', 'admin', 'member', 'viewer'],
+      );
       for (const role of list) {
         assert.equal(role.builtIn, true);
         assert.equal(role.definedIn, null);
         assert.equal(role.isOwnerRole, role.key === 'owner');
         assert.deepEqual(role.permissions, [...role.permissions].sort());
       }
-      assert.deepEqual(list.find((r: { key: string }) => r.key === 'member'), {
-        key: 'member',
-        name: 'Member',
-        description: 'Works in the tenant and sees who else does.',
-        scope: 'tenant',
-        permissions: ['members.read', 'tenant.read'],
-        builtIn: true,
-        definedIn: null,
-        isOwnerRole: false,
-      });
+      assert.deepEqual(
+        list.find((r: { key: string }) => r.key === 'member'),
+        {
+          key: 'member',
+          name: 'Member',
+          description: 'Works in the tenant and sees who else does.',
+          scope: 'tenant',
+          permissions: ['members.read', 'tenant.read'],
+          builtIn: true,
+          definedIn: null,
+          isOwnerRole: false,
+        },
+      );
       // tenant.read is enough to list them.
       const viewer = await addMember(owner.tenantId, ['viewer']);
       assert.equal((await api('GET', roles(owner.tenantId), viewer.accessToken)).statusCode, 200);
@@ -126,11 +135,14 @@ for (const engine of testEngines()) {
 
       assert.equal((await create({ key: 'ok' })).statusCode, 201);
       assertProblem(await create({ key: 'ok', name: 'Again' }), 409, 'role_exists');
-      assert.deepEqual((await roleRows(owner.tenantId)).map((r) => r.name), ['Role']);
+      assert.deepEqual(
+        (await roleRows(owner.tenantId)).map((r) => r.name),
+        ['Role'],
+      );
       assert.equal((await auditOf(owner.tenantId, 'role.created')).length, 1);
     });
 
-    it('needs roles.manage, and grants nothing beyond the caller\'s own permissions', async () => {
+    it("needs roles.manage, and grants nothing beyond the caller's own permissions", async () => {
       const owner = await signUp(t);
       const member = await addMember(owner.tenantId, ['member']);
       const admin = await addMember(owner.tenantId, ['admin']);
@@ -214,12 +226,18 @@ for (const engine of testEngines()) {
       assertProblem(await del('owner'), 409, 'built_in_role');
       assertProblem(await del('nobody'), 404, 'role_not_found');
       assertProblem(await del('held'), 409, 'role_in_use');
-      assert.deepEqual((await roleRows(owner.tenantId)).map((r) => r.key), ['held', 'temp']);
+      assert.deepEqual(
+        (await roleRows(owner.tenantId)).map((r) => r.key),
+        ['held', 'temp'],
+      );
 
       const res = await del('temp');
       assert.equal(res.statusCode, 204, res.body);
       assert.equal(res.body, '');
-      assert.deepEqual((await roleRows(owner.tenantId)).map((r) => r.key), ['held']);
+      assert.deepEqual(
+        (await roleRows(owner.tenantId)).map((r) => r.key),
+        ['held'],
+      );
       const [event] = await auditOf(owner.tenantId, 'role.deleted');
       assert.equal(event?.target_id, 'temp');
       assert.deepEqual(event?.before, { key: 'temp', name: 'temp', description: null, scope: 'tenant', permissions: ['tenant.read'] });

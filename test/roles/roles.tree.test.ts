@@ -87,7 +87,8 @@ for (const engine of testEngines()) {
     it('applies a tenant_and_descendants custom role held in an ancestor', async () => {
       const { owner, root, a1, b } = await tree();
       assert.equal(
-        (await api('POST', roles(root), owner.accessToken, { key: 'regional', name: 'Regional', scope: 'tenant_and_descendants', permissions: ['tenant.read', 'members.read'] })).statusCode,
+        (await api('POST', roles(root), owner.accessToken, { key: 'regional', name: 'Regional', scope: 'tenant_and_descendants', permissions: ['tenant.read', 'members.read'] }))
+          .statusCode,
         201,
       );
       const regional = await signUp(t);
@@ -108,8 +109,7 @@ for (const engine of testEngines()) {
 
     it('refuses to delete a role held anywhere below, but not one a lower tenant redefines', async () => {
       const { owner, a, a1, a2 } = await tree();
-      const create = (tenantId: string, key: string) =>
-        api('POST', roles(tenantId), owner.accessToken, { key, name: key, scope: 'tenant', permissions: ['tenant.read'] });
+      const create = (tenantId: string, key: string) => api('POST', roles(tenantId), owner.accessToken, { key, name: key, scope: 'tenant', permissions: ['tenant.read'] });
       const del = (tenantId: string, key: string) => api('DELETE', `${roles(tenantId)}/${key}`, owner.accessToken);
       const rowsOf = (tenantId: string) =>
         readTenant(t.database.db, tenantId, (trx) => trx.selectFrom('roles').select('key').where('tenant_id', '=', tenantId).orderBy('key').execute());

@@ -45,7 +45,7 @@ for (const engine of testEngines()) {
     });
     after(() => t.close());
 
-    it('verifies a person\'s access token locally against the published keys', async () => {
+    it("verifies a person's access token locally against the published keys", async () => {
       const claims = await client.verifyAccessToken(owner.accessToken);
       assert.deepEqual([claims.sub, claims.tid, claims.roles], [owner.userId, owner.tenantId, ['owner']]);
       const [header, payload] = owner.accessToken.split('.');
@@ -61,7 +61,10 @@ for (const engine of testEngines()) {
         { tenantId: owner.tenantId, permission: 'members.manage' },
         { tenantId: owner.tenantId, permission: 'tenant.read' },
       ]);
-      assert.deepEqual(many.map((r) => r.allowed), [false, true]);
+      assert.deepEqual(
+        many.map((r) => r.allowed),
+        [false, true],
+      );
     });
 
     it('exchanges the key for a token once and reuses it', async () => {
@@ -72,10 +75,11 @@ for (const engine of testEngines()) {
       assert.ok(before <= 1);
     });
 
-    it('reports a suspended tenant\'s key as TenantryError 403 tenant_suspended, not a 401 to rotate for, and keeps its token for when the tenant is back', async () => {
+    it("reports a suspended tenant's key as TenantryError 403 tenant_suspended, not a 401 to rotate for, and keeps its token for when the tenant is back", async () => {
       const other = await signUp(t);
       const otherKey = await createKey(t, other.accessToken, other.tenantId, ['tenant.read']);
-      const setStatus = (status: 'active' | 'suspended') => withSystem(t.database.db, (trx) => trx.updateTable('tenants').set({ status }).where('id', '=', other.tenantId).execute());
+      const setStatus = (status: 'active' | 'suspended') =>
+        withSystem(t.database.db, (trx) => trx.updateTable('tenants').set({ status }).where('id', '=', other.tenantId).execute());
       const exchanges = () => calls.filter((c) => c === 'POST /api/v1/oauth/token').length;
       const counting: typeof fetch = (input, init) => {
         calls.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname}`);

@@ -3,8 +3,35 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { loadPreset } from '../../src/presets/presets.ts';
 import { testEngines } from '../helpers/database.ts';
-import { type ActorInfo, type Cell, compareSnapshots, EscalationOracle, findViolations, type Knowledge, type MembershipRow, type ObservedRequest, type Snapshot, type TenantInfo, type Violation } from '../helpers/escalation-oracle.ts';
-import { api, companyTreeWorld, createInstall, defaultWorld, designateStaff, type Install, invitationToken, join, marketplaceWorld, perform, person, slug, stepArbitrary, WORLDS } from '../helpers/escalation-worlds.ts';
+import {
+  type ActorInfo,
+  type Cell,
+  compareSnapshots,
+  type EscalationOracle,
+  findViolations,
+  type Knowledge,
+  type MembershipRow,
+  type ObservedRequest,
+  type Snapshot,
+  type TenantInfo,
+  type Violation,
+} from '../helpers/escalation-oracle.ts';
+import {
+  api,
+  companyTreeWorld,
+  createInstall,
+  defaultWorld,
+  designateStaff,
+  type Install,
+  invitationToken,
+  join,
+  marketplaceWorld,
+  perform,
+  person,
+  slug,
+  stepArbitrary,
+  WORLDS,
+} from '../helpers/escalation-worlds.ts';
 
 /**
  * Issue 10's oracle: in small fixture worlds of three presets (default: owner and admin reach the tenants below;
@@ -59,7 +86,14 @@ describe('escalation oracle: the rule itself, on hand-made snapshots', () => {
     name: (id) => ({ zT: 'Z', yT: 'Y', amy: 'Amy (admin of Z)', zed: 'Zed (owner of Z)' })[id] ?? id,
     ...extra,
   });
-  const req = (actorId: string, method: string, url: string, status: number, body?: unknown, response?: unknown): ObservedRequest => ({ actorId, method, url, status, body, response });
+  const req = (actorId: string, method: string, url: string, status: number, body?: unknown, response?: unknown): ObservedRequest => ({
+    actorId,
+    method,
+    url,
+    status,
+    body,
+    response,
+  });
 
   // Amy administers Z (no tenant.delete) and owns Y; moving Z under Y makes her Y-owner role reach Z.
   const moveBefore = snapshot({
@@ -105,15 +139,29 @@ describe('escalation oracle: the rule itself, on hand-made snapshots', () => {
       ],
     });
     const found = findViolations(knowledge({ staff: new Set(['sam']) }), before, after, req('ann', 'POST', '/api/v1/tenants', 201));
-    assert.deepEqual(found.map((v) => [v.actorId, v.tenantId, v.permissions]), [['vic', 'new', ['members.read', 'tenant.read']]]);
+    assert.deepEqual(
+      found.map((v) => [v.actorId, v.tenantId, v.permissions]),
+      [['vic', 'new', ['members.read', 'tenant.read']]],
+    );
   });
 
   it('lets a restore bring back only what the deletion interrupted (rule d)', () => {
-    const before = snapshot({ tenants: [tenant('cT', 'rT', 'pending_deletion'), tenant('rT', null)], actors: [user('carol'), user('alice')], cells: { carol: { cT: cell(WHILE_SUSPENDED, OWNER) }, alice: { cT: cell(ALL, ALL, ALL) } } });
-    const after = snapshot({ tenants: [tenant('cT', 'rT', 'active'), tenant('rT', null)], actors: [user('carol'), user('alice')], cells: { carol: { cT: cell(OWNER) }, alice: { cT: cell(ALL, ALL, ALL) } } });
+    const before = snapshot({
+      tenants: [tenant('cT', 'rT', 'pending_deletion'), tenant('rT', null)],
+      actors: [user('carol'), user('alice')],
+      cells: { carol: { cT: cell(WHILE_SUSPENDED, OWNER) }, alice: { cT: cell(ALL, ALL, ALL) } },
+    });
+    const after = snapshot({
+      tenants: [tenant('cT', 'rT', 'active'), tenant('rT', null)],
+      actors: [user('carol'), user('alice')],
+      cells: { carol: { cT: cell(OWNER) }, alice: { cT: cell(ALL, ALL, ALL) } },
+    });
     const restore = req('carol', 'POST', '/api/v1/tenants/cT/restore', 200);
     const suspendedThenDeleted = findViolations(knowledge({ statusBeforeDeletion: new Map([['cT', 'suspended']]) }), before, after, restore);
-    assert.deepEqual(suspendedThenDeleted.map((v) => [v.kind, v.actorId]), [['unexplained_gain', 'carol']]);
+    assert.deepEqual(
+      suspendedThenDeleted.map((v) => [v.kind, v.actorId]),
+      [['unexplained_gain', 'carol']],
+    );
     assert.deepEqual(findViolations(knowledge({ statusBeforeDeletion: new Map([['cT', 'active']]) }), before, after, restore), []);
     // Unknown history counts as suspended; the parent's owner may lift it either way.
     assert.equal(findViolations(knowledge(), before, after, restore).length, 1);
@@ -132,28 +180,51 @@ describe('escalation oracle: the rule itself, on hand-made snapshots', () => {
 
   it('reports an administrator stripped without approval (unless approved, or by a super_admin) where the preset holds it, a parent cut off by a move, and server errors', () => {
     const tree = loadPreset('company-tree');
-    const roles = new Map([['deputy', { key: 'deputy', name: 'Deputy', description: '', scope: 'tenant' as const, permissions: new Set(['members.manage', 'tenant.read']), builtIn: false }]]);
-    const base = { tenants: [tenant('dT', null)], actors: [user('dan'), user('dora')], cells: {}, memberships: [{ tenantId: 'dT', userId: 'dora', kind: 'direct' as const, roles: ['deputy'] }] };
+    const roles = new Map([
+      ['deputy', { key: 'deputy', name: 'Deputy', description: '', scope: 'tenant' as const, permissions: new Set(['members.manage', 'tenant.read']), builtIn: false }],
+    ]);
+    const base = {
+      tenants: [tenant('dT', null)],
+      actors: [user('dan'), user('dora')],
+      cells: {},
+      memberships: [{ tenantId: 'dT', userId: 'dora', kind: 'direct' as const, roles: ['deputy'] }],
+    };
     const before = { ...snapshot(base), customRoles: new Map([['dT', roles]]) };
     const weakened = new Map([['deputy', { ...roles.get('deputy')!, permissions: new Set(['tenant.read']) }]]);
     const afterEdit = { ...snapshot(base), customRoles: new Map([['dT', weakened]]) };
     const k = { ...knowledge(), preset: tree };
-    assert.deepEqual(findViolations(k, before, afterEdit, req('dan', 'PATCH', '/api/v1/tenants/dT/roles/deputy', 200)).map((v) => [v.kind, v.actorId]), [['held_action_bypassed', 'dora']]);
+    assert.deepEqual(
+      findViolations(k, before, afterEdit, req('dan', 'PATCH', '/api/v1/tenants/dT/roles/deputy', 200)).map((v) => [v.kind, v.actorId]),
+      [['held_action_bypassed', 'dora']],
+    );
     assert.deepEqual(findViolations(k, before, afterEdit, req('mia', 'POST', '/api/v1/tenants/dT/approval-requests/apr_x/approve', 200)), []);
     const withOperator = (x: Snapshot): Snapshot => ({ ...x, actors: new Map([...x.actors, ['op', user('op', true)]]) });
     assert.deepEqual(findViolations(k, withOperator(before), withOperator(afterEdit), req('op', 'PATCH', '/api/v1/tenants/dT/roles/deputy', 200)), []);
 
-    const parentBefore = snapshot({ tenants: [tenant('cT', 'rT'), tenant('rT', null)], actors: [user('alice'), user('carol')], cells: { alice: { cT: cell(ALL, ALL, ALL) }, carol: { cT: cell(OWNER) } } });
+    const parentBefore = snapshot({
+      tenants: [tenant('cT', 'rT'), tenant('rT', null)],
+      actors: [user('alice'), user('carol')],
+      cells: { alice: { cT: cell(ALL, ALL, ALL) }, carol: { cT: cell(OWNER) } },
+    });
     const parentAfter = snapshot({ tenants: [tenant('cT', null), tenant('rT', null)], actors: [user('alice'), user('carol')], cells: { carol: { cT: cell(OWNER) } } });
-    assert.deepEqual(findViolations(knowledge(), parentBefore, parentAfter, req('carol', 'PATCH', '/api/v1/tenants/cT', 200, { parentId: null })).map((v) => [v.kind, v.actorId]), [['oversight_removed', 'alice']]);
+    assert.deepEqual(
+      findViolations(knowledge(), parentBefore, parentAfter, req('carol', 'PATCH', '/api/v1/tenants/cT', 200, { parentId: null })).map((v) => [v.kind, v.actorId]),
+      [['oversight_removed', 'alice']],
+    );
     assert.deepEqual(findViolations(knowledge(), parentBefore, parentAfter, req('alice', 'PATCH', '/api/v1/tenants/cT', 200, { parentId: null })), []);
 
-    assert.deepEqual(findViolations(knowledge(), moveBefore, moveBefore, req('zed', 'POST', '/api/v1/tenants', 500)).map((v) => v.kind), ['server_error']);
+    assert.deepEqual(
+      findViolations(knowledge(), moveBefore, moveBefore, req('zed', 'POST', '/api/v1/tenants', 500)).map((v) => v.kind),
+      ['server_error'],
+    );
   });
 
   it('reports a permission cache that answers differently from a fresh resolution', () => {
     assert.deepEqual(compareSnapshots(knowledge(), moveBefore, moveBefore, 3), []);
-    assert.deepEqual(compareSnapshots(knowledge(), moveBefore, moveAfter, 3).map((v) => [v.kind, v.actorId, v.tenantId]), [['stale_cache', 'amy', 'zT']]);
+    assert.deepEqual(
+      compareSnapshots(knowledge(), moveBefore, moveAfter, 3).map((v) => [v.kind, v.actorId, v.tenantId]),
+      [['stale_cache', 'amy', 'zT']],
+    );
   });
 });
 
@@ -207,7 +278,12 @@ async function randomRuns(install: Install, diagnostic: (message: string) => voi
   );
   if (EXPLORE) {
     console.log(`\n===== ${install.preset}: ${found.size} distinct violation signature(s) =====`);
-    console.log([...outcomes].sort().map(([k, v]) => `  ${k}: ${v}`).join('\n'));
+    console.log(
+      [...outcomes]
+        .sort()
+        .map(([k, v]) => `  ${k}: ${v}`)
+        .join('\n'),
+    );
     for (const [sig, report] of found) console.log(`\n### ${sig}\n${report}`);
   }
 }
@@ -231,8 +307,18 @@ for (const engine of testEngines()) {
       // Behind the API's back: Zed becomes an owner of R, then sends a harmless request.
       await join(install, tenants.R ?? '', zed, ['owner']);
       await oracle.request(zed, 'GET', `/tenants/${tenants.R}`);
-      const gains = oracle.violations.filter((v) => v.kind === 'unexplained_gain' && v.actorId === zed).map((v) => [oracle.name(v.tenantId ?? ''), v.permissions?.includes('tenant.delete')]);
-      assert.deepEqual(gains.sort(), [['C', true], ['G', true], ['R', true]], oracle.report());
+      const gains = oracle.violations
+        .filter((v) => v.kind === 'unexplained_gain' && v.actorId === zed)
+        .map((v) => [oracle.name(v.tenantId ?? ''), v.permissions?.includes('tenant.delete')]);
+      assert.deepEqual(
+        gains.sort(),
+        [
+          ['C', true],
+          ['G', true],
+          ['R', true],
+        ],
+        oracle.report(),
+      );
       assert.match(oracle.report(), /\[step 1\] unexplained_gain: zed \(owner of Z\) gained \{.*tenant\.delete.*\} in R \(active → active\)/);
     });
 
@@ -291,7 +377,12 @@ for (const engine of testEngines()) {
       oracle.addStaff(sid);
       oracle.addUser(sid, 'sid (staff: admin of the admin tenancy)', install.tokens.get(sid) ?? '');
       const R = tenants.R ?? '';
-      await oracle.request(people.alice ?? '', 'POST', `/tenants/${R}/roles`, { key: 'recruiter', name: 'Recruiter', scope: 'tenant', permissions: ['tenant.read', 'members.read', 'members.invite'] });
+      await oracle.request(people.alice ?? '', 'POST', `/tenants/${R}/roles`, {
+        key: 'recruiter',
+        name: 'Recruiter',
+        scope: 'tenant',
+        permissions: ['tenant.read', 'members.read', 'members.invite'],
+      });
       await oracle.request(people.alice ?? '', 'PATCH', `/tenants/${R}/members/${people.dave}`, { roles: ['member', 'recruiter'] });
       const invited = await oracle.request(people.dave ?? '', 'POST', `/tenants/${R}/invitations`, { email: oracle.emailOf(sid), roles: ['viewer'] });
       assert.equal(invited.statusCode, 201, invited.body);
@@ -330,7 +421,12 @@ for (const engine of testEngines()) {
     it('(3) an admin of P makes a descendant-scoped custom role, takes it, and reaches the child C', async () => {
       const { oracle, people, tenants } = await marketplaceWorld(install, true);
       const ann = people.ann ?? '';
-      await oracle.request(ann, 'POST', `/tenants/${tenants.P}/roles`, { key: 'scout', name: 'Scout', scope: 'tenant_and_descendants', permissions: ['tenant.read', 'members.read', 'audit.read', 'api_keys.manage'] });
+      await oracle.request(ann, 'POST', `/tenants/${tenants.P}/roles`, {
+        key: 'scout',
+        name: 'Scout',
+        scope: 'tenant_and_descendants',
+        permissions: ['tenant.read', 'members.read', 'audit.read', 'api_keys.manage'],
+      });
       await oracle.request(ann, 'PATCH', `/tenants/${tenants.P}/members/${ann}`, { roles: ['admin', 'scout'] });
       await oracle.request(ann, 'POST', `/tenants/${tenants.C}/api-keys`, { name: 'mine', permissions: ['members.read'] });
       oracle.assertClean();
@@ -342,7 +438,12 @@ for (const engine of testEngines()) {
       const { oracle, people, tenants } = await marketplaceWorld(install, true);
       const [ann, vic] = [people.ann ?? '', people.vic ?? ''];
       // The operator gives Vic a regional role in P that applies below P.
-      await oracle.request(install.operator, 'POST', `/tenants/${tenants.P}/roles`, { key: 'regional', name: 'Regional', scope: 'tenant_and_descendants', permissions: ['tenant.read', 'members.read', 'audit.read'] });
+      await oracle.request(install.operator, 'POST', `/tenants/${tenants.P}/roles`, {
+        key: 'regional',
+        name: 'Regional',
+        scope: 'tenant_and_descendants',
+        permissions: ['tenant.read', 'members.read', 'audit.read'],
+      });
       await oracle.request(install.operator, 'PATCH', `/tenants/${tenants.P}/members/${vic}`, { roles: ['viewer', 'regional'] });
       await oracle.request(ann, 'PATCH', `/tenants/${tenants.A}`, { parentId: tenants.P });
       oracle.assertClean();
@@ -363,7 +464,12 @@ for (const engine of testEngines()) {
     it('(6) an admin re-roles another admin to a custom role with members.manage, then edits the role to drop it', async () => {
       const { oracle, people, tenants } = await companyTreeWorld(install, true);
       const D = tenants.D ?? '';
-      await oracle.request(people.dan ?? '', 'POST', `/tenants/${D}/roles`, { key: 'deputy', name: 'Deputy', scope: 'tenant', permissions: ['tenant.read', 'members.read', 'members.manage'] });
+      await oracle.request(people.dan ?? '', 'POST', `/tenants/${D}/roles`, {
+        key: 'deputy',
+        name: 'Deputy',
+        scope: 'tenant',
+        permissions: ['tenant.read', 'members.read', 'members.manage'],
+      });
       await oracle.request(people.dan ?? '', 'PATCH', `/tenants/${D}/members/${people.dora}`, { roles: ['deputy'] });
       const edit = await oracle.request(people.dan ?? '', 'PATCH', `/tenants/${D}/roles/deputy`, { permissions: ['tenant.read', 'members.read'] });
       // Held for approval: approved from above, it may run.

@@ -27,7 +27,12 @@ function harness(getApp: () => TestApp) {
   };
   const tenant = async (tenantId: string) =>
     readTenant(getApp().database.db, tenantId, (trx) =>
-      trx.selectFrom('tenants as t').innerJoin('tenant_tree as tt', 'tt.tenant_id', 't.id').select(['t.status', 'tt.parent_id']).where('t.id', '=', tenantId).executeTakeFirstOrThrow(),
+      trx
+        .selectFrom('tenants as t')
+        .innerJoin('tenant_tree as tt', 'tt.tenant_id', 't.id')
+        .select(['t.status', 'tt.parent_id'])
+        .where('t.id', '=', tenantId)
+        .executeTakeFirstOrThrow(),
     );
   return { api, join, child, tenant };
 }
@@ -160,10 +165,18 @@ for (const engine of testEngines()) {
     after(() => t.close());
 
     it('refuses an admin creating a tenant_and_descendants role, so they never read the child, its members or audit, nor mint a key there', async () => {
-      const res = await api('POST', `/tenants/${owner.tenantId}/roles`, admin.accessToken, { key: 'reach', name: 'Reach', scope: 'tenant_and_descendants', permissions: ['members.read', 'audit.read', 'api_keys.manage', 'tenant.read'] });
+      const res = await api('POST', `/tenants/${owner.tenantId}/roles`, admin.accessToken, {
+        key: 'reach',
+        name: 'Reach',
+        scope: 'tenant_and_descendants',
+        permissions: ['members.read', 'audit.read', 'api_keys.manage', 'tenant.read'],
+      });
       assertProblem(res, 403, 'forbidden');
       assert.match(res.json().detail, /tenants below/);
-      assert.equal((await api('GET', `/tenants/${owner.tenantId}/roles`, owner.accessToken)).json().roles.some((r: { key: string }) => r.key === 'reach'), false);
+      assert.equal(
+        (await api('GET', `/tenants/${owner.tenantId}/roles`, owner.accessToken)).json().roles.some((r: { key: string }) => r.key === 'reach'),
+        false,
+      );
       for (const url of [`/tenants/${below.id}`, `/tenants/${below.id}/members`, `/tenants/${below.id}/audit-events`]) {
         assertProblem(await api('GET', url, admin.accessToken), 404, 'tenant_not_found');
       }
@@ -182,7 +195,10 @@ for (const engine of testEngines()) {
       assert.deepEqual(widened.json().missingPermissions.sort(), ['members.invite', 'members.read']);
       assert.deepEqual([...(await allowedPermissions(t, holder.accessToken, below.id, ['tenant.read', 'members.read']))], ['tenant.read']);
       // A role nobody below holds may change freely within the admin's own permissions.
-      assert.equal((await api('POST', `/tenants/${owner.tenantId}/roles`, admin.accessToken, { key: 'local', name: 'Local', scope: 'tenant', permissions: ['tenant.read'] })).statusCode, 201);
+      assert.equal(
+        (await api('POST', `/tenants/${owner.tenantId}/roles`, admin.accessToken, { key: 'local', name: 'Local', scope: 'tenant', permissions: ['tenant.read'] })).statusCode,
+        201,
+      );
       assert.equal((await api('PATCH', `/tenants/${owner.tenantId}/roles/local`, admin.accessToken, { permissions: ['tenant.read', 'members.read'] })).statusCode, 200);
     });
   });
@@ -199,7 +215,17 @@ for (const engine of testEngines()) {
       const main = await enrol(t, await rootTenantOf(t), ['admin'], { name: 'Main admin' });
       const company = await child(main.tenantId, main, 'Dist');
       const [kim, ken] = [await enrol(t, company.id, ['admin'], { name: 'Kim' }), await enrol(t, company.id, ['admin'], { name: 'Ken' })];
-      assert.equal((await api('POST', `/tenants/${company.id}/roles`, kim.accessToken, { key: 'mgr', name: 'Manager', scope: 'tenant', permissions: ['members.manage', 'members.read', 'tenant.read'] })).statusCode, 201);
+      assert.equal(
+        (
+          await api('POST', `/tenants/${company.id}/roles`, kim.accessToken, {
+            key: 'mgr',
+            name: 'Manager',
+            scope: 'tenant',
+            permissions: ['members.manage', 'members.read', 'tenant.read'],
+          })
+        ).statusCode,
+        201,
+      );
       // Still an administrator afterwards, so re-roling is not held.
       assert.equal((await api('PATCH', `/tenants/${company.id}/members/${ken.userId}`, kim.accessToken, { roles: ['mgr'] })).statusCode, 200);
 
@@ -219,7 +245,11 @@ for (const engine of testEngines()) {
       const main = await enrol(t, await rootTenantOf(t), ['admin'], { name: 'Main two' });
       const company = await child(main.tenantId, main, 'Free');
       const kim = await enrol(t, company.id, ['admin'], { name: 'Kim two' });
-      assert.equal((await api('POST', `/tenants/${company.id}/roles`, kim.accessToken, { key: 'reader', name: 'Reader', scope: 'tenant', permissions: ['members.read', 'tenant.read'] })).statusCode, 201);
+      assert.equal(
+        (await api('POST', `/tenants/${company.id}/roles`, kim.accessToken, { key: 'reader', name: 'Reader', scope: 'tenant', permissions: ['members.read', 'tenant.read'] }))
+          .statusCode,
+        201,
+      );
       const res = await api('PATCH', `/tenants/${company.id}/roles/reader`, kim.accessToken, { permissions: ['tenant.read'] });
       assert.equal(res.statusCode, 200, res.body);
     });

@@ -21,8 +21,10 @@ for (const engine of testEngines()) {
     after(() => t.close());
 
     const del = (tenantId: string, token: string, payload: object) => t.app.inject({ method: 'DELETE', url: `/api/v1/tenants/${tenantId}`, headers: bearer(token), payload });
-    const status = (tenantId: string) => withSystem(t.database.db, async (trx) => (await trx.selectFrom('tenants').select('status').where('id', '=', tenantId).executeTakeFirstOrThrow()).status);
-    const userExists = (userId: string) => withSystem(t.database.db, async (trx) => (await trx.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined);
+    const status = (tenantId: string) =>
+      withSystem(t.database.db, async (trx) => (await trx.selectFrom('tenants').select('status').where('id', '=', tenantId).executeTakeFirstOrThrow()).status);
+    const userExists = (userId: string) =>
+      withSystem(t.database.db, async (trx) => (await trx.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst()) !== undefined);
 
     /** A company under Top's tenant (owned by someone who belongs nowhere else) with one company below it. */
     async function company(): Promise<{ a: { tenantId: string; ownerId: string }; b: { tenantId: string; ownerId: string }; member: SignedUp }> {
@@ -51,7 +53,11 @@ for (const engine of testEngines()) {
       const { a, b, member } = await company();
       const res = await del(a.tenantId, top.accessToken, { confirm: `seed-${a.tenantId}`, includeDescendants: true });
       assert.equal(res.statusCode, 200, res.body);
-      assert.deepEqual(res.json(), { status: 'pending_deletion', tenants: [b.tenantId, a.tenantId], purgeAfter: new Date(t.clock.now().getTime() + 30 * 86_400_000).toISOString() });
+      assert.deepEqual(res.json(), {
+        status: 'pending_deletion',
+        tenants: [b.tenantId, a.tenantId],
+        purgeAfter: new Date(t.clock.now().getTime() + 30 * 86_400_000).toISOString(),
+      });
       assert.deepEqual([await status(a.tenantId), await status(b.tenantId)], ['pending_deletion', 'pending_deletion']);
       assertProblem(await t.app.inject({ url: `/api/v1/tenants/${a.tenantId}`, headers: bearer(member.accessToken) }), 404, 'tenant_not_found');
       assert.equal((await t.app.inject({ url: `/api/v1/tenants/${a.tenantId}`, headers: bearer(top.accessToken) })).statusCode, 200);
@@ -74,7 +80,10 @@ for (const engine of testEngines()) {
       const login = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: top.email, password: top.password } });
       top = { ...top, accessToken: login.json().accessToken };
       const reports = await purgeDueTenants({ db: t.database.db, clock: t.clock });
-      assert.deepEqual(reports.map((r) => r.tenantId), [b.tenantId, a.tenantId]);
+      assert.deepEqual(
+        reports.map((r) => r.tenantId),
+        [b.tenantId, a.tenantId],
+      );
       const forA = reports[1];
       assert.deepEqual([forA?.removed.memberships, forA?.removed.membership_roles, forA?.usersRepointed, forA?.usersDeleted], [2, 2, 1, 1]);
       assert.ok((forA?.removed.audit_events ?? 0) >= 2, JSON.stringify(forA));
@@ -92,7 +101,9 @@ for (const engine of testEngines()) {
       assert.deepEqual(left, { memberships: [], audit: [] });
       assertProblem(await t.app.inject({ url: `/api/v1/tenants/${a.tenantId}`, headers: bearer(top.accessToken) }), 404, 'tenant_not_found');
       // The parent's trail keeps the record of the purge.
-      const trail = await readTenant(t.database.db, top.tenantId, (trx) => trx.selectFrom('audit_events').select(['action', 'actor_type', 'target_id']).where('tenant_id', '=', top.tenantId).where('action', '=', 'tenant.purged').execute());
+      const trail = await readTenant(t.database.db, top.tenantId, (trx) =>
+        trx.selectFrom('audit_events').select(['action', 'actor_type', 'target_id']).where('tenant_id', '=', top.tenantId).where('action', '=', 'tenant.purged').execute(),
+      );
       assert.deepEqual(trail, [{ action: 'tenant.purged', actor_type: 'system', target_id: a.tenantId }]);
       const tree = await t.app.inject({ url: `/api/v1/tenants/${top.tenantId}/tree`, headers: bearer(top.accessToken) });
       const ids = tree.json().tenants.map((x: { id: string }) => x.id);
@@ -125,12 +136,29 @@ for (const engine of testEngines()) {
       const email = uniqueEmail('operator');
       const { user: operator, adminTenantId } = await createOperator({ db: t.database.db, clock: t.clock, ownerRole: 'super_admin' }, { email, password: GOOD_PASSWORD });
       const admin = await enrol(t, adminTenantId ?? '', ['admin']);
-      const added = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(admin.accessToken), payload: { name: 'Acme Ltd', slug: `acme-${process.pid}-${engine}` } });
+      const added = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/tenants',
+        headers: bearer(admin.accessToken),
+        payload: { name: 'Acme Ltd', slug: `acme-${process.pid}-${engine}` },
+      });
       assert.equal(added.statusCode, 201, added.body);
       const customer = { tenantId: added.json().id as string, slug: added.json().slug as string };
       const agent = newId('user');
       await withSystem(t.database.db, async (trx) => {
-        await trx.insertInto('users').values({ id: agent, email: `${agent}@acme.test`, name: null, password_hash: null, email_verified_at: null, platform_role: null, created_at: t.clock.now(), updated_at: t.clock.now() }).execute();
+        await trx
+          .insertInto('users')
+          .values({
+            id: agent,
+            email: `${agent}@acme.test`,
+            name: null,
+            password_hash: null,
+            email_verified_at: null,
+            platform_role: null,
+            created_at: t.clock.now(),
+            updated_at: t.clock.now(),
+          })
+          .execute();
         await insertMembership(trx, { tenantId: customer.tenantId, userId: agent, kind: 'direct', roles: ['agent'], now: t.clock.now() });
       });
       // ADMIN may delete tenants in this preset (seed 001: "shown only to ADMIN/SUPER_ADMIN").
@@ -142,7 +170,9 @@ for (const engine of testEngines()) {
       assert.deepEqual([body.purged[0].removed.memberships, body.purged[0].usersRepointed, body.purged[0].usersDeleted], [3, 0, 1]);
       const users = await withSystem(t.database.db, (trx) => trx.selectFrom('users').select('id').where('id', 'in', [agent, admin.userId, operator.id]).execute());
       assert.deepEqual(users.map((u) => u.id).sort(), [admin.userId, operator.id].sort(), 'the agent belonged nowhere else; the staff keep the admin tenancy');
-      const row = await withSystem(t.database.db, (trx) => trx.selectFrom('tenants').select(['status', 'name', 'slug']).where('id', '=', customer.tenantId).executeTakeFirstOrThrow());
+      const row = await withSystem(t.database.db, (trx) =>
+        trx.selectFrom('tenants').select(['status', 'name', 'slug']).where('id', '=', customer.tenantId).executeTakeFirstOrThrow(),
+      );
       // The slug stays with the tombstone, never to be reused (migration 0021).
       assert.deepEqual(row, { status: 'deleted', name: '(deleted)', slug: customer.slug });
       assertProblem(await t.app.inject({ method: 'POST', url: `/api/v1/tenants/${customer.tenantId}/restore`, headers: bearer(admin.accessToken) }), 404, 'tenant_not_found');

@@ -19,7 +19,16 @@ for (const engine of testEngines()) {
 
     const ownerCount = (tenantId: string) =>
       withSystem(database.db, async (trx) =>
-        Number((await trx.selectFrom('membership_roles').select((e) => e.fn.countAll().as('n')).where('tenant_id', '=', tenantId).where('role_key', '=', 'owner').executeTakeFirstOrThrow()).n),
+        Number(
+          (
+            await trx
+              .selectFrom('membership_roles')
+              .select((e) => e.fn.countAll().as('n'))
+              .where('tenant_id', '=', tenantId)
+              .where('role_key', '=', 'owner')
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
       );
 
     it('refuses to commit a tenant without an owner, whatever context the transaction ends in', async () => {
@@ -66,9 +75,16 @@ for (const engine of testEngines()) {
     it('computes every path itself: a tenant cannot write one to adopt a foreign ancestor', async () => {
       const mine = await seedTenant(database, { name: 'Mine' });
       const theirs = await seedTenant(database, { name: 'Theirs' });
-      const pathOf = (id: string) => withSystem(database.db, async (trx) => (await trx.selectFrom('tenant_tree').select('path').where('tenant_id', '=', id).executeTakeFirstOrThrow()).path);
+      const pathOf = (id: string) =>
+        withSystem(database.db, async (trx) => (await trx.selectFrom('tenant_tree').select('path').where('tenant_id', '=', id).executeTakeFirstOrThrow()).path);
       await assert.rejects(
-        withTenant(database.db, mine.tenantId, (trx) => trx.updateTable('tenant_tree').set({ path: [theirs.tenantId, mine.tenantId] } as never).where('tenant_id', '=', mine.tenantId).execute()),
+        withTenant(database.db, mine.tenantId, (trx) =>
+          trx
+            .updateTable('tenant_tree')
+            .set({ path: [theirs.tenantId, mine.tenantId] } as never)
+            .where('tenant_id', '=', mine.tenantId)
+            .execute(),
+        ),
         /computed from parent_id/,
       );
       assert.deepEqual(await pathOf(mine.tenantId), [mine.tenantId]);

@@ -34,7 +34,7 @@ for (const engine of testEngines()) {
     });
     after(() => t.close());
 
-    it('is not the tenant\'s own to suspend: its owners are refused, those above are not', async () => {
+    it("is not the tenant's own to suspend: its owners are refused, those above are not", async () => {
       const refused = await api('POST', `/tenants/${child}/suspend`, customer.accessToken, { reason: 'self' });
       assertProblem(refused, 403, 'forbidden');
       assert.match(refused.json().detail, /from above this tenant/);
@@ -45,7 +45,9 @@ for (const engine of testEngines()) {
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(res.json().status, 'suspended');
       assert.equal((await api('POST', `/tenants/${child}/suspend`, top.accessToken)).json().status, 'suspended', 'idempotent');
-      const audit = await readTenant(t.database.db, child, (trx) => trx.selectFrom('audit_events').select(['action', 'actor_id', 'after']).where('tenant_id', '=', child).where('action', 'like', 'tenant.%').orderBy('seq').execute());
+      const audit = await readTenant(t.database.db, child, (trx) =>
+        trx.selectFrom('audit_events').select(['action', 'actor_id', 'after']).where('tenant_id', '=', child).where('action', 'like', 'tenant.%').orderBy('seq').execute(),
+      );
       assert.deepEqual(audit.at(-1), { action: 'tenant.suspended', actor_id: top.userId, after: { status: 'suspended', reason: 'invoice 42 unpaid' } });
     });
 
@@ -54,15 +56,23 @@ for (const engine of testEngines()) {
       assert.equal((await api('GET', `/tenants/${child}`, customer.accessToken)).statusCode, 200);
       assert.equal((await api('GET', `/tenants/${child}/members`, customer.accessToken)).statusCode, 200);
       assertProblem(await api('PATCH', `/tenants/${child}`, customer.accessToken, { name: 'Renamed' }), 403, 'forbidden');
-      const check = await api('POST', '/check', customer.accessToken, { checks: ['tenant.read', 'billing.manage', 'members.invite'].map((permission) => ({ tenantId: child, permission })) });
-      assert.deepEqual(check.json().results.map((r: { allowed: boolean }) => r.allowed), [true, true, false]);
+      const check = await api('POST', '/check', customer.accessToken, {
+        checks: ['tenant.read', 'billing.manage', 'members.invite'].map((permission) => ({ tenantId: child, permission })),
+      });
+      assert.deepEqual(
+        check.json().results.map((r: { allowed: boolean }) => r.allowed),
+        [true, true, false],
+      );
       assert.match(check.json().results[2].reason, /the tenant is suspended/);
       assertProblem(await api('POST', `/tenants/${child}/resume`, customer.accessToken), 403, 'forbidden');
 
       // A member cannot enter at all: not listed at sign-in, not switchable, and 404 on its paths.
       assertProblem(await api('GET', `/tenants/${child}`, member.accessToken), 404, 'tenant_not_found');
       const signedIn = await login(member);
-      assert.deepEqual(signedIn.tenants.map((x: { tenantId: string }) => x.tenantId), [member.tenantId]);
+      assert.deepEqual(
+        signedIn.tenants.map((x: { tenantId: string }) => x.tenantId),
+        [member.tenantId],
+      );
       assertProblem(await api('POST', '/auth/active-tenant', member.accessToken, { tenantId: child }), 404, 'tenant_not_found');
       // The owner still finds it at sign-in, marked suspended.
       const owner = await login(customer);
@@ -86,7 +96,9 @@ for (const engine of testEngines()) {
       const ops = other.json().id;
       await withSystem(t.database.db, (trx) => trx.updateTable('tenants').set({ is_admin_tenancy: true }).where('id', '=', ops).execute());
       assertProblem(await api('POST', `/tenants/${ops}/suspend`, top.accessToken), 409, 'admin_tenancy');
-      await withSystem(t.database.db, (trx) => trx.updateTable('tenants').set({ is_admin_tenancy: false, status: 'pending_deletion', status_before_deletion: 'active' }).where('id', '=', ops).execute());
+      await withSystem(t.database.db, (trx) =>
+        trx.updateTable('tenants').set({ is_admin_tenancy: false, status: 'pending_deletion', status_before_deletion: 'active' }).where('id', '=', ops).execute(),
+      );
       assertProblem(await api('POST', `/tenants/${ops}/suspend`, top.accessToken), 409, 'tenant_status_conflict');
       assertProblem(await api('POST', `/tenants/${ops}/resume`, top.accessToken), 409, 'tenant_status_conflict');
       const status = await withSystem(t.database.db, (trx) => trx.selectFrom('tenants').select('status').where('id', '=', ops).executeTakeFirstOrThrow());

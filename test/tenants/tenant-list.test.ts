@@ -73,7 +73,10 @@ for (const engine of testEngines()) {
       const email = uniqueEmail(label);
       const now = t.clock.now();
       await withSystem(t.database.db, (trx) =>
-        trx.insertInto('users').values({ id, email, name: label, password_hash: hash, email_verified_at: now, platform_role: platformRole, created_at: now, updated_at: now }).execute(),
+        trx
+          .insertInto('users')
+          .values({ id, email, name: label, password_hash: hash, email_verified_at: now, platform_role: platformRole, created_at: now, updated_at: now })
+          .execute(),
       );
       return { userId: id, email, accessToken: '' };
     }
@@ -102,9 +105,9 @@ for (const engine of testEngines()) {
     before(async () => {
       t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'company-tree', TENANTRY_AUTH_RATE_LIMIT: '1000' } });
       main = await rootTenantOf(t);
-      [mainAdmin, mainTech, distAdmin, distTech, dealerAdmin, dealerTech, siblingAdmin, otherAdmin] = await Promise.all(
+      [mainAdmin, mainTech, distAdmin, distTech, dealerAdmin, dealerTech, siblingAdmin, otherAdmin] = (await Promise.all(
         ['mainadmin', 'maintech', 'distadmin', 'disttech', 'dealeradmin', 'dealertech', 'siblingadmin', 'otheradmin'].map((label) => person(label)),
-      ) as [Person, Person, Person, Person, Person, Person, Person, Person];
+      )) as [Person, Person, Person, Person, Person, Person, Person, Person];
       operator = await person('operator', 'super_admin');
       await join(main, mainAdmin, ['admin']);
       await join(main, mainTech, ['technician']);
@@ -129,9 +132,17 @@ for (const engine of testEngines()) {
       assert.deepEqual(ids(signedIn.tenants).slice(1).sort(), [distributor, dealer, sibling].sort());
       const own = entry(signedIn.tenants, main);
       assert.deepEqual([own?.roles, own?.inherited, own?.inheritedFrom, own?.parentId, own?.status], [['admin'], false, null, null, 'active']);
-      for (const [id, parent] of [[distributor, main], [dealer, distributor], [sibling, main]] as const) {
+      for (const [id, parent] of [
+        [distributor, main],
+        [dealer, distributor],
+        [sibling, main],
+      ] as const) {
         const below = entry(signedIn.tenants, id);
-        assert.deepEqual([below?.inherited, below?.inheritedFrom, below?.roles, below?.parentId, below?.shadow, below?.status], [true, main, ['admin'], parent, false, 'active'], id);
+        assert.deepEqual(
+          [below?.inherited, below?.inheritedFrom, below?.roles, below?.parentId, below?.shadow, below?.status],
+          [true, main, ['admin'], parent, false, 'active'],
+          id,
+        );
       }
       // The distributor comes before its sub-company (tree order).
       assert.ok(ids(signedIn.tenants).indexOf(distributor) < ids(signedIn.tenants).indexOf(dealer));
@@ -242,7 +253,10 @@ for (const engine of testEngines()) {
       assert.equal(deleted.json().purgeAfter, purgeAfter);
 
       const details = (await api('GET', `/tenants/${dealer}`, dealerAdmin)).json();
-      assert.deepEqual([details.status, details.deletionRequestedAt, details.purgeAfter, details.parentId], ['pending_deletion', requestedAt.toISOString(), purgeAfter, distributor]);
+      assert.deepEqual(
+        [details.status, details.deletionRequestedAt, details.purgeAfter, details.parentId],
+        ['pending_deletion', requestedAt.toISOString(), purgeAfter, distributor],
+      );
 
       // Its owner may restore it: listed, marked; they land on their other tenant, whatever their default says.
       await withSystem(t.database.db, (trx) => trx.updateTable('users').set({ default_tenant_id: dealer }).where('id', '=', dealerAdmin.userId).execute());
@@ -307,42 +321,48 @@ describe('upgrading: suspensions before migration 0015 take their time and reaso
         const { error } = await createMigrator(owner).migrateTo('0013_operator_staff');
         if (error !== undefined) throw error;
       });
-      await database.withOwner((root) => root.transaction().execute(async (owner) => {
-        await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(owner);
-        await sql`INSERT INTO platform_settings VALUES ('owner_role', 'owner') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`.execute(owner);
-        // Suspended now (twice: the latest counts); suspended, then deleted; suspended once, since resumed.
-        await sql`
+      await database.withOwner((root) =>
+        root.transaction().execute(async (owner) => {
+          await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(owner);
+          await sql`INSERT INTO platform_settings VALUES ('owner_role', 'owner') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`.execute(owner);
+          // Suspended now (twice: the latest counts); suspended, then deleted; suspended once, since resumed.
+          await sql`
           INSERT INTO tenants (id, slug, name, status, status_before_deletion) VALUES
             ('taaaaaaaaaaaaaaa', 'now', 'Now', 'suspended', NULL),
             ('tbbbbbbbbbbbbbbb', 'deleting', 'Deleting', 'pending_deletion', 'suspended'),
             ('tccccccccccccccc', 'resumed', 'Resumed', 'active', NULL)
         `.execute(owner);
-        await sql`INSERT INTO tenant_tree (tenant_id, parent_id) VALUES ('taaaaaaaaaaaaaaa', NULL), ('tbbbbbbbbbbbbbbb', NULL), ('tccccccccccccccc', NULL)`.execute(owner);
-        await sql`INSERT INTO users (id, email, updated_at) VALUES ('usr_owneraaaaaaaaaaaaaaa', 'owner@x.test', now())`.execute(owner);
-        for (const tenant of ['taaaaaaaaaaaaaaa', 'tbbbbbbbbbbbbbbb', 'tccccccccccccccc']) {
-          await sql`INSERT INTO memberships (tenant_id, user_id, kind) VALUES (${tenant}, 'usr_owneraaaaaaaaaaaaaaa', 'direct')`.execute(owner);
-          await sql`INSERT INTO membership_roles (tenant_id, user_id, role_key) VALUES (${tenant}, 'usr_owneraaaaaaaaaaaaaaa', 'owner')`.execute(owner);
-        }
-        const events: Array<[string, number, string, string, string | null]> = [
-          ['taaaaaaaaaaaaaaa', 1, 'tenant.suspended', '2026-01-01T00:00:00Z', 'first'],
-          ['taaaaaaaaaaaaaaa', 2, 'tenant.resumed', '2026-01-02T00:00:00Z', null],
-          ['taaaaaaaaaaaaaaa', 3, 'tenant.suspended', '2026-01-03T00:00:00Z', 'second'],
-          ['tbbbbbbbbbbbbbbb', 1, 'tenant.suspended', '2026-01-04T00:00:00Z', null],
-          ['tccccccccccccccc', 1, 'tenant.suspended', '2026-01-05T00:00:00Z', 'old'],
-        ];
-        for (const [tenant, seq, action, at, reason] of events) {
-          const after = JSON.stringify(reason === null ? { status: 'suspended' } : { status: 'suspended', reason });
-          await sql`
+          await sql`INSERT INTO tenant_tree (tenant_id, parent_id) VALUES ('taaaaaaaaaaaaaaa', NULL), ('tbbbbbbbbbbbbbbb', NULL), ('tccccccccccccccc', NULL)`.execute(owner);
+          await sql`INSERT INTO users (id, email, updated_at) VALUES ('usr_owneraaaaaaaaaaaaaaa', 'owner@x.test', now())`.execute(owner);
+          for (const tenant of ['taaaaaaaaaaaaaaa', 'tbbbbbbbbbbbbbbb', 'tccccccccccccccc']) {
+            await sql`INSERT INTO memberships (tenant_id, user_id, kind) VALUES (${tenant}, 'usr_owneraaaaaaaaaaaaaaa', 'direct')`.execute(owner);
+            await sql`INSERT INTO membership_roles (tenant_id, user_id, role_key) VALUES (${tenant}, 'usr_owneraaaaaaaaaaaaaaa', 'owner')`.execute(owner);
+          }
+          const events: Array<[string, number, string, string, string | null]> = [
+            ['taaaaaaaaaaaaaaa', 1, 'tenant.suspended', '2026-01-01T00:00:00Z', 'first'],
+            ['taaaaaaaaaaaaaaa', 2, 'tenant.resumed', '2026-01-02T00:00:00Z', null],
+            ['taaaaaaaaaaaaaaa', 3, 'tenant.suspended', '2026-01-03T00:00:00Z', 'second'],
+            ['tbbbbbbbbbbbbbbb', 1, 'tenant.suspended', '2026-01-04T00:00:00Z', null],
+            ['tccccccccccccccc', 1, 'tenant.suspended', '2026-01-05T00:00:00Z', 'old'],
+          ];
+          for (const [tenant, seq, action, at, reason] of events) {
+            const after = JSON.stringify(reason === null ? { status: 'suspended' } : { status: 'suspended', reason });
+            await sql`
             INSERT INTO audit_events (tenant_id, seq, id, occurred_at, actor_type, action, after, prev_hash, hash)
             VALUES (${tenant}, ${seq}, ${`evt_${tenant}_${seq}`}, ${at}, 'system', ${action}, ${after}::jsonb, '', '')
           `.execute(owner);
-        }
-      }));
+          }
+        }),
+      );
       await database.migrate();
-      const rows = await database.withOwner((root) => root.transaction().execute(async (owner) => {
-        await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(owner);
-        return (await sql<{ id: string; at: Date | null; reason: string | null }>`SELECT id, suspended_at AS at, suspension_reason AS reason FROM tenants ORDER BY id`.execute(owner)).rows;
-      }));
+      const rows = await database.withOwner((root) =>
+        root.transaction().execute(async (owner) => {
+          await sql`SELECT set_config('tenantry.system', 'on', true)`.execute(owner);
+          return (
+            await sql<{ id: string; at: Date | null; reason: string | null }>`SELECT id, suspended_at AS at, suspension_reason AS reason FROM tenants ORDER BY id`.execute(owner)
+          ).rows;
+        }),
+      );
       assert.deepEqual(
         rows.map((r) => [r.id, r.at?.toISOString() ?? null, r.reason]),
         [

@@ -55,10 +55,21 @@ for (const engine of testEngines()) {
       const user = await signUp(t);
       const s = slug('dup');
       assert.equal((await create(user, { name: 'One', slug: s })).statusCode, 201);
-      const count = async () => Number((await withSystem(t.database.db, (trx) => trx.selectFrom('tenants').select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow())).n);
+      const count = async () =>
+        Number(
+          (
+            await withSystem(t.database.db, (trx) =>
+              trx
+                .selectFrom('tenants')
+                .select((e) => e.fn.countAll().as('n'))
+                .executeTakeFirstOrThrow(),
+            )
+          ).n,
+        );
       const before = await count();
       assertProblem(await create(user, { name: 'Two', slug: s }), 409, 'slug_taken');
-      for (const bad of ['A-Upper', '-lead', 'trail-', 'x', 'has space', 'a'.repeat(64), 'ünï']) assertProblem(await create(user, { name: 'Bad', slug: bad }), 400, 'validation_failed');
+      for (const bad of ['A-Upper', '-lead', 'trail-', 'x', 'has space', 'a'.repeat(64), 'ünï'])
+        assertProblem(await create(user, { name: 'Bad', slug: bad }), 400, 'validation_failed');
       assertProblem(await create(user, { name: '   ', slug: slug('blank') }), 400, 'validation_failed');
       assert.equal(await count(), before);
     });
@@ -108,7 +119,10 @@ for (const engine of testEngines()) {
       const tree = (await get(founder, `${root}/tree`)).json().tenants;
       assert.equal(tree.length, 8);
       assert.deepEqual(tree.map((n: { depth: number }) => n.depth).sort(), [0, 1, 1, 2, 3, 4, 5, 6]);
-      const children = (await get(founder, `${root}/children`)).json().tenants.map((n: { id: string }) => n.id).sort();
+      const children = (await get(founder, `${root}/children`))
+        .json()
+        .tenants.map((n: { id: string }) => n.id)
+        .sort();
       assert.deepEqual(children, [level2, sibling.json().id].sort());
     });
 
@@ -146,8 +160,10 @@ for (const engine of testEngines()) {
       await addMember(target.tenantId, mover.userId, ['member']);
       assert.equal((await get(mover, target.tenantId)).statusCode, 200, 'precondition: the new parent is visible');
       const [own] = await chain(mover, 1, 'mover');
-      const treeRow = (id: string) => withSystem(t.database.db, (trx) => trx.selectFrom('tenant_tree').select(['parent_id', 'path']).where('tenant_id', '=', id).executeTakeFirstOrThrow());
-      const moves = (id: string) => withTenant(t.database.db, id, (trx) => trx.selectFrom('audit_events').select('seq').where('tenant_id', '=', id).where('action', '=', 'tenant.moved').execute());
+      const treeRow = (id: string) =>
+        withSystem(t.database.db, (trx) => trx.selectFrom('tenant_tree').select(['parent_id', 'path']).where('tenant_id', '=', id).executeTakeFirstOrThrow());
+      const moves = (id: string) =>
+        withTenant(t.database.db, id, (trx) => trx.selectFrom('audit_events').select('seq').where('tenant_id', '=', id).where('action', '=', 'tenant.moved').execute());
       const before = await treeRow(own!);
 
       const refused = await patch(mover, own!, { parentId: target.tenantId });
@@ -163,7 +179,9 @@ for (const engine of testEngines()) {
       assert.deepEqual(await moves(own!), [], 'no move was audited');
 
       // With tenants.create_child there (admin), the same move goes through.
-      await withTenant(t.database.db, target.tenantId, (trx) => trx.updateTable('membership_roles').set({ role_key: 'admin' }).where('tenant_id', '=', target.tenantId).where('user_id', '=', mover.userId).execute());
+      await withTenant(t.database.db, target.tenantId, (trx) =>
+        trx.updateTable('membership_roles').set({ role_key: 'admin' }).where('tenant_id', '=', target.tenantId).where('user_id', '=', mover.userId).execute(),
+      );
       const moved = await patch(mover, own!, { parentId: target.tenantId });
       assert.equal(moved.statusCode, 200, moved.body);
       assert.deepEqual(moved.json().path, [target.tenantId, own]);
@@ -196,7 +214,8 @@ for (const engine of testEngines()) {
     });
     after(() => t.close());
 
-    const switchTo = (user: SignedUp, tenantId: string) => t.app.inject({ method: 'POST', url: '/api/v1/auth/active-tenant', headers: bearer(user.accessToken), payload: { tenantId } });
+    const switchTo = (user: SignedUp, tenantId: string) =>
+      t.app.inject({ method: 'POST', url: '/api/v1/auth/active-tenant', headers: bearer(user.accessToken), payload: { tenantId } });
     const claims = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { tid: string | null; sub: string };
     const addMember = (tenantId: string, userId: string, roles: string[]) =>
       withTenant(t.database.db, tenantId, (trx) => insertMembership(trx, { tenantId, userId, kind: 'direct', roles, now: t.clock.now() }));
@@ -205,7 +224,12 @@ for (const engine of testEngines()) {
     async function company(): Promise<{ founder: SignedUp; root: string; child: string; grandchild: string }> {
       const founder = await signUp(t);
       const make = async (name: string, parentId: string) => {
-        const res = await t.app.inject({ method: 'POST', url: '/api/v1/tenants', headers: bearer(founder.accessToken), payload: { name, slug: slug(name.toLowerCase()), parentId } });
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/tenants',
+          headers: bearer(founder.accessToken),
+          payload: { name, slug: slug(name.toLowerCase()), parentId },
+        });
         assert.equal(res.statusCode, 201, res.body);
         return res.json().id as string;
       };
@@ -219,7 +243,11 @@ for (const engine of testEngines()) {
       const admin = await signUp(t);
       await addMember(root, admin.userId, ['admin']);
       const memberships = await withSystem(t.database.db, (trx) => trx.selectFrom('memberships').select('tenant_id').where('user_id', '=', admin.userId).execute());
-      assert.equal(memberships.some((m) => m.tenant_id === grandchild), false, 'precondition: no membership in the grandchild');
+      assert.equal(
+        memberships.some((m) => m.tenant_id === grandchild),
+        false,
+        'precondition: no membership in the grandchild',
+      );
 
       const res = await switchTo(admin, grandchild);
       assert.equal(res.statusCode, 200, res.body);
@@ -243,7 +271,9 @@ for (const engine of testEngines()) {
       assert.equal(refreshed.json().activeTenantId, grandchild);
       assert.equal(claims(refreshed.json().accessToken).tid, grandchild);
       // Demoted to a tenant-scoped role above, the next refresh names no tenant.
-      await withTenant(t.database.db, root, (trx) => trx.updateTable('membership_roles').set({ role_key: 'member' }).where('tenant_id', '=', root).where('user_id', '=', admin.userId).execute());
+      await withTenant(t.database.db, root, (trx) =>
+        trx.updateTable('membership_roles').set({ role_key: 'member' }).where('tenant_id', '=', root).where('user_id', '=', admin.userId).execute(),
+      );
       const after = await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: refreshed.json().refreshToken } });
       assert.equal(after.statusCode, 200, after.body);
       assert.equal(after.json().activeTenantId, null);
@@ -257,7 +287,12 @@ for (const engine of testEngines()) {
       const stranger = await signUp(t);
       const sibling = await signUp(t);
       await addMember(child, sibling.userId, ['admin']);
-      for (const [who, tenantId] of [[member, child], [member, grandchild], [stranger, child], [sibling, root]] as const) {
+      for (const [who, tenantId] of [
+        [member, child],
+        [member, grandchild],
+        [stranger, child],
+        [sibling, root],
+      ] as const) {
         assertProblem(await switchTo(who, tenantId), 404, 'tenant_not_found');
       }
       // Refused switches leave the session where it was.

@@ -179,7 +179,13 @@ for (const engine of testEngines()) {
       const { key } = await store.signingKey();
       const now = Math.floor(clock.now().getTime() / 1000);
       const build = (header: Record<string, string>) =>
-        new SignJWT({ ...claims }).setProtectedHeader({ alg: 'ES256', ...header }).setIssuer(ISSUER).setIssuedAt(now).setExpirationTime(now + 600).setJti('x').sign(key);
+        new SignJWT({ ...claims })
+          .setProtectedHeader({ alg: 'ES256', ...header })
+          .setIssuer(ISSUER)
+          .setIssuedAt(now)
+          .setExpirationTime(now + 600)
+          .setJti('x')
+          .sign(key);
       const unknown = await build({ kid: 'no-such-key', typ: 'at+jwt' });
       await refused(verify(unknown), unknown, /unknown key/);
       const noKid = await build({ typ: 'at+jwt' });

@@ -80,21 +80,36 @@ for (const engine of testEngines()) {
       const rotated = await store.rotate();
       assert.notEqual(rotated, old);
       assert.equal((await store.signingKey()).kid, rotated);
-      assert.deepEqual((await store.publicKeys()).map((k) => k.kid), [rotated, old]);
+      assert.deepEqual(
+        (await store.publicKeys()).map((k) => k.kid),
+        [rotated, old],
+      );
       assert.ok(await store.verificationKey(old));
       assert.ok(await store.verificationKey(rotated));
       const retired = await database.db.selectFrom('signing_keys').select('retired_at').where('kid', '=', old).executeTakeFirstOrThrow();
       assert.equal(retired.retired_at?.getTime(), clock.now().getTime());
 
       clock.advance(WINDOW_MS - 1);
-      assert.deepEqual((await store.publicKeys()).map((k) => k.kid), [rotated, old]);
+      assert.deepEqual(
+        (await store.publicKeys()).map((k) => k.kid),
+        [rotated, old],
+      );
       clock.advance(1);
-      assert.deepEqual((await store.publicKeys()).map((k) => k.kid), [rotated]);
+      assert.deepEqual(
+        (await store.publicKeys()).map((k) => k.kid),
+        [rotated],
+      );
       assert.equal(await store.verificationKey(old), undefined);
       assert.ok(await store.verificationKey(rotated));
 
       const listed = await store.listKeys();
-      assert.deepEqual(listed.map((k) => [k.kid, k.retiredAt === null]), [[rotated, true], [old, false]]);
+      assert.deepEqual(
+        listed.map((k) => [k.kid, k.retiredAt === null]),
+        [
+          [rotated, true],
+          [old, false],
+        ],
+      );
     });
 
     it('sees another process rotate: at once for an unknown kid, within 60 s for signing', async () => {

@@ -101,7 +101,7 @@ for (const engine of testEngines()) {
       assert.equal(first.lines.length, 1);
       const firstKid = first.lines[0] ?? '';
       assert.match(firstKid, KID);
-      if (engine === 'pglite') assert.equal(((await stat(path.join(dataDir, 'secret.key'))).mode & 0o777), 0o600);
+      if (engine === 'pglite') assert.equal((await stat(path.join(dataDir, 'secret.key'))).mode & 0o777, 0o600);
 
       const second = captured();
       assert.equal(await keys.run(['rotate'], config, second), 0);

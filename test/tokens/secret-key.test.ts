@@ -85,7 +85,10 @@ describe('loadSecretKey', () => {
     loadSecretKey(embedded(dataDir), {});
     const file = path.join(dataDir, SECRET_KEY_FILE);
     await writeFile(file, 'not a key\n');
-    assert.throws(() => loadSecretKey(embedded(dataDir), {}), (error: unknown) => error instanceof ConfigError && error.message.includes(file));
+    assert.throws(
+      () => loadSecretKey(embedded(dataDir), {}),
+      (error: unknown) => error instanceof ConfigError && error.message.includes(file),
+    );
     assert.equal(await readFile(file, 'utf8'), 'not a key\n');
   });
 });

@@ -62,7 +62,10 @@ for (const engine of testEngines()) {
 
       await verifyAccessToken(store, before.token, { issuer: ISSUER, clock: t.clock });
       const published = await jwks();
-      assert.deepEqual(published.keys.map((k) => k.kid), [newKid, oldKid]);
+      assert.deepEqual(
+        published.keys.map((k) => k.kid),
+        [newKid, oldKid],
+      );
       // An outside verifier holding the published set accepts the old token too.
       await jwtVerify(before.token, createLocalJWKSet(published), { issuer: ISSUER, currentDate: t.clock.now() });
 
@@ -72,10 +75,16 @@ for (const engine of testEngines()) {
 
       t.clock.advance(9 * 60_000);
       await verifyAccessToken(store, before.token, { issuer: ISSUER, clock: t.clock });
-      assert.deepEqual((await jwks()).keys.map((k) => k.kid), [newKid, oldKid]);
+      assert.deepEqual(
+        (await jwks()).keys.map((k) => k.kid),
+        [newKid, oldKid],
+      );
       // Token lifetime (10 min) + 60 s after the rotation, the old key is gone.
       t.clock.advance(2 * 60_000);
-      assert.deepEqual((await jwks()).keys.map((k) => k.kid), [newKid]);
+      assert.deepEqual(
+        (await jwks()).keys.map((k) => k.kid),
+        [newKid],
+      );
     });
 
     it('serves the discovery document with the public URL as issuer', async () => {

@@ -78,7 +78,12 @@ export function AdminTenantsPage() {
   const [confirming, setConfirming] = useState<{ tenant: AdminTenant; action: 'make-admin' | 'suspend' } | null>(null);
   const [deleting, setDeleting] = useState<AdminTenant | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const refresh = () => Promise.all([queries.invalidateQueries({ queryKey: ['admin-tenants'] }), queries.invalidateQueries({ queryKey: ['admin-licence'] }), queries.invalidateQueries({ queryKey: ['me'] })]);
+  const refresh = () =>
+    Promise.all([
+      queries.invalidateQueries({ queryKey: ['admin-tenants'] }),
+      queries.invalidateQueries({ queryKey: ['admin-licence'] }),
+      queries.invalidateQueries({ queryKey: ['me'] }),
+    ]);
 
   const title = <PageTitle intro={`Every ${(labels?.tenant ?? 'tenant').toLowerCase()} of this installation. Platform operators only.`}>{`Admin · ${word}`}</PageTitle>;
   if (!tenants.isSuccess) return <PageWaiting title={title} query={tenants} label={`Loading ${word.toLowerCase()}`} />;
@@ -131,10 +136,12 @@ export function AdminTenantsPage() {
             </Button>
           </Group>
         )}
-        <AddTenantRow onAdded={async (name) => {
-          setNotice(`${name} was added.`);
-          await refresh();
-        }} />
+        <AddTenantRow
+          onAdded={async (name) => {
+            setNotice(`${name} was added.`);
+            await refresh();
+          }}
+        />
       </Card>
       {confirming !== null && (
         <ConfirmAction
@@ -278,7 +285,17 @@ function AddTenantRow({ onAdded }: { onAdded: (name: string) => Promise<void> })
 }
 
 /** Make admin tenancy / Suspend, each after a confirmation that says what it does. */
-function ConfirmAction({ tenant, action, onClose, onDone }: { tenant: AdminTenant; action: 'make-admin' | 'suspend'; onClose: () => void; onDone: (text: string) => Promise<void> }) {
+function ConfirmAction({
+  tenant,
+  action,
+  onClose,
+  onDone,
+}: {
+  tenant: AdminTenant;
+  action: 'make-admin' | 'suspend';
+  onClose: () => void;
+  onDone: (text: string) => Promise<void>;
+}) {
   const path = { params: { path: { tenantId: tenant.id } } };
   const run = useMutation({
     mutationFn: async () => {
@@ -323,8 +340,8 @@ export function AdminUsersPage() {
     <Stack>
       {title}
       <Alert color="gray" title="No list of people here" role="note">
-        Tenantry&apos;s API has no route that lists every person of the installation, so this page shows none rather than a partial one. To see who
-        belongs to a tenant, switch into it and open Members.
+        Tenantry&apos;s API has no route that lists every person of the installation, so this page shows none rather than a partial one. To see who belongs to a tenant, switch into
+        it and open Members.
       </Alert>
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <InviteUserCard options={options} />
@@ -367,7 +384,10 @@ function InviteUserCard({ options }: { options: Array<{ value: string; label: st
     if (Object.keys(problems).length === 0 && tenantId !== null) invite.mutate({ tenantId, email: trimmed, roles: chosen });
   };
   const apiError = invite.error;
-  const emailError = invalid.email ?? fieldError(apiError, 'email') ?? (apiError instanceof ProblemError && apiError.problem.code === 'already_member' ? (apiError.problem.detail ?? apiError.problem.title) : undefined);
+  const emailError =
+    invalid.email ??
+    fieldError(apiError, 'email') ??
+    (apiError instanceof ProblemError && apiError.problem.code === 'already_member' ? (apiError.problem.detail ?? apiError.problem.title) : undefined);
   const rolesError = invalid.roles ?? fieldError(apiError, 'roles');
   return (
     <Card withBorder component="form" onSubmit={submit} noValidate aria-labelledby="admin-invite-title">
@@ -421,7 +441,8 @@ function DefaultTenantCard({ options }: { options: Array<{ value: string; label:
   const [tenantId, setTenantId] = useState<string | null>(null);
   const [invalid, setInvalid] = useState<{ user?: string; tenant?: string }>({});
   const set = useMutation({
-    mutationFn: (v: { userId: string; tenantId: string }) => unwrap(api.PUT('/api/v1/admin/users/{userId}/default-tenant', { params: { path: { userId: v.userId } }, body: { tenantId: v.tenantId } })),
+    mutationFn: (v: { userId: string; tenantId: string }) =>
+      unwrap(api.PUT('/api/v1/admin/users/{userId}/default-tenant', { params: { path: { userId: v.userId } }, body: { tenantId: v.tenantId } })),
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -445,8 +466,24 @@ function DefaultTenantCard({ options }: { options: Array<{ value: string; label:
           Where a person lands after signing in. They must already belong to the tenant. Making it the admin tenancy makes them operator staff.
         </Text>
         <TextInput label="User id" value={userId} onChange={(e) => setUserId(e.currentTarget.value)} error={invalid.user} autoComplete="off" placeholder="usr_…" />
-        <Select label="Default tenant" placeholder="Pick a tenant" data={options} value={tenantId} onChange={setTenantId} error={invalid.tenant} searchable nothingFoundMessage="No such tenant" />
-        {set.error !== null && (notMember ? <Alert color="red" title="Not a member" role="alert">That person does not belong to this tenant. Invite them into it first.</Alert> : <ErrorNotice error={set.error} title="The default tenant was not set" />)}
+        <Select
+          label="Default tenant"
+          placeholder="Pick a tenant"
+          data={options}
+          value={tenantId}
+          onChange={setTenantId}
+          error={invalid.tenant}
+          searchable
+          nothingFoundMessage="No such tenant"
+        />
+        {set.error !== null &&
+          (notMember ? (
+            <Alert color="red" title="Not a member" role="alert">
+              That person does not belong to this tenant. Invite them into it first.
+            </Alert>
+          ) : (
+            <ErrorNotice error={set.error} title="The default tenant was not set" />
+          ))}
         {set.isSuccess && (
           <Alert color="green" title="Default tenant set" role="status">
             {set.data.userId} now lands in {options.find((o) => o.value === set.data.defaultTenantId)?.label ?? set.data.defaultTenantId}.
@@ -486,7 +523,8 @@ export function AdminLicencePage() {
       <Card withBorder>
         <Stack gap={4}>
           <Text size="sm">
-            <b>File:</b> {l.source === null ? 'none configured (TENANTRY_LICENCE_FILE is not set): every feature is licensed and there is no tenant limit.' : <Code>{l.source}</Code>}
+            <b>File:</b>{' '}
+            {l.source === null ? 'none configured (TENANTRY_LICENCE_FILE is not set): every feature is licensed and there is no tenant limit.' : <Code>{l.source}</Code>}
           </Text>
           <Text size="sm">
             <b>Loaded:</b> <time dateTime={l.loadedAt}>{WHEN.format(new Date(l.loadedAt))}</time>

@@ -103,11 +103,21 @@ function KeyTable({ keys, onRevoke }: { keys: ApiKey[]; onRevoke: (key: ApiKey) 
                 <Text size="sm">{when(k.lastUsedAt, 'Not yet')}</Text>
               </Table.Td>
               <Table.Td>
-                {k.status === 'active' && <Badge variant="outline" color="green.9">Active</Badge>}
-                {k.status === 'expired' && <Badge variant="outline" color="dark">Expired</Badge>}
+                {k.status === 'active' && (
+                  <Badge variant="outline" color="green.9">
+                    Active
+                  </Badge>
+                )}
+                {k.status === 'expired' && (
+                  <Badge variant="outline" color="dark">
+                    Expired
+                  </Badge>
+                )}
                 {k.status === 'revoked' && (
                   <>
-                    <Badge variant="outline" color="red.9">Revoked</Badge>
+                    <Badge variant="outline" color="red.9">
+                      Revoked
+                    </Badge>
                     <Text size="xs" c="dimmed">
                       {when(k.revokedAt, '')}
                     </Text>
@@ -163,7 +173,15 @@ function CreateKeyModal({ tenantId, onClose, onCreated }: { tenantId: string; on
     <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened onClose={onClose} title="Create an API key" size="lg">
       <form onSubmit={submit}>
         <Stack>
-          <TextInput label="Name" description="What uses this key, so you recognise it later" required value={name} onChange={(e) => setName(e.currentTarget.value)} error={fieldError(create.error, 'name')} data-autofocus />
+          <TextInput
+            label="Name"
+            description="What uses this key, so you recognise it later"
+            required
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+            error={fieldError(create.error, 'name')}
+            data-autofocus
+          />
           <Checkbox
             label="All the permissions I hold"
             description="The key gets every permission you hold here now, listed in the key"
@@ -171,7 +189,14 @@ function CreateKeyModal({ tenantId, onClose, onCreated }: { tenantId: string; on
             onChange={(e) => setAll(e.currentTarget.checked)}
           />
           <PermissionPicker tenantId={tenantId} label="Permissions" value={all ? [] : permissions} onChange={setPermissions} disabled={all} />
-          <TextInput type="date" label="Expires on" description="Optional: leave empty for a key that does not expire" min={today} value={expires} onChange={(e) => setExpires(e.currentTarget.value)} />
+          <TextInput
+            type="date"
+            label="Expires on"
+            description="Optional: leave empty for a key that does not expire"
+            min={today}
+            value={expires}
+            onChange={(e) => setExpires(e.currentTarget.value)}
+          />
           {localError !== null && (
             <Alert color="red" role="alert">
               {localError}

@@ -149,13 +149,19 @@ function Inbox({ me, highlighted, tenantWord }: { me: Me; highlighted: string | 
   const inbox = useInfiniteQuery({
     queryKey: ['approvals', 'inbox'],
     initialPageParam: undefined as string | undefined,
-    queryFn: ({ pageParam }) => unwrap(api.GET('/api/v1/approval-requests', { params: { query: { status: 'pending', limit: 50, ...(pageParam === undefined ? {} : { cursor: pageParam }) } } })),
+    queryFn: ({ pageParam }) =>
+      unwrap(api.GET('/api/v1/approval-requests', { params: { query: { status: 'pending', limit: 50, ...(pageParam === undefined ? {} : { cursor: pageParam }) } } })),
     getNextPageParam: (last) => last.nextCursor ?? undefined,
   });
   const [deciding, setDeciding] = useState<{ request: ApprovalRequest; decision: Decision } | null>(null);
   const [done, setDone] = useState<string | null>(null);
   if (inbox.isPending) return <Loader aria-label="Loading" />;
-  if (inbox.isError) return <Alert color="red" title="The requests could not be loaded" role="alert">{explainApproval(inbox.error, tenantWord)}</Alert>;
+  if (inbox.isError)
+    return (
+      <Alert color="red" title="The requests could not be loaded" role="alert">
+        {explainApproval(inbox.error, tenantWord)}
+      </Alert>
+    );
   const list = inbox.data.pages.flatMap((p) => p.approvalRequests);
   return (
     <Stack>
@@ -207,13 +213,31 @@ function Inbox({ me, highlighted, tenantWord }: { me: Me; highlighted: string | 
   );
 }
 
-function DecideModal({ request, decision, me, tenantWord, onClose, onDone }: { request: ApprovalRequest; decision: Decision; me: Me; tenantWord: string; onClose: () => void; onDone: (r: ApprovalRequest) => Promise<void> }) {
+function DecideModal({
+  request,
+  decision,
+  me,
+  tenantWord,
+  onClose,
+  onDone,
+}: {
+  request: ApprovalRequest;
+  decision: Decision;
+  me: Me;
+  tenantWord: string;
+  onClose: () => void;
+  onDone: (r: ApprovalRequest) => Promise<void>;
+}) {
   const [note, setNote] = useState('');
   const decide = useMutation({
     mutationFn: () => {
       const params = { path: { tenantId: request.tenantId, requestId: request.id } };
       const body = note.trim() === '' ? {} : { note: note.trim() };
-      return unwrap(decision === 'approve' ? api.POST('/api/v1/tenants/{tenantId}/approval-requests/{requestId}/approve', { params, body }) : api.POST('/api/v1/tenants/{tenantId}/approval-requests/{requestId}/decline', { params, body }));
+      return unwrap(
+        decision === 'approve'
+          ? api.POST('/api/v1/tenants/{tenantId}/approval-requests/{requestId}/approve', { params, body })
+          : api.POST('/api/v1/tenants/{tenantId}/approval-requests/{requestId}/decline', { params, body }),
+      );
     },
     onSuccess: onDone,
   });
@@ -230,7 +254,15 @@ function DecideModal({ request, decision, me, tenantWord, onClose, onDone }: { r
             <Describe r={request} me={me} />.
           </Text>
           {decision === 'approve' && <Text size="sm">It runs now, as the person who asked for it.</Text>}
-          <Textarea label="Note (optional)" description="Kept with the decision and shown to the person who asked" maxLength={500} autosize minRows={2} value={note} onChange={(e) => setNote(e.currentTarget.value)} />
+          <Textarea
+            label="Note (optional)"
+            description="Kept with the decision and shown to the person who asked"
+            maxLength={500}
+            autosize
+            minRows={2}
+            value={note}
+            onChange={(e) => setNote(e.currentTarget.value)}
+          />
           {decide.isError && (
             <Alert color="red" title={`Could not ${verb.toLowerCase()}`} role="alert">
               {explainApproval(decide.error, tenantWord)}
@@ -262,15 +294,26 @@ function MyRequests({ me, highlighted, tenantWord }: { me: Me; highlighted: stri
   const mine = useInfiniteQuery({
     queryKey: ['approvals', 'tenant', tenantId],
     initialPageParam: undefined as string | undefined,
-    queryFn: ({ pageParam }) => unwrap(api.GET('/api/v1/tenants/{tenantId}/approval-requests', { params: { path: { tenantId }, query: { limit: 50, ...(pageParam === undefined ? {} : { cursor: pageParam }) } } })),
+    queryFn: ({ pageParam }) =>
+      unwrap(
+        api.GET('/api/v1/tenants/{tenantId}/approval-requests', {
+          params: { path: { tenantId }, query: { limit: 50, ...(pageParam === undefined ? {} : { cursor: pageParam }) } },
+        }),
+      ),
     getNextPageParam: (last) => last.nextCursor ?? undefined,
   });
   const cancel = useMutation({
-    mutationFn: (r: ApprovalRequest) => unwrap(api.POST('/api/v1/tenants/{tenantId}/approval-requests/{requestId}/cancel', { params: { path: { tenantId: r.tenantId, requestId: r.id } } })),
+    mutationFn: (r: ApprovalRequest) =>
+      unwrap(api.POST('/api/v1/tenants/{tenantId}/approval-requests/{requestId}/cancel', { params: { path: { tenantId: r.tenantId, requestId: r.id } } })),
     onSuccess: () => queries.invalidateQueries({ queryKey: ['approvals'] }),
   });
   if (mine.isPending) return <Loader aria-label="Loading" />;
-  if (mine.isError) return <Alert color="red" title="Your requests could not be loaded" role="alert">{explainApproval(mine.error, tenantWord)}</Alert>;
+  if (mine.isError)
+    return (
+      <Alert color="red" title="Your requests could not be loaded" role="alert">
+        {explainApproval(mine.error, tenantWord)}
+      </Alert>
+    );
   // A decider's listing holds everyone's requests here and below: keep only mine.
   const list = mine.data.pages.flatMap((p) => p.approvalRequests).filter((r) => r.requestedBy === me.user.id);
   return (

@@ -58,7 +58,12 @@ export function AuditPage() {
   const events = useInfiniteQuery({
     queryKey: ['audit', tenantId, query],
     initialPageParam: undefined as string | undefined,
-    queryFn: ({ pageParam }) => unwrap(api.GET('/api/v1/tenants/{tenantId}/audit-events', { params: { path: { tenantId }, query: { ...query, limit: 50, ...(pageParam === undefined ? {} : { cursor: pageParam }) } } })),
+    queryFn: ({ pageParam }) =>
+      unwrap(
+        api.GET('/api/v1/tenants/{tenantId}/audit-events', {
+          params: { path: { tenantId }, query: { ...query, limit: 50, ...(pageParam === undefined ? {} : { cursor: pageParam }) } },
+        }),
+      ),
     getNextPageParam: (last) => last.nextCursor ?? undefined,
   });
   const list = events.data?.pages.flatMap((p) => p.events) ?? [];
@@ -172,7 +177,14 @@ export function AuditPage() {
           </Button>
         </Group>
       )}
-      <Drawer opened={open !== null} onClose={() => setOpen(null)} position="right" size="lg" title={open === null ? '' : `Event #${open.seq}: ${open.action}`} closeButtonProps={{ 'aria-label': 'Close' }}>
+      <Drawer
+        opened={open !== null}
+        onClose={() => setOpen(null)}
+        position="right"
+        size="lg"
+        title={open === null ? '' : `Event #${open.seq}: ${open.action}`}
+        closeButtonProps={{ 'aria-label': 'Close' }}
+      >
         {open !== null && <EventDetails event={open} me={me} />}
       </Drawer>
     </Stack>
@@ -221,7 +233,11 @@ function EventDetails({ event: e, me }: { event: AuditEvent; me: Me }) {
 
 /** GET …/audit-events/verify as a badge: the whole chain re-hashed on the server. */
 function ChainBadge({ tenantId }: { tenantId: string }) {
-  const verify = useQuery({ queryKey: ['audit-verify', tenantId], retry: false, queryFn: () => unwrap(api.GET('/api/v1/tenants/{tenantId}/audit-events/verify', { params: { path: { tenantId } } })) });
+  const verify = useQuery({
+    queryKey: ['audit-verify', tenantId],
+    retry: false,
+    queryFn: () => unwrap(api.GET('/api/v1/tenants/{tenantId}/audit-events/verify', { params: { path: { tenantId } } })),
+  });
   if (verify.isPending)
     return (
       <Badge variant="outline" color="dark" size="lg" leftSection={<Loader size={10} color="dark" aria-hidden />}>

@@ -17,7 +17,7 @@ export function ChooseTenantPage() {
     mutationFn: (tenantId: string) => unwrap(api.POST('/api/v1/auth/active-tenant', { body: { tenantId } })),
     onSuccess: async () => {
       await reset();
-      navigate(safeNext(params.get('next')));
+      void navigate(safeNext(params.get('next')));
     },
   });
   return (
@@ -45,9 +45,21 @@ export function ChooseTenantPage() {
                         {role.replace(/_/g, ' ')}
                       </Badge>
                     ))}
-                    {t.shadow && <Badge color="grape" size="sm">operator</Badge>}
-                    {t.inherited && <Badge color="gray" size="sm">inherited</Badge>}
-                    {t.status === 'suspended' && <Badge color="orange" size="sm">suspended</Badge>}
+                    {t.shadow && (
+                      <Badge color="grape" size="sm">
+                        operator
+                      </Badge>
+                    )}
+                    {t.inherited && (
+                      <Badge color="gray" size="sm">
+                        inherited
+                      </Badge>
+                    )}
+                    {t.status === 'suspended' && (
+                      <Badge color="orange" size="sm">
+                        suspended
+                      </Badge>
+                    )}
                   </Group>
                 </Group>
               </Card>

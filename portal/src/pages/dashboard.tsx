@@ -26,14 +26,16 @@ export function DashboardPage() {
           </Text>
         </div>
         <Group gap="xs">
-          <Badge variant="outline" color={t.status === 'active' ? 'dark' : 'red.9'}>{t.status.replace('_', ' ')}</Badge>
+          <Badge variant="outline" color={t.status === 'active' ? 'dark' : 'red.9'}>
+            {t.status.replace('_', ' ')}
+          </Badge>
           <Badge variant="light">{t.kind}</Badge>
           {t.isAdminTenancy && <Badge color="grape">Admin tenancy</Badge>}
         </Group>
       </Group>
       <SimpleGrid cols={{ base: 1, sm: 3 }}>
         <Stat label="Members" value={String(t.memberCount)} />
-        <Stat label="Plan" value={plan.data?.plan?.name ?? (plan.isError ? '—' : t.plan ?? 'No plan')} />
+        <Stat label="Plan" value={plan.data?.plan?.name ?? (plan.isError ? '—' : (t.plan ?? 'No plan'))} />
         <Stat label="Your roles" value={me.authorization[tenantId]?.roles.join(', ') || 'inherited'} />
       </SimpleGrid>
       {plan.data?.plan && (
@@ -54,7 +56,7 @@ export function DashboardPage() {
                 <Table.Tr key={resource}>
                   <Table.Td>{resourceName(resource, labels)}</Table.Td>
                   <Table.Td>{String(used)}</Table.Td>
-                  <Table.Td>{String((plan.data.plan?.limits as Record<string, number | null>)[resource] ?? '∞')}</Table.Td>
+                  <Table.Td>{String((plan.data.plan?.limits as Record<string, number | null> | undefined)?.[resource] ?? '∞')}</Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>

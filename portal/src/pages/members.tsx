@@ -36,7 +36,8 @@ export function MembersPage() {
   const members = useInfiniteQuery({
     queryKey: ['members', tenantId],
     initialPageParam: undefined as string | undefined,
-    queryFn: ({ pageParam }) => unwrap(api.GET('/api/v1/tenants/{tenantId}/members', { params: { path: { tenantId }, query: { limit: 100, ...(pageParam === undefined ? {} : { cursor: pageParam }) } } })),
+    queryFn: ({ pageParam }) =>
+      unwrap(api.GET('/api/v1/tenants/{tenantId}/members', { params: { path: { tenantId }, query: { limit: 100, ...(pageParam === undefined ? {} : { cursor: pageParam }) } } })),
     getNextPageParam: (last) => last.nextCursor ?? undefined,
   });
   const roles = useQuery({
@@ -221,7 +222,10 @@ function InviteForm({ tenantId, roles, onNotice }: { tenantId: string; roles: Ro
     if (Object.keys(problems).length === 0) invite.mutate({ email: trimmed, roles: chosen });
   };
   const apiError = invite.error;
-  const emailError = invalid.email ?? fieldError(apiError, 'email') ?? (apiError instanceof ProblemError && apiError.problem.code === 'already_member' ? (apiError.problem.detail ?? apiError.problem.title) : undefined);
+  const emailError =
+    invalid.email ??
+    fieldError(apiError, 'email') ??
+    (apiError instanceof ProblemError && apiError.problem.code === 'already_member' ? (apiError.problem.detail ?? apiError.problem.title) : undefined);
   const rolesError = invalid.roles ?? fieldError(apiError, 'roles');
   return (
     <Card withBorder component="form" onSubmit={submit} noValidate aria-labelledby="invite-title">
@@ -231,7 +235,16 @@ function InviteForm({ tenantId, roles, onNotice }: { tenantId: string; roles: Ro
       <Stack gap="sm">
         <Group align="flex-start" grow preventGrowOverflow={false} wrap="wrap">
           <TextInput label="Email" type="email" value={email} onChange={(e) => setEmail(e.currentTarget.value)} error={emailError} miw={220} autoComplete="off" />
-          <MultiSelect label="Roles" placeholder={chosen.length === 0 ? 'Pick roles' : undefined} data={roleOptions(roles)} value={chosen} onChange={setChosen} error={rolesError} miw={220} searchable />
+          <MultiSelect
+            label="Roles"
+            placeholder={chosen.length === 0 ? 'Pick roles' : undefined}
+            data={roleOptions(roles)}
+            value={chosen}
+            onChange={setChosen}
+            error={rolesError}
+            miw={220}
+            searchable
+          />
         </Group>
         {apiError !== null && emailError === undefined && rolesError === undefined && <ErrorNotice error={apiError} title="The invitation was not sent" />}
         <Group>
@@ -318,10 +331,23 @@ function PendingInvitations({ tenantId, roleNames, onNotice }: { tenantId: strin
                   </Table.Td>
                   <Table.Td>
                     <Group gap="xs" justify="flex-end">
-                      <Button size="xs" variant="default" onClick={() => resend.mutate(inv)} loading={resend.isPending && resend.variables?.id === inv.id} aria-label={`Resend to ${inv.email}`}>
+                      <Button
+                        size="xs"
+                        variant="default"
+                        onClick={() => resend.mutate(inv)}
+                        loading={resend.isPending && resend.variables?.id === inv.id}
+                        aria-label={`Resend to ${inv.email}`}
+                      >
                         Resend
                       </Button>
-                      <Button size="xs" variant="outline" color="red.9" onClick={() => revoke.mutate(inv)} loading={revoke.isPending && revoke.variables?.id === inv.id} aria-label={`Revoke ${inv.email}`}>
+                      <Button
+                        size="xs"
+                        variant="outline"
+                        color="red.9"
+                        onClick={() => revoke.mutate(inv)}
+                        loading={revoke.isPending && revoke.variables?.id === inv.id}
+                        aria-label={`Revoke ${inv.email}`}
+                      >
                         Revoke
                       </Button>
                     </Group>
@@ -386,7 +412,21 @@ function RolesModal({ tenantId, member, roles, onClose, onHeld }: { tenantId: st
   );
 }
 
-function RemoveModal({ tenantId, member, self, tenantWord, onClose, onHeld }: { tenantId: string; member: Member; self: boolean; tenantWord: string; onClose: () => void; onHeld: () => void }) {
+function RemoveModal({
+  tenantId,
+  member,
+  self,
+  tenantWord,
+  onClose,
+  onHeld,
+}: {
+  tenantId: string;
+  member: Member;
+  self: boolean;
+  tenantWord: string;
+  onClose: () => void;
+  onHeld: () => void;
+}) {
   const queries = useQueryClient();
   const reset = useResetSession();
   const navigate = useNavigate();
@@ -398,7 +438,7 @@ function RemoveModal({ tenantId, member, self, tenantWord, onClose, onHeld }: { 
       if (self) {
         // Leave the signed-in frame first: refetched with no active tenant, it would redirect on its own
         // (to /choose-tenant?next=/members), racing this navigation.
-        navigate('/choose-tenant');
+        void navigate('/choose-tenant');
         await reset();
         return;
       }
@@ -407,14 +447,34 @@ function RemoveModal({ tenantId, member, self, tenantWord, onClose, onHeld }: { 
     },
   });
   return (
-    <ConfirmModal title={self ? `Leave this ${tenantWord}?` : `Remove ${who}?`} confirm={self ? 'Leave' : 'Remove'} failed={self ? 'You have not left' : 'Nobody was removed'} action={remove} onClose={onClose}>
-      {self ? `You lose access to this ${tenantWord} at once; someone who manages members would have to invite you back.` : `${who} loses access to this ${tenantWord} at once. Their account itself stays.`}
+    <ConfirmModal
+      title={self ? `Leave this ${tenantWord}?` : `Remove ${who}?`}
+      confirm={self ? 'Leave' : 'Remove'}
+      failed={self ? 'You have not left' : 'Nobody was removed'}
+      action={remove}
+      onClose={onClose}
+    >
+      {self
+        ? `You lose access to this ${tenantWord} at once; someone who manages members would have to invite you back.`
+        : `${who} loses access to this ${tenantWord} at once. Their account itself stays.`}
     </ConfirmModal>
   );
 }
 
 /** Hands the tenant to another member; the person types the tenant's slug to confirm. */
-function TransferModal({ tenantId, members, tenantWord, onClose, onDone }: { tenantId: string; members: Member[]; tenantWord: string; onClose: () => void; onDone: (outcome: 'done' | 'held', to: string) => void }) {
+function TransferModal({
+  tenantId,
+  members,
+  tenantWord,
+  onClose,
+  onDone,
+}: {
+  tenantId: string;
+  members: Member[];
+  tenantWord: string;
+  onClose: () => void;
+  onDone: (outcome: 'done' | 'held', to: string) => void;
+}) {
   const queries = useQueryClient();
   const tenant = useQuery({ queryKey: ['tenant', tenantId], queryFn: () => unwrap(api.GET('/api/v1/tenants/{tenantId}', { params: { path: { tenantId } } })) });
   const [userId, setUserId] = useState<string | null>(null);
@@ -440,7 +500,8 @@ function TransferModal({ tenantId, members, tenantWord, onClose, onDone }: { ten
   };
   const apiError = transfer.error instanceof ProblemError ? transfer.error.problem : undefined;
   const confirmError = invalid.confirm ?? (apiError?.code === 'confirmation_mismatch' ? (apiError.detail ?? apiError.title) : fieldError(transfer.error, 'confirm'));
-  const userError = invalid.userId ?? (apiError?.code === 'member_not_found' || apiError?.code === 'already_owner' ? (apiError.detail ?? apiError.title) : fieldError(transfer.error, 'userId'));
+  const userError =
+    invalid.userId ?? (apiError?.code === 'member_not_found' || apiError?.code === 'already_owner' ? (apiError.detail ?? apiError.title) : fieldError(transfer.error, 'userId'));
   return (
     <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened onClose={onClose} title="Transfer ownership">
       <form onSubmit={submit} noValidate>

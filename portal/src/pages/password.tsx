@@ -50,7 +50,14 @@ export function ResetPasswordPage() {
         <form onSubmit={submit} noValidate>
           <Stack>
             {reset.isError && !fieldError(reset.error, 'password') && <ErrorNotice error={reset.error} />}
-            <PasswordInput label="New password" autoComplete="new-password" required value={password} onChange={(e) => setPassword(e.currentTarget.value)} error={fieldError(reset.error, 'password')} />
+            <PasswordInput
+              label="New password"
+              autoComplete="new-password"
+              required
+              value={password}
+              onChange={(e) => setPassword(e.currentTarget.value)}
+              error={fieldError(reset.error, 'password')}
+            />
             <Button type="submit" loading={reset.isPending} disabled={password.length < 10}>
               Change password
             </Button>

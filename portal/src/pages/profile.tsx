@@ -51,7 +51,14 @@ function AccountCard({ me }: { me: Me }) {
         Account
       </Title>
       <Stack gap="sm" maw={520}>
-        <TextInput label="Name" description="Shown to the people in your tenants" value={name} onChange={(e) => setName(e.currentTarget.value)} error={tooLong ?? fieldError(update.error, 'name')} autoComplete="name" />
+        <TextInput
+          label="Name"
+          description="Shown to the people in your tenants"
+          value={name}
+          onChange={(e) => setName(e.currentTarget.value)}
+          error={tooLong ?? fieldError(update.error, 'name')}
+          autoComplete="name"
+        />
         {update.isError && fieldError(update.error, 'name') === undefined && <ErrorNotice error={update.error} title="Your name was not saved" />}
         <Group>
           <Button type="submit" loading={update.isPending} disabled={name === (me.user.name ?? '')}>

@@ -170,7 +170,19 @@ function useTenantNames(me: Me, roles: Role[]): Map<string, string> {
   return names;
 }
 
-function RoleEditor({ tenantId, role, tenantWord, onClose, onHeld }: { tenantId: string; role: Role | null; tenantWord: string; onClose: () => void; onHeld: (message: string) => void }) {
+function RoleEditor({
+  tenantId,
+  role,
+  tenantWord,
+  onClose,
+  onHeld,
+}: {
+  tenantId: string;
+  role: Role | null;
+  tenantWord: string;
+  onClose: () => void;
+  onHeld: (message: string) => void;
+}) {
   const queries = useQueryClient();
   const [key, setKey] = useState(role?.key ?? '');
   const [name, setName] = useState(role?.name ?? '');
@@ -199,7 +211,10 @@ function RoleEditor({ tenantId, role, tenantWord, onClose, onHeld }: { tenantId:
     },
     onSuccess: async (outcome) => {
       await queries.invalidateQueries({ queryKey: ['roles', tenantId] });
-      if (outcome === 'held') onHeld(`The change to “${name.trim()}” takes members.manage away from people holding it, so it waits for someone who may approve it (see Approvals). Nothing has changed yet.`);
+      if (outcome === 'held')
+        onHeld(
+          `The change to “${name.trim()}” takes members.manage away from people holding it, so it waits for someone who may approve it (see Approvals). Nothing has changed yet.`,
+        );
       else onClose();
     },
   });
@@ -223,10 +238,24 @@ function RoleEditor({ tenantId, role, tenantWord, onClose, onHeld }: { tenantId:
             error={fieldError(save.error, 'key')}
             data-autofocus={role === null ? true : undefined}
           />
-          <TextInput label="Name" required value={name} onChange={(e) => setName(e.currentTarget.value)} error={fieldError(save.error, 'name')} data-autofocus={role === null ? undefined : true} />
+          <TextInput
+            label="Name"
+            required
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+            error={fieldError(save.error, 'name')}
+            data-autofocus={role === null ? undefined : true}
+          />
           <Textarea label="Description" description="Optional" autosize minRows={2} maxLength={500} value={description} onChange={(e) => setDescription(e.currentTarget.value)} />
           <Input.Wrapper label="Applies" labelElement="div" labelProps={{ id: scopeLabel }} description={`Where a member holding this role has its permissions`}>
-            <SegmentedControl aria-labelledby={scopeLabel} mt={4} data={SCOPES.map((s) => ({ value: s.value, label: s.label }))} value={scope} onChange={(v) => setScope(v as Scope)} fullWidth />
+            <SegmentedControl
+              aria-labelledby={scopeLabel}
+              mt={4}
+              data={SCOPES.map((s) => ({ value: s.value, label: s.label }))}
+              value={scope}
+              onChange={(v) => setScope(v as Scope)}
+              fullWidth
+            />
           </Input.Wrapper>
           <Text size="xs" c="dimmed" mt={-8}>
             {scope === 'tenant' ? `Only in this ${tenantWord}.` : `In this ${tenantWord} and every one below it.`}

@@ -106,7 +106,11 @@ function GeneralCard({ tenant: t, canEdit }: { tenant: TenantDetails; canEdit: b
     onSuccess: async (updated) => {
       queries.setQueryData(['tenant', t.id], updated);
       // The switcher, the tenant lists and the header show the name too.
-      await Promise.all([queries.invalidateQueries({ queryKey: ['me'] }), queries.invalidateQueries({ queryKey: ['tenants'] }), queries.invalidateQueries({ queryKey: ['tenant-tree'] })]);
+      await Promise.all([
+        queries.invalidateQueries({ queryKey: ['me'] }),
+        queries.invalidateQueries({ queryKey: ['tenants'] }),
+        queries.invalidateQueries({ queryKey: ['tenant-tree'] }),
+      ]);
     },
   });
   const problem = name.trim() === '' ? 'A name is needed' : name.length > 200 ? 'At most 200 characters' : undefined;
@@ -120,7 +124,13 @@ function GeneralCard({ tenant: t, canEdit }: { tenant: TenantDetails; canEdit: b
         General
       </Title>
       <Stack gap="sm" maw={520}>
-        <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} readOnly={!canEdit} error={(name !== t.name && problem) || fieldError(rename.error, 'name')} />
+        <TextInput
+          label="Name"
+          value={name}
+          onChange={(e) => setName(e.currentTarget.value)}
+          readOnly={!canEdit}
+          error={(name !== t.name && problem) || fieldError(rename.error, 'name')}
+        />
         {rename.isError && fieldError(rename.error, 'name') === undefined && <ErrorNotice error={rename.error} title="The name was not saved" />}
         {canEdit && (
           <Group>
@@ -147,7 +157,8 @@ function FeaturesCard({ tenantId, canManage }: { tenantId: string; canManage: bo
   const key = ['features', tenantId];
   const features = useQuery({ queryKey: key, queryFn: () => unwrap(api.GET('/api/v1/tenants/{tenantId}/features', { params: { path: { tenantId } } })) });
   const toggle = useMutation({
-    mutationFn: ({ feature, on }: { feature: string; on: boolean }) => unwrap(api.PUT('/api/v1/tenants/{tenantId}/features', { params: { path: { tenantId } }, body: { features: { [feature]: on } } })),
+    mutationFn: ({ feature, on }: { feature: string; on: boolean }) =>
+      unwrap(api.PUT('/api/v1/tenants/{tenantId}/features', { params: { path: { tenantId } }, body: { features: { [feature]: on } } })),
     onSuccess: async (answer) => {
       queries.setQueryData(key, answer);
       // What a feature unlocks is in the permissions: the navigation and every page ask again.
@@ -242,7 +253,8 @@ function PlanCard({ tenantId, canChange, labels }: { tenantId: string; canChange
       <Stack gap="sm">
         {overLimit.length > 0 && (
           <Alert color="orange" title="Over the plan's limits" role="note">
-            This {labels.tenant.toLowerCase()} keeps what it has but cannot add more {overLimit.map((r) => inSentence(resourceName(r, labels))).join(' or ')} until it is under the limit or on a larger plan.
+            This {labels.tenant.toLowerCase()} keeps what it has but cannot add more {overLimit.map((r) => inSentence(resourceName(r, labels))).join(' or ')} until it is under the
+            limit or on a larger plan.
           </Alert>
         )}
         {scheduledChange !== null && (
@@ -302,7 +314,19 @@ function PlanCard({ tenantId, canChange, labels }: { tenantId: string; canChange
  * Where the tenant stands and what can change that: suspended (with the reason), pending deletion (with the purge
  * date and Restore), and the actions — suspend and resume from above, delete when it is not the active tenant.
  */
-function LifecycleCard({ tenant: t, active, operator, may, labels }: { tenant: TenantDetails; active: boolean; operator: boolean; may: (p: (typeof PERMISSIONS)[number]) => boolean; labels: PresetLabels }) {
+function LifecycleCard({
+  tenant: t,
+  active,
+  operator,
+  may,
+  labels,
+}: {
+  tenant: TenantDetails;
+  active: boolean;
+  operator: boolean;
+  may: (p: (typeof PERMISSIONS)[number]) => boolean;
+  labels: PresetLabels;
+}) {
   const queries = useQueryClient();
   const navigate = useNavigate();
   const word = labels.tenant.toLowerCase();
@@ -314,9 +338,21 @@ function LifecycleCard({ tenant: t, active, operator, may, labels }: { tenant: T
     enabled: deleting,
     queryFn: async () => (await unwrap(api.GET('/api/v1/tenants/{tenantId}/tree', { params: { path: { tenantId: t.id } } }))).tenants,
   });
-  const refresh = () => Promise.all([queries.invalidateQueries({ queryKey: ['tenant', t.id] }), queries.invalidateQueries({ queryKey: ['tenants'] }), queries.invalidateQueries({ queryKey: ['tenant-tree'] }), queries.invalidateQueries({ queryKey: ['allowed'] })]);
-  const resume = useMutation({ mutationFn: () => unwrap(api.POST('/api/v1/tenants/{tenantId}/resume', { params: { path: { tenantId: t.id } }, body: {} })), onSuccess: () => refresh().then(() => setConfirming(null)) });
-  const restore = useMutation({ mutationFn: () => unwrap(api.POST('/api/v1/tenants/{tenantId}/restore', { params: { path: { tenantId: t.id } } })), onSuccess: () => refresh().then(() => setConfirming(null)) });
+  const refresh = () =>
+    Promise.all([
+      queries.invalidateQueries({ queryKey: ['tenant', t.id] }),
+      queries.invalidateQueries({ queryKey: ['tenants'] }),
+      queries.invalidateQueries({ queryKey: ['tenant-tree'] }),
+      queries.invalidateQueries({ queryKey: ['allowed'] }),
+    ]);
+  const resume = useMutation({
+    mutationFn: () => unwrap(api.POST('/api/v1/tenants/{tenantId}/resume', { params: { path: { tenantId: t.id } }, body: {} })),
+    onSuccess: () => refresh().then(() => setConfirming(null)),
+  });
+  const restore = useMutation({
+    mutationFn: () => unwrap(api.POST('/api/v1/tenants/{tenantId}/restore', { params: { path: { tenantId: t.id } } })),
+    onSuccess: () => refresh().then(() => setConfirming(null)),
+  });
   // Suspension comes from above: a tenant cannot suspend itself, nor lift its own suspension (operators excepted).
   // While it is suspended no permission of its own counts, so Resume is offered to whoever looks at it from above.
   const fromAbove = (!active || operator) && (t.status === 'suspended' || may('tenant.suspend'));
@@ -332,7 +368,8 @@ function LifecycleCard({ tenant: t, active, operator, may, labels }: { tenant: T
   if (t.status === 'pending_deletion')
     standing = (
       <Alert color="orange" title="Pending deletion" role="status">
-        Deleted {t.deletionRequestedAt === null ? '' : WHEN.format(new Date(t.deletionRequestedAt))}. It is purged {t.purgeAfter === null ? 'soon' : `after ${WHEN.format(new Date(t.purgeAfter))}`} unless it is restored
+        Deleted {t.deletionRequestedAt === null ? '' : WHEN.format(new Date(t.deletionRequestedAt))}. It is purged{' '}
+        {t.purgeAfter === null ? 'soon' : `after ${WHEN.format(new Date(t.purgeAfter))}`} unless it is restored
         {t.suspendedAt === null ? '' : ' (it comes back suspended, as it was)'}.
       </Alert>
     );
@@ -363,11 +400,7 @@ function LifecycleCard({ tenant: t, active, operator, may, labels }: { tenant: T
       <Stack gap="sm">
         {standing}
         <Group gap="xs">
-          {t.status === 'pending_deletion' && (
-            <Button onClick={() => setConfirming('restore')}>
-              Restore {t.name}
-            </Button>
-          )}
+          {t.status === 'pending_deletion' && <Button onClick={() => setConfirming('restore')}>Restore {t.name}</Button>}
           {t.status === 'suspended' && fromAbove && (
             <Button variant="default" onClick={() => setConfirming('resume')}>
               Resume
@@ -415,7 +448,7 @@ function LifecycleCard({ tenant: t, active, operator, may, labels }: { tenant: T
           tenant={{ id: t.id, name: t.name, slug: t.slug, below: Math.max(0, (tree.data?.length ?? 1) - 1) }}
           onClose={() => {
             setDeleting(false);
-            if (queries.getQueryState(['tenant', t.id])?.status === 'error') navigate('/tenants');
+            if (queries.getQueryState(['tenant', t.id])?.status === 'error') void navigate('/tenants');
           }}
           onDeleted={refresh}
         />
@@ -427,7 +460,8 @@ function LifecycleCard({ tenant: t, active, operator, may, labels }: { tenant: T
 function SuspendModal({ tenant, onClose, onDone }: { tenant: TenantDetails; onClose: () => void; onDone: () => Promise<unknown> }) {
   const [reason, setReason] = useState('');
   const suspend = useMutation({
-    mutationFn: () => unwrap(api.POST('/api/v1/tenants/{tenantId}/suspend', { params: { path: { tenantId: tenant.id } }, body: reason.trim() === '' ? {} : { reason: reason.trim() } })),
+    mutationFn: () =>
+      unwrap(api.POST('/api/v1/tenants/{tenantId}/suspend', { params: { path: { tenantId: tenant.id } }, body: reason.trim() === '' ? {} : { reason: reason.trim() } })),
     onSuccess: () => onDone().then(onClose),
   });
   const submit = (event: FormEvent) => {
@@ -438,8 +472,19 @@ function SuspendModal({ tenant, onClose, onDone }: { tenant: TenantDetails; onCl
     <Modal opened onClose={onClose} closeButtonProps={{ 'aria-label': 'Close' }} title={`Suspend ${tenant.name}?`}>
       <form onSubmit={submit}>
         <Stack>
-          <Text size="sm">Its data is kept. Only its owners and those above it may enter it, read-only; its API keys stop working at once. The tenants below it are not suspended.</Text>
-          <Textarea label="Reason" description="Shown to its members while it is suspended, and kept in the audit trail" value={reason} onChange={(e) => setReason(e.currentTarget.value)} maxLength={500} autosize minRows={2} data-autofocus />
+          <Text size="sm">
+            Its data is kept. Only its owners and those above it may enter it, read-only; its API keys stop working at once. The tenants below it are not suspended.
+          </Text>
+          <Textarea
+            label="Reason"
+            description="Shown to its members while it is suspended, and kept in the audit trail"
+            value={reason}
+            onChange={(e) => setReason(e.currentTarget.value)}
+            maxLength={500}
+            autosize
+            minRows={2}
+            data-autofocus
+          />
           {suspend.isError && <ErrorNotice error={suspend.error} title="It was not suspended" />}
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose}>

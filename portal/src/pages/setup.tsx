@@ -15,11 +15,12 @@ export function SetupPage() {
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const setup = useMutation({
-    mutationFn: () => unwrap(api.POST('/api/v1/setup', { body: { token: params.get('token') ?? '', email, password, useCookies: true, ...(name.trim() ? { name: name.trim() } : {}) } })),
+    mutationFn: () =>
+      unwrap(api.POST('/api/v1/setup', { body: { token: params.get('token') ?? '', email, password, useCookies: true, ...(name.trim() ? { name: name.trim() } : {}) } })),
     onSuccess: async () => {
       await reset();
       // Seed 001: the operator starts where operators work, the table of every tenant.
-      navigate('/admin/tenants');
+      void navigate('/admin/tenants');
     },
   });
   const submit = (event: FormEvent) => {
@@ -34,9 +35,24 @@ export function SetupPage() {
       <form onSubmit={submit} noValidate>
         <Stack>
           {setup.isError && !fieldError(setup.error, 'password') && !fieldError(setup.error, 'email') && <ErrorNotice error={setup.error} title="Setup failed" />}
-          <TextInput label="Email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.currentTarget.value)} error={fieldError(setup.error, 'email')} />
+          <TextInput
+            label="Email"
+            type="email"
+            autoComplete="email"
+            required
+            value={email}
+            onChange={(e) => setEmail(e.currentTarget.value)}
+            error={fieldError(setup.error, 'email')}
+          />
           <TextInput label="Your name" autoComplete="name" value={name} onChange={(e) => setName(e.currentTarget.value)} />
-          <PasswordInput label="Password" autoComplete="new-password" required value={password} onChange={(e) => setPassword(e.currentTarget.value)} error={fieldError(setup.error, 'password')} />
+          <PasswordInput
+            label="Password"
+            autoComplete="new-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.currentTarget.value)}
+            error={fieldError(setup.error, 'password')}
+          />
           <Button type="submit" loading={setup.isPending} disabled={email.trim() === '' || password.length < 10}>
             Create the operator
           </Button>

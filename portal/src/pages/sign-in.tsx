@@ -18,7 +18,7 @@ export function SignInPage() {
     mutationFn: () => unwrap(api.POST('/api/v1/auth/login', { body: { email, password, useCookies: true } })),
     onSuccess: async (result) => {
       await reset();
-      navigate(result.needsTenantChoice && !next.startsWith('/team-invite') ? `/choose-tenant?next=${encodeURIComponent(next)}` : next);
+      void navigate(result.needsTenantChoice && !next.startsWith('/team-invite') ? `/choose-tenant?next=${encodeURIComponent(next)}` : next);
     },
   });
   const submit = (event: FormEvent) => {
@@ -47,5 +47,5 @@ export function SignInPage() {
 
 /** Only a path on this site may follow sign-in (never another origin). */
 export function safeNext(next: string | null): string {
-  return next !== null && next.startsWith('/') && !next.startsWith('//') ? next : '/';
+  return next?.startsWith('/') && !next.startsWith('//') ? next : '/';
 }

@@ -46,7 +46,7 @@ export function SignUpPage() {
       ),
     onSuccess: async () => {
       await reset();
-      navigate(safeNext(params.get('next')));
+      void navigate(safeNext(params.get('next')));
     },
   });
   const submit = (event: FormEvent) => {
@@ -62,7 +62,10 @@ export function SignUpPage() {
   }
   const tooShort = password.length > 0 && password.length < 10;
   return (
-    <AuthCard title={preview.data ? `Join ${preview.data.tenantName}` : 'Create your account'} footer={<RouterAnchor to={`/sign-in${invitation ? `?next=${encodeURIComponent(`/team-invite/${invitation}`)}` : ''}`}>Already have an account? Sign in</RouterAnchor>}>
+    <AuthCard
+      title={preview.data ? `Join ${preview.data.tenantName}` : 'Create your account'}
+      footer={<RouterAnchor to={`/sign-in${invitation ? `?next=${encodeURIComponent(`/team-invite/${invitation}`)}` : ''}`}>Already have an account? Sign in</RouterAnchor>}
+    >
       <form onSubmit={submit} noValidate>
         <Stack>
           {preview.isError && <ErrorNotice error={preview.error} title="This invitation cannot be used" />}
@@ -89,7 +92,12 @@ export function SignUpPage() {
             error={tooShort ? 'At least 10 characters' : fieldError(signUp.error, 'password')}
           />
           {invitation === undefined && info?.signup === 'enterprise' && (
-            <TextInput label={`${info.labels.enterprise} name`} description="Your organisation" value={organizationName} onChange={(e) => setOrganizationName(e.currentTarget.value)} />
+            <TextInput
+              label={`${info.labels.enterprise} name`}
+              description="Your organisation"
+              value={organizationName}
+              onChange={(e) => setOrganizationName(e.currentTarget.value)}
+            />
           )}
           {invitation === undefined && info?.signup !== 'none' && (
             <TextInput

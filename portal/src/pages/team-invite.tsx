@@ -19,7 +19,7 @@ export function TeamInvitePage() {
     mutationFn: () => unwrap(api.POST('/api/v1/invitations/{token}/accept', { params: { path: { token } } })),
     onSuccess: async () => {
       await reset();
-      navigate('/');
+      void navigate('/');
     },
   });
   const here = `/team-invite/${token}`;

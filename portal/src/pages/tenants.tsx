@@ -1,4 +1,24 @@
-import { Alert, Badge, Button, Card, Group, Loader, Menu, Modal, Radio, Select, Stack, Table, Text, TextInput, Title, Tree, type TreeNodeData, useTree, VisuallyHidden } from '@mantine/core';
+import {
+  Alert,
+  Badge,
+  Button,
+  Card,
+  Group,
+  Loader,
+  Menu,
+  Modal,
+  Radio,
+  Select,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+  Tree,
+  type TreeNodeData,
+  useTree,
+  VisuallyHidden,
+} from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useMemo, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
@@ -144,7 +164,7 @@ export function TenantsPage() {
     mutationFn: (id: string) => unwrap(api.POST('/api/v1/auth/active-tenant', { body: { tenantId: id } })),
     onSuccess: async () => {
       await reset();
-      navigate('/');
+      void navigate('/');
     },
   });
 
@@ -230,7 +250,13 @@ export function TenantsPage() {
                       <Table.Td>
                         <Group gap="xs" justify="flex-end" wrap="nowrap">
                           {!here && t.status !== 'pending_deletion' && (
-                            <Button size="xs" variant="default" onClick={() => switchTo.mutate(t.id)} loading={switchTo.isPending && switchTo.variables === t.id} aria-label={`Switch to ${t.name}`}>
+                            <Button
+                              size="xs"
+                              variant="default"
+                              onClick={() => switchTo.mutate(t.id)}
+                              loading={switchTo.isPending && switchTo.variables === t.id}
+                              aria-label={`Switch to ${t.name}`}
+                            >
                               Switch
                             </Button>
                           )}
@@ -573,7 +599,8 @@ function MoveModal({
     id === null ? { value: ROOT, label: `Nowhere: make it a top-level ${tenantWord}` } : { value: id, label: label(id) },
   );
   const move = useMutation({
-    mutationFn: (body: { id: string; parentId: string | null }) => unwrap(api.PATCH('/api/v1/tenants/{tenantId}', { params: { path: { tenantId: body.id } }, body: { parentId: body.parentId } })),
+    mutationFn: (body: { id: string; parentId: string | null }) =>
+      unwrap(api.PATCH('/api/v1/tenants/{tenantId}', { params: { path: { tenantId: body.id } }, body: { parentId: body.parentId } })),
     onSuccess: async (_moved, body) => {
       await refreshAfterTreeChange(queries, activeId);
       onMoved(node?.name ?? body.id, body.parentId === null ? `at the top, with no ${tenantWord} above it` : `under ${names.get(body.parentId)?.name ?? body.parentId}`);
@@ -594,7 +621,10 @@ function MoveModal({
     <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened onClose={onClose} title={`Move ${article(tenantWord)}`}>
       <form onSubmit={submit} noValidate>
         <Stack>
-          <Text size="sm">Everything below it moves with it. Taking {article(tenantWord)} from its parent needs owner-level authority over it from above: a role held in {article(tenantWord)} higher up.</Text>
+          <Text size="sm">
+            Everything below it moves with it. Taking {article(tenantWord)} from its parent needs owner-level authority over it from above: a role held in {article(tenantWord)}{' '}
+            higher up.
+          </Text>
           <Select
             label={`${labels.tenant} to move`}
             description={node === undefined ? undefined : node.parentId === null ? `Now at the top` : `Now in ${now?.name ?? `${article(tenantWord)} you cannot see`}`}

@@ -88,7 +88,12 @@ export interface AdminBackend {
    * `owner` (an email or user id) only locally; without it the platform owns the tenant (operator staff reach it
    * through shadow memberships). Over HTTP the server decides: the token's person, or the platform for operator staff.
    */
-  createTenant(input: { name: string; slug: string; parent: TenantRef | null; owner: string | undefined }): Promise<{ tenant: TenantJson; owner: { id: string; email: string } | null }>;
+  createTenant(input: {
+    name: string;
+    slug: string;
+    parent: TenantRef | null;
+    owner: string | undefined;
+  }): Promise<{ tenant: TenantJson; owner: { id: string; email: string } | null }>;
   setSuspended(tenant: TenantRef, change: { suspend: boolean; reason?: string }): Promise<TenantJson>;
   deleteTenant(tenant: TenantRef, input: { confirm: string; includeDescendants: boolean }): Promise<DeletionJson>;
   listUsers(): Promise<UserJson[]>;

@@ -45,7 +45,10 @@ const PLATFORM = { userId: 'console', isSuperAdmin: true } as const;
 export async function prepareLocal(database: Database, preset: Preset, config: Config): Promise<void> {
   const pending = (await database.withOwner(migrationState)).filter((m) => m.executedAt === undefined).length;
   if (pending > 0) throw new CliFailure(`the database is not fully migrated (${pending} pending); run \`tenantry migrate\` first.`);
-  const ownerRole = await readSystem(database.db, async (trx) => (await trx.selectFrom('platform_settings').select('value').where('key', '=', 'owner_role').executeTakeFirst())?.value);
+  const ownerRole = await readSystem(
+    database.db,
+    async (trx) => (await trx.selectFrom('platform_settings').select('value').where('key', '=', 'owner_role').executeTakeFirst())?.value,
+  );
   if (ownerRole === undefined) {
     await applyPresetSettings(database, preset, config.maxTreeDepth);
   } else if (ownerRole !== preset.ownerRole) {
@@ -102,7 +105,12 @@ export function localBackend(database: Database, options: { config: Config; pres
       if (!new RegExp(TENANT_ID_PATTERN).test(ref) && !/^[a-z0-9-]+$/.test(ref)) throw new CliFailure(`"${ref}" is neither a tenant id nor a slug`);
       // Platform-wide by nature: the console names a tenant of any tenant, by id or slug.
       const row = await readSystem(db, (trx) =>
-        trx.selectFrom('tenants').select(['id', 'slug', 'name', 'status']).where((eb) => eb.or([eb('id', '=', ref), eb('slug', '=', ref)])).where('status', '!=', 'deleted').executeTakeFirst(),
+        trx
+          .selectFrom('tenants')
+          .select(['id', 'slug', 'name', 'status'])
+          .where((eb) => eb.or([eb('id', '=', ref), eb('slug', '=', ref)]))
+          .where('status', '!=', 'deleted')
+          .executeTakeFirst(),
       );
       if (row === undefined) throw new CliFailure(`no tenant "${ref}" (neither the id nor the slug of a tenant that is not deleted)`);
       return row;
@@ -119,8 +127,11 @@ export function localBackend(database: Database, options: { config: Config; pres
         cursor = page.nextCursor ?? undefined;
       } while (cursor !== undefined);
       // The licence's limit as the server last wrote it (the insert trigger enforces it); this process reads no licence file.
-      const limit = await readSystem(db, async (trx) =>
-        (await trx.selectFrom('platform_settings').select(sql<number | null>`nullif(value, '')::integer`.as('n')).where('key', '=', 'tenant_limit').executeTakeFirst())?.n ?? null,
+      const limit = await readSystem(
+        db,
+        async (trx) =>
+          (await trx.selectFrom('platform_settings').select(sql<number | null>`nullif(value, '')::integer`.as('n')).where('key', '=', 'tenant_limit').executeTakeFirst())?.n ??
+          null,
       );
       return { tenants, inUse, limit };
     },
@@ -157,7 +168,9 @@ export function localBackend(database: Database, options: { config: Config; pres
         );
       }
       const result = await requestDeletion(services, caller, tenant.id, input);
-      return (result.status === 'pending_deletion' ? { status: result.status, tenants: result.tenants, purgeAfter: result.purgeAfter.toISOString() } : result) satisfies DeletionJson;
+      return (
+        result.status === 'pending_deletion' ? { status: result.status, tenants: result.tenants, purgeAfter: result.purgeAfter.toISOString() } : result
+      ) satisfies DeletionJson;
     },
 
     async listUsers() {

@@ -1,5 +1,16 @@
 import { TENANT_ID_PATTERN } from '../../platform/ids.ts';
-import { type AdminBackend, CliFailure, describeProblem, type DeletionJson, findInvitation, type InstallListing, type InstallTenantJson, type InvitationJson, type TenantJson, USER_ID } from './backend.ts';
+import {
+  type AdminBackend,
+  CliFailure,
+  describeProblem,
+  type DeletionJson,
+  findInvitation,
+  type InstallListing,
+  type InstallTenantJson,
+  type InvitationJson,
+  type TenantJson,
+  USER_ID,
+} from './backend.ts';
 
 /** A refusal from the server, kept whole so callers can tell a 403 from a 404. */
 class ProblemFailure extends CliFailure {
@@ -65,9 +76,11 @@ export function remoteBackend(baseUrl: string, token: string): AdminBackend {
 
   async function listTenants(): Promise<InstallListing> {
     let counts: { inUse: number; limit: number | null } | undefined;
-    const tenants = (await pages<InstallTenantJson & { youAreHere?: boolean }>('/admin/tenants', 'tenants', 500, (body) => {
-      counts ??= { inUse: Number(body.inUse), limit: typeof body.limit === 'number' ? body.limit : null };
-    })).map(({ youAreHere: _, ...t }) => t);
+    const tenants = (
+      await pages<InstallTenantJson & { youAreHere?: boolean }>('/admin/tenants', 'tenants', 500, (body) => {
+        counts ??= { inUse: Number(body.inUse), limit: typeof body.limit === 'number' ? body.limit : null };
+      })
+    ).map(({ youAreHere: _, ...t }) => t);
     return { tenants, inUse: counts?.inUse ?? tenants.length, limit: counts?.limit ?? null };
   }
 
@@ -97,18 +110,28 @@ export function remoteBackend(baseUrl: string, token: string): AdminBackend {
     listTenants,
 
     async createTenant(input) {
-      if (input.owner !== undefined) throw new CliFailure('--owner is not available remotely: POST /tenants makes the token\'s person the owner. Leave --owner out, or run the command where the database can be opened.');
+      if (input.owner !== undefined)
+        throw new CliFailure(
+          "--owner is not available remotely: POST /tenants makes the token's person the owner. Leave --owner out, or run the command where the database can be opened.",
+        );
       const { body } = await call<TenantJson>('POST', '/tenants', { name: input.name, slug: input.slug, ...(input.parent === null ? {} : { parentId: input.parent.id }) });
       return { tenant: body, owner: null };
     },
 
     async setSuspended(tenant, change) {
-      const { body } = await call<TenantJson>('POST', `/tenants/${encode(tenant.id)}/${change.suspend ? 'suspend' : 'resume'}`, change.reason === undefined ? {} : { reason: change.reason });
+      const { body } = await call<TenantJson>(
+        'POST',
+        `/tenants/${encode(tenant.id)}/${change.suspend ? 'suspend' : 'resume'}`,
+        change.reason === undefined ? {} : { reason: change.reason },
+      );
       return body;
     },
 
     async deleteTenant(tenant, input) {
-      const { status, body } = await call<Record<string, unknown>>('DELETE', `/tenants/${encode(tenant.id)}`, { confirm: input.confirm, ...(input.includeDescendants ? { includeDescendants: true } : {}) });
+      const { status, body } = await call<Record<string, unknown>>('DELETE', `/tenants/${encode(tenant.id)}`, {
+        confirm: input.confirm,
+        ...(input.includeDescendants ? { includeDescendants: true } : {}),
+      });
       if (status === 202) return { status: 'pending_approval', approvalRequest: body };
       return body as DeletionJson;
     },
@@ -132,7 +155,9 @@ export function remoteBackend(baseUrl: string, token: string): AdminBackend {
         const members = await pages<{ userId: string; email: string }>(`/tenants/${encode(tenant.id)}/members`, 'members', 200);
         const member = members.find((m) => m.email === email);
         if (member === undefined) {
-          throw new CliFailure(`${email} is not among the members of ${tenant.slug} that ${baseUrl} lists (operator staff's shadow memberships are not listed): give the user id instead`);
+          throw new CliFailure(
+            `${email} is not among the members of ${tenant.slug} that ${baseUrl} lists (operator staff's shadow memberships are not listed): give the user id instead`,
+          );
         }
         userId = member.userId;
       } else if (!USER_ID.test(ref)) {

@@ -44,12 +44,12 @@ const GROUP_USAGE = {
 type Group = keyof typeof GROUP_USAGE;
 
 const NOTES = [
-  'A <tenant> is a tenant id or its slug. The console acts as the operator with the platform\'s authority, through the',
+  "A <tenant> is a tenant id or its slug. The console acts as the operator with the platform's authority, through the",
   'same services and checks as the HTTP API; the audit trail records it as actor "system" via platform_admin.',
   '',
   'Remote mode: with --url and --token (or TENANTRY_URL and TENANTRY_TOKEN) the command goes through a running',
   "server's HTTP API (/api/v1) instead of opening the database, as the token's person or API key; use it while the",
-  'server holds the embedded database. The token is an operator\'s access token (POST /api/v1/auth/login) or an API key.',
+  "server holds the embedded database. The token is an operator's access token (POST /api/v1/auth/login) or an API key.",
   '',
   'Exit codes: 0 done, 1 refused or failed (nothing changed), 2 bad command line.',
 ];
@@ -239,7 +239,10 @@ function parse(group: Group, args: string[]): Parsed | string {
   let values: Values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: { ...COMMON, ...spec.options }, strict: true, allowPositionals: true }) as { values: Values; positionals: string[] });
+    ({ values, positionals } = parseArgs({ args: rest, options: { ...COMMON, ...spec.options }, strict: true, allowPositionals: true }) as {
+      values: Values;
+      positionals: string[];
+    });
   } catch (error) {
     // parseArgs explains unknown options and missing values well enough.
     return `${verb}: ${(error as Error).message}`;
@@ -264,7 +267,8 @@ function checkArguments({ group, verb, values, target }: Parsed): string | undef
     if (name.length > 200) return '--name must be at most 200 characters';
     const slug = values.slug ?? '';
     if (slug === '') return '--slug is required';
-    if (slug.length < 2 || slug.length > 63 || !SLUG.test(slug)) return `--slug "${slug}" must be 2 to 63 lowercase letters, digits and dashes, starting and ending with a letter or digit`;
+    if (slug.length < 2 || slug.length > 63 || !SLUG.test(slug))
+      return `--slug "${slug}" must be 2 to 63 lowercase letters, digits and dashes, starting and ending with a letter or digit`;
   }
   if (key === 'tenants suspend' && (values.reason?.length ?? 0) > 500) return '--reason must be at most 500 characters';
   if (key === 'tenants delete' && (values.confirm ?? '') === '') return `--confirm <slug> is required: type the tenant's slug to delete it`;
@@ -301,7 +305,12 @@ async function execute(backend: AdminBackend, { group, verb, target, values }: P
       const parent = values.parent === undefined ? null : await backend.tenant(values.parent);
       const { tenant, owner } = await backend.createTenant({ name: values.name?.trim() ?? '', slug: values.slug ?? '', parent, owner: values.owner });
       if (json) return show(tenant);
-      const ownedBy = owner !== null ? owner.email : backend.mode === 'remote' ? "the token's person (the platform, when an operator's staff made it)" : 'the platform (operator staff reach it through shadow memberships)';
+      const ownedBy =
+        owner !== null
+          ? owner.email
+          : backend.mode === 'remote'
+            ? "the token's person (the platform, when an operator's staff made it)"
+            : 'the platform (operator staff reach it through shadow memberships)';
       io.out(`Created tenant ${describe(tenant)} "${tenant.name}"${parent === null ? '' : ` under ${describe(parent)}`}, owned by ${ownedBy}.`);
       io.out(`Status: ${tenant.status}. Plan: ${tenant.plan ?? '-'}.`);
       return;
@@ -388,7 +397,15 @@ function printTenants(listing: InstallListing, io: CliIo): void {
   const slugOf = new Map(listing.tenants.map((t) => [t.id, t.slug]));
   printTable(io, [
     ['ID', 'SLUG', 'NAME', 'STATUS', 'PARENT', 'CREATED', 'MARK'],
-    ...listing.tenants.map((t) => [t.id, t.slug, t.name, t.status, t.parentId === null ? '-' : (slugOf.get(t.parentId) ?? t.parentId), t.createdAt, t.isAdminTenancy ? 'admin tenancy' : '']),
+    ...listing.tenants.map((t) => [
+      t.id,
+      t.slug,
+      t.name,
+      t.status,
+      t.parentId === null ? '-' : (slugOf.get(t.parentId) ?? t.parentId),
+      t.createdAt,
+      t.isAdminTenancy ? 'admin tenancy' : '',
+    ]),
   ]);
   io.out('');
   io.out(`Tenants in use: ${listing.inUse} / ${listing.limit ?? 'no limit'}`);
@@ -401,7 +418,16 @@ function printUsers(users: UserJson[], io: CliIo): void {
   }
   printTable(io, [
     ['ID', 'EMAIL', 'NAME', 'VERIFIED', 'PLATFORM ROLE', 'DEFAULT TENANT', 'TENANTS', 'CREATED'],
-    ...users.map((u) => [u.id, u.email, orDash(u.name), u.emailVerified ? 'yes' : 'no', orDash(u.platformRole), orDash(u.defaultTenantSlug ?? u.defaultTenantId), String(u.tenants), u.createdAt]),
+    ...users.map((u) => [
+      u.id,
+      u.email,
+      orDash(u.name),
+      u.emailVerified ? 'yes' : 'no',
+      orDash(u.platformRole),
+      orDash(u.defaultTenantSlug ?? u.defaultTenantId),
+      String(u.tenants),
+      u.createdAt,
+    ]),
   ]);
 }
 
@@ -410,10 +436,7 @@ function printInvitations(invitations: InvitationJson[], tenant: TenantRef, io: 
     io.out(`No invitations in tenant ${tenant.slug}.`);
     return;
   }
-  printTable(io, [
-    ['ID', 'EMAIL', 'ROLES', 'STATUS', 'CREATED', 'EXPIRES'],
-    ...invitations.map((i) => [i.id, i.email, i.roles.join(','), i.status, i.createdAt, i.expiresAt]),
-  ]);
+  printTable(io, [['ID', 'EMAIL', 'ROLES', 'STATUS', 'CREATED', 'EXPIRES'], ...invitations.map((i) => [i.id, i.email, i.roles.join(','), i.status, i.createdAt, i.expiresAt])]);
 }
 
 /** `tenantry admin create`: the platform operator (a verified super_admin owning the admin tenancy), or promote an existing account. */

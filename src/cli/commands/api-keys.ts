@@ -58,7 +58,7 @@ export const apiKeys: Command = {
   name: 'api-keys',
   usage: 'api-keys create|list|revoke',
   handlesHelp: true,
-  summary: 'Create, list or revoke a tenant\'s API keys (the secret is shown once, at creation)',
+  summary: "Create, list or revoke a tenant's API keys (the secret is shown once, at creation)",
   async run(args, config, io) {
     const [sub, ...rest] = args;
     if (sub === 'help' || sub === '--help' || sub === '-h') {

@@ -4,6 +4,7 @@ import { type Kysely, sql } from 'kysely';
  * Why the application's own connection would not be confined by row-level security, if it would not.
  * Start-up refuses to serve while this returns anything (ARCHITECTURE.md, "Isolation").
  */
+// biome-ignore lint/suspicious/noExplicitAny: reads only the catalogue, so it takes a handle typed for any schema (the app's or the owner's)
 export async function findIsolationProblems(db: Kysely<any>): Promise<string[]> {
   const problems: string[] = [];
   const role = await sql<{ name: string; superuser: boolean; bypassrls: boolean }>`

@@ -18,7 +18,13 @@ export interface CataloguedError {
 }
 
 function isSpec(value: unknown): value is ErrorSpec {
-  return typeof value === 'object' && value !== null && typeof (value as ErrorSpec).code === 'string' && typeof (value as ErrorSpec).status === 'number' && typeof (value as ErrorSpec).title === 'string';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as ErrorSpec).code === 'string' &&
+    typeof (value as ErrorSpec).status === 'number' &&
+    typeof (value as ErrorSpec).title === 'string'
+  );
 }
 
 /** Every error of every catalogue under src/ (an exported object whose members are all error specs). */

@@ -47,7 +47,11 @@ export const HttpErrors = defineErrors({
   MALFORMED_BODY: { status: 400, code: 'malformed_body', title: 'The request body could not be parsed' },
   EMPTY_BODY: { status: 400, code: 'empty_body', title: 'The request body is empty but this endpoint needs one' },
   /** A NUL character or an unpaired UTF-16 surrogate anywhere in the request (src/platform/http/input-guard.ts). */
-  INVALID_TEXT: { status: 422, code: 'invalid_text', title: 'The request contains text that cannot be stored (bytes that are not UTF-8, a NUL character or an unpaired surrogate)' },
+  INVALID_TEXT: {
+    status: 422,
+    code: 'invalid_text',
+    title: 'The request contains text that cannot be stored (bytes that are not UTF-8, a NUL character or an unpaired surrogate)',
+  },
   /** A JSON body nested deeper than MAX_JSON_DEPTH (src/platform/http/input-guard.ts). */
   NESTING_TOO_DEEP: { status: 422, code: 'nesting_too_deep', title: 'The request body nests objects and arrays too deeply' },
   PAYLOAD_TOO_LARGE: { status: 413, code: 'payload_too_large', title: 'The request body is too large' },

@@ -27,7 +27,16 @@ export interface KeyRef {
 export async function insertClaim(db: Db, ref: KeyRef & { requestHash: string; now: Date }): Promise<boolean> {
   const inserted = await db
     .insertInto('idempotency_keys')
-    .values({ scope: ref.scope, key: ref.key, request_hash: ref.requestHash, status_code: null, response_headers: null, response_body: null, created_at: ref.now, completed_at: null })
+    .values({
+      scope: ref.scope,
+      key: ref.key,
+      request_hash: ref.requestHash,
+      status_code: null,
+      response_headers: null,
+      response_body: null,
+      created_at: ref.now,
+      completed_at: null,
+    })
     .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
     .returning('key')
     .executeTakeFirst();
@@ -56,10 +65,7 @@ export async function findKey(db: Db, ref: KeyRef): Promise<StoredKey | undefine
  * abandoned claim of the same request (still in progress, created before `abandonedBefore`). The
  * conditions are re-checked under the row lock, so of several racing takers exactly one wins.
  */
-export async function takeOverClaim(
-  db: Db,
-  ref: KeyRef & { requestHash: string; now: Date; expiredBefore: Date; abandonedBefore: Date },
-): Promise<boolean> {
+export async function takeOverClaim(db: Db, ref: KeyRef & { requestHash: string; now: Date; expiredBefore: Date; abandonedBefore: Date }): Promise<boolean> {
   const taken = await db
     .updateTable('idempotency_keys')
     .set({ request_hash: ref.requestHash, status_code: null, response_headers: null, response_body: null, created_at: ref.now, completed_at: null })
@@ -77,10 +83,7 @@ export async function takeOverClaim(
 }
 
 /** Stores the response on the caller's own claim; false when the claim is no longer theirs. */
-export async function completeClaim(
-  db: Db,
-  ref: KeyRef & { claimedAt: Date; statusCode: number; headers: Record<string, string>; body: string; now: Date },
-): Promise<boolean> {
+export async function completeClaim(db: Db, ref: KeyRef & { claimedAt: Date; statusCode: number; headers: Record<string, string>; body: string; now: Date }): Promise<boolean> {
   const done = await db
     .updateTable('idempotency_keys')
     .set({ status_code: ref.statusCode, response_headers: JSON.stringify(ref.headers), response_body: ref.body, completed_at: ref.now })

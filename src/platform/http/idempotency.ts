@@ -252,7 +252,8 @@ type OpenApiDocument = { paths?: Record<string, Record<string, { parameters?: un
 /** Documents the header on the POST operations of the OpenAPI document (all but the OAuth endpoints). */
 export function withIdempotencyKeyParameter<T>(document: T): T {
   const doc = document as OpenApiDocument;
-  const components = (doc.components ??= {}) as { parameters?: Record<string, unknown> };
+  doc.components ??= {};
+  const components = doc.components as { parameters?: Record<string, unknown> };
   components.parameters = {
     ...components.parameters,
     IdempotencyKey: {
@@ -264,7 +265,7 @@ export function withIdempotencyKeyParameter<T>(document: T): T {
     },
   };
   for (const path of Object.values(doc.paths ?? {})) {
-    const post = path?.post as ({ parameters?: unknown[]; tags?: string[] } | undefined);
+    const post = path?.post as { parameters?: unknown[]; tags?: string[] } | undefined;
     if (post !== undefined && !post.tags?.includes('oauth')) post.parameters = [...(post.parameters ?? []), { $ref: '#/components/parameters/IdempotencyKey' }];
   }
   return document;

@@ -30,12 +30,7 @@ const FASTIFY_CODES: Record<string, ErrorSpec> = {
   FST_ERR_CTP_INVALID_TYPE: HttpErrors.UNSUPPORTED_MEDIA_TYPE,
 };
 
-export function sendProblem(
-  reply: FastifyReply,
-  spec: ErrorSpec,
-  extras: ProblemExtras = {},
-  headers: Record<string, string> = {},
-): FastifyReply {
+export function sendProblem(reply: FastifyReply, spec: ErrorSpec, extras: ProblemExtras = {}, headers: Record<string, string> = {}): FastifyReply {
   const request = reply.request;
   const { detail, ...members } = extras;
   return reply
@@ -72,7 +67,10 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && (code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_SOCKET_CODES.has(code))) return true;
   const message = (error as { message?: unknown }).message;
-  return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|is not currently accepting connections/.test(message);
+  return (
+    typeof message === 'string' &&
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|is not currently accepting connections/.test(message)
+  );
 }
 
 /**

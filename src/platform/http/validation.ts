@@ -13,9 +13,7 @@ export const validators = fp(
     const base: Options = { allErrors: false, useDefaults: true, removeAdditional: false, strict: false };
     const strict = withFormats(new Ajv({ ...base, coerceTypes: false }));
     const coercing = withFormats(new Ajv({ ...base, coerceTypes: 'array' }));
-    app.setValidatorCompiler(({ schema, httpPart }) =>
-      (httpPart === 'body' ? strict : coercing).compile(schema),
-    );
+    app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   },
   { name: 'tenantry-validators' },
 );
