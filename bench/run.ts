@@ -7,10 +7,11 @@
  *   npm run bench               full run (10 s per measurement)
  *   npm run bench -- --quick    2 s per measurement, under 3 minutes
  *   npm run bench -- --engine pglite|postgres
- *   npm run bench -- --only check,key,signin,grants,peer,checks,dataset
+ *   npm run bench -- --only check,key,signin,grants,peer,mqtt,checks,dataset
  */
 import { hash, verify } from '@node-rs/argon2';
 import autocannon from 'autocannon';
+import Fastify from 'fastify';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -423,11 +424,56 @@ async function runEngine(engine: 'pglite' | 'postgres', rows: Row[], notes: stri
         rows.push(row(engine, 'client-credentials grant, c=16', grant, 'bare jose ES256 sign', '≥ 1,000/s'));
       }
       if (wants('peer')) await peerScenarios(engine, base, world, peerUrl, rows);
+      if (wants('mqtt')) await mqttScenarios(engine, rows);
       if (engine === 'pglite') notes.push(`PGlite server idle RSS after the run: ${await rssMiB(server.process.pid ?? 0)} MiB`);
     } finally {
       await server.stop();
     }
   } finally {
+    await cleanup();
+  }
+}
+
+/**
+ * A broker's decision (issue 16): EMQX's HTTP authorization asking whether a device may publish to its own topic, the
+ * key warm in the caches, on a server of its own under the mqtt-portal preset. The reference is the HTTP floor: a bare
+ * Fastify route in this process that answers the same body without deciding anything.
+ */
+async function mqttScenarios(engine: 'pglite' | 'postgres', rows: Row[]): Promise<void> {
+  const brokerSecret = randomBytes(24).toString('hex');
+  let env: Record<string, string>;
+  let cleanup: () => Promise<void>;
+  if (engine === 'pglite') {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tenantry-bench-mqtt-'));
+    env = { TENANTRY_DATA_DIR: dir };
+    cleanup = () => rm(dir, { recursive: true, force: true });
+  } else {
+    const db = await freshPostgres(`tenantry_bench_mqtt_${process.pid}`);
+    env = { DATABASE_URL: db.url, TENANTRY_SECRET_KEY: randomBytes(32).toString('hex') };
+    cleanup = db.drop;
+  }
+  const server = await startServer({ ...env, TENANTRY_PRESET: 'mqtt-portal', TENANTRY_MQTT_BROKER_SECRET: brokerSecret });
+  const floor = Fastify();
+  floor.post('/authz', async () => ({ result: 'allow' }));
+  const floorUrl = await floor.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const base = server.base;
+    const email = `mqtt-${randomBytes(4).toString('hex')}@example.com`;
+    const owner = await call<{ accessToken: string; activeTenantId: string }>(base, 'POST', '/auth/signup', { email, password: PASSWORD, name: 'Devices' });
+    await call(base, 'PUT', `/tenants/${owner.activeTenantId}/features`, { features: { mgmt_api: true } }, owner.accessToken);
+    const key = await call<{ id: string }>(base, 'POST', `/tenants/${owner.activeTenantId}/api-keys`, { name: 'devices', permissions: ['mqtt_clients.manage'] }, owner.accessToken);
+    const body = { username: key.id, clientid: 'sensor-1', topic: `${owner.activeTenantId}/sensor-1/temperature`, action: 'publish' };
+    const headers = { authorization: `Bearer ${brokerSecret}` };
+    for (const c of [1, 16]) {
+      const r = await interleaved(
+        () => http(`${base}/api/v1/mqtt/emqx/authz`, { method: 'POST', headers, body, connections: c }),
+        () => http(`${floorUrl}/authz`, { method: 'POST', body, connections: c }),
+      );
+      rows.push(row(engine, `broker decision (EMQX authz, warm), c=${c}`, r, 'bare Fastify route, same body'));
+    }
+  } finally {
+    await floor.close();
+    await server.stop();
     await cleanup();
   }
 }

@@ -76,6 +76,8 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     app.services.access.invalidate(scope);
     app.services.credentials.invalidate(scope);
     app.services.tenantLists.invalidate(scope);
+    // After the caches: the broker is told what the keys and tenants allow now.
+    app.services.mosquitto?.changed(scope);
   };
   const stopCommitInvalidation = onCommittedScope(deps.database.db, (scope) => {
     invalidate(scope);
@@ -93,6 +95,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     await licence.apply();
     if (options.startBackgroundJobs) {
       app.services.outbox.start();
+      app.services.mosquitto?.start();
       // Whatever has come due is done within a minute, by whichever node gets there first: pending deletions
       // whose grace has run out are purged, scheduled downgrades take effect.
       const jobs = {
@@ -118,6 +121,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     clearInterval(jobTimer);
     stopWatchingLicence?.();
     await app.services.outbox.stop();
+    await app.services.mosquitto?.stop();
     if (deps.mailTransport === undefined) await services.mailTransport.close();
   });
   await app.register(cookie);

@@ -11,6 +11,7 @@ import { featureRoutes } from './features/features.routes.ts';
 import { healthRoutes } from './health/health.routes.ts';
 import { invitationRoutes } from './invitations/invitations.routes.ts';
 import { memberRoutes } from './members/members.routes.ts';
+import { mqttRoutes } from './mqtt/mqtt.routes.ts';
 import { oauthRoutes } from './oauth/oauth.routes.ts';
 import { planRoutes } from './plans/plans.routes.ts';
 import { portalRoutes } from './portal/portal.routes.ts';
@@ -45,6 +46,7 @@ export const features: readonly Feature[] = [
   { name: 'audit', prefix: '/api/v1', routes: auditRoutes },
   { name: 'approvals', prefix: '/api/v1', routes: approvalRoutes },
   { name: 'admin', prefix: '/api/v1', routes: adminRoutes },
+  { name: 'mqtt', prefix: '/api/v1', routes: mqttRoutes },
   { name: 'portal', prefix: '/api/v1', routes: portalRoutes },
   // Last: a preset's aliases forward to the routes above.
   { name: 'compat', prefix: '', routes: aliasRoutes },

@@ -7,6 +7,7 @@ import type { MailTransport } from './mail/mail.types.ts';
 import { createMailTransport } from './mail/transports.ts';
 import type { UserTenant } from './members/memberships.repository.ts';
 import { AccessResolver } from './permissions/access-resolver.ts';
+import { MosquittoSync } from './mqtt/mosquitto-sync.ts';
 import type { Clock } from './platform/clock.ts';
 import type { Config } from './platform/config.ts';
 import type { Db } from './platform/db/context.ts';
@@ -50,6 +51,8 @@ export interface Services {
   tenantLists: TaggedCache<UserTenant[]>;
   /** Which tenants' `last_active_at` this process wrote in the last minute (switching records it at most that often). */
   tenantActivity: OncePer;
+  /** The Mosquitto broker kept in step with keys and tenants, when TENANTRY_MOSQUITTO_URL names one. */
+  mosquitto?: MosquittoSync;
 }
 
 export function createServices(deps: AppDeps, logger: FastifyBaseLogger): Services {
@@ -65,7 +68,7 @@ export function createServices(deps: AppDeps, logger: FastifyBaseLogger): Servic
     onChange: () => access?.invalidate('*'),
   });
   access = new AccessResolver({ db, preset: deps.preset, licensedFeatures: () => licence.current.features });
-  return {
+  const services: Services = {
     db,
     database: deps.database,
     clock: deps.clock,
@@ -82,4 +85,6 @@ export function createServices(deps: AppDeps, logger: FastifyBaseLogger): Servic
     tenantLists: new TaggedCache<UserTenant[]>(50_000),
     tenantActivity: new OncePer(TENANT_ACTIVITY_GRANULARITY_MS),
   };
+  if (deps.config.mosquittoUrl !== undefined) services.mosquitto = new MosquittoSync({ url: deps.config.mosquittoUrl, deps: services, logger });
+  return services;
 }

@@ -43,6 +43,11 @@ export async function findApiKey(trx: Tx, tenantId: string, keyId: string, optio
   return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
 }
 
+/** The tenant of key `keyId`, whatever its state (a broker names a key by its id alone); the caller is in the system context. */
+export async function findApiKeyTenant(trx: Tx, keyId: string): Promise<string | undefined> {
+  return (await trx.selectFrom('api_keys').select('tenant_id').where('id', '=', keyId).executeTakeFirst())?.tenant_id;
+}
+
 /** Revokes the live keys among `keyIds`; returns the ids it revoked. */
 export async function markRevoked(trx: Tx, tenantId: string, keyIds: readonly string[], now: Date): Promise<string[]> {
   if (keyIds.length === 0) return [];

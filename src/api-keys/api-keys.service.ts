@@ -34,6 +34,8 @@ export interface ApiKeyDeps {
   licence?: Pick<LicenceStore, 'current'>;
   /** The process's cache of key states (`credentials.keys`); absent, every use reads the database. */
   credentials?: { keys: TaggedCache<KeyState> };
+  /** A Mosquitto broker kept in step with keys (TENANTRY_MOSQUITTO_URL): told of each new key in its transaction. */
+  mosquitto?: { queueKey(trx: Tx, key: { tenantId: string; keyId: string; secret: string }): Promise<void> };
 }
 
 /** A key and its tenant's standing, as authenticating a request needs them (cached by key id). */
@@ -117,6 +119,7 @@ export async function createApiKey(deps: ApiKeyDeps, creator: KeyCreator, tenant
       expiresAt,
       now,
     });
+    await deps.mosquitto?.queueKey(trx, { tenantId, keyId: id, secret });
     // Never the secret nor its hash: the trail is readable by auditors.
     await appendAuditEvent(
       trx,

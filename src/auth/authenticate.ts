@@ -19,6 +19,11 @@ declare module 'fastify' {
      * expired exactly when a refresh is due — is not read there; a bearer header still is.
      */
     startsSession?: boolean;
+    /**
+     * `true` for the endpoints MQTT brokers call (`/api/v1/mqtt/…`): their `Authorization` header carries the
+     * broker's own secret, which those routes check, never a person's or a key's credential.
+     */
+    brokerEndpoint?: boolean;
   }
 }
 
@@ -75,6 +80,7 @@ function keyPrincipal(key: UsableKey, credential: ApiKeyPrincipal['credential'])
 }
 
 function readCredentials(request: FastifyRequest): { token: string; transport: 'bearer' | 'cookie' } | undefined {
+  if (request.routeOptions.config?.brokerEndpoint === true) return undefined;
   const header = request.headers.authorization;
   if (header !== undefined) {
     // HTTP Basic carries OAuth client credentials, which only the /oauth endpoints read (RFC 6749 §2.3.1).

@@ -1,21 +1,11 @@
-import { sql } from 'kysely';
 import type { Clock } from '../platform/clock.ts';
-import type { Db, Tx } from '../platform/db/context.ts';
+import type { Tx } from '../platform/db/context.ts';
+import { OutboxWorker as TopicWorker, type OutboxWorkerOptions as TopicWorkerOptions } from '../platform/outbox.ts';
 import { newId } from '../platform/ids.ts';
-import type { MailLogger, MailMessage, MailTransport } from './mail.types.ts';
+import type { MailMessage, MailTransport } from './mail.types.ts';
 
-/**
- * Mail goes through the outbox (SPEC): the row is written in the same transaction as the change that
- * causes it, so a rolled-back change sends nothing and a committed one is sent eventually — a crash or
- * an SMTP outage delays mail but never loses it, and never fails the request.
- */
+/** Mail goes through the outbox (src/platform/outbox.ts): an SMTP outage delays mail but never loses it. */
 const TOPIC = 'mail';
-
-/** The first retry waits this long; each further failure doubles it, up to maxBackoffMs. */
-const FIRST_BACKOFF_MS = 5_000;
-/** From this many failed attempts on (about ten minutes of outage at the default backoff), failures log at error level. */
-const ERROR_AFTER_ATTEMPTS = 8;
-const MAX_ERROR_LENGTH = 1_000;
 
 /** Queues `message` inside the caller's transaction; returns the outbox id. */
 export async function enqueueMail(trx: Tx, clock: Clock, message: MailMessage): Promise<string> {
@@ -31,231 +21,23 @@ export async function enqueueMail(trx: Tx, clock: Clock, message: MailMessage): 
   return id;
 }
 
-export interface OutboxWorkerOptions {
-  db: Db;
-  transport: MailTransport;
-  clock: Clock;
-  logger: MailLogger;
-  /** How often an idle worker looks for due mail. */
-  pollIntervalMs?: number;
-  /** Most messages claimed by one run. */
-  batchSize?: number;
-  /** How long a claim keeps other workers off a message; must comfortably exceed one send. */
-  leaseMs?: number;
-  /** The longest wait between two attempts at one message. */
-  maxBackoffMs?: number;
-}
+export type OutboxWorkerOptions = Omit<TopicWorkerOptions<MailMessage>, 'consumer'> & { transport: MailTransport };
+export type { OutboxRunResult } from '../platform/outbox.ts';
 
-export interface OutboxRunResult {
-  delivered: number;
-  failed: number;
-}
-
-interface ClaimedRow {
-  id: string;
-  payload: unknown;
-  attempts: number;
-  created_at: Date;
-}
-
-/**
- * Sends queued mail. Any number of workers (one per server process) may share a database: each run
- * claims due rows with a single statement that pushes their `available_at` a lease into the future, so
- * no transaction stays open while talking to the SMTP server. A worker that dies mid-send leaves its
- * rows to be claimed again when the lease runs out, so delivery is at least once, never "at most".
- */
-export class OutboxWorker {
-  readonly #db: Db;
-  readonly #transport: MailTransport;
-  readonly #clock: Clock;
-  readonly #logger: MailLogger;
-  readonly #pollIntervalMs: number;
-  readonly #batchSize: number;
-  readonly #leaseMs: number;
-  readonly #maxBackoffMs: number;
-
-  #started = false;
-  #timer: NodeJS.Timeout | undefined;
-  /** The current run, if any; runs never overlap within one worker. */
-  #running: Promise<OutboxRunResult> | undefined;
-  /** Whether a polling run is under way (its end schedules the next one). */
-  #ticking = false;
-  /** Set by poke() during a polling run: look again right after it instead of after a full interval. */
-  #poked = false;
-
+/** Sends queued mail through `transport` (the outbox's `mail` topic). */
+export class OutboxWorker extends TopicWorker<MailMessage> {
   constructor(options: OutboxWorkerOptions) {
-    this.#db = options.db;
-    this.#transport = options.transport;
-    this.#clock = options.clock;
-    this.#logger = options.logger;
-    this.#pollIntervalMs = options.pollIntervalMs ?? 1_000;
-    this.#batchSize = options.batchSize ?? 20;
-    this.#leaseMs = options.leaseMs ?? 60_000;
-    this.#maxBackoffMs = options.maxBackoffMs ?? 60 * 60_000;
-  }
-
-  /** Starts polling. The timers are unref'd: a pending poll never keeps the process alive. */
-  start(): void {
-    if (this.#started) return;
-    this.#started = true;
-    this.#schedule(0);
-  }
-
-  /** Asks for a run soon, e.g. right after a request committed mail, instead of at the next poll. */
-  poke(): void {
-    if (!this.#started) return;
-    if (this.#ticking) this.#poked = true;
-    else this.#schedule(0);
-  }
-
-  /** Stops polling and waits for a run in flight to finish. */
-  async stop(): Promise<void> {
-    this.#started = false;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#running?.catch(() => {});
-  }
-
-  /** Claims one batch of due mail and tries to send each message once. */
-  async runOnce(): Promise<OutboxRunResult> {
-    // Within one process a second run would only contend for the same rows: wait for the first.
-    while (this.#running !== undefined) await this.#running.catch(() => {});
-    const run = this.#runBatch();
-    this.#running = run;
-    try {
-      return await run;
-    } finally {
-      this.#running = undefined;
-    }
-  }
-
-  /** Deletes delivered mail older than `olderThan` (the rows are the record of what was sent until then). */
-  async purgeDelivered(olderThan: Date): Promise<number> {
-    const result = await this.#db.deleteFrom('outbox').where('topic', '=', TOPIC).where('delivered_at', 'is not', null).where('delivered_at', '<', olderThan).executeTakeFirst();
-    return Number(result.numDeletedRows);
-  }
-
-  #schedule(delayMs: number): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#tick(), delayMs);
-    this.#timer.unref();
-  }
-
-  async #tick(): Promise<void> {
-    this.#timer = undefined;
-    if (!this.#started) return;
-    let again = false;
-    this.#ticking = true;
-    try {
-      const result = await this.runOnce();
-      // A full batch means more may be due already.
-      again = result.delivered + result.failed >= this.#batchSize;
-    } catch (error) {
-      // The database is unreachable or similar: nothing was lost, the next poll tries again.
-      this.#logger.error({ err: error }, 'mail outbox run failed');
-    } finally {
-      this.#ticking = false;
-    }
-    if (!this.#started) return;
-    again ||= this.#poked;
-    this.#poked = false;
-    this.#schedule(again ? 0 : this.#pollIntervalMs);
-  }
-
-  async #runBatch(): Promise<OutboxRunResult> {
-    const claimedAt = this.#clock.now();
-    const leaseUntil = new Date(claimedAt.getTime() + this.#leaseMs);
-    const rows = await this.#claim(claimedAt, leaseUntil);
-    const result: OutboxRunResult = { delivered: 0, failed: 0 };
-    // Past half the lease another worker could soon claim these rows too; hand back what is left unsent
-    // rather than risk sending it twice.
-    const sendDeadline = claimedAt.getTime() + this.#leaseMs / 2;
-    for (const [index, row] of rows.entries()) {
-      if (this.#clock.now().getTime() >= sendDeadline) {
-        await this.#release(rows.slice(index));
-        break;
-      }
-      if (await this.#deliver(row)) result.delivered++;
-      else result.failed++;
-    }
-    return result;
-  }
-
-  /** One short statement: due rows move a lease into the future and count an attempt. */
-  async #claim(now: Date, leaseUntil: Date): Promise<ClaimedRow[]> {
-    const rows = await this.#db
-      .updateTable('outbox')
-      .set({ available_at: leaseUntil, attempts: sql<number>`attempts + 1` })
-      .where('id', 'in', (eb) =>
-        eb
-          .selectFrom('outbox')
-          .select('id')
-          .where('topic', '=', TOPIC)
-          .where('delivered_at', 'is', null)
-          .where('available_at', '<=', now)
-          .orderBy('available_at')
-          .orderBy('created_at')
-          .limit(this.#batchSize)
-          // Rows another worker is claiming at this instant are skipped, not waited for.
-          .forUpdate()
-          .skipLocked(),
-      )
-      .returning(['id', 'payload', 'attempts', 'created_at'])
-      .execute();
-    // RETURNING comes in no particular order: send oldest first.
-    return rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
-  }
-
-  async #deliver(row: ClaimedRow): Promise<boolean> {
-    const message = row.payload;
-    if (!isMailMessage(message)) {
-      await this.#recordFailure(row, new Error('outbox payload is not a mail message'), undefined);
-      return false;
-    }
-    try {
-      await this.#transport.send(message);
-    } catch (error) {
-      await this.#recordFailure(row, error, message);
-      return false;
-    }
-    await this.#db.updateTable('outbox').set({ delivered_at: this.#clock.now(), last_error: null }).where('id', '=', row.id).where('delivered_at', 'is', null).execute();
-    this.#logger.info({ outboxId: row.id, to: message.to, subject: message.subject, attempts: row.attempts }, 'mail sent');
-    return true;
-  }
-
-  async #recordFailure(row: ClaimedRow, error: unknown, message: MailMessage | undefined): Promise<void> {
-    const backoffMs = Math.min(FIRST_BACKOFF_MS * 2 ** (row.attempts - 1), this.#maxBackoffMs);
-    const retryAt = new Date(this.#clock.now().getTime() + backoffMs);
-    const reason = (error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_LENGTH);
-    await this.#db
-      .updateTable('outbox')
-      .set({ last_error: reason, available_at: retryAt })
-      .where('id', '=', row.id)
-      // The attempt count is our claim's fencing token: if the lease ran out and another worker has
-      // claimed the row since, leave its lease alone.
-      .where('attempts', '=', row.attempts)
-      .where('delivered_at', 'is', null)
-      .execute();
-    // Mail is never dropped: it keeps being retried at the longest backoff, and once it has failed for
-    // a while every further failure is an error an operator should see.
-    const persistent = row.attempts >= ERROR_AFTER_ATTEMPTS || backoffMs >= this.#maxBackoffMs;
-    const fields = { outboxId: row.id, to: message?.to, subject: message?.subject, attempts: row.attempts, retryAt, error: reason };
-    if (persistent) this.#logger.error(fields, 'mail still not sent; will keep retrying');
-    else this.#logger.warn(fields, 'mail not sent; will retry');
-  }
-
-  /** Gives unsent rows back to the queue at once, without counting the attempt they did not get. */
-  async #release(rows: ClaimedRow[]): Promise<void> {
-    const now = this.#clock.now();
-    for (const row of rows) {
-      await this.#db
-        .updateTable('outbox')
-        .set({ available_at: now, attempts: sql<number>`attempts - 1` })
-        .where('id', '=', row.id)
-        .where('attempts', '=', row.attempts)
-        .where('delivered_at', 'is', null)
-        .execute();
-    }
+    const { transport, ...rest } = options;
+    super({
+      ...rest,
+      consumer: {
+        topic: TOPIC,
+        name: 'mail',
+        parse: (payload) => (isMailMessage(payload) ? payload : undefined),
+        deliver: (message) => transport.send(message),
+        describe: (m) => ({ to: m.to, subject: m.subject }),
+      },
+    });
   }
 }
 

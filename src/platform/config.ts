@@ -38,6 +38,16 @@ export interface Config {
   /** The single root's name and slug in presets with one (company-tree's Main Company), set at deployment. */
   rootTenantName: string | undefined;
   rootTenantSlug: string | undefined;
+  /**
+   * The secret MQTT brokers present to the broker endpoints (`/api/v1/mqtt/…`: EMQX, mosquitto-go-auth, VerneMQ), as
+   * a bearer token or a Basic password; unset, those endpoints do not exist.
+   */
+  mqttBrokerSecret: string | undefined;
+  /**
+   * A Mosquitto 2 broker whose dynamic-security plugin Tenantry keeps in step with API keys and tenants:
+   * `mqtt://<admin user>:<password>@host:port` of a client allowed on `$CONTROL/dynamic-security/#`.
+   */
+  mosquittoUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -80,6 +90,8 @@ export function loadConfig(env: Env = process.env): Config {
     openSignup: boolean(env, 'TENANTRY_OPEN_SIGNUP', false),
     rootTenantName: nonEmpty(env.TENANTRY_ROOT_TENANT_NAME),
     rootTenantSlug: slug(env, 'TENANTRY_ROOT_TENANT_SLUG'),
+    mqttBrokerSecret: brokerSecret(env),
+    mosquittoUrl: mosquittoUrl(env),
   };
 }
 
@@ -91,7 +103,29 @@ export function describeConfig(config: Config): Record<string, unknown> {
     mailUrl: config.mailUrl === undefined ? undefined : maskUrlPassword(config.mailUrl),
     redisUrl: config.redisUrl === undefined ? undefined : maskUrlPassword(config.redisUrl),
     adminPassword: config.adminPassword === undefined ? undefined : '********',
+    mqttBrokerSecret: config.mqttBrokerSecret === undefined ? undefined : '********',
+    mosquittoUrl: config.mosquittoUrl === undefined ? undefined : maskUrlPassword(config.mosquittoUrl),
   };
+}
+
+function brokerSecret(env: Env): string | undefined {
+  const secret = nonEmpty(env.TENANTRY_MQTT_BROKER_SECRET);
+  if (secret !== undefined && secret.length < 24) throw new ConfigError('TENANTRY_MQTT_BROKER_SECRET must be at least 24 characters (brokers present it on every decision)');
+  return secret;
+}
+
+function mosquittoUrl(env: Env): string | undefined {
+  const raw = nonEmpty(env.TENANTRY_MOSQUITTO_URL);
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('TENANTRY_MOSQUITTO_URL is not a URL');
+  }
+  if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(url.protocol)) throw new ConfigError('TENANTRY_MOSQUITTO_URL must start with mqtt://, mqtts://, ws:// or wss://');
+  if (url.username === '' || url.password === '') throw new ConfigError('TENANTRY_MOSQUITTO_URL must carry the dynamic-security admin user and password');
+  return raw;
 }
 
 function maskUrlPassword(raw: string): string {

@@ -29,6 +29,12 @@ const PresetFile = Type.Object(
     platformPermissionFeatures: Type.Record(Type.String(), Type.String({ pattern: KEY })),
     /** When set, API keys and their tokens work only in tenants where this feature is on (and `api_keys.manage` requires it). */
     apiKeysFeature: Type.Optional(Type.String({ pattern: KEY })),
+    /**
+     * What an API key (or its machine token) may do on an MQTT broker (seed 000: topics are `{tenantId}/{clientId}/…`):
+     * `publish` lets a device publish, and subscribe, under its own client prefix; `subscribe` lets a read-only
+     * subscriber read the whole tenant's topics. Absent: brokers admit nobody.
+     */
+    mqtt: Type.Optional(Type.Object({ publish: Type.String({ pattern: PERMISSION_KEY }), subscribe: Type.String({ pattern: PERMISSION_KEY }) }, { additionalProperties: false })),
     roles: Type.Array(
       Type.Object(
         {
@@ -161,6 +167,8 @@ export interface Preset {
   roles: ReadonlyMap<string, RoleDefinition>;
   /** The feature API keys need in a tenant (seed 000's Mgmt REST API add-on), or null: keys always work. */
   apiKeysFeature: string | null;
+  /** The permissions behind MQTT publishing (own client prefix) and tenant-wide subscribing; null: no MQTT. */
+  mqtt: { publish: string; subscribe: string } | null;
   plans: PresetFile['plans'];
   defaultPlan: string | null;
   /**
@@ -262,6 +270,7 @@ export function buildPreset(raw: unknown): Preset {
   const creationFeature = file.tenants?.creationFeature ?? null;
   if (creationFeature !== null && !features.has(creationFeature)) problems.push(`tenants.creationFeature names unknown feature ${creationFeature}`);
   if (file.tenants?.singleRoot === true && file.signup?.tenant !== 'none') problems.push('tenants.singleRoot needs signup.tenant "none": sign-up would make more roots');
+  for (const key of [file.mqtt?.publish, file.mqtt?.subscribe]) if (key !== undefined && !permissions.has(key)) problems.push(`mqtt names unknown permission ${key}`);
   if (file.signup?.tenant === 'enterprise' && file.maxDepth < 2) problems.push('signup.tenant "enterprise" needs maxDepth ≥ 2 (the enterprise and a tenant below it)');
   if (problems.length > 0) throw new PresetError(`invalid preset ${file.name}: ${problems.join('; ')}`);
 
@@ -274,6 +283,7 @@ export function buildPreset(raw: unknown): Preset {
     permissions,
     roles,
     apiKeysFeature,
+    mqtt: file.mqtt ?? null,
     plans: file.plans,
     defaultPlan: file.defaultPlan ?? file.plans[0]?.key ?? null,
     staffRoles,
