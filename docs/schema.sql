@@ -398,6 +398,61 @@ CREATE TABLE users (
 CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email);
 GRANT DELETE, INSERT, SELECT, UPDATE ON users TO tenantry_app;
 
+CREATE TABLE webhook_deliveries (
+  id text NOT NULL,
+  endpoint_id text NOT NULL,
+  tenant_id text,
+  message_id text NOT NULL,
+  event_type text NOT NULL,
+  event_tenant_id text NOT NULL,
+  payload jsonb NOT NULL,
+  status text NOT NULL,
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamp with time zone NOT NULL,
+  last_attempt_at timestamp with time zone,
+  last_status integer,
+  last_error text,
+  created_at timestamp with time zone NOT NULL,
+  delivered_at timestamp with time zone,
+  CONSTRAINT webhook_deliveries_attempts_check CHECK ((attempts >= 0)),
+  CONSTRAINT webhook_deliveries_id_check CHECK ((id ~ '^whd_[a-z2-7]{20}$'::text)),
+  CONSTRAINT webhook_deliveries_message_id_check CHECK ((message_id ~ '^msg_[a-z2-7]{20}$'::text)),
+  CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'dead'::text]))),
+  CONSTRAINT webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+  CONSTRAINT webhook_deliveries_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id),
+  CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id),
+  CONSTRAINT webhook_deliveries_endpoint_id_message_id_key UNIQUE (endpoint_id, message_id)
+);
+CREATE INDEX webhook_deliveries_due ON public.webhook_deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text);
+CREATE INDEX webhook_deliveries_log ON public.webhook_deliveries USING btree (endpoint_id, created_at DESC, id DESC);
+ALTER TABLE webhook_deliveries ENABLE ROW LEVEL SECURITY;
+ALTER TABLE webhook_deliveries FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON webhook_deliveries AS PERMISSIVE FOR ALL TO public USING (((tenant_id = tenantry_tenant()) OR tenantry_is_system())) WITH CHECK (((tenant_id = tenantry_tenant()) OR tenantry_is_system()));
+GRANT DELETE, INSERT, SELECT, UPDATE ON webhook_deliveries TO tenantry_app;
+
+CREATE TABLE webhook_endpoints (
+  id text NOT NULL,
+  tenant_id text,
+  url text NOT NULL,
+  description text NOT NULL DEFAULT ''::text,
+  event_types text[] NOT NULL DEFAULT '{}'::text[],
+  secret_sealed text NOT NULL,
+  enabled boolean NOT NULL DEFAULT true,
+  created_at timestamp with time zone NOT NULL,
+  updated_at timestamp with time zone NOT NULL,
+  CONSTRAINT webhook_endpoints_description_check CHECK ((length(description) <= 500)),
+  CONSTRAINT webhook_endpoints_event_types_check CHECK ((cardinality(event_types) <= 100)),
+  CONSTRAINT webhook_endpoints_id_check CHECK ((id ~ '^whk_[a-z2-7]{20}$'::text)),
+  CONSTRAINT webhook_endpoints_url_check CHECK (((length(url) >= 8) AND (length(url) <= 2000))),
+  CONSTRAINT webhook_endpoints_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id),
+  CONSTRAINT webhook_endpoints_pkey PRIMARY KEY (id)
+);
+CREATE INDEX webhook_endpoints_tenant ON public.webhook_endpoints USING btree (tenant_id, created_at);
+ALTER TABLE webhook_endpoints ENABLE ROW LEVEL SECURITY;
+ALTER TABLE webhook_endpoints FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON webhook_endpoints AS PERMISSIVE FOR ALL TO public USING (((tenant_id = tenantry_tenant()) OR tenantry_is_system())) WITH CHECK (((tenant_id = tenantry_tenant()) OR tenantry_is_system()));
+GRANT DELETE, INSERT, SELECT, UPDATE ON webhook_endpoints TO tenantry_app;
+
 CREATE OR REPLACE FUNCTION public.tenantry_access_input(p_tenant text, p_user text)
  RETURNS jsonb
  LANGUAGE plpgsql

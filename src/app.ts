@@ -85,6 +85,8 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     // elsewhere, a child under a parent); the NOTIFYs do, a moment later. Until then no list may be served stale, so
     // this process drops all of them at any commit that could touch one (sessions and keys cannot).
     if (!scope.startsWith('session:') && !scope.startsWith('key:')) app.services.tenantLists.invalidate('*');
+    // A committed change may have queued webhook events: fan them out now rather than at the next poll.
+    app.services.webhooks.poke();
   });
   let unlisten: (() => Promise<void>) | undefined;
   let jobTimer: NodeJS.Timeout | undefined;
@@ -96,6 +98,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     if (options.startBackgroundJobs) {
       app.services.outbox.start();
       app.services.mosquitto?.start();
+      app.services.webhooks.start();
       // Whatever has come due is done within a minute, by whichever node gets there first: pending deletions
       // whose grace has run out are purged, scheduled downgrades take effect.
       const jobs = {
@@ -122,6 +125,7 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     stopWatchingLicence?.();
     await app.services.outbox.stop();
     await app.services.mosquitto?.stop();
+    await app.services.webhooks.stop();
     if (deps.mailTransport === undefined) await services.mailTransport.close();
   });
   await app.register(cookie);

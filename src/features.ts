@@ -12,6 +12,7 @@ import { healthRoutes } from './health/health.routes.ts';
 import { invitationRoutes } from './invitations/invitations.routes.ts';
 import { memberRoutes } from './members/members.routes.ts';
 import { mqttRoutes } from './mqtt/mqtt.routes.ts';
+import { webhookRoutes } from './webhooks/webhooks.routes.ts';
 import { oauthRoutes } from './oauth/oauth.routes.ts';
 import { planRoutes } from './plans/plans.routes.ts';
 import { portalRoutes } from './portal/portal.routes.ts';
@@ -47,6 +48,7 @@ export const features: readonly Feature[] = [
   { name: 'approvals', prefix: '/api/v1', routes: approvalRoutes },
   { name: 'admin', prefix: '/api/v1', routes: adminRoutes },
   { name: 'mqtt', prefix: '/api/v1', routes: mqttRoutes },
+  { name: 'webhooks', prefix: '/api/v1', routes: webhookRoutes },
   { name: 'portal', prefix: '/api/v1', routes: portalRoutes },
   // Last: a preset's aliases forward to the routes above.
   { name: 'compat', prefix: '', routes: aliasRoutes },

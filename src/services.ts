@@ -8,6 +8,7 @@ import { createMailTransport } from './mail/transports.ts';
 import type { UserTenant } from './members/memberships.repository.ts';
 import { AccessResolver } from './permissions/access-resolver.ts';
 import { MosquittoSync } from './mqtt/mosquitto-sync.ts';
+import { WebhookWorkers } from './webhooks/webhooks.worker.ts';
 import type { Clock } from './platform/clock.ts';
 import type { Config } from './platform/config.ts';
 import type { Db } from './platform/db/context.ts';
@@ -53,6 +54,8 @@ export interface Services {
   tenantActivity: OncePer;
   /** The Mosquitto broker kept in step with keys and tenants, when TENANTRY_MOSQUITTO_URL names one. */
   mosquitto?: MosquittoSync;
+  /** Fans webhook events out to endpoints and delivers them; started with the server, driven by hand in tests. */
+  webhooks: WebhookWorkers;
 }
 
 export function createServices(deps: AppDeps, logger: FastifyBaseLogger): Services {
@@ -84,6 +87,7 @@ export function createServices(deps: AppDeps, logger: FastifyBaseLogger): Servic
     credentials: new CredentialCache(),
     tenantLists: new TaggedCache<UserTenant[]>(50_000),
     tenantActivity: new OncePer(TENANT_ACTIVITY_GRANULARITY_MS),
+    webhooks: new WebhookWorkers({ db, clock: deps.clock, secretKey: deps.secretKey, logger, allowPrivate: deps.config.webhookAllowPrivate }),
   };
   if (deps.config.mosquittoUrl !== undefined) services.mosquitto = new MosquittoSync({ url: deps.config.mosquittoUrl, deps: services, logger });
   return services;

@@ -3,6 +3,7 @@ import type { Selectable } from 'kysely';
 import type { Tx } from '../platform/db/context.ts';
 import type { AccessVia, ActorType, AuditEventsTable } from '../platform/db/schema.ts';
 import { newId } from '../platform/ids.ts';
+import { isWebhookEventType, queueWebhookEvent } from '../webhooks/events.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -66,6 +67,25 @@ export async function appendAuditEvent(trx: Tx, ctx: AuditContext, entry: AuditE
     })
     .execute();
   await trx.updateTable('audit_heads').set({ seq: event.seq, hash }).where('tenant_id', '=', entry.tenantId).execute();
+  // The change's webhook event, in the same transaction: it goes out exactly when the change happened.
+  if (isWebhookEventType(entry.action)) {
+    await queueWebhookEvent(
+      trx,
+      {
+        type: entry.action,
+        timestamp: event.occurred_at,
+        data: {
+          tenantId: entry.tenantId,
+          actor: { type: ctx.actorType, id: ctx.actorId, via: event.via },
+          target: { type: event.target_type, id: event.target_id },
+          before: event.before,
+          after: event.after,
+          requestId: ctx.requestId,
+        },
+      },
+      occurredAt,
+    );
+  }
 }
 
 /** sha256 over the canonical JSON (keys sorted at every depth) of everything but the hash itself. */

@@ -16,6 +16,7 @@ export const PLATFORM_PERMISSIONS = {
   'features.manage': { description: 'Turn features on and off for the tenant', whileSuspended: false },
   'billing.manage': { description: 'Change the plan and add-ons', whileSuspended: true },
   'api_keys.manage': { description: 'Create, list and revoke API keys', whileSuspended: false },
+  'webhooks.manage': { description: 'Manage webhook endpoints, read their delivery logs and replay deliveries', whileSuspended: false },
   'audit.read': { description: 'Read the audit trail', whileSuspended: true },
   'approvals.decide': { description: 'Approve or decline requested actions', whileSuspended: false },
 } as const satisfies Record<string, { description: string; whileSuspended: boolean }>;

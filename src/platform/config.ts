@@ -48,6 +48,8 @@ export interface Config {
    * `mqtt://<admin user>:<password>@host:port` of a client allowed on `$CONTROL/dynamic-security/#`.
    */
   mosquittoUrl: string | undefined;
+  /** Whether webhook endpoints may point at private, loopback, link-local or metadata addresses (off: SSRF guard). */
+  webhookAllowPrivate: boolean;
 }
 
 export class ConfigError extends Error {
@@ -92,6 +94,7 @@ export function loadConfig(env: Env = process.env): Config {
     rootTenantSlug: slug(env, 'TENANTRY_ROOT_TENANT_SLUG'),
     mqttBrokerSecret: brokerSecret(env),
     mosquittoUrl: mosquittoUrl(env),
+    webhookAllowPrivate: boolean(env, 'TENANTRY_WEBHOOK_ALLOW_PRIVATE', false),
   };
 }
 

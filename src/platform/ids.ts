@@ -18,6 +18,9 @@ const ID_PREFIXES = {
   audit: 'aud',
   outbox: 'obx',
   role: 'rol',
+  webhook: 'whk',
+  webhookDelivery: 'whd',
+  webhookMessage: 'msg',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

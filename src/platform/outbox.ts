@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
 import type { Clock } from './clock.ts';
 import type { Db } from './db/context.ts';
+import { Poller } from './poller.ts';
 
 /**
  * The outbox (SPEC): a row is written in the same transaction as the change that causes it, so a rolled-back change
@@ -72,64 +73,47 @@ export class OutboxWorker<T> {
   readonly #consumer: OutboxConsumer<T>;
   readonly #clock: Clock;
   readonly #logger: OutboxLogger;
-  readonly #pollIntervalMs: number;
   readonly #batchSize: number;
   readonly #leaseMs: number;
   readonly #maxBackoffMs: number;
 
-  #started = false;
-  #timer: NodeJS.Timeout | undefined;
-  /** The current run, if any; runs never overlap within one worker. */
-  #running: Promise<OutboxRunResult> | undefined;
-  /** Whether a polling run is under way (its end schedules the next one). */
-  #ticking = false;
-  /** Set by poke() during a polling run: look again right after it instead of after a full interval. */
-  #poked = false;
+  readonly #poller: Poller<OutboxRunResult>;
 
   constructor(options: OutboxWorkerOptions<T>) {
     this.#db = options.db;
     this.#consumer = options.consumer;
     this.#clock = options.clock;
     this.#logger = options.logger;
-    this.#pollIntervalMs = options.pollIntervalMs ?? 1_000;
     this.#batchSize = options.batchSize ?? 20;
     this.#leaseMs = options.leaseMs ?? 60_000;
     this.#maxBackoffMs = options.maxBackoffMs ?? 60 * 60_000;
+    this.#poller = new Poller({
+      run: () => this.#runBatch(),
+      // A full batch means more may be due already.
+      more: (result) => result.delivered + result.failed >= this.#batchSize,
+      onError: (error) => this.#logger.error({ err: error }, `${this.#consumer.name} outbox run failed`),
+      intervalMs: options.pollIntervalMs ?? 1_000,
+    });
   }
 
-  /** Starts polling. The timers are unref'd: a pending poll never keeps the process alive. */
+  /** Starts polling (see Poller). */
   start(): void {
-    if (this.#started) return;
-    this.#started = true;
-    this.#schedule(0);
+    this.#poller.start();
   }
 
   /** Asks for a run soon, e.g. right after a request committed mail, instead of at the next poll. */
   poke(): void {
-    if (!this.#started) return;
-    if (this.#ticking) this.#poked = true;
-    else this.#schedule(0);
+    this.#poller.poke();
   }
 
   /** Stops polling and waits for a run in flight to finish. */
-  async stop(): Promise<void> {
-    this.#started = false;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#running?.catch(() => {});
+  stop(): Promise<void> {
+    return this.#poller.stop();
   }
 
   /** Claims one batch of due rows and tries to deliver each once. */
-  async runOnce(): Promise<OutboxRunResult> {
-    // Within one process a second run would only contend for the same rows: wait for the first.
-    while (this.#running !== undefined) await this.#running.catch(() => {});
-    const run = this.#runBatch();
-    this.#running = run;
-    try {
-      return await run;
-    } finally {
-      this.#running = undefined;
-    }
+  runOnce(): Promise<OutboxRunResult> {
+    return this.#poller.runOnce();
   }
 
   /** Deletes delivered rows older than `olderThan` (the rows are the record of what was sent until then). */
@@ -141,33 +125,6 @@ export class OutboxWorker<T> {
       .where('delivered_at', '<', olderThan)
       .executeTakeFirst();
     return Number(result.numDeletedRows);
-  }
-
-  #schedule(delayMs: number): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#tick(), delayMs);
-    this.#timer.unref();
-  }
-
-  async #tick(): Promise<void> {
-    this.#timer = undefined;
-    if (!this.#started) return;
-    let again = false;
-    this.#ticking = true;
-    try {
-      const result = await this.runOnce();
-      // A full batch means more may be due already.
-      again = result.delivered + result.failed >= this.#batchSize;
-    } catch (error) {
-      // The database is unreachable or similar: nothing was lost, the next poll tries again.
-      this.#logger.error({ err: error }, `${this.#consumer.name} outbox run failed`);
-    } finally {
-      this.#ticking = false;
-    }
-    if (!this.#started) return;
-    again ||= this.#poked;
-    this.#poked = false;
-    this.#schedule(again ? 0 : this.#pollIntervalMs);
   }
 
   async #runBatch(): Promise<OutboxRunResult> {

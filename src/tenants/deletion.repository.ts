@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { deleteApprovalRequestsOf } from '../approvals/approvals.repository.ts';
 import type { Tx } from '../platform/db/context.ts';
 import type { TenantStatus } from '../platform/db/schema.ts';
+import { deleteWebhooksOf } from '../webhooks/webhooks.repository.ts';
 
 export interface SubtreeTenant {
   id: string;
@@ -89,8 +90,10 @@ export async function purgeTenantRows(trx: Tx, tenantId: string): Promise<PurgeC
   // Tables the application role may delete from go first, here; the rest (the audit trail above all) only
   // the purge function can remove.
   const approvals = await deleteApprovalRequestsOf(trx, tenantId);
+  // Its webhook endpoints go with it (their delivery logs by cascade); the platform's keep the record.
+  const webhooks = await deleteWebhooksOf(trx, tenantId);
   const { rows } = await sql<{ item: string; removed: string | number }>`SELECT item, removed FROM tenantry_purge_tenant(${tenantId})`.execute(trx);
-  const counts: PurgeCounts = { removed: { approval_requests: approvals }, usersRepointed: 0, usersDeleted: 0 };
+  const counts: PurgeCounts = { removed: { approval_requests: approvals, webhook_endpoints: webhooks }, usersRepointed: 0, usersDeleted: 0 };
   for (const row of rows) {
     const n = Number(row.removed);
     if (row.item === 'users_repointed') counts.usersRepointed = n;

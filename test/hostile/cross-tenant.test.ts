@@ -25,6 +25,8 @@ interface World {
   bInvitation: string;
   bKey: string;
   bRole: string;
+  bWebhook: string;
+  bDelivery: string;
 }
 
 /** A well-formed tenant id that no tenant has. */
@@ -51,7 +53,14 @@ for (const engine of testEngines()) {
       const bMember = await enrol(t, b.tenantId, ['member']);
       const invitation = await call('POST', `/api/v1/tenants/${b.tenantId}/invitations`, b.accessToken, { email: uniqueEmail('pending'), roles: ['member'] });
       assert.equal(invitation.statusCode, 201, invitation.body);
+      const webhook = await call('POST', `/api/v1/tenants/${b.tenantId}/webhooks`, b.accessToken, { url: 'https://203.0.113.10/b-hooks', eventTypes: ['api_key.created'] });
+      assert.equal(webhook.statusCode, 201, webhook.body);
       const bKey = await createKey(t, b.accessToken, b.tenantId, ['tenant.read']);
+      // The key's event, fanned out: B's webhook has a delivery in its log (never sent: the address is TEST-NET-3).
+      await t.app.services.webhooks.events.runOnce();
+      const deliveries = await call('GET', `/api/v1/tenants/${b.tenantId}/webhooks/${webhook.json().id}/deliveries`, b.accessToken);
+      const bDelivery = deliveries.json().deliveries[0]?.id as string;
+      assert.ok(bDelivery, deliveries.body);
       const role = await call('POST', `/api/v1/tenants/${b.tenantId}/roles`, b.accessToken, {
         key: 'auditor',
         name: 'Auditor',
@@ -60,7 +69,7 @@ for (const engine of testEngines()) {
       });
       assert.equal(role.statusCode, 201, role.body);
       const bSlug = (await call('GET', `/api/v1/tenants/${b.tenantId}`, b.accessToken)).json().slug as string;
-      w = { a, aKey, b, bSlug, bChild: child.json().id, bMember, bInvitation: invitation.json().id, bKey: bKey.id, bRole: 'auditor' };
+      w = { a, aKey, b, bSlug, bChild: child.json().id, bMember, bInvitation: invitation.json().id, bKey: bKey.id, bRole: 'auditor', bWebhook: webhook.json().id, bDelivery };
 
       const tables = [...(await tenantScopedTables(t.database)), 'tenants'];
       snapshot = () => snapshotRows(t.database, tables, [w.b.tenantId, w.bChild]);
@@ -69,7 +78,8 @@ for (const engine of testEngines()) {
 
     it("sees B's rows in the snapshot it compares (tenant, child, member, invitation, key, custom role)", async () => {
       const seen = await snapshot();
-      for (const id of [w.b.tenantId, w.bChild, w.bMember.userId, w.bInvitation, w.bKey, '"auditor"']) assert.ok(seen.includes(id), `${id} is not in the snapshot`);
+      for (const id of [w.b.tenantId, w.bChild, w.bMember.userId, w.bInvitation, w.bKey, '"auditor"', w.bWebhook, w.bDelivery])
+        assert.ok(seen.includes(id), `${id} is not in the snapshot`);
     });
 
     it('has a request for every tenant-scoped route of the API document (a new route must be added here)', () => {
@@ -88,6 +98,8 @@ for (const engine of testEngines()) {
         .replace('{invitationId}', w.bInvitation)
         .replace('{keyId}', w.bKey)
         .replace('{roleKey}', w.bRole)
+        .replace('{webhookId}', w.bWebhook)
+        .replace('{deliveryId}', w.bDelivery)
         .replace('{requestId}', 'apr_aaaaaaaaaaaaaaaaaaaa');
 
     for (const credential of ['owner token', 'API key'] as const) {
@@ -115,7 +127,7 @@ for (const engine of testEngines()) {
       it(`answers 404 to A's ${credential} for B's objects under A's own path, and changes nothing of B`, async () => {
         const token = credential === 'owner token' ? w.a.accessToken : w.aKey;
         const before = await snapshot();
-        const objectRoutes = tenantRoutes().filter((r) => /\{(userId|invitationId|keyId|roleKey)\}/.test(r.path));
+        const objectRoutes = tenantRoutes().filter((r) => /\{(userId|invitationId|keyId|roleKey|webhookId)\}/.test(r.path));
         assert.ok(objectRoutes.length >= 6);
         for (const route of objectRoutes) {
           const url = foreignPath(route.path, w.a.tenantId);

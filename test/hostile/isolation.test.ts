@@ -48,6 +48,8 @@ const OTHER_BODIES: Record<string, (w: World) => object> = {
   'PUT /api/v1/admin/users/{userId}/default-tenant': (w) => ({ tenantId: w.a.id }),
   'POST /api/v1/tenants': () => ({ name: 'Anonymous', slug: 'anonymous-tenant' }),
   'POST /api/v1/check': (w) => ({ tenantId: w.a.id, permission: 'tenant.read' }),
+  'POST /api/v1/admin/webhooks': () => ({ url: 'https://203.0.113.66/anonymous' }),
+  'PATCH /api/v1/admin/webhooks/{webhookId}': () => ({ enabled: false }),
   'POST /api/v1/auth/verify-email/resend': () => ({}),
 };
 

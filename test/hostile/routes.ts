@@ -42,6 +42,8 @@ export function writeBody(route: TenantRoute, names: { userId: string; slug: str
     'PUT /api/v1/tenants/{tenantId}/features': { features: { api_keys: false } },
     'PUT /api/v1/tenants/{tenantId}/plan': { plan: 'pro' },
     'POST /api/v1/tenants/{tenantId}/api-keys': { name: 'intruder', permissions: ['tenant.read'] },
+    'POST /api/v1/tenants/{tenantId}/webhooks': { url: 'https://203.0.113.66/intruder' },
+    'PATCH /api/v1/tenants/{tenantId}/webhooks/{webhookId}': { url: 'https://203.0.113.66/intruder', enabled: false },
     'POST /api/v1/tenants/{tenantId}/approval-requests/{requestId}/approve': {},
     'POST /api/v1/tenants/{tenantId}/approval-requests/{requestId}/decline': {},
   };

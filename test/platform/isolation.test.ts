@@ -15,7 +15,19 @@ import { seedTenant } from '../helpers/tenants.ts';
 import { bearer, GOOD_PASSWORD, signIn, uniqueEmail } from '../helpers/users.ts';
 
 /** Tables that must be among those discovered; any other table with a `tenant_id` column is covered too. */
-const KNOWN_SCOPED_TABLES = ['api_keys', 'approval_requests', 'audit_events', 'invitations', 'membership_roles', 'memberships', 'roles', 'tenant_features', 'tenant_tree'];
+const KNOWN_SCOPED_TABLES = [
+  'api_keys',
+  'approval_requests',
+  'audit_events',
+  'invitations',
+  'membership_roles',
+  'memberships',
+  'roles',
+  'tenant_features',
+  'tenant_tree',
+  'webhook_deliveries',
+  'webhook_endpoints',
+];
 
 /**
  * The documented exceptions to "a tenant's context shows and changes only that tenant's rows"
@@ -165,6 +177,8 @@ for (const engine of testEngines()) {
         );
         await api('POST', `/tenants/${tenantId}/roles`, token, { key: roleKey, name: 'Isolation probe', scope: 'tenant', permissions: ['tenant.read'] });
         await api('POST', `/tenants/${tenantId}/invitations`, token, { email: uniqueEmail('invitee'), roles: ['agent'] });
+        // A public address (TEST-NET-3, never delivered to here): the endpoint and, once fanned out, the new key's delivery.
+        await api('POST', `/tenants/${tenantId}/webhooks`, token, { url: 'https://203.0.113.10/hooks', eventTypes: ['api_key.created'] });
         await api('POST', `/tenants/${tenantId}/api-keys`, token, { name: 'isolation probe', permissions: ['tenant.read'] });
         await api('PUT', `/tenants/${tenantId}/features`, token, { features: { kb: false } });
       };
@@ -182,6 +196,7 @@ for (const engine of testEngines()) {
       await furnish(child, alice.accessToken, 'probe_child', alice.userId);
       await furnish(b, bob.accessToken, 'probe_b', bob.userId);
 
+      while ((await t.app.services.webhooks.events.runOnce()).delivered > 0);
       tables = await tenantScopedTables(t.database);
       pathOf = new Map((await ownerRows('tenant_tree')).map((r) => [r.tenant_id, (JSON.parse(r.row) as { path: string[] }).path]));
     });

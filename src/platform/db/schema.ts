@@ -258,6 +258,40 @@ export interface ApprovalRequestsTable {
   decided_at: Timestamp | null;
 }
 
+export interface WebhookEndpointsTable {
+  id: string;
+  /** null: platform-wide (operators). */
+  tenant_id: string | null;
+  url: string;
+  description: Generated<string>;
+  /** Empty: every event type. */
+  event_types: string[];
+  secret_sealed: string;
+  enabled: Generated<boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'dead';
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  endpoint_id: string;
+  tenant_id: string | null;
+  message_id: string;
+  event_type: string;
+  event_tenant_id: string;
+  payload: Json;
+  status: WebhookDeliveryStatus;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_attempt_at: Timestamp | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: Timestamp;
+  delivered_at: Timestamp | null;
+}
+
 export interface DB {
   tenants: TenantsTable;
   users: UsersTable;
@@ -279,4 +313,6 @@ export interface DB {
   invitations: InvitationsTable;
   api_keys: ApiKeysTable;
   approval_requests: ApprovalRequestsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
