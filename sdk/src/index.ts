@@ -1,11 +1,22 @@
 import { createRemoteJWKSet, customFetch, type JWTPayload, jwtVerify } from 'jose';
+import createApiClient, { type Client } from 'openapi-fetch';
+import type { paths } from './api-schema.ts';
+import { TenantryError } from './errors.ts';
+
+export { KEY_REFUSED_BY_TENANT_CODES, TenantryError } from './errors.ts';
+export { expressTenantry, fastifyTenantry, honoTenantry, type RequireOptions } from './frameworks.ts';
+export { type Caller, type GuardOptions, TenantryGuard, type TenantryEvent } from './guard.ts';
+export type { paths } from './api-schema.ts';
+export { verifyTenantryWebhook } from './webhooks.ts';
 
 /**
  * @tenantry/sdk — what a service needs to sit behind Tenantry:
  * - `verifyAccessToken`: check a caller's JWT locally against Tenantry's published keys (no round trip);
  * - `check` / `checkMany`: ask "may this subject do P in tenant T?" (the answer comes with the reason);
  * - `introspect`: ask whether a token or API key is still live (revocation, suspension, removal);
- * - `request`: any Tenantry endpoint, authenticated as the service's own API key.
+ * - `request`, and `api()` (every endpoint, typed from docs/openapi.json): Tenantry as the service's own API key;
+ * - `TenantryGuard` and `requirePermission` for Fastify, Express and Hono (guard.ts, frameworks.ts): who is calling
+ *   a service, and may they.
  * The service authenticates with an API key, exchanged for short-lived tokens at /oauth/token and cached
  * until shortly before they expire; the key's secret crosses the wire once per token, not per call.
  */
@@ -18,39 +29,8 @@ export interface TenantryClientOptions {
   fetch?: typeof fetch;
   /** Refresh a cached machine token this long before it expires (default 30 s). */
   refreshMarginSeconds?: number;
-  /** The tokens' `iss` (Tenantry's TENANTRY_PUBLIC_URL); defaults to `baseUrl`, which differs only behind a rewriting proxy. */
+  /** The tokens' `iss` (Tenantry's TENANTRY_PUBLIC_URL); defaults to what its discovery document says. */
   issuer?: string;
-}
-
-/** The codes with which Tenantry refuses a valid API key (or machine token) that its tenant cannot use right now. */
-export const KEY_REFUSED_BY_TENANT_CODES: readonly string[] = ['tenant_suspended', 'feature_disabled'];
-
-/**
- * A problem document from Tenantry (RFC 9457), as an error. About the service's own key:
- * - `401` (`invalid_api_key`, `invalid_client`, `invalid_token`): the key is not valid (unknown, revoked,
- *   expired, its tenant deleted). Replace it.
- * - `403 tenant_suspended` (the problem's `tenantStatus`: `suspended` or `pending_deletion`) or
- *   `403 feature_disabled` (`feature` names it, e.g. `mgmt_api`): the key is valid, but its tenant cannot use it
- *   now. Rotating it changes nothing; it works again, unchanged, once the tenant is resumed, restored or has the
- *   feature back. `keyRefusedByTenant` is true for these.
- */
-export class TenantryError extends Error {
-  override name = 'TenantryError';
-  readonly status: number;
-  readonly code: string;
-  readonly problem: Record<string, unknown>;
-
-  constructor(status: number, problem: Record<string, unknown>) {
-    super(typeof problem.detail === 'string' ? problem.detail : typeof problem.title === 'string' ? problem.title : `HTTP ${status}`);
-    this.status = status;
-    this.code = typeof problem.code === 'string' ? problem.code : 'unknown';
-    this.problem = problem;
-  }
-
-  /** The key is valid but its tenant is not active or lacks the feature keys need: wait for the tenant, do not rotate. */
-  get keyRefusedByTenant(): boolean {
-    return this.status === 403 && KEY_REFUSED_BY_TENANT_CODES.includes(this.code);
-  }
 }
 
 export interface CheckQuery {
@@ -83,17 +63,18 @@ export class TenantryClient {
   readonly #apiKey: string | undefined;
   readonly #fetch: typeof fetch;
   readonly #marginMs: number;
-  readonly #issuer: string;
+  readonly #issuerOption: string | undefined;
   #token: { value: string; expiresAt: number } | undefined;
   #pendingToken: Promise<string> | undefined;
-  #jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  #verifier: Promise<{ jwks: ReturnType<typeof createRemoteJWKSet>; issuer: string }> | undefined;
+  #api: Client<paths> | undefined;
 
   constructor(options: TenantryClientOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.#apiKey = options.apiKey;
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#marginMs = (options.refreshMarginSeconds ?? 30) * 1000;
-    this.#issuer = options.issuer ?? this.#baseUrl;
+    this.#issuerOption = options.issuer;
   }
 
   /**
@@ -102,10 +83,44 @@ export class TenantryClient {
    * session must be refused before the token expires.
    */
   async verifyAccessToken(token: string): Promise<AccessTokenClaims> {
-    this.#jwks ??= createRemoteJWKSet(new URL(`${this.#baseUrl}/.well-known/jwks.json`), { [customFetch]: (url, init) => this.#fetch(url, init) });
-    const { payload } = await jwtVerify(token, this.#jwks, { issuer: this.#issuer, typ: 'at+jwt', algorithms: ['ES256'] });
+    const { jwks, issuer } = await this.#discover();
+    const { payload } = await jwtVerify(token, jwks, { issuer, typ: 'at+jwt', algorithms: ['ES256'] });
     if (typeof payload.sub !== 'string') throw new TenantryError(401, { code: 'invalid_token', detail: 'the token has no subject' });
     return payload as AccessTokenClaims;
+  }
+
+  /**
+   * Every Tenantry endpoint, typed from its OpenAPI document (openapi-fetch), authenticated as the service's key:
+   * `const { data, error } = await tenantry.api().GET('/api/v1/tenants/{tenantId}/members', { params: { path: { tenantId } } })`.
+   */
+  api(): Client<paths> {
+    if (this.#api === undefined) {
+      const api = createApiClient<paths>({ baseUrl: this.#baseUrl, fetch: (request) => this.#fetch(request) });
+      api.use({
+        onRequest: async ({ request }) => {
+          request.headers.set('authorization', `Bearer ${await this.#machineToken()}`);
+          return request;
+        },
+      });
+      this.#api = api;
+    }
+    return this.#api;
+  }
+
+  /**
+   * The discovery document (`/.well-known/openid-configuration`): its JWKS, fetched on first use, cached, and fetched
+   * again when a token names a key it does not hold (signing-key rotation), at most every 30 s.
+   */
+  #discover(): Promise<{ jwks: ReturnType<typeof createRemoteJWKSet>; issuer: string }> {
+    this.#verifier ??= (async () => {
+      const discovery = await parse<{ issuer: string; jwks_uri: string }>(await this.#fetch(`${this.#baseUrl}/.well-known/openid-configuration`));
+      const jwks = createRemoteJWKSet(new URL(discovery.jwks_uri), { [customFetch]: (url, init) => this.#fetch(url, init), cooldownDuration: 30_000 });
+      return { jwks, issuer: this.#issuerOption ?? discovery.issuer };
+    })().catch((error: unknown) => {
+      this.#verifier = undefined;
+      throw error;
+    });
+    return this.#verifier;
   }
 
   /** One permission check. Never throws for "no": a tenant the subject cannot reach is simply not allowed. */
@@ -116,6 +131,12 @@ export class TenantryClient {
   /** Up to 100 checks in one round trip, answered in order. */
   async checkMany(queries: readonly CheckQuery[]): Promise<Array<CheckQuery & CheckResult>> {
     const { results } = await this.request<{ results: Array<CheckQuery & CheckResult> }>('POST', '/api/v1/check', { checks: queries });
+    return results;
+  }
+
+  /** Up to 100 checks about the bearer of `token` itself (a person's access token): what a resource server asks. */
+  async checkAs(token: string, queries: ReadonlyArray<{ tenantId: string; permission: string }>): Promise<Array<CheckQuery & CheckResult>> {
+    const { results } = await parse<{ results: Array<CheckQuery & CheckResult> }>(await this.#send('POST', '/api/v1/check', { checks: queries }, token));
     return results;
   }
 
