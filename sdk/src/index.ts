@@ -31,6 +31,12 @@ export interface TenantryClientOptions {
   refreshMarginSeconds?: number;
   /** The tokens' `iss` (Tenantry's TENANTRY_PUBLIC_URL); defaults to what its discovery document says. */
   issuer?: string;
+  /**
+   * After fetching the JWKS, how long a token naming an unknown key waits for the next fetch (default 30 s): a new
+   * signing key is picked up at most this long after Tenantry rotates, and strangers' made-up key ids cost at most one
+   * fetch per period.
+   */
+  jwksCooldownSeconds?: number;
 }
 
 export interface CheckQuery {
@@ -64,6 +70,7 @@ export class TenantryClient {
   readonly #fetch: typeof fetch;
   readonly #marginMs: number;
   readonly #issuerOption: string | undefined;
+  readonly #jwksCooldownMs: number;
   #token: { value: string; expiresAt: number } | undefined;
   #pendingToken: Promise<string> | undefined;
   #verifier: Promise<{ jwks: ReturnType<typeof createRemoteJWKSet>; issuer: string }> | undefined;
@@ -75,6 +82,7 @@ export class TenantryClient {
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#marginMs = (options.refreshMarginSeconds ?? 30) * 1000;
     this.#issuerOption = options.issuer;
+    this.#jwksCooldownMs = (options.jwksCooldownSeconds ?? 30) * 1000;
   }
 
   /**
@@ -114,7 +122,7 @@ export class TenantryClient {
   #discover(): Promise<{ jwks: ReturnType<typeof createRemoteJWKSet>; issuer: string }> {
     this.#verifier ??= (async () => {
       const discovery = await parse<{ issuer: string; jwks_uri: string }>(await this.#fetch(`${this.#baseUrl}/.well-known/openid-configuration`));
-      const jwks = createRemoteJWKSet(new URL(discovery.jwks_uri), { [customFetch]: (url, init) => this.#fetch(url, init), cooldownDuration: 30_000 });
+      const jwks = createRemoteJWKSet(new URL(discovery.jwks_uri), { [customFetch]: (url, init) => this.#fetch(url, init), cooldownDuration: this.#jwksCooldownMs });
       return { jwks, issuer: this.#issuerOption ?? discovery.issuer };
     })().catch((error: unknown) => {
       this.#verifier = undefined;

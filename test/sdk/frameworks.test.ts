@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import { type Caller, expressTenantry, honoTenantry, TenantryClient, TenantryGuard } from '../../sdk/src/index.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { freePort } from '../helpers/mosquitto.ts';
-import { join, type SignedUp, signUp } from '../helpers/users.ts';
+import { join, type SignedUp, signIn, signUp } from '../helpers/users.ts';
 
 /**
  * `requirePermission` in Express and Hono, against a real Tenantry (the Fastify adapter is the example service's,
@@ -35,7 +35,7 @@ describe('@tenantry/sdk requirePermission in Express and Hono', () => {
       if (String(input instanceof Request ? input.url : input).endsWith('/api/v1/check')) checks++;
       return fetch(input, init);
     };
-    guard = new TenantryGuard(new TenantryClient({ baseUrl: base, fetch: counting }));
+    guard = new TenantryGuard(new TenantryClient({ baseUrl: base, fetch: counting, jwksCooldownSeconds: 0.2 }));
   });
   after(() => t.close());
 
@@ -97,5 +97,14 @@ describe('@tenantry/sdk requirePermission in Express and Hono', () => {
     ]);
     assert.deepEqual(answers, [true, false, true]);
     assert.equal(checks - before, 1);
+  });
+
+  it('picks up a rotated signing key by itself (the JWKS is fetched again for a key id it does not hold)', async () => {
+    assert.equal((await guard.authenticate(`Bearer ${owner.accessToken}`)).kind, 'user');
+    await t.app.services.keys.rotate();
+    const fresh = await signIn(t, owner.email, { password: owner.password });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const caller = await guard.authenticate(`Bearer ${fresh.accessToken}`);
+    assert.equal(caller.kind === 'user' ? caller.userId : '', owner.userId);
   });
 });

@@ -51,6 +51,11 @@ function openPostgres(url: string, poolSize: number): Database {
   // An idle pooled connection can die (server restart, DROP DATABASE … FORCE); pg then emits 'error' on the
   // pool, and an unhandled 'error' event would crash the process. The pool replaces the connection.
   pool.on('error', () => {});
+  // A connection checked out between two statements of a transaction (no query running) reports its death as an
+  // 'error' event on the client itself, which would crash the process just the same; the transaction's next statement
+  // fails instead, and the client is discarded when released. (Background workers polling every second made the
+  // window wide enough to hit when the database went away.)
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   const withOwner = async <T>(fn: (owner: Kysely<unknown>) => Promise<T>): Promise<T> => {
     const ownerPool = new pg.Pool({ connectionString: url, max: 1, application_name: 'tenantry-owner' });
