@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { ensurePortalBuilt } from '../../src/portal/build.ts';
 import { PORTAL_DIST } from '../../src/portal/portal.ts';
 import { createTestApp, type TestApp } from './app.ts';
+import { freePort } from './net.ts';
 
 /**
  * The portal in a real browser (issue 12): Debian's Chromium driven by playwright-core against a real server on the
@@ -18,17 +18,6 @@ import { createTestApp, type TestApp } from './app.ts';
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = fileURLToPath(new URL('../../test-results/portal/', import.meta.url));
 const AXE = fileURLToPath(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
 
 /**
  * Waits until no CSS transition or animation is running (modals fading, the navigation drawer sliding after a resize),

@@ -9,6 +9,8 @@ import { type CreatedKey, createKey, machineToken } from '../helpers/api-keys.ts
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { bearer, type SignedUp, signUp } from '../helpers/users.ts';
+import { grantedQos } from '../helpers/mqtt.ts';
+import { setFeatures } from '../helpers/tenants.ts';
 
 /**
  * Issue 16: a broker that calls out — here Aedes, in process, whose hooks ask Tenantry's EMQX endpoints over HTTP —
@@ -94,17 +96,7 @@ for (const engine of testEngines()) {
     const refusedConnect = async (username: string, password: string, clientId: string) => {
       await assert.rejects(mqtt.connectAsync(broker.url, { username, password, clientId, reconnectPeriod: 0, connectTimeout: 5_000 }), /Not authorized|Connection refused/);
     };
-    /** Subscribes and returns the granted QoS per filter (128: refused). */
-    const subscribe = async (client: MqttClient, filter: string) => {
-      try {
-        return (await client.subscribeAsync(filter, { qos: 1 }))[0]?.qos;
-      } catch (error) {
-        // mqtt.js rejects a SUBACK that refuses a filter; the packet says which.
-        const granted = (error as { packet?: { granted?: Array<number | { qos: number }> } }).packet?.granted?.[0];
-        if (granted === undefined) throw error;
-        return typeof granted === 'number' ? granted : granted.qos;
-      }
-    };
+    const subscribe = grantedQos;
     /** The next message on `client`, or undefined after `ms`. */
     const nextMessage = (client: MqttClient, ms = 1_500) =>
       new Promise<{ topic: string; payload: string } | undefined>((resolve) => {
@@ -135,15 +127,7 @@ for (const engine of testEngines()) {
       broker = await startAedes(`http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`);
       alice = await signUp(t, { name: 'Alice' });
       bob = await signUp(t, { name: 'Bob' });
-      for (const owner of [alice, bob]) {
-        const res = await t.app.inject({
-          method: 'PUT',
-          url: `/api/v1/tenants/${owner.tenantId}/features`,
-          headers: bearer(owner.accessToken),
-          payload: { features: { mgmt_api: true } },
-        });
-        assert.equal(res.statusCode, 200, res.body);
-      }
+      for (const owner of [alice, bob]) await setFeatures(t, owner.accessToken, owner.tenantId, { mgmt_api: true });
       device = await createKey(t, alice.accessToken, alice.tenantId, ['mqtt_clients.manage'], { name: 'devices' });
       subscriber = await createKey(t, alice.accessToken, alice.tenantId, ['subscriber_tokens.manage'], { name: 'dashboard' });
       bobDevice = await createKey(t, bob.accessToken, bob.tenantId, ['mqtt_clients.manage'], { name: 'bob devices' });

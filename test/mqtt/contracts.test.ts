@@ -4,6 +4,7 @@ import { type CreatedKey, createKey } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { assertProblem, bearer, type SignedUp, signUp } from '../helpers/users.ts';
+import { setFeatures } from '../helpers/tenants.ts';
 
 /**
  * Issue 16: the brokers' own HTTP contracts over the one decision — mosquitto-go-auth's HTTP backend (status and JSON
@@ -25,13 +26,7 @@ for (const engine of testEngines()) {
     before(async () => {
       t = await createTestApp(engine, { env: { TENANTRY_PRESET: 'mqtt-portal', TENANTRY_MQTT_BROKER_SECRET: SECRET } });
       owner = await signUp(t);
-      const on = await t.app.inject({
-        method: 'PUT',
-        url: `/api/v1/tenants/${owner.tenantId}/features`,
-        headers: bearer(owner.accessToken),
-        payload: { features: { mgmt_api: true } },
-      });
-      assert.equal(on.statusCode, 200, on.body);
+      await setFeatures(t, owner.accessToken, owner.tenantId, { mgmt_api: true });
       device = await createKey(t, owner.accessToken, owner.tenantId, ['mqtt_clients.manage']);
       subscriber = await createKey(t, owner.accessToken, owner.tenantId, ['subscriber_tokens.manage']);
     });
@@ -135,13 +130,7 @@ for (const engine of testEngines()) {
       let closed = false;
       try {
         const owner = await signUp(t);
-        const on = await t.app.inject({
-          method: 'PUT',
-          url: `/api/v1/tenants/${owner.tenantId}/features`,
-          headers: bearer(owner.accessToken),
-          payload: { features: { mgmt_api: true } },
-        });
-        assert.equal(on.statusCode, 200, on.body);
+        await setFeatures(t, owner.accessToken, owner.tenantId, { mgmt_api: true });
         const key = await createKey(t, owner.accessToken, owner.tenantId, ['mqtt_clients.manage']);
         const headers = { authorization: `Bearer ${SECRET}` };
         const authz = async (topic: string) =>

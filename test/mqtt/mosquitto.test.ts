@@ -8,6 +8,8 @@ import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { type MosquittoBroker, startMosquitto } from '../helpers/mosquitto.ts';
 import { bearer, type SignedUp, signUp } from '../helpers/users.ts';
+import { grantedQos } from '../helpers/mqtt.ts';
+import { setFeatures } from '../helpers/tenants.ts';
 
 /**
  * Issue 16: a real Mosquitto 2 (Debian's), whose dynamic-security plugin Tenantry keeps in step over
@@ -35,16 +37,7 @@ for (const engine of testEngines()) {
         mqtt.connectAsync(broker.url, { username: key.id, password: key.secret, clientId, reconnectPeriod: 0, connectTimeout: 5_000, protocolVersion: 5 }),
         /Not authorized|Bad User Name or Password/i,
       );
-    /** The SUBACK reason for one filter (MQTT 5: 135 "not authorized"). */
-    const subscribe = async (client: MqttClient, filter: string) => {
-      try {
-        return (await client.subscribeAsync(filter, { qos: 1 }))[0]?.qos;
-      } catch (error) {
-        const granted = (error as { packet?: { granted?: Array<number | { qos: number }> } }).packet?.granted?.[0];
-        if (granted === undefined) throw error;
-        return typeof granted === 'number' ? granted : granted.qos;
-      }
-    };
+    const subscribe = grantedQos;
     const closed = (client: MqttClient) => new Promise<void>((resolve) => (client.connected ? client.once('close', () => resolve()) : resolve()));
     const makeKey = async (owner: SignedUp, permissions: string[], extra: { name?: string; expiresAt?: string } = {}) => {
       const key = await createKey(t, owner.accessToken, owner.tenantId, permissions, extra);
@@ -59,15 +52,7 @@ for (const engine of testEngines()) {
       sync = t.app.services.mosquitto;
       alice = await signUp(t, { name: 'Alice' });
       bob = await signUp(t, { name: 'Bob' });
-      for (const owner of [alice, bob]) {
-        const res = await t.app.inject({
-          method: 'PUT',
-          url: `/api/v1/tenants/${owner.tenantId}/features`,
-          headers: bearer(owner.accessToken),
-          payload: { features: { mgmt_api: true } },
-        });
-        assert.equal(res.statusCode, 200, res.body);
-      }
+      for (const owner of [alice, bob]) await setFeatures(t, owner.accessToken, owner.tenantId, { mgmt_api: true });
       device = await makeKey(alice, ['mqtt_clients.manage'], { name: 'devices' });
       subscriber = await makeKey(alice, ['subscriber_tokens.manage'], { name: 'dashboard' });
     });

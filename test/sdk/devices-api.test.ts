@@ -5,8 +5,9 @@ import { devicesApi } from '../../examples/devices-api/server.ts';
 import { type CreatedKey, createKey, machineToken } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
-import { freePort } from '../helpers/mosquitto.ts';
+import { freePort } from '../helpers/net.ts';
 import { bearer, join, type SignedUp, signIn, signUp } from '../helpers/users.ts';
+import { setFeatures } from '../helpers/tenants.ts';
 
 /**
  * Issue 16: the example service (examples/devices-api), wired to a real, listening Tenantry through the SDK, keeps
@@ -44,13 +45,7 @@ for (const engine of testEngines()) {
       const dm = await signUp(t, { name: 'Dana' });
       await join(t, alice.tenantId, dm.userId, ['data_manager']);
       dataManager = { userId: dm.userId, accessToken: (await signIn(t, dm.email, { password: dm.password, tenantId: alice.tenantId })).accessToken };
-      const on = await t.app.inject({
-        method: 'PUT',
-        url: `/api/v1/tenants/${alice.tenantId}/features`,
-        headers: bearer(alice.accessToken),
-        payload: { features: { mgmt_api: true } },
-      });
-      assert.equal(on.statusCode, 200, on.body);
+      await setFeatures(t, alice.accessToken, alice.tenantId, { mgmt_api: true });
       aliceKey = await createKey(t, alice.accessToken, alice.tenantId, ['tenant.read', 'mqtt_clients.manage'], { name: 'provisioning' });
 
       // The service, with a Tenantry webhook pointed at it (tenant A's membership changes).

@@ -5,7 +5,7 @@ import express from 'express';
 import { Hono } from 'hono';
 import { type Caller, expressTenantry, honoTenantry, TenantryClient, TenantryGuard } from '../../sdk/src/index.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { freePort } from '../helpers/mosquitto.ts';
+import { freePort } from '../helpers/net.ts';
 import { join, type SignedUp, signIn, signUp } from '../helpers/users.ts';
 
 /**

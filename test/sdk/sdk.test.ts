@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { withSystem } from '../../src/platform/db/context.ts';
 import { TenantryClient, TenantryError } from '../../sdk/src/index.ts';
@@ -7,16 +6,7 @@ import { createKey, type CreatedKey } from '../helpers/api-keys.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { testEngines } from '../helpers/database.ts';
 import { bearer, signUp, type SignedUp } from '../helpers/users.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
+import { freePort } from '../helpers/net.ts';
 
 /** The SDK against a real, listening Tenantry: a service verifying people's tokens and asking about them. */
 for (const engine of testEngines()) {
