@@ -18,7 +18,8 @@ import { type MqttDeps, rightsOf, tenantOfKey } from './mqtt.service.ts';
  * The broker learns a secret only once, when the key is made: the outbox row written with the key carries it sealed
  * under the server's secret key, and is scrubbed once delivered. Everything else is state, not events: whenever a key
  * or a tenant changes (the invalidation every process already hears), and once a minute for expiry and anything
- * missed while the broker was away, the clients are made to match what the keys and tenants allow now — deleted when a
+ * missed while the broker was away, the clients are made to match what the keys and tenants allow now (and a key that
+ * expires within the minute is synced at its expiry) — deleted when a
  * key is revoked, expired or its tenant deleted, disabled (which disconnects them) while the tenant is not active or
  * the key has lost its MQTT rights, enabled again when that ends.
  */
@@ -63,6 +64,8 @@ export class MosquittoSync {
   readonly #roles = new Set<string>();
   /** Tenant ids that own clients on the broker, from the last reconcile and creations since. */
   readonly #tenants = new Set<string>();
+  /** One timer per enabled key that expires within the reconcile period: its client goes at its expiry, not up to a minute later. */
+  readonly #expiries = new Map<string, NodeJS.Timeout>();
 
   constructor(options: MosquittoSyncOptions) {
     this.#url = options.url;
@@ -102,6 +105,8 @@ export class MosquittoSync {
 
   async stop(): Promise<void> {
     clearTimeout(this.#timer);
+    for (const timer of this.#expiries.values()) clearTimeout(timer);
+    this.#expiries.clear();
     await this.outbox.stop();
     const dynsec = this.#dynsec;
     this.#dynsec = undefined;
@@ -160,6 +165,7 @@ export class MosquittoSync {
     if (tenantId === undefined) return { state: 'absent' };
     try {
       const key = await authenticateKeyId(this.#deps, tenantId, keyId, { recordUse: false });
+      if (key.expiresAt !== null) this.#atExpiry(keyId, key.expiresAt);
       const rights = await rightsOf(this.#deps, key);
       const roles = [...(rights.publish ? [deviceRole(tenantId)] : []), ...(rights.subscribe ? [subscriberRole(tenantId)] : [])].sort();
       return roles.length === 0 ? { state: 'disabled' } : { state: 'enabled', roles };
@@ -168,6 +174,17 @@ export class MosquittoSync {
       if (error instanceof AppError && error.spec.status === 401) return { state: 'absent' };
       throw error;
     }
+  }
+
+  #atExpiry(keyId: string, expiresAt: Date): void {
+    const inMs = expiresAt.getTime() - this.#deps.clock.now().getTime();
+    if (this.#expiries.has(keyId) || inMs > RECONCILE_MS) return;
+    const timer = setTimeout(() => {
+      this.#expiries.delete(keyId);
+      this.syncKeys([keyId]).catch((err: unknown) => this.#logger.warn({ err, keyId }, 'mosquitto sync at key expiry failed; the next reconcile retries'));
+    }, Math.max(inMs, 0) + 50);
+    timer.unref();
+    this.#expiries.set(keyId, timer);
   }
 
   /** The commands that take a client from `actual` (unknown: assume anything) to `desired`. */

@@ -121,6 +121,15 @@ for (const engine of testEngines()) {
       await refused(shortLived, 'sensor-short');
     });
 
+    it('deletes a key at its expiry, without waiting for the reconcile', async () => {
+      const brief = await makeKey(alice, ['mqtt_clients.manage'], { name: 'brief', expiresAt: new Date(t.clock.now().getTime() + 1_000).toISOString() });
+      const sensor = await connect(brief, 'sensor-brief');
+      const gone = closed(sensor);
+      t.clock.advance(2_000);
+      await gone;
+      await refused(brief, 'sensor-brief');
+    });
+
     it('delivers a key made while the broker was down once it is back: delayed, never lost', async () => {
       await broker.stop();
       const late = await createKey(t, alice.accessToken, alice.tenantId, ['mqtt_clients.manage'], { name: 'late' });
