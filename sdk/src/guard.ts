@@ -22,6 +22,8 @@ export interface TenantryEvent {
   data: { tenantId: string; target?: { type: string | null; id: string | null } };
 }
 
+const MAX_ANSWERS = 50_000;
+
 interface Question {
   /** The person's own token: /check answers for its bearer, so the service needs no authority of its own. */
   token: string;
@@ -42,6 +44,8 @@ export class TenantryGuard {
   readonly #client: TenantryClient;
   readonly #maxBatch: number;
   readonly #answers = new Map<string, { allowed: boolean; until: number }>();
+  /** Bumped by every `forget`: an answer fetched before it is not remembered after it. */
+  #generation = 0;
   #queue: Question[] = [];
   #scheduled = false;
 
@@ -75,6 +79,8 @@ export class TenantryGuard {
     const key = `${caller.userId}|${tenantId}|${permission}`;
     const known = this.#answers.get(key);
     if (known !== undefined && Date.now() < known.until) return known.allowed;
+    if (known !== undefined) this.#answers.delete(key);
+    const generation = this.#generation;
     const allowed = await new Promise<boolean>((resolve, reject) => {
       this.#queue.push({ token: caller.token, tenantId, permission, resolve, reject });
       if (!this.#scheduled) {
@@ -83,12 +89,17 @@ export class TenantryGuard {
       }
     });
     // Remembered while the token that asked is valid: a new token (a switch, a refresh) may ask again.
-    this.#answers.set(key, { allowed, until: (caller.claims.exp ?? 0) * 1000 });
+    if (generation === this.#generation) {
+      // Bounded: past the cap the oldest answers go (they are asked again when needed).
+      if (this.#answers.size >= MAX_ANSWERS) this.#answers.delete(this.#answers.keys().next().value as string);
+      this.#answers.set(key, { allowed, until: (caller.claims.exp ?? 0) * 1000 });
+    }
     return allowed;
   }
 
   /** Drops remembered answers about a person, a tenant, or both (after a change Tenantry told you about). */
   forget(change: { userId?: string; tenantId?: string }): void {
+    this.#generation++;
     for (const key of this.#answers.keys()) {
       const [subject, tenantId] = key.split('|');
       if ((change.userId !== undefined && subject === change.userId) || (change.tenantId !== undefined && tenantId === change.tenantId)) this.#answers.delete(key);

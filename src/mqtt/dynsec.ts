@@ -79,8 +79,11 @@ export class DynsecClient {
           });
         }),
     );
+    // Handled from the start: an answer may time out before the PUBACK of the publish arrives (a broker restarting).
+    const all = Promise.all(answers);
+    all.catch(() => {});
     await this.#client.publishAsync(CONTROL, JSON.stringify({ commands: tagged }), { qos: 1 });
-    return Promise.all(answers);
+    return all;
   }
 
   /** Like `run`, but an answer with an error other than those in `tolerated` rejects. */

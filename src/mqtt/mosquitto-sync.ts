@@ -66,6 +66,8 @@ export class MosquittoSync {
   readonly #tenants = new Set<string>();
   /** One timer per enabled key that expires within the reconcile period: its client goes at its expiry, not up to a minute later. */
   readonly #expiries = new Map<string, NodeJS.Timeout>();
+  /** The end of the sync work queued so far (see #exclusive). */
+  #tail: Promise<void> = Promise.resolve();
 
   constructor(options: MosquittoSyncOptions) {
     this.#url = options.url;
@@ -80,7 +82,7 @@ export class MosquittoSync {
           ? { tenantId: p.tenantId, keyId: p.keyId, ...(typeof p.sealed === 'string' ? { sealed: p.sealed } : {}) }
           : undefined;
       },
-      deliver: (key) => this.#create(key),
+      deliver: (key) => this.#exclusive(() => this.#create(key)),
       describe: (key) => ({ tenantId: key.tenantId, keyId: key.keyId }),
       scrub: ({ sealed: _sealed, ...rest }) => rest,
     };
@@ -120,8 +122,25 @@ export class MosquittoSync {
     run?.catch((err: unknown) => this.#logger.warn({ err, scope }, 'mosquitto sync failed; the next reconcile retries'));
   }
 
+  /**
+   * Runs sync work one piece at a time: a piece reads the keys' state, then sends commands, so two interleaved pieces
+   * could undo each other (a creation that read "enabled" sending createClient after a revocation's deleteClient).
+   */
+  #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(work, work);
+    this.#tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
   /** Makes the broker's clients of `keyIds` match what their keys allow now (never creates one: that needs the secret). */
-  async syncKeys(keyIds: readonly string[]): Promise<void> {
+  syncKeys(keyIds: readonly string[]): Promise<void> {
+    return this.#exclusive(() => this.#syncKeys(keyIds));
+  }
+
+  async #syncKeys(keyIds: readonly string[]): Promise<void> {
     const dynsec = await this.#client();
     const commands: DynsecCommand[] = [];
     for (const keyId of keyIds) commands.push(...(await this.#commandsFor(keyId, await this.#desired(keyId), undefined)));
@@ -129,7 +148,11 @@ export class MosquittoSync {
   }
 
   /** Every `key_…` client on the broker checked against its key, as `syncKeys` does. */
-  async reconcile(): Promise<void> {
+  reconcile(): Promise<void> {
+    return this.#exclusive(() => this.#reconcile());
+  }
+
+  async #reconcile(): Promise<void> {
     const dynsec = await this.#client();
     const [listed] = await dynsec.runStrict([{ command: 'listClients', verbose: true, count: -1, offset: 0 }]);
     const clients = ((listed?.data?.clients ?? []) as Array<{ username: string; disabled?: boolean; roles?: Array<{ rolename: string }> }>).filter((c) =>
@@ -137,6 +160,8 @@ export class MosquittoSync {
     );
     const commands: DynsecCommand[] = [];
     for (const client of clients) {
+      const tenantId = await tenantOfKey(this.#deps, client.username);
+      if (tenantId !== undefined) this.#tenants.add(tenantId);
       const desired = await this.#desired(client.username);
       commands.push(...(await this.#commandsFor(client.username, desired, { disabled: client.disabled === true, roles: (client.roles ?? []).map((r) => r.rolename).sort() })));
     }
@@ -228,8 +253,9 @@ export class MosquittoSync {
       await stale.close().catch(() => undefined);
     }
     if (this.#dynsec !== undefined) return this.#dynsec;
-    this.#connecting ??= DynsecClient.connect(this.#url).then(
-      async (client) => {
+    this.#connecting ??= (async () => {
+      const client = await DynsecClient.connect(this.#url);
+      try {
         // Nothing is allowed unless a role allows it: publishing and subscribing are refused by default.
         await client.runStrict([
           {
@@ -240,15 +266,15 @@ export class MosquittoSync {
             ],
           },
         ]);
-        this.#dynsec = client;
-        this.#connecting = undefined;
-        return client;
-      },
-      (error: unknown) => {
-        this.#connecting = undefined;
+      } catch (error) {
+        await client.close().catch(() => undefined);
         throw error;
-      },
-    );
+      }
+      this.#dynsec = client;
+      return client;
+    })().finally(() => {
+      this.#connecting = undefined;
+    });
     return this.#connecting;
   }
 }

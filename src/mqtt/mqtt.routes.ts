@@ -192,7 +192,7 @@ export async function mqttRoutes(app: FastifyTypebox): Promise<void> {
       config,
       schema: {
         tags,
-        summary: 'VerneMQ webhook auth_on_subscribe (and auth_on_subscribe_m5): {username, client_id, topics: [{topic, qos}]}; refused filters come back with qos 128',
+        summary: 'VerneMQ webhook auth_on_subscribe (and auth_on_subscribe_m5): {username, client_id, topics: [{topic, qos}]}; one refused filter refuses the SUBSCRIBE',
         body: Type.Object(
           { username: Type.Union([Text, Type.Null()]), client_id: Text, topics: Type.Array(Type.Object({ topic: Text, qos: Type.Integer() }, loose), { maxItems: 1000 }) },
           loose,
@@ -208,8 +208,9 @@ export async function mqttRoutes(app: FastifyTypebox): Promise<void> {
         const allowed = await allowsAll(deps, { username, clientId: client_id, topic }, ['subscribe'], (d) => logDenial(request, d, 'subscribe'));
         answers.push({ topic, qos: allowed ? qos : 128 });
       }
-      if (answers.every((a) => a.qos === 128)) return { result: { error: 'not_allowed' } };
-      return answers.some((a) => a.qos === 128) ? { result: 'ok' as const, topics: answers } : { result: 'ok' as const };
+      // Any refused filter refuses the whole SUBSCRIBE: VerneMQ's MQTT 5 hook reads per-filter answers from
+      // `modifiers.topics`, its 3.1.1 hook from `topics`, and one endpoint serves both; a refusal is the same in each.
+      return answers.some((a) => a.qos === 128) ? { result: { error: 'not_allowed' } } : { result: 'ok' as const };
     },
   );
 }

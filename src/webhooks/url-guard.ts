@@ -29,6 +29,10 @@ for (const [net, prefix] of [
   ['::1', 128],
   ['fc00::', 7],
   ['fd00:ec2::254', 128],
+  // IPv6 forms that carry an IPv4 address inward: NAT64 and 6to4.
+  ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['2002::', 16],
   ['fe80::', 10],
   ['ff00::', 8],
 ] as const) {

@@ -126,7 +126,11 @@ export class WebhookWorkers {
     const now = this.#options.clock.now();
     const claimed = await withSystem(this.#options.db, (trx) => claimDueDeliveries(trx, { now, leaseUntil: new Date(now.getTime() + LEASE_MS), limit: BATCH }));
     const result: DeliveryRunResult = { delivered: 0, failed: 0, dead: 0 };
+    // Past half the lease another node could claim these rows again: what is left waits for the lease to run out
+    // (the attempt is counted; the retry comes a lease later) rather than risk a second send now.
+    const sendDeadline = now.getTime() + LEASE_MS / 2;
     for (const delivery of claimed) {
+      if (this.#options.clock.now().getTime() >= sendDeadline) break;
       const outcome = await this.#attempt(delivery);
       const at = this.#options.clock.now();
       const dead = !outcome.ok && delivery.attempts >= MAX_ATTEMPTS;
@@ -170,7 +174,10 @@ export class WebhookWorkers {
   }
 }
 
-/** POSTs to `url`, connecting to `address` (the one the URL check approved), with a timeout; never follows redirects. */
+/**
+ * POSTs to `url`, connecting to `address` (the one the URL check approved); never follows redirects. The whole
+ * exchange has TIMEOUT_MS, however slowly the receiver trickles, and only the first 200 bytes of its answer are read.
+ */
 function post(url: URL, address: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
   const family = isIP(address) === 6 ? 6 : 4;
   const lookup: LookupFunction = (_hostname, options, callback) => {
@@ -179,17 +186,28 @@ function post(url: URL, address: string, headers: Record<string, string>, body: 
   };
   const request = url.protocol === 'https:' ? https.request : http.request;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup, timeout: TIMEOUT_MS }, (res) => {
+    const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS);
+    const settle = (answer: { status: number; text: string }) => {
+      clearTimeout(deadline);
+      resolve(answer);
+    };
+    const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
-        if (text.length < 200) text += chunk;
+        text += chunk;
+        if (text.length >= 200) {
+          settle({ status: res.statusCode ?? 0, text: text.slice(0, 200) });
+          res.destroy();
+        }
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: text.slice(0, 200) }));
-      res.on('error', reject);
+      res.on('end', () => settle({ status: res.statusCode ?? 0, text }));
+      res.on('error', () => settle({ status: res.statusCode ?? 0, text }));
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)));
-    req.on('error', reject);
+    req.on('error', (error) => {
+      clearTimeout(deadline);
+      reject(error);
+    });
     req.end(body);
   });
 }

@@ -241,6 +241,7 @@ describe('webhook URLs', () => {
         'http://169.254.169.254/latest/meta-data',
         'http://[::1]/hook',
         'http://[fd00:ec2::254]/',
+        'http://[64:ff9b::a9fe:a9fe]/',
         'ftp://203.0.113.9/hook',
         'https://user:pw@203.0.113.9/hook',
       ]) {
