@@ -240,7 +240,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with email and password
-         * @description `tenants` lists every tenant you can choose ("Choose a tenant"): your memberships (direct or shadow), then every live tenant below one where you hold a `tenant_and_descendants` role, marked `inherited` with `inheritedFrom` and the roles held there that reach it. A suspended tenant is listed to those who may still enter it (owners, those above it); a tenant pending deletion only to those who may restore it, with `status: pending_deletion` and `purgeAfter`. Lands on the requested tenant (`404` if not listed, `409 tenant_status_conflict` if pending deletion), else on your valid default tenant, else on your only membership even when tenants below it are listed as inherited (seed 004: the Main Company's admin lands on the Main Company, its companies listed for switching), else on the only tenant listed; never on a tenant pending deletion. Otherwise `needsTenantChoice` is true and `activeTenantId` null.
+         * @description `tenants` lists every tenant you can choose ("Choose a tenant"): your memberships (direct or shadow), then every live tenant below one where you hold a `tenant_and_descendants` role, marked `inherited` with `inheritedFrom` and the roles held there that reach it. A suspended tenant is listed to those who may still enter it (owners, those above it); a tenant pending deletion only to those who may restore it, with `status: pending_deletion` and `purgeAfter`. Lands on the requested tenant (`404` if you may not enter it, the rule switching follows, `409 tenant_status_conflict` if pending deletion), else on your valid default tenant, else on your only membership even when tenants below it are listed as inherited (seed 004: the Main Company's admin lands on the Main Company, its companies listed for switching), else on the only tenant listed; never on a tenant pending deletion. Otherwise `needsTenantChoice` is true and `activeTenantId` null.
          */
         post: {
             parameters: {
@@ -5868,7 +5868,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** VerneMQ webhook auth_on_subscribe (and auth_on_subscribe_m5): {username, client_id, topics: [{topic, qos}]}; refused filters come back with qos 128 */
+        /** VerneMQ webhook auth_on_subscribe (and auth_on_subscribe_m5): {username, client_id, topics: [{topic, qos}]}; one refused filter refuses the SUBSCRIBE */
         post: {
             parameters: {
                 query?: never;
