@@ -36,10 +36,19 @@ export function whenSignedOut(handler: () => void): void {
 }
 
 let refreshing: Promise<boolean> | undefined;
-/** One refresh at a time, however many requests found the access token expired together. */
-function refreshSession(): Promise<boolean> {
+/** How many refreshes have succeeded: a request sent before the latest one needs only a retry, not another refresh. */
+let refreshes = 0;
+/**
+ * One refresh at a time, however many requests found the access token expired together — also those whose 401 arrives
+ * after a refresh that began later than they were sent has already finished (`sentAfter`: the count when they left).
+ */
+function refreshSession(sentAfter: number): Promise<boolean> {
+  if (refreshes > sentAfter) return Promise.resolve(true);
   refreshing ??= fetch('/api/v1/auth/refresh', { method: 'POST', credentials: 'same-origin', headers: { 'x-csrf-token': csrfToken() ?? '' } })
-    .then((res) => res.ok)
+    .then((res) => {
+      if (res.ok) refreshes += 1;
+      return res.ok;
+    })
     .catch(() => false)
     .finally(() => {
       refreshing = undefined;
@@ -67,9 +76,10 @@ export const api = createClient<paths>({
   credentials: 'same-origin',
   fetch: async (input: Request) => {
     const retry = input.clone();
+    const sentAfter = refreshes;
     const res = await fetch(input);
     if (res.status !== 401 || input.url.includes('/auth/login') || input.url.includes('/auth/refresh') || input.url.includes('/auth/signup')) return res;
-    if (await refreshSession()) {
+    if (await refreshSession(sentAfter)) {
       if (WRITES.has(retry.method)) retry.headers.set('x-csrf-token', csrfToken() ?? '');
       const again = await fetch(retry);
       if (again.status !== 401) return again;
