@@ -85,8 +85,9 @@ export async function buildApp(deps: AppDeps, options: BuildOptions = {}): Promi
     // elsewhere, a child under a parent); the NOTIFYs do, a moment later. Until then no list may be served stale, so
     // this process drops all of them at any commit that could touch one (sessions and keys cannot).
     if (!scope.startsWith('session:') && !scope.startsWith('key:')) app.services.tenantLists.invalidate('*');
-    // A committed change may have queued webhook events: fan them out now rather than at the next poll.
-    app.services.webhooks.poke();
+    // A committed change may have queued webhook events: fan them out now rather than at the next poll (the fan-out
+    // pokes the deliveries itself when it added any, so a commit without an endpoint costs one poll, not two).
+    app.services.webhooks.events.poke();
   });
   let unlisten: (() => Promise<void>) | undefined;
   let jobTimer: NodeJS.Timeout | undefined;
